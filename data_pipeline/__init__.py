@@ -1,0 +1,25 @@
+"""Data pipeline: source file -> validated, cleaned series -> scaled train/val/test windows."""
+
+from data_pipeline.config import DataConfig, SplitConfig, WindowConfig
+from data_pipeline.errors import DataError
+from data_pipeline.forecast import forecast_input
+from data_pipeline.series import SeriesBundle, load_series
+from data_pipeline.settings import apply_overrides, load_yaml
+from data_pipeline.types import Scaler, SplitWindows, WindowedData
+from data_pipeline.windows import build_windowed_data
+
+__all__ = [
+    "DataConfig",
+    "DataError",
+    "Scaler",
+    "SeriesBundle",
+    "SplitConfig",
+    "SplitWindows",
+    "WindowConfig",
+    "WindowedData",
+    "apply_overrides",
+    "build_windowed_data",
+    "forecast_input",
+    "load_series",
+    "load_yaml",
+]

@@ -1,0 +1,96 @@
+"""`python -m data_pipeline [--config F] [--json] [--debug] [key=value ...]`: build the data and summarise it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import warnings
+from typing import Any
+
+from pydantic import ValidationError
+
+from data_pipeline.config import DataConfig, SplitConfig, WindowConfig
+from data_pipeline.errors import DataError
+from data_pipeline.settings import apply_overrides, load_yaml
+from data_pipeline.windows import build_windowed_data
+
+SECTIONS = {"data": DataConfig, "window": WindowConfig, "split": SplitConfig}
+
+
+def parse_sections(raw: dict[str, Any]) -> tuple[DataConfig, WindowConfig, SplitConfig]:
+    """Validate the data/window/split sections; other sections belong to other packages and are ignored."""
+    built = []
+    for name, model in SECTIONS.items():
+        section = raw.get(name) or {}
+        if not isinstance(section, dict):
+            raise DataError(f"config error: {name} must be a mapping, got {type(section).__name__}")
+        try:
+            built.append(model(**section))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = ".".join(str(p) for p in (name, *err["loc"]))
+            raise DataError(f"config error: {loc}: {err['msg']}") from exc
+    return built[0], built[1], built[2]
+
+
+def human_summary(s: dict[str, Any]) -> str:
+    lines = [
+        f"source:     {s['source']}" + (f" + test file {s['test_source']}" if s.get("test_source") else "")
+    ]
+    lines.append(
+        f"rows:       {s['rows']} ({s['date_range']['start']} .. {s['date_range']['end']}, frequency {s['frequency']})"
+    )
+    g = s["gaps"]
+    lines.append(f"gaps:       {g['count']} ({g['missing_rows']} missing rows, policy {s['gap_policy']})")
+    for gap in g["first"]:
+        lines.append(
+            f"            {gap['start']} .. {gap['end']} ({gap['missing_rows']} rows) in {gap['file']}"
+        )
+    if s["nan_filled"]:
+        lines.append(f"missing:    {s['nan_filled']} (policy {s['nan_policy']})")
+    if s["overlap_dropped"]["count"]:
+        lines.append(f"overlap:    dropped {s['overlap_dropped']['dates']} from training (test file wins)")
+    lines.append(f"outliers:   {len(s['outliers'])} flagged (policy {s['outlier_policy']})")
+    for o in s["outliers"]:
+        lines.append(f"            {o['column']} = {o['value']:g} on {o['date']}")
+    lines.append(f"features:   {s['feature_names']} (targets {s['target_names']})")
+    for note in s.get("notes", []):
+        lines.append(f"note:       {note}")
+    for name, r in s["splits"].items():
+        lines.append(
+            f"{name + ':':<11} targets {r['start']} .. {r['end']} ({r['rows']} rows), {s['windows'][name]} windows"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m data_pipeline", description=__doc__)
+    ap.add_argument("--config", help="YAML file; only its data/window/split sections are used")
+    ap.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    ap.add_argument("--debug", action="store_true", help="show tracebacks")
+    ap.add_argument("--no-cache", action="store_true", help="rebuild instead of reading the data cache")
+    ap.add_argument("overrides", nargs="*", help="dotted key=value pairs, e.g. window.output=14")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.debug else logging.WARNING, format="%(name)s: %(message)s")
+    if not args.debug:
+        # Warnings already reach the summary; the logger keeps the CLI output to one line each.
+        warnings.simplefilter("ignore", UserWarning)
+    try:
+        raw = load_yaml(args.config) if args.config else {}
+        raw = apply_overrides(raw, args.overrides)
+        data, window, split = parse_sections(raw)
+        wd = build_windowed_data(data, window, split, cache=not args.no_cache)
+    except Exception as exc:
+        if args.debug:
+            raise
+        msg = str(exc) if isinstance(exc, DataError) else f"{type(exc).__name__}: {exc} (rerun with --debug)"
+        print(f"error: {msg.splitlines()[0] if msg else type(exc).__name__}", file=sys.stderr)
+        return 2
+    print(json.dumps(wd.summary) if args.json else human_summary(wd.summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

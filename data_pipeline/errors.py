@@ -1,0 +1,5 @@
+"""The one exception type users see for bad data or config."""
+
+
+class DataError(ValueError):
+    """A problem with the user's data or config; the message says where it is and what to do."""

@@ -1,0 +1,34 @@
+"""Model input for a real forecast: the most recent days of the cleaned series."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from data_pipeline.config import DataConfig, WindowConfig
+from data_pipeline.errors import DataError
+from data_pipeline.series import load_series
+from data_pipeline.types import Scaler
+
+
+def forecast_input(
+    data: DataConfig, window: WindowConfig, scaler: Scaler, feature_names: list[str]
+) -> tuple[np.ndarray, pd.DatetimeIndex]:
+    """Last `window.input` days (test file appended after train), scaled with the stored scaler.
+
+    Returns x of shape (1, window.input, n_features) and the dates of the next `window.output` days.
+    """
+    bundle = load_series(data)
+    if list(bundle.feature_names) != list(feature_names) or list(scaler.feature_names) != list(feature_names):
+        raise DataError(
+            f"{bundle.summary['source']}: features {bundle.feature_names} do not match the trained model's "
+            f"{list(feature_names)} (scaler: {list(scaler.feature_names)}); use the data config the model was trained with"
+        )
+    frame = bundle.frame
+    if len(frame) < window.input:
+        raise DataError(
+            f"{bundle.summary['source']}: {len(frame)} rows, but window.input={window.input} days are needed"
+        )
+    x = scaler.transform(frame.to_numpy(dtype=np.float64)[-window.input :])
+    dates = pd.date_range(frame.index[-1], periods=window.output + 1, freq=bundle.freq)[1:]
+    return np.ascontiguousarray(x[None, :, :], dtype=np.float32), pd.DatetimeIndex(dates)

@@ -1,0 +1,60 @@
+"""YAML config loading and dotted `key=value` overrides, shared by every CLI in the project."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from data_pipeline.errors import DataError
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"{p}: config file not found; check the --config path")
+    try:
+        raw = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        raise DataError(f"{p}: invalid YAML ({exc}); fix the syntax") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{p}: cannot read config ({exc})") from exc
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise DataError(
+            f"{p}: top level must be a mapping of sections (data:, window:, ...), got {type(raw).__name__}"
+        )
+    return raw
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of `raw` with each `a.b.c=value` applied; values are parsed as YAML (`14`, `[1, 2]`, `null`)."""
+    out = copy.deepcopy(raw)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise DataError(f"override {item!r}: expected key=value, e.g. window.output=14")
+        parts = key.split(".")
+        if any(not p for p in parts):
+            raise DataError(
+                f"override {item!r}: empty component in key {key!r}; use dotted names like data.path"
+            )
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise DataError(f"override {item!r}: value is not valid YAML ({exc}); quote it") from exc
+        node = out
+        for i, part in enumerate(parts[:-1]):
+            child = node.setdefault(part, {})
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                where = ".".join(parts[: i + 1])
+                raise DataError(f"override {item!r}: {where} is a {type(child).__name__}, not a section")
+            node = child
+        node[parts[-1]] = value
+    return out

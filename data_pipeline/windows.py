@@ -1,0 +1,276 @@
+"""Time splits, train-only scaling, sliding windows and the on-disk cache of the result."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from data_pipeline.config import DataConfig, SplitConfig, WindowConfig
+from data_pipeline.errors import DataError
+from data_pipeline.series import SeriesBundle, load_series, source_digest
+from data_pipeline.types import Scaler, SplitWindows, WindowedData
+
+SPLITS = ("train", "val", "test")
+# Bump when the pipeline's output changes for the same inputs, so stale caches are never reused.
+CACHE_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class SplitRange:
+    """Rows [start, stop) hold the split's target days; inputs may start at `input_floor` at the earliest."""
+
+    start: int
+    stop: int
+    input_floor: int
+
+    def origins(self, n_inputs: int, n_outputs: int) -> np.ndarray:
+        first = max(self.start, self.input_floor + n_inputs)
+        return np.arange(first, self.stop - n_outputs + 1)
+
+
+def split_ranges(n_rows: int, n_train_file: int | None, split: SplitConfig) -> dict[str, SplitRange]:
+    """Contiguous row ranges. `n_train_file` is the training file's length when a test file follows it."""
+    if n_train_file is None:
+        n_test = int(round(n_rows * split.test_fraction))
+        n_trainval = n_rows - n_test
+    else:
+        n_trainval = n_train_file
+        n_test = n_rows - n_train_file
+    n_val = int(round(n_trainval * split.val_fraction))
+    n_train = n_trainval - n_val
+    test_floor = 0 if (n_train_file is None or split.test_inputs_from_train) else n_trainval
+    return {
+        # Training windows never look outside the training period, so nothing later leaks into fitting.
+        "train": SplitRange(0, n_train, 0),
+        "val": SplitRange(n_train, n_trainval, 0),
+        "test": SplitRange(n_trainval, n_rows, test_floor),
+    }
+
+
+def fit_scaler(values: np.ndarray, kind: str, names: list[str]) -> Scaler:
+    if kind == "standard":
+        center, scale = values.mean(axis=0), values.std(axis=0)
+    else:
+        center = np.median(values, axis=0)
+        scale = np.percentile(values, 75, axis=0) - np.percentile(values, 25, axis=0)
+    # A constant feature (or a zero-inflated one under IQR) would divide by zero; leave it unscaled.
+    scale = np.where(np.isfinite(scale) & (scale > 1e-12), scale, 1.0)
+    return Scaler(
+        kind, list(names), np.asarray(center, dtype=np.float64), np.asarray(scale, dtype=np.float64)
+    )
+
+
+def make_windows(
+    scaled: np.ndarray, dates: pd.DatetimeIndex, origins: np.ndarray, n_in: int, n_out: int, n_targets: int
+) -> SplitWindows:
+    n_feat = scaled.shape[1]
+    if len(origins) == 0:
+        return SplitWindows(
+            np.zeros((0, n_in, n_feat), np.float32),
+            np.zeros((0, n_out, n_targets), np.float32),
+            np.array([], dtype="datetime64[ns]"),
+        )
+    view = np.lib.stride_tricks.sliding_window_view(scaled, n_in, axis=0)  # (n - n_in + 1, f, n_in)
+    x = view[origins - n_in].transpose(0, 2, 1)
+    yview = np.lib.stride_tricks.sliding_window_view(scaled[:, :n_targets], n_out, axis=0)
+    y = yview[origins].transpose(0, 2, 1)
+    return SplitWindows(
+        np.ascontiguousarray(x, dtype=np.float32),
+        np.ascontiguousarray(y, dtype=np.float32),
+        dates.to_numpy().astype("datetime64[ns]")[origins],
+    )
+
+
+def _zero_window_message(name: str, r: SplitRange, window: WindowConfig, bundle: SeriesBundle) -> str:
+    rows = r.stop - r.start
+    need = window.input + window.output
+    inside = name == "train" or r.input_floor == r.start
+    req = (
+        f"needs at least input+output = {need} rows"
+        if inside
+        else f"needs at least output = {window.output} rows (inputs come from earlier data)"
+    )
+    hint = {
+        "train": "lower split.val_fraction/split.test_fraction",
+        "val": "raise split.val_fraction",
+        "test": "raise split.test_fraction"
+        if bundle.test is None
+        else "use a longer test file or set split.test_inputs_from_train=true",
+    }[name]
+    return (
+        f"{bundle.summary['source']}: the {name} split has {rows} rows but {req} "
+        f"(window.input={window.input}, window.output={window.output}); {hint}, "
+        "shorten window.input/window.output, or use a longer series"
+    )
+
+
+def _cache_key(bundle_digest: str, data: DataConfig, window: WindowConfig, split: SplitConfig) -> str:
+    cfg = {
+        "data": data.model_dump(exclude={"cache_dir"}),
+        "window": window.model_dump(),
+        "split": split.model_dump(),
+        "version": CACHE_VERSION,
+    }
+    blob = json.dumps(cfg, sort_keys=True, default=str) + bundle_digest
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def _source_digest(data: DataConfig) -> str | None:
+    try:
+        return source_digest(data)
+    except OSError:
+        return None  # unreadable source: load_series will raise the user-facing error
+
+
+def _cache_dir(data: DataConfig) -> Path:
+    return Path(data.cache_dir) if data.cache_dir else Path(".cache") / "data"
+
+
+def _save(path: Path, wd: WindowedData) -> None:
+    arrays: dict[str, np.ndarray] = {}
+    for name in SPLITS:
+        s = wd.split(name)
+        arrays[f"{name}_x"], arrays[f"{name}_y"] = s.x, s.y
+        arrays[f"{name}_origin"] = s.origin.astype("datetime64[ns]").astype(np.int64)
+    meta = {
+        "feature_names": wd.feature_names,
+        "target_names": wd.target_names,
+        "scaler": wd.scaler.to_dict(),
+        "n_inputs": wd.n_inputs,
+        "n_outputs": wd.n_outputs,
+        "summary": wd.summary,
+    }
+    arrays["meta"] = np.array(json.dumps(meta))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)  # readers see either no file or a complete one
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _load(path: Path) -> WindowedData | None:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            splits = {
+                n: SplitWindows(
+                    np.ascontiguousarray(z[f"{n}_x"]),
+                    np.ascontiguousarray(z[f"{n}_y"]),
+                    z[f"{n}_origin"].astype("datetime64[ns]"),
+                )
+                for n in SPLITS
+            }
+    except Exception:  # a corrupt or foreign cache file is just a miss
+        return None
+    return WindowedData(
+        splits["train"],
+        splits["val"],
+        splits["test"],
+        meta["feature_names"],
+        meta["target_names"],
+        Scaler.from_dict(meta["scaler"]),
+        int(meta["n_inputs"]),
+        int(meta["n_outputs"]),
+        meta["summary"],
+    )
+
+
+def build_from_bundle(
+    bundle: SeriesBundle, data: DataConfig, window: WindowConfig, split: SplitConfig
+) -> WindowedData:
+    frame = bundle.frame
+    values = frame.to_numpy(dtype=np.float64)
+    n_train_file = None if bundle.test is None else len(bundle.train)
+    ranges = split_ranges(len(frame), n_train_file, split)
+    if (
+        bundle.test is not None
+        and split.test_inputs_from_train
+        and not bundle.summary.get("test_contiguous", True)
+    ):
+        raise DataError(
+            f"{bundle.summary['test_source']}: split.test_inputs_from_train needs the test file to start the day "
+            f"after the training data ends ({frame.index[n_train_file - 1].date()}); it starts "
+            f"{bundle.test.index[0].date()}"
+        )
+    scaler = fit_scaler(values[: ranges["train"].stop], data.scaler, bundle.feature_names)
+    scaled = scaler.transform(values)
+    n_t = len(bundle.target_names)
+    out: dict[str, SplitWindows] = {}
+    split_summary: dict[str, Any] = {}
+    for name in SPLITS:
+        r = ranges[name]
+        if r.stop <= r.start:
+            raise DataError(_zero_window_message(name, r, window, bundle))
+        origins = r.origins(window.input, window.output)
+        if len(origins) == 0:
+            raise DataError(_zero_window_message(name, r, window, bundle))
+        out[name] = make_windows(scaled, frame.index, origins, window.input, window.output, n_t)
+        split_summary[name] = {
+            "start": str(frame.index[r.start].date()),
+            "end": str(frame.index[r.stop - 1].date()),
+            "rows": int(r.stop - r.start),
+            "first_input": str(frame.index[origins[0] - window.input].date()),
+        }
+    summary = dict(bundle.summary)
+    summary["splits"] = split_summary
+    summary["windows"] = {n: len(out[n]) for n in SPLITS}
+    summary["scaler"] = data.scaler
+    summary["window"] = {"input": window.input, "output": window.output}
+    return WindowedData(
+        out["train"],
+        out["val"],
+        out["test"],
+        list(bundle.feature_names),
+        list(bundle.target_names),
+        scaler,
+        window.input,
+        window.output,
+        summary,
+    )
+
+
+def build_windowed_data(
+    data: DataConfig, window: WindowConfig, split: SplitConfig, cache: bool = True
+) -> WindowedData:
+    """Load, clean, split, scale and window the series described by the three config sections."""
+    digest = _source_digest(data) if cache else None
+    path = None
+    if digest is not None:
+        path = _cache_dir(data) / f"{_cache_key(digest, data, window, split)}.npz"
+        hit = _load(path) if path.is_file() else None
+        if hit is not None:
+            overlap = hit.summary.get("overlap_dropped", {})
+            if overlap.get("count"):
+                # Same warning as a fresh build, so callers do not behave differently on a cache hit.
+                warnings.warn(
+                    f"{data.path} and {data.test_path} share {overlap['count']} date(s) "
+                    f"({', '.join(overlap['dates'])}); kept the test file's rows and dropped them from training",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            hit.summary["cache"] = "hit"
+            return hit
+    bundle = load_series(data)
+    wd = build_from_bundle(bundle, data, window, split)
+    if cache:
+        path = _cache_dir(data) / f"{_cache_key(bundle.digest, data, window, split)}.npz"
+        wd.summary["cache_key"] = path.stem
+        try:
+            _save(path, wd)
+        except OSError as exc:
+            warnings.warn(f"could not write data cache {path}: {exc}", RuntimeWarning, stacklevel=2)
+    wd.summary["cache"] = "miss" if cache else "off"
+    return wd

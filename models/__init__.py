@@ -1,0 +1,116 @@
+"""Forecasting models: a registry to build them by name, one `fit` to train any of them, metrics, checkpoints.
+
+Knows nothing of Ray or W&B (see DESIGN.md: models is layer 1).
+
+    model = build("gru_nar", n_features=4, n_targets=2, n_inputs=30, n_outputs=7, hidden_size=64)
+    result = fit(model, data, TrainConfig(epochs=100))
+    evaluate(model, data.test, data)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from models.baselines import PERSISTENCE_HPARAMS, RIDGE_HPARAMS, Persistence, Ridge, fit_ridge
+from models.config import TrainConfig
+from models.rnn import AR_HPARAMS, NAR_HPARAMS, RNNConfig, Seq2SeqRNN
+from models.transformer import HPARAMS as TRANSFORMER_HPARAMS
+from models.transformer import TimeSeriesTransformer, TransformerConfig
+
+TRAINED_MODELS = ("lstm_ar", "lstm_nar", "gru_ar", "gru_nar", "transformer")
+BASELINES = ("persistence", "ridge")
+MODEL_NAMES = TRAINED_MODELS + BASELINES
+
+
+def _rnn(cell: str, decoder: str) -> Callable[..., nn.Module]:
+    return lambda **kw: Seq2SeqRNN(RNNConfig(cell=cell, decoder=decoder, **kw))
+
+
+# name -> (constructor taking the shape kwargs + hparams, {hparam: default})
+_REGISTRY: dict[str, tuple[Callable[..., nn.Module], dict]] = {
+    "lstm_ar": (_rnn("lstm", "ar"), AR_HPARAMS),
+    "lstm_nar": (_rnn("lstm", "nar"), NAR_HPARAMS),
+    "gru_ar": (_rnn("gru", "ar"), AR_HPARAMS),
+    "gru_nar": (_rnn("gru", "nar"), NAR_HPARAMS),
+    "transformer": (lambda **kw: TimeSeriesTransformer(TransformerConfig(**kw)), TRANSFORMER_HPARAMS),
+    "persistence": (lambda **kw: Persistence(**kw), PERSISTENCE_HPARAMS),
+    "ridge": (lambda **kw: Ridge(**kw), RIDGE_HPARAMS),
+}
+assert set(_REGISTRY) == set(MODEL_NAMES)
+
+
+def _entry(name: str) -> tuple[Callable[..., nn.Module], dict]:
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown model {name!r}; valid names: {', '.join(MODEL_NAMES)}")
+    return _REGISTRY[name]
+
+
+def hparam_names(name: str) -> set[str]:
+    """The hyperparameters `build(name, ...)` accepts (beyond the four shape arguments)."""
+    return set(_entry(name)[1])
+
+
+def hparam_defaults(name: str) -> dict:
+    return dict(_entry(name)[1])
+
+
+def build(
+    name: str,
+    *,
+    n_features: int,
+    n_targets: int,
+    n_inputs: int,
+    n_outputs: int,
+    seed: int | None = None,
+    **hparams,
+) -> nn.Module:
+    """Build a model by name. Unset hparams take their defaults; unknown ones are an error, not ignored.
+
+    `seed`, if given, makes the weight initialisation reproducible without touching the global RNG.
+    """
+    ctor, defaults = _entry(name)
+    unknown = sorted(set(hparams) - set(defaults))
+    if unknown:
+        allowed = ", ".join(sorted(defaults)) or "none"
+        raise ValueError(f"unknown hparam(s) {', '.join(unknown)} for model {name!r}; allowed: {allowed}")
+    for k, v in {"n_features": n_features, "n_targets": n_targets, "n_inputs": n_inputs, "n_outputs": n_outputs}.items():
+        if int(v) != v or v < 1:
+            raise ValueError(f"{k} must be a positive integer, got {v!r}")
+    kwargs = dict(defaults, **hparams)
+    shapes = dict(n_features=int(n_features), n_targets=int(n_targets), n_inputs=int(n_inputs), n_outputs=int(n_outputs))
+    if n_targets > n_features:
+        raise ValueError(f"n_targets ({n_targets}) cannot exceed n_features ({n_features}): targets are features")
+    if seed is None:
+        return ctor(**shapes, **kwargs)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return ctor(**shapes, **kwargs)
+
+
+from models.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402  (needs build)
+from models.metrics import count_parameters, evaluate, predict, scores  # noqa: E402
+from models.train import FitResult, NonFiniteLossError, TrainState, fit  # noqa: E402
+
+__all__ = [
+    "BASELINES",
+    "MODEL_NAMES",
+    "TRAINED_MODELS",
+    "FitResult",
+    "NonFiniteLossError",
+    "TrainConfig",
+    "TrainState",
+    "build",
+    "count_parameters",
+    "evaluate",
+    "fit",
+    "fit_ridge",
+    "hparam_defaults",
+    "hparam_names",
+    "load_checkpoint",
+    "predict",
+    "save_checkpoint",
+    "scores",
+]

@@ -1,0 +1,24 @@
+"""Schema of the `train` section: how every trained model is optimised."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    epochs: int = Field(200, gt=0, description="Upper bound; early stopping usually ends sooner.")
+    batch_size: int = Field(64, gt=0)
+    learning_rate: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    grad_clip: float = Field(1.0, gt=0, description="Max global gradient norm.")
+    patience: int = Field(20, gt=0, description="Epochs without validation improvement before stopping.")
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="auto: bf16 autocast on CUDA when supported, fp32 elsewhere."
+    )
+    compile: bool = Field(False, description="torch.compile the model (GPU only).")

@@ -1,0 +1,67 @@
+"""Predictions and scores. Scaled-unit MSE/MAE for model selection; per-target RMSE/MAE in original units."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from data_pipeline.types import SplitWindows, WindowedData
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def model_device(model: nn.Module) -> torch.device:
+    for t in (*model.parameters(), *model.buffers()):
+        return t.device
+    return torch.device("cpu")
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module, x: np.ndarray, batch_size: int = 1024, device: str | torch.device | None = None
+) -> np.ndarray:
+    """Scaled forecasts (n, n_outputs, n_targets) float32, in eval mode; y is never passed."""
+    device = torch.device(device) if device is not None else model_device(model)
+    was_training = model.training
+    model.eval()
+    try:
+        xt = torch.as_tensor(np.asarray(x, dtype=np.float32))
+        outs = [model(xt[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(xt), batch_size)]
+    finally:
+        model.train(was_training)
+    if not outs:
+        raise ValueError("predict: x holds no windows")
+    return torch.cat(outs).numpy()
+
+
+def scores(y_true_scaled: np.ndarray, y_pred_scaled: np.ndarray, data: WindowedData) -> dict:
+    """Scores from saved predictions; same dict as `evaluate`."""
+    yt = np.asarray(y_true_scaled, dtype=np.float64)
+    yp = np.asarray(y_pred_scaled, dtype=np.float64)
+    if yt.shape != yp.shape:
+        raise ValueError(f"shape mismatch: y_true {yt.shape} vs y_pred {yp.shape}")
+    err = yp - yt
+    err_orig = data.targets_to_original(yp) - data.targets_to_original(yt)
+    per_target = {
+        name: {
+            "rmse": float(np.sqrt(np.mean(err_orig[..., j] ** 2))),
+            "mae": float(np.mean(np.abs(err_orig[..., j]))),
+        }
+        for j, name in enumerate(data.target_names)
+    }
+    return {
+        "mse": float(np.mean(err**2)),
+        "mae": float(np.mean(np.abs(err))),
+        "per_target": per_target,
+        "per_horizon_mse": [float(v) for v in np.mean(err**2, axis=(0, 2))],
+        "n_windows": int(yt.shape[0]),
+    }
+
+
+def evaluate(model: nn.Module, split: SplitWindows, data: WindowedData) -> dict:
+    """{"mse", "mae"} scaled (mean over windows x horizons x targets), "per_target" {name: {rmse, mae}} in
+    original units, "per_horizon_mse" (scaled, one per forecast day), "n_windows"."""
+    return scores(split.y, predict(model, split.x), data)

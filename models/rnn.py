@@ -1,0 +1,140 @@
+"""LSTM/GRU sequence-to-sequence forecasters: one shared encoder, two decoders.
+
+    lstm_ar / gru_ar   autoregressive: the decoder steps one day at a time and is fed its own previous
+                       prediction (or, while training with `teacher_forcing` > 0, sometimes the true one).
+    lstm_nar / gru_nar non-autoregressive: the decoder runs once over learned horizon embeddings and never
+                       receives a prediction or a target, so train and test see exactly the same inputs.
+
+Shapes: x (batch, n_inputs, n_features) scaled; output (batch, n_outputs, n_targets) scaled. Targets are the
+first n_targets features, so x[:, -1, :n_targets] is the last observed value of every target. Both decoders
+predict a change relative to that value: "tomorrow looks like today" is then the zero-weight starting point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+# hparams a caller may set through models.build, with their defaults
+AR_HPARAMS = {"hidden_size": 64, "num_layers": 2, "dropout": 0.1, "teacher_forcing": 0.0}
+NAR_HPARAMS = {"hidden_size": 64, "num_layers": 2, "dropout": 0.1}
+
+
+@dataclass
+class RNNConfig:
+    cell: Literal["lstm", "gru"]
+    decoder: Literal["ar", "nar"]
+    n_features: int
+    n_targets: int
+    n_inputs: int
+    n_outputs: int
+    hidden_size: int = 64
+    num_layers: int = 2
+    dropout: float = 0.1
+    teacher_forcing: float = 0.0  # AR only: probability (per batch and step) of feeding the true y
+
+    def __post_init__(self) -> None:
+        if self.cell not in ("lstm", "gru"):
+            raise ValueError(f"cell must be 'lstm' or 'gru', got {self.cell!r}")
+        if self.decoder not in ("ar", "nar"):
+            raise ValueError(f"decoder must be 'ar' or 'nar', got {self.decoder!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not 0.0 <= self.teacher_forcing <= 1.0:
+            raise ValueError(f"teacher_forcing must be in [0, 1], got {self.teacher_forcing}")
+        if self.decoder == "nar" and self.teacher_forcing:
+            raise ValueError("teacher_forcing only applies to autoregressive decoders")
+        if min(self.hidden_size, self.num_layers, self.n_targets, self.n_inputs, self.n_outputs) < 1:
+            raise ValueError("hidden_size, num_layers, n_targets, n_inputs and n_outputs must be >= 1")
+        if self.n_targets > self.n_features:
+            raise ValueError(f"n_targets ({self.n_targets}) > n_features ({self.n_features})")
+
+
+def _rnn(cfg: RNNConfig, input_size: int) -> nn.Module:
+    cls = nn.LSTM if cfg.cell == "lstm" else nn.GRU
+    # PyTorch only applies `dropout` between stacked layers; with one layer it would warn and do nothing.
+    return cls(
+        input_size,
+        cfg.hidden_size,
+        cfg.num_layers,
+        batch_first=True,
+        dropout=cfg.dropout if cfg.num_layers > 1 else 0.0,
+    )
+
+
+class Encoder(nn.Module):
+    """Reads the input window; its final state (h, or (h, c) for LSTM) initialises the decoder."""
+
+    def __init__(self, cfg: RNNConfig):
+        super().__init__()
+        self.rnn = _rnn(cfg, cfg.n_features)
+
+    def forward(self, x: torch.Tensor):
+        _, state = self.rnn(x)
+        return state
+
+
+class ARDecoder(nn.Module):
+    """Steps one day at a time, feeding back its own prediction. Eval mode never looks at y."""
+
+    def __init__(self, cfg: RNNConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.rnn = _rnn(cfg, cfg.n_targets)
+        self.drop = nn.Dropout(cfg.dropout)  # acts on the decoder output so dropout works with 1 layer too
+        self.head = nn.Linear(cfg.hidden_size, cfg.n_targets)
+
+    def forward(self, state, last: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        # Teacher forcing is a training-only device: in eval mode the model is free-running, full stop.
+        use_tf = self.training and y is not None and self.cfg.teacher_forcing > 0
+        inp = last  # first input: the last observed targets, not zeros
+        outs = []
+        for t in range(self.cfg.n_outputs):
+            out, state = self.rnn(inp.unsqueeze(1), state)
+            pred = inp + self.head(self.drop(out[:, 0]))  # residual on what was fed in
+            outs.append(pred)
+            # one coin per step for the whole batch (global torch RNG, so seeded runs repeat exactly)
+            teacher = use_tf and bool(torch.rand(()) < self.cfg.teacher_forcing)
+            inp = y[:, t] if teacher else pred
+        return torch.stack(outs, dim=1)
+
+
+class NARDecoder(nn.Module):
+    """Runs the decoder RNN once over learned horizon embeddings: no prediction or target is ever fed in."""
+
+    def __init__(self, cfg: RNNConfig):
+        super().__init__()
+        self.cfg = cfg
+        # small init: the horizon embedding only has to tell the decoder "which day", the state does the rest
+        self.horizon = nn.Parameter(0.02 * torch.randn(cfg.n_outputs, cfg.hidden_size))
+        self.rnn = _rnn(cfg, cfg.hidden_size)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.head = nn.Linear(cfg.hidden_size, cfg.n_targets)
+
+    def forward(self, state, last: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        del y  # never used, by construction
+        queries = self.horizon.unsqueeze(0).expand(last.shape[0], -1, -1)
+        out, _ = self.rnn(queries, state)
+        return last.unsqueeze(1) + self.head(self.drop(out))
+
+
+class Seq2SeqRNN(nn.Module):
+    def __init__(self, cfg: RNNConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = Encoder(cfg)
+        # dropout on the encoder's hand-over state: the only dropout between encoder and decoder when
+        # num_layers == 1, where nn.LSTM/GRU's own inter-layer dropout is inactive
+        self.state_drop = nn.Dropout(cfg.dropout)
+        self.decoder = ARDecoder(cfg) if cfg.decoder == "ar" else NARDecoder(cfg)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        last = x[:, -1, : self.cfg.n_targets]
+        state = self.encoder(x)
+        # LSTM: drop on h only; c is the cell's memory, not an activation
+        is_lstm = isinstance(state, tuple)
+        state = (self.state_drop(state[0]), state[1]) if is_lstm else self.state_drop(state)
+        return self.decoder(state, last, y if self.training else None)

@@ -1,0 +1,326 @@
+"""One training entry point for every model: `fit(model, data, cfg, on_epoch, resume)`.
+
+Trained models (RNNs, Transformer): AdamW on MSE of scaled targets, gradient clipping, early stopping on
+validation MSE, best-epoch weights loaded back at the end.
+Ridge: closed-form fit via `fit_ridge` (alpha chosen on validation); one history entry.
+Persistence (or any model without trainable parameters): evaluated only; one history entry.
+
+Speed: train/val arrays go to the device once; each epoch draws a seeded `torch.randperm` and slices
+batches from those tensors (no Dataset/DataLoader in the hot path); the loss is summed on the device and read
+back once per epoch. On CUDA, bf16 autocast (precision auto/bf16), fp16 with GradScaler, optional
+torch.compile. On CPU everything runs in fp32 and is bit-for-bit reproducible for a given seed.
+
+`on_epoch(metrics, state)` is called after every epoch; it may raise to stop training (the exception
+propagates). `state` is a snapshot (cloned tensors) that can be saved with `torch.save(state.to_dict())` and
+passed back as `resume=TrainState.from_dict(torch.load(..., weights_only=True))`.
+
+Reproducibility note: `fit` seeds torch/numpy/random from cfg.seed, but the model was initialised before
+`fit` was called; build it with `build(..., seed=...)` to make the initial weights reproducible too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from data_pipeline.types import WindowedData
+from models.baselines import Ridge, fit_ridge
+from models.config import TrainConfig
+
+EVAL_BATCH = 4096
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced NaN/inf: raised instead of carrying on with poisoned weights."""
+
+
+@dataclass
+class TrainState:
+    """Everything needed to continue training where it stopped (after `epoch` completed epochs)."""
+
+    epoch: int
+    model: dict
+    optimizer: dict
+    best_state: dict
+    best_val_mse: float
+    best_epoch: int
+    bad_epochs: int
+    history: list[dict] = field(default_factory=list)
+    rng: dict = field(default_factory=dict)  # torch CPU / CUDA / batch-order generator states
+    train_time_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Only tensors, numbers, strings, lists and dicts: safe for torch.load(weights_only=True)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainState:
+        return cls(**d)
+
+
+@dataclass
+class FitResult:
+    best_val_mse: float
+    best_epoch: int
+    epochs_run: int
+    history: list[dict]
+    train_time_s: float
+    stopped_early: bool
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(name)
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
+    """Autocast dtype, or None for fp32. Mixed precision is a CUDA-only speed-up here."""
+    if device.type != "cuda":
+        return None
+    if precision == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _clone(obj: Any) -> Any:
+    """Deep copy of a (nested) state dict with tensors detached and cloned."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().clone()
+    if isinstance(obj, dict):
+        return {k: _clone(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_clone(v) for v in obj)
+    return copy.deepcopy(obj)
+
+
+def _check_finite(value: float, what: str, epoch: int) -> None:
+    if not math.isfinite(value):
+        raise NonFiniteLossError(
+            f"{what} is {value} at epoch {epoch}: check the inputs for NaN/inf, or lower the learning rate"
+        )
+
+
+@torch.no_grad()
+def _val_errors(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """Scaled MSE and MAE on a device-resident split, in fp32 and eval mode."""
+    model.eval()
+    sq = torch.zeros((), device=x.device, dtype=torch.float64)
+    ab = torch.zeros((), device=x.device, dtype=torch.float64)
+    for i in range(0, len(x), EVAL_BATCH):
+        err = model(x[i : i + EVAL_BATCH]).float() - y[i : i + EVAL_BATCH]
+        sq += err.double().pow(2).sum()
+        ab += err.double().abs().sum()
+    n = y.numel()
+    return float(sq) / n, float(ab) / n
+
+
+def _rng_state(gen: torch.Generator, device: torch.device) -> dict:
+    state = {"torch": torch.get_rng_state(), "batch_order": gen.get_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict, gen: torch.Generator, device: torch.device) -> None:
+    if "torch" in state:
+        torch.set_rng_state(state["torch"].cpu())
+    if "batch_order" in state:
+        gen.set_state(state["batch_order"].cpu())
+    if "cuda" in state and device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda"].cpu(), device)
+
+
+# ------------------------------------------------------------------------------------------------- fit
+
+
+def fit(
+    model: nn.Module,
+    data: WindowedData,
+    cfg: TrainConfig,
+    on_epoch: Callable[[dict, TrainState], None] | None = None,
+    resume: TrainState | None = None,
+) -> FitResult:
+    device = resolve_device(cfg.device)
+    seed_everything(cfg.seed)
+    model.to(device)
+    if isinstance(model, Ridge) or not any(p.requires_grad for p in model.parameters()):
+        return _fit_closed_form(model, data, cfg, device, on_epoch)
+
+    # the whole data set lives on the device; batches are index slices of these tensors
+    x_train = torch.as_tensor(data.train.x, dtype=torch.float32, device=device)
+    y_train = torch.as_tensor(data.train.y, dtype=torch.float32, device=device)
+    x_val = torch.as_tensor(data.val.x, dtype=torch.float32, device=device)
+    y_val = torch.as_tensor(data.val.y, dtype=torch.float32, device=device)
+    n = len(x_train)
+    if n == 0 or len(x_val) == 0:
+        raise ValueError(f"fit needs train and val windows, got {n} and {len(x_val)}")
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    amp_dtype = resolve_precision(cfg.precision, device)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+    autocast = (
+        (lambda: torch.autocast("cuda", dtype=amp_dtype)) if amp_dtype is not None else contextlib.nullcontext
+    )
+    step_model = torch.compile(model) if cfg.compile and device.type == "cuda" else model
+    gen = torch.Generator().manual_seed(cfg.seed)  # batch order; CPU so it is identical on every device
+
+    start_epoch, best_val, best_epoch, bad_epochs = 0, math.inf, 0, 0
+    best_state: dict = _clone(model.state_dict())
+    history: list[dict] = []
+    train_time = 0.0
+    if resume is not None:
+        model.load_state_dict(resume.model)
+        optimizer.load_state_dict(resume.optimizer)
+        best_state = _clone(resume.best_state)
+        start_epoch, best_val, best_epoch = resume.epoch, resume.best_val_mse, resume.best_epoch
+        bad_epochs, history, train_time = resume.bad_epochs, list(resume.history), resume.train_time_s
+        _set_rng_state(resume.rng, gen, device)
+
+    stopped_early = bad_epochs >= cfg.patience
+    epoch = start_epoch
+    while epoch < cfg.epochs and not stopped_early:
+        epoch += 1
+        t0 = time.perf_counter()
+        step_model.train()
+        loss_sum = torch.zeros((), device=device)
+        order = torch.randperm(n, generator=gen).to(device)
+        for i in range(0, n, cfg.batch_size):
+            idx = order[i : i + cfg.batch_size]
+            xb, yb = x_train[idx], y_train[idx]
+            with autocast():
+                pred = step_model(xb, yb)  # y only matters to AR decoders with teacher forcing
+            loss = nn.functional.mse_loss(pred.float(), yb)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            loss_sum += loss.detach() * len(idx)
+        train_loss = float(loss_sum) / n  # the one host sync of the training pass
+        _check_finite(train_loss, "train loss", epoch)
+
+        val_mse, val_mae = _val_errors(step_model, x_val, y_val)
+        _check_finite(val_mse, "validation MSE", epoch)
+        if val_mse < best_val:
+            best_val, best_epoch, bad_epochs = val_mse, epoch, 0
+            best_state = _clone(model.state_dict())
+        else:
+            bad_epochs += 1
+        stopped_early = bad_epochs >= cfg.patience
+        epoch_time = time.perf_counter() - t0
+        train_time += epoch_time
+
+        metrics = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "val_mse": val_mse,
+            "val_mae": val_mae,
+            "best_val_mse": best_val,
+            "epoch_time_s": epoch_time,
+            "train_time_s": train_time,
+        }
+        history.append(metrics)
+        if on_epoch is not None:
+            state = TrainState(
+                epoch=epoch,
+                model=_clone(model.state_dict()),
+                optimizer=_clone(optimizer.state_dict()),
+                best_state=_clone(best_state),
+                best_val_mse=best_val,
+                best_epoch=best_epoch,
+                bad_epochs=bad_epochs,
+                history=[dict(h) for h in history],
+                rng=_rng_state(gen, device),
+                train_time_s=train_time,
+            )
+            on_epoch(dict(metrics), state)
+
+    model.load_state_dict(best_state)
+    model.eval()
+    return FitResult(
+        best_val_mse=best_val,
+        best_epoch=best_epoch,
+        epochs_run=epoch,
+        history=history,
+        train_time_s=train_time,
+        stopped_early=stopped_early,
+    )
+
+
+def _fit_closed_form(
+    model: nn.Module,
+    data: WindowedData,
+    cfg: TrainConfig,
+    device: torch.device,
+    on_epoch: Callable[[dict, TrainState], None] | None,
+) -> FitResult:
+    """Ridge: solve on train, pick alpha on val. Persistence: nothing to fit. Either way one 'epoch'."""
+    t0 = time.perf_counter()
+    if isinstance(model, Ridge):
+        for split in ("train", "val"):
+            s = data.split(split)
+            if not (np.isfinite(s.x).all() and np.isfinite(s.y).all()):
+                raise NonFiniteLossError(f"ridge: {split} windows contain NaN/inf values at epoch 1")
+        fit_ridge(model, data.train, data.val)
+        model.to(device)
+    xt = torch.as_tensor(data.train.x, dtype=torch.float32, device=device)
+    yt = torch.as_tensor(data.train.y, dtype=torch.float32, device=device)
+    train_loss, _ = _val_errors(model, xt, yt)
+    val_mse, val_mae = _val_errors(
+        model,
+        torch.as_tensor(data.val.x, dtype=torch.float32, device=device),
+        torch.as_tensor(data.val.y, dtype=torch.float32, device=device),
+    )
+    _check_finite(train_loss, "train loss", 1)
+    _check_finite(val_mse, "validation MSE", 1)
+    elapsed = time.perf_counter() - t0
+    metrics = {
+        "epoch": 1,
+        "train_loss": train_loss,
+        "val_mse": val_mse,
+        "val_mae": val_mae,
+        "best_val_mse": val_mse,
+        "epoch_time_s": elapsed,
+        "train_time_s": elapsed,
+    }
+    if on_epoch is not None:
+        state_dict = _clone(model.state_dict())
+        state = TrainState(
+            epoch=1,
+            model=state_dict,
+            optimizer={},
+            best_state=_clone(state_dict),
+            best_val_mse=val_mse,
+            best_epoch=1,
+            bad_epochs=0,
+            history=[dict(metrics)],
+            train_time_s=elapsed,
+        )
+        on_epoch(dict(metrics), state)
+    model.eval()
+    return FitResult(val_mse, 1, 1, [metrics], elapsed, False)

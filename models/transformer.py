@@ -1,0 +1,94 @@
+"""Encoder-decoder Transformer forecaster, non-autoregressive by construction.
+
+The course project this replaces fed the decoder its own test targets. Here the decoder queries are built
+from nothing but a learned embedding per forecast day, the sinusoidal position of that day (continuing the
+input positions) and the last *observed* target values. No target value of any forecast day can reach the
+decoder, in training or in evaluation, so there is nothing to mask and nothing to leak; `y` is ignored.
+
+Shapes: x (batch, n_inputs, n_features) scaled -> (batch, n_outputs, n_targets) scaled.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+HPARAMS = {"d_model": 64, "nhead": 4, "num_layers": 2, "dim_feedforward": None, "dropout": 0.1}
+
+
+@dataclass
+class TransformerConfig:
+    n_features: int
+    n_targets: int
+    n_inputs: int
+    n_outputs: int
+    d_model: int = 64
+    nhead: int = 4
+    num_layers: int = 2
+    dim_feedforward: int | None = None  # None -> 4 * d_model
+    dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.d_model % self.nhead != 0:
+            raise ValueError(
+                f"d_model ({self.d_model}) must be divisible by nhead ({self.nhead}): "
+                "each attention head gets d_model // nhead dimensions"
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.n_targets > self.n_features:
+            raise ValueError(f"n_targets ({self.n_targets}) > n_features ({self.n_features})")
+        if self.dim_feedforward is None:
+            self.dim_feedforward = 4 * self.d_model
+
+
+def sinusoidal_positions(n: int, d_model: int) -> torch.Tensor:
+    """The original Transformer's fixed encoding, (n, d_model); works for odd d_model too."""
+    pos = torch.arange(n, dtype=torch.float32).unsqueeze(1)
+    div = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))
+    pe = torch.zeros(n, d_model)
+    pe[:, 0::2] = torch.sin(pos * div)
+    pe[:, 1::2] = torch.cos(pos * div)[:, : d_model // 2]
+    return pe
+
+
+class TimeSeriesTransformer(nn.Module):
+    def __init__(self, cfg: TransformerConfig):
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.d_model
+        # positions 0..n_inputs-1 for the history, n_inputs..n_inputs+n_outputs-1 for the forecast days,
+        # so the decoder knows how far past the last observation each query is
+        self.register_buffer("pe", sinusoidal_positions(cfg.n_inputs + cfg.n_outputs, d), persistent=False)
+        self.input_proj = nn.Linear(cfg.n_features, d)
+        self.horizon = nn.Parameter(0.02 * torch.randn(cfg.n_outputs, d))
+        self.last_proj = nn.Linear(cfg.n_targets, d)  # last observed targets, shared by every query
+        self.drop = nn.Dropout(cfg.dropout)
+        enc_layer = nn.TransformerEncoderLayer(
+            d, cfg.nhead, cfg.dim_feedforward, cfg.dropout, batch_first=True, norm_first=True
+        )
+        dec_layer = nn.TransformerDecoderLayer(
+            d, cfg.nhead, cfg.dim_feedforward, cfg.dropout, batch_first=True, norm_first=True
+        )
+        # pre-norm layers need a final norm; nested tensors only help with padding masks, which we never use
+        self.encoder = nn.TransformerEncoder(
+            enc_layer, cfg.num_layers, norm=nn.LayerNorm(d), enable_nested_tensor=False
+        )
+        self.decoder = nn.TransformerDecoder(dec_layer, cfg.num_layers, norm=nn.LayerNorm(d))
+        self.head = nn.Linear(d, cfg.n_targets)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        del y  # the decoder never sees targets: not in training, not in evaluation
+        n_in, n_out = self.cfg.n_inputs, self.cfg.n_outputs
+        last = x[:, -1, : self.cfg.n_targets]
+
+        memory = self.encoder(self.drop(self.input_proj(x) + self.pe[:n_in]))
+
+        queries = self.horizon + self.pe[n_in : n_in + n_out]  # (n_outputs, d)
+        queries = queries.unsqueeze(0) + self.last_proj(last).unsqueeze(1)  # (batch, n_outputs, d)
+        # no causal mask: queries hold no targets, so letting day 3 attend to day 5's query leaks nothing
+        out = self.decoder(self.drop(queries), memory)
+        return last.unsqueeze(1) + self.head(out)  # residual on the last observed value

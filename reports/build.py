@@ -1,0 +1,146 @@
+"""Build runs/<name>/report/ from a finished (or interrupted) sweep, without retraining anything.
+
+Protocol: each model's trial is chosen on validation MSE alone; the chosen weights are then scored once on the
+test split, beside persistence and ridge under the same windows and metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from data_pipeline import Scaler, WindowedData, build_windowed_data
+from reports import figures
+from reports.render import render_html, render_markdown
+from reports.runs import RunDir, RunDirError, best_trials, load_best_model, read_run
+from reports.scoring import (ModelScore, baseline_scores, per_horizon_table, per_target_table, predictions_frame,
+                             ranking_table, score_model)
+
+
+@dataclass
+class Report:
+    dir: Path
+    index_html: Path
+    ranking: pd.DataFrame
+    figures: list[Path]
+
+    @property
+    def ranking_rows(self) -> list[dict[str, Any]]:
+        return json.loads(self.ranking.to_json(orient="records"))
+
+
+def load_data(run: RunDir) -> WindowedData:
+    data = build_windowed_data(*run.data_configs())
+    stored = run.path / "scaler.json"
+    if stored.exists():
+        scaler = Scaler.load(stored)
+        if not (np.allclose(scaler.center, data.scaler.center) and np.allclose(scaler.scale, data.scaler.scale)):
+            raise RunDirError(f"the data behind {run.path} changed since the sweep (its scaler no longer matches "
+                              f"{stored}); restore the original data file to rebuild this report")
+    return data
+
+
+def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
+    started = time.monotonic()
+    run = read_run(run_path)
+    data = load_data(run)
+    best = best_trials(run)
+    if not best:
+        raise RunDirError(f"no trial in {run.experiment_path} has a checkpoint yet; run or resume the sweep first")
+
+    results: list[ModelScore] = []
+    for name, trial in sorted(best.items()):
+        model = load_best_model(trial, data)
+        results.append(score_model(name, model, data, kind="trained", val_mse=trial.best_val_mse,
+                                   hparams={**trial.hparams, **trial.train}, epochs=trial.epochs,
+                                   train_time_s=round(trial.train_time_s, 2), trial_id=trial.trial_id))
+    results += baseline_scores(data)
+    ranking = ranking_table(results, data)
+
+    final = run.path / "report"
+    tmp = run.path / f"report.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "figures").mkdir(parents=True)
+    fig_dir = tmp / "figures"
+    horizon = per_horizon_table(results)
+    figs = [
+        ("Forecast vs actual on test windows", figures.forecast_examples(results, data, fig_dir)),
+        ("Training curves", figures.loss_curves(best, fig_dir)),
+        ("Error by forecast horizon", figures.per_horizon(horizon, fig_dir)),
+        ("Sensitivity to the grid: validation MSE of every trial", figures.val_distribution(run, fig_dir)),
+    ]
+    sections = _sections(run, data, ranking, results, horizon, figs)
+    ranking.to_csv(tmp / "ranking.csv", index=False)
+    predictions_frame(results, data).to_parquet(tmp / "predictions.parquet", index=False)
+    (tmp / "index.html").write_text(render_html(sections))
+    (tmp / "report.md").write_text(render_markdown(sections))
+    _swap_in(tmp, final)
+    if not quiet:
+        print(f"Report built in {time.monotonic() - started:.1f} s: {final / 'index.html'}")
+        print(ranking[["rank", "model", "test_mse", "test_mae", "val_mse", "skill_vs_persistence"]]
+              .to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    return Report(final, final / "index.html", ranking, [final / "figures" / f.name for _, f in figs])
+
+
+def _swap_in(tmp: Path, final: Path) -> None:
+    """Replace the old report only once the new one is complete: a crash mid-build leaves the old one intact."""
+    old = final.with_name("report.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _trial_counts(run: RunDir) -> pd.DataFrame:
+    rows: dict[str, dict[str, int]] = {}
+    for t in run.trials:
+        row = rows.setdefault(t.model, {"model": t.model, "trials": 0, "finished": 0, "stopped": 0, "failed": 0})
+        row["trials"] += 1
+        row[t.status] += 1
+    return pd.DataFrame(sorted(rows.values(), key=lambda r: r["model"]))
+
+
+def _sections(run: RunDir, data: WindowedData, ranking: pd.DataFrame, results: list[ModelScore],
+              horizon: pd.DataFrame, figs: list[tuple[str, Path]]) -> dict[str, Any]:
+    summary = data.summary
+    windows = summary.get("windows", {})
+    protocol = (
+        f"Each architecture's trial was chosen by validation MSE only; its best-epoch weights were then scored "
+        f"once on all {windows.get('test', len(data.test))} test windows ({data.n_inputs} days in, "
+        f"{data.n_outputs} out; targets {', '.join(data.target_names)}). MSE/MAE are in scaled units (scaler "
+        f"fitted on the training split). Skill = 1 - MSE/MSE(persistence); the interval is a 95% bootstrap over "
+        f"test windows of MSE(model) - MSE(persistence): below zero means reliably better than persistence."
+    )
+    notes = []
+    top = ranking.iloc[0]
+    ridge_mse = float(ranking.loc[ranking.model == "ridge", "test_mse"].iloc[0])
+    trained = ranking[ranking.kind == "trained"]
+    if len(trained) and float(trained.test_mse.min()) >= ridge_mse:
+        notes.append(f"No trained architecture beat the ridge baseline on test (ridge MSE {ridge_mse:.4f}, best "
+                     f"trained {trained.iloc[0].model} {float(trained.test_mse.min()):.4f}).")
+    else:
+        notes.append(f"Best on test: {top.model} (MSE {top.test_mse:.4f}, skill vs persistence "
+                     f"{top.skill_vs_persistence:+.1%}).")
+    missing = sorted(set(run.config.get("models", {})) - {r.model for r in results})
+    if missing:
+        notes.append(f"Not ranked (no trial with a checkpoint): {', '.join(missing)}.")
+    failed = pd.DataFrame([{"model": t.model, "trial": t.trial_id, "hparams": t.tag, "error": t.error}
+                           for t in run.trials if t.status == "failed"])
+    data_text = json.dumps({k: summary.get(k) for k in ("source", "rows", "date_range", "feature_names",
+                                                         "target_names", "splits", "windows", "outliers",
+                                                         "outlier_policy") if k in summary}, indent=2, default=str)
+    return {
+        "title": f"Forecast Sweep report: {run.path.name}",
+        "protocol": protocol, "notes": notes, "ranking": ranking, "trial_counts": _trial_counts(run),
+        "per_target": per_target_table(results), "per_horizon": horizon, "failed": failed,
+        "figures": figs, "data_text": data_text,
+    }

@@ -1,0 +1,108 @@
+"""The report's figures, as PNG files: what a reader looks at before reading any table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: reports are built on servers and in CI
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from data_pipeline import WindowedData  # noqa: E402
+from reports.runs import RunDir, TrialRecord  # noqa: E402
+from reports.scoring import ModelScore  # noqa: E402
+
+DPI = 110
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
+
+
+def loss_curves(best: dict[str, TrialRecord], out: Path) -> Path:
+    models = sorted(best)
+    cols = min(3, max(1, len(models)))
+    rows = int(np.ceil(max(1, len(models)) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
+    for ax in axes.flat[len(models):]:
+        ax.axis("off")
+    for ax, name in zip(axes.flat, models, strict=False):
+        hist = best[name].history
+        epochs = [r["epoch"] for r in hist]
+        ax.plot(epochs, [r["train_loss"] for r in hist], label="train loss")
+        ax.plot(epochs, [r["val_mse"] for r in hist], label="validation MSE")
+        best_epoch = min(hist, key=lambda r: r["val_mse"])["epoch"] if hist else None
+        if best_epoch is not None:
+            ax.axvline(best_epoch, color="grey", ls=":", lw=1, label="best epoch")
+        ax.set_title(f"{name} ({best[name].tag})", fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.set_yscale("log")
+        ax.legend(fontsize=7)
+    fig.suptitle("Training curves of each model's chosen trial (scaled units)", fontsize=10)
+    return _save(fig, out / "loss_curves.png")
+
+
+def forecast_examples(results: list[ModelScore], data: WindowedData, out: Path, n_windows: int = 3) -> Path:
+    """The same test windows for every model, spread over the test period, in original units."""
+    n = len(data.test)
+    picks = np.unique(np.linspace(0, n - 1, n_windows).round().astype(int))
+    targets = data.target_names
+    fig, axes = plt.subplots(len(targets), len(picks), figsize=(4.0 * len(picks), 2.6 * len(targets)),
+                             squeeze=False)
+    history_x = data.scaler.inverse(data.test.x[:, :, : data.n_targets], slice(0, data.n_targets))
+    y_true = data.targets_to_original(data.test.y)
+    h = data.n_outputs
+    for col, w in enumerate(picks):
+        origin = pd.Timestamp(data.test.origin[w])
+        past = pd.date_range(end=origin - pd.Timedelta(days=1), periods=data.n_inputs, freq="D")
+        future = pd.date_range(start=origin, periods=h, freq="D")
+        for row, target in enumerate(targets):
+            ax = axes[row, col]
+            ax.plot(past, history_x[w, :, row], color="black", lw=1, label="observed input")
+            ax.plot(future, y_true[w, :, row], color="black", lw=2, marker="o", ms=3, label="actual")
+            for r in results:
+                ax.plot(future, data.targets_to_original(r.y_pred[w])[:, row], lw=1.2, label=r.model)
+            ax.set_title(f"{target}, forecast from {origin.date()}", fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.tick_params(axis="x", rotation=30)
+    axes[0, -1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.suptitle("Forecast vs actual on the same test windows (original units)", fontsize=10)
+    return _save(fig, out / "forecast_examples.png")
+
+
+def per_horizon(table: pd.DataFrame, out: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for model in table.columns:
+        style = "--" if model in ("persistence", "ridge") else "-"
+        ax.plot(table.index, table[model], style, marker="o", ms=3, label=model)
+    ax.set_xlabel("forecast day")
+    ax.set_ylabel("test MSE (scaled)")
+    ax.set_title("Test error by forecast horizon", fontsize=10)
+    ax.legend(fontsize=7, ncol=2)
+    return _save(fig, out / "per_horizon.png")
+
+
+def val_distribution(run: RunDir, out: Path) -> Path:
+    """Validation MSE of every trial, per model: how much each family depends on its grid."""
+    by_model: dict[str, list[float]] = {}
+    for t in run.trials:
+        if np.isfinite(t.best_val_mse):
+            by_model.setdefault(t.model, []).append(t.best_val_mse)
+    models = sorted(by_model)
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    if models:
+        ax.boxplot([by_model[m] for m in models], showfliers=False)
+        ax.set_xticks(range(1, len(models) + 1), models)
+        for i, m in enumerate(models, start=1):
+            jitter = np.random.default_rng(i).uniform(-0.12, 0.12, len(by_model[m]))
+            ax.scatter(i + jitter, by_model[m], s=10, alpha=0.6)
+    ax.set_ylabel("best validation MSE (scaled)")
+    ax.set_title("Validation MSE of all trials per model", fontsize=10)
+    ax.tick_params(axis="x", labelsize=8)
+    return _save(fig, out / "val_mse_by_trial.png")

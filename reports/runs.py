@@ -1,0 +1,148 @@
+"""Read a sweep's run directory: its config, and every Ray trial's params, history, status and checkpoint.
+
+Only files are read (no Ray import): a run directory is the contract between a sweep and its report.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch import nn
+
+from data_pipeline import DataConfig, SplitConfig, WindowConfig, WindowedData
+from models import TrainConfig, build
+from models.train import TrainState
+
+STATE_FILE = "state.pt"
+
+
+class RunDirError(ValueError):
+    """The run directory is missing something the report needs; the message says what and how to fix it."""
+
+
+@dataclass
+class TrialRecord:
+    trial_id: str
+    model: str
+    tag: str
+    hparams: dict[str, Any]
+    train: dict[str, Any]
+    history: list[dict[str, Any]]
+    status: str  # finished | stopped (ASHA or interrupted) | failed
+    error: str | None
+    checkpoint: Path | None
+    dir: Path
+
+    @property
+    def best_val_mse(self) -> float:
+        vals = [r.get("best_val_mse") for r in self.history if _finite(r.get("best_val_mse"))]
+        return float(min(vals)) if vals else math.inf
+
+    @property
+    def epochs(self) -> int:
+        return max((int(r.get("epoch", 0)) for r in self.history), default=0)
+
+    @property
+    def train_time_s(self) -> float:
+        return max((float(r.get("train_time_s", 0.0)) for r in self.history), default=0.0)
+
+
+@dataclass
+class RunDir:
+    path: Path
+    config: dict[str, Any]
+    experiment_path: Path
+    trials: list[TrialRecord] = field(default_factory=list)
+
+    def data_configs(self) -> tuple[DataConfig, WindowConfig, SplitConfig]:
+        c = self.config
+        return (DataConfig.model_validate(c["data"]), WindowConfig.model_validate(c["window"]),
+                SplitConfig.model_validate(c["split"]))
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig.model_validate(self.config["train"])
+
+
+def read_run(path: str | Path) -> RunDir:
+    run_path = Path(path).resolve()
+    config_file = run_path / "config.yaml"
+    if not config_file.exists():
+        raise RunDirError(f"{run_path} is not a sweep run directory (no config.yaml); pass runs/<name>")
+    config = yaml.safe_load(config_file.read_text())
+    experiment = _experiment_path(run_path)
+    trials = [t for d in sorted(experiment.iterdir()) if (t := _read_trial(d)) is not None] if experiment.exists() else []
+    return RunDir(run_path, config, experiment, trials)
+
+
+def _experiment_path(run_path: Path) -> Path:
+    run_json = run_path / "run.json"
+    if run_json.exists():
+        stored = json.loads(run_json.read_text())["experiment_path"]
+        if "://" in stored:
+            raise RunDirError(f"results live in remote storage ({stored}); copy them locally and set experiment_path")
+        return Path(stored)
+    return run_path / "ray"  # the sweep's default local layout, also before run.json exists
+
+
+def _read_trial(trial_dir: Path) -> TrialRecord | None:
+    params_file = trial_dir / "params.json"
+    if not trial_dir.is_dir() or not params_file.exists():
+        return None
+    info = json.loads(params_file.read_text())["trial"]
+    history = _read_history(trial_dir / "result.json")
+    error_file = trial_dir / "error.txt"
+    error = error_file.read_text().strip().splitlines()[-1] if error_file.exists() else None
+    done = any(r.get("done") for r in history)
+    status = "finished" if done else ("failed" if error else "stopped")
+    checkpoints = sorted(trial_dir.glob("checkpoint_*"))
+    checkpoint = checkpoints[-1] / STATE_FILE if checkpoints else None
+    return TrialRecord(
+        trial_id=trial_dir.name.rsplit("_", 1)[-1], model=info["model"], tag=info["tag"],
+        hparams=info["hparams"], train=info["train"], history=[r for r in history if not r.get("done")],
+        status=status, error=error if status == "failed" else None,
+        checkpoint=checkpoint if checkpoint is not None and checkpoint.exists() else None, dir=trial_dir,
+    )
+
+
+def _read_history(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            break  # a line cut short by a killed writer: everything before it is intact
+    return rows
+
+
+def best_trials(run: RunDir) -> dict[str, TrialRecord]:
+    """The best trial of each model by validation MSE (never by test), among trials with a checkpoint."""
+    best: dict[str, TrialRecord] = {}
+    for t in run.trials:
+        if t.checkpoint is None or not math.isfinite(t.best_val_mse):
+            continue
+        if t.model not in best or t.best_val_mse < best[t.model].best_val_mse:
+            best[t.model] = t
+    return best
+
+
+def load_best_model(trial: TrialRecord, data: WindowedData) -> nn.Module:
+    """Rebuild the trial's model and load its best-epoch weights (weights_only: a checkpoint is data, not code)."""
+    if trial.checkpoint is None:
+        raise RunDirError(f"trial {trial.trial_id} ({trial.model}) has no checkpoint")
+    state = TrainState.from_dict(torch.load(trial.checkpoint, map_location="cpu", weights_only=True))
+    model = build(trial.model, n_features=data.n_features, n_targets=data.n_targets, n_inputs=data.n_inputs,
+                  n_outputs=data.n_outputs, **trial.hparams)
+    model.load_state_dict(state.best_state)
+    return model.eval()
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and math.isfinite(v)

@@ -1,0 +1,207 @@
+"""The full sweep config: YAML + profile + dotted overrides -> one validated `SweepConfig`.
+
+Each package owns its section's schema (data_pipeline: data/window/split, models: train); this module composes
+them and owns `models`, `sweep`, `wandb` and `pretrained`.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from data_pipeline import DataConfig, DataError, SplitConfig, WindowConfig, apply_overrides, load_yaml
+from models import TrainConfig
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.yaml"
+PROFILES = ("smoke", "default", "full")
+SPEC_KINDS = ("grid", "choice", "uniform", "loguniform")
+
+
+class ConfigError(ValueError):
+    """A config problem, phrased for the user: which key, what is wrong, what to do."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class FaultInjection(_Strict):
+    """Testing aid: make chosen trials fail on purpose, to prove a failing trial never kills a sweep."""
+
+    model: str
+    epoch: int = Field(1, ge=1)
+    kind: Literal["raise", "nan", "oom"] = "raise"
+    times: int = Field(1, ge=1, description="How many attempts fail; retries after that succeed.")
+
+
+class SweepSection(_Strict):
+    scheduler: Literal["asha", "none"] = "asha"
+    grace_period: int = Field(5, ge=1)
+    reduction_factor: float = Field(3.0, gt=1)
+    num_samples: int = Field(1, ge=1)
+    max_failures: int = Field(1, ge=0)
+    cpus_per_trial: float | None = Field(None, gt=0)
+    gpus_per_trial: float | None = Field(None, ge=0)
+    max_concurrent_trials: int | None = Field(None, ge=1)
+    storage_path: str | None = None
+    reuse_actors: bool = True
+    fault_injection: list[FaultInjection] = Field(default_factory=list)
+
+
+class WandbSection(_Strict):
+    mode: Literal["auto", "online", "offline", "disabled"] = "auto"
+    project: str = "forecast-sweep"
+    entity: str | None = None
+    report: bool = Field(False, description="Also create a W&B Report (online only, needs wandb-workspaces).")
+
+
+class PretrainedSection(_Strict):
+    path: str = "autogluon/chronos-2-small"
+
+
+class SweepConfig(_Strict):
+    data: DataConfig = Field(default_factory=DataConfig)
+    window: WindowConfig = Field(default_factory=WindowConfig)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    models: dict[str, dict[str, Any]]
+    sweep: SweepSection = Field(default_factory=SweepSection)
+    wandb: WandbSection = Field(default_factory=WandbSection)
+    pretrained: PretrainedSection = Field(default_factory=PretrainedSection)
+
+    @field_validator("models")
+    @classmethod
+    def _known_models_and_specs(cls, models: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        if not models:
+            raise ValueError("no models selected: list at least one under `models`")
+        for name, params in models.items():
+            _check_model_section(name, params)
+        return models
+
+
+def _check_model_section(name: str, params: Any) -> None:
+    from models import TRAINED_MODELS, hparam_names
+
+    if name not in TRAINED_MODELS:
+        raise ValueError(f"unknown model {name!r}; choose from {', '.join(TRAINED_MODELS)}")
+    if params is None:
+        return
+    if not isinstance(params, dict):
+        raise ValueError(f"models.{name} must be a mapping of hyperparameters, got {type(params).__name__}")
+    allowed = hparam_names(name) | TRAIN_OVERRIDABLE
+    for key, spec in params.items():
+        where = f"models.{name}.{key}"
+        if key not in allowed:
+            raise ValueError(f"{where}: unknown hyperparameter; allowed: {', '.join(sorted(allowed))}")
+        values = spec_values(spec, where)
+        if key in ("dropout", "teacher_forcing"):
+            hi_ok = (lambda v: v <= 1) if key == "teacher_forcing" else (lambda v: v < 1)
+            for v in values:
+                if not isinstance(v, (int, float)) or v < 0 or not hi_ok(v):
+                    bound = "[0, 1]" if key == "teacher_forcing" else "[0, 1)"
+                    raise ValueError(f"{where}: {v!r} is outside {bound}")
+
+
+# Training settings a model section may set per architecture (and sweep over).
+TRAIN_OVERRIDABLE = {"learning_rate", "weight_decay", "batch_size", "grad_clip", "patience", "epochs"}
+
+
+def spec_values(spec: Any, where: str) -> list[Any]:
+    """The concrete values a spec can take (for range specs: its two bounds), validating its shape."""
+    if not isinstance(spec, dict):
+        return [spec]
+    if len(spec) != 1 or next(iter(spec)) not in SPEC_KINDS:
+        raise ValueError(f"{where}: a search spec is one of {{{', '.join(SPEC_KINDS)}: ...}}, got {spec!r}")
+    kind, arg = next(iter(spec.items()))
+    if not isinstance(arg, list):
+        raise ValueError(f"{where}: {kind} takes a list, got {arg!r}")
+    if kind in ("grid", "choice") and not arg:
+        raise ValueError(f"{where}: empty {kind} expands to zero trials; give at least one value")
+    if kind in ("uniform", "loguniform"):
+        if len(arg) != 2 or not all(isinstance(v, (int, float)) for v in arg) or arg[0] >= arg[1]:
+            raise ValueError(f"{where}: {kind} takes [low, high] with low < high, got {arg!r}")
+        if kind == "loguniform" and arg[0] <= 0:
+            raise ValueError(f"{where}: loguniform needs a positive low bound, got {arg[0]}")
+    return list(arg)
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in top.items():
+        # A user's `models` section replaces the default one: the models it lists are the ones that run.
+        if key != "models" and isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _apply_profile(raw: dict[str, Any], profile: str) -> dict[str, Any]:
+    """smoke: one tiny trial per model for 2 epochs; full: the seed's long budgets for GPUs and clusters."""
+    raw = copy.deepcopy(raw)
+    if profile == "smoke":
+        raw.setdefault("train", {}).update(epochs=2, patience=2)
+        raw.setdefault("sweep", {}).update(scheduler="none", num_samples=1)
+        for name, params in (raw.get("models") or {}).items():
+            if isinstance(params, dict):
+                raw["models"][name] = {k: _smallest(v) for k, v in params.items()}
+    elif profile == "full":
+        raw.setdefault("train", {}).update(epochs=1000, patience=100)
+        raw.setdefault("sweep", {}).update(grace_period=50)
+    return raw
+
+
+def _smallest(spec: Any) -> Any:
+    if isinstance(spec, dict) and len(spec) == 1:
+        kind, arg = next(iter(spec.items()))
+        if kind in ("grid", "choice") and isinstance(arg, list) and arg:
+            numeric = [v for v in arg if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            return min(numeric) if len(numeric) == len(arg) else arg[0]
+        if kind in ("uniform", "loguniform") and isinstance(arg, list) and arg:
+            return arg[0]
+    return spec
+
+
+def format_validation_error(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"])
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see sweeps/configs/default.yaml for every key)"
+        lines.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(lines)
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: list[str] | None = None,
+    profile: str = "default",
+    models: list[str] | None = None,
+) -> SweepConfig:
+    """Defaults <- user YAML <- profile <- dotted overrides <- --models selection, validated once."""
+    if profile not in PROFILES:
+        raise ConfigError(f"--profile: unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
+    try:
+        raw = load_yaml(DEFAULT_CONFIG)
+        if path is not None:
+            raw = _deep_merge(raw, load_yaml(path))
+        raw = _apply_profile(raw, profile)
+        raw = apply_overrides(raw, overrides or [])
+    except DataError as err:
+        raise ConfigError(str(err)) from err
+    if models:
+        available = raw.get("models") or {}
+        from models import TRAINED_MODELS
+
+        unknown = [m for m in models if m not in TRAINED_MODELS]
+        if unknown:
+            raise ConfigError(f"--models: unknown model(s) {', '.join(unknown)}; choose from {', '.join(TRAINED_MODELS)}")
+        raw["models"] = {m: available.get(m, {}) for m in models}
+    try:
+        return SweepConfig.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(f"config error: {format_validation_error(err)}") from err

@@ -1,0 +1,237 @@
+"""Run one sweep: data once -> Ray Tune trials over every architecture -> results on disk (resumable)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from data_pipeline import WindowedData, build_windowed_data
+from sweeps.config import ConfigError, SweepConfig
+from sweeps.progress import SweepProgress
+from sweeps.search_space import expand_trials
+from sweeps.tracking import WandbPlan, plan_wandb, wandb_callback
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+METRIC = "best_val_mse"
+
+
+@dataclass
+class SweepOptions:
+    name: str
+    runs_root: Path = Path("runs")
+    address: str | None = None
+    resume: bool = False
+    wandb_mode: str | None = None
+
+
+@dataclass
+class SweepOutcome:
+    run_dir: Path
+    experiment_path: str
+    wandb: WandbPlan
+    trials: list[dict[str, Any]] = field(default_factory=list)  # one row per trial: model, tag, status, metrics
+    wall_time_s: float = 0.0
+
+
+def run_dir_for(opts: SweepOptions) -> Path:
+    return (opts.runs_root / opts.name).resolve()
+
+
+def prepare_run_dir(cfg: SweepConfig, opts: SweepOptions) -> Path:
+    """Create runs/<name>, refusing to mix two different sweeps under one name."""
+    run_dir = run_dir_for(opts)
+    resolved = cfg.model_dump(mode="json")
+    stored_path = run_dir / "config.yaml"
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as err:
+        raise ConfigError(f"run directory {run_dir} is not writable ({err.strerror}); pass --runs-dir or --name") from err
+    if stored_path.exists():
+        stored = yaml.safe_load(stored_path.read_text())
+        if stored != resolved:
+            diff = sorted(_diff_keys(stored, resolved))
+            raise ConfigError(
+                f"{run_dir} already holds a sweep with a different config (differs at: {', '.join(diff[:6])}); "
+                "use another --name, or delete that directory to start over"
+            )
+    else:
+        _write_atomic(stored_path, yaml.safe_dump(resolved, sort_keys=False))
+    return run_dir
+
+
+def run_sweep(cfg: SweepConfig, opts: SweepOptions) -> SweepOutcome:
+    import ray
+    from ray import tune
+
+    from sweeps.scheduler import PerModelASHA
+    from sweeps.trainable import train_trial
+
+    started = time.monotonic()
+    run_dir = prepare_run_dir(cfg, opts)
+    data = build_windowed_data(cfg.data, cfg.window, cfg.split)
+    _write_atomic(run_dir / "data_summary.json", json.dumps(data.summary, indent=2, default=str))
+    data.scaler.save(run_dir / "scaler.json")
+    trials = expand_trials(cfg)
+    _write_atomic(run_dir / "trials.json", json.dumps(trials, indent=2))
+
+    _init_ray(opts.address)
+    cpus, gpus = _trial_resources(cfg, ray.cluster_resources())
+    storage_path = cfg.sweep.storage_path or str(run_dir)
+    experiment_name = "ray" if cfg.sweep.storage_path is None else opts.name
+    experiment_path = _join(storage_path, experiment_name)
+
+    wandb_plan = plan_wandb(opts.wandb_mode or cfg.wandb.mode)
+    print(wandb_plan.reason)
+    print(
+        f"Sweep {opts.name}: {len(trials)} trials over {', '.join(cfg.models)}; {data.summary.get('windows')} windows; "
+        f"{cpus:g} CPU + {gpus:g} GPU per trial; results in {experiment_path}"
+    )
+
+    trainable = tune.with_resources(
+        tune.with_parameters(
+            train_trial,
+            data=data,
+            base_train=cfg.train.model_dump(),
+            threads=max(1, int(cpus)),
+            faults=[f.model_dump() for f in cfg.sweep.fault_injection],
+            fault_dir=str(run_dir / "faults"),
+        ),
+        {"cpu": cpus, "gpu": gpus},
+    )
+    callbacks: list[Any] = [SweepProgress(len(trials))]
+    if wandb_plan.mode != "disabled":
+        callbacks.append(
+            wandb_callback(wandb_plan, project=cfg.wandb.project, entity=cfg.wandb.entity, group=opts.name,
+                           wandb_dir=run_dir)
+        )
+
+    if tune.Tuner.can_restore(experiment_path):
+        print(f"Resuming the sweep stored in {experiment_path}: finished trials are kept, the rest continue.")
+        tuner = tune.Tuner.restore(experiment_path, trainable=trainable, resume_errored=True)
+    else:
+        scheduler = None
+        if cfg.sweep.scheduler == "asha":
+            scheduler = PerModelASHA(metric=METRIC, mode="min", max_t=cfg.train.epochs + 1,
+                                     grace_period=cfg.sweep.grace_period,
+                                     reduction_factor=cfg.sweep.reduction_factor)
+        tuner = tune.Tuner(
+            trainable,
+            param_space={"trial": tune.grid_search(trials)},
+            tune_config=tune.TuneConfig(
+                metric=METRIC,
+                mode="min",
+                scheduler=scheduler,
+                reuse_actors=cfg.sweep.reuse_actors,
+                max_concurrent_trials=cfg.sweep.max_concurrent_trials,
+                trial_dirname_creator=trial_dirname,
+            ),
+            run_config=tune.RunConfig(
+                name=experiment_name,
+                storage_path=storage_path,
+                failure_config=tune.FailureConfig(max_failures=cfg.sweep.max_failures),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                callbacks=callbacks,
+                verbose=0,
+            ),
+        )
+    results = tuner.fit()
+    rows = [_trial_row(r) for r in results]
+    outcome = SweepOutcome(run_dir, experiment_path, wandb_plan, rows, time.monotonic() - started)
+    _write_atomic(run_dir / "run.json", json.dumps(
+        {"name": opts.name, "experiment_path": experiment_path, "wandb_mode": wandb_plan.mode,
+         "n_trials": len(trials), "wall_time_s": outcome.wall_time_s}, indent=2))
+    return outcome
+
+
+def trial_dirname(trial: Any) -> str:
+    return f"{trial.config['trial']['model']}_{trial.trial_id}"
+
+
+def _trial_row(result: Any) -> dict[str, Any]:
+    info = result.config["trial"]
+    metrics = result.metrics or {}
+    if result.error is not None:
+        status = "failed"
+    elif metrics.get("done"):
+        status = "finished"
+    else:
+        status = "stopped"  # by ASHA, or interrupted before it finished
+    return {
+        "model": info["model"],
+        "tag": info["tag"],
+        "status": status,
+        "best_val_mse": metrics.get(METRIC),
+        "epochs": metrics.get("epoch"),
+        "error": None if result.error is None else f"{type(result.error).__name__}: {result.error}"[:300],
+    }
+
+
+def best_per_model(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    best: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        val = row.get("best_val_mse")
+        if row["status"] == "failed" or not isinstance(val, (int, float)):
+            continue
+        if row["model"] not in best or val < best[row["model"]]["best_val_mse"]:
+            best[row["model"]] = row
+    return best
+
+
+def _init_ray(address: str | None) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS")
+    if address:
+        # The driver's sys.path does not reach other nodes: ship the project's code with the job.
+        runtime_env = {
+            "working_dir": str(PROJECT_ROOT),
+            "excludes": ["runs/", ".venv/", ".cache/", ".git/", "**/__pycache__/", "benchmarks/results/"],
+        }
+        ray.init(address=address, runtime_env=runtime_env, logging_level="WARNING", log_to_driver=False)
+    else:
+        ray.init(include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+
+
+def _trial_resources(cfg: SweepConfig, cluster: dict[str, float]) -> tuple[float, float]:
+    has_gpu = cluster.get("GPU", 0) > 0
+    gpus = cfg.sweep.gpus_per_trial if cfg.sweep.gpus_per_trial is not None else (0.25 if has_gpu else 0.0)
+    if gpus > 0 and not has_gpu:
+        raise ConfigError(f"sweep.gpus_per_trial={gpus} but Ray sees no GPU; set it to 0 or run on a GPU node")
+    cpus = cfg.sweep.cpus_per_trial if cfg.sweep.cpus_per_trial is not None else 1.0
+    if cpus > cluster.get("CPU", 0):
+        raise ConfigError(f"--cpus-per-trial={cpus:g} but Ray sees only {cluster.get('CPU', 0):g} CPUs")
+    return cpus, gpus
+
+
+def _join(base: str, name: str) -> str:
+    return f"{base.rstrip('/')}/{name}" if "://" in base else str(Path(base).resolve() / name)
+
+
+def _diff_keys(a: Any, b: Any, prefix: str = "") -> set[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: set[str] = set()
+        for k in set(a) | set(b):
+            out |= _diff_keys(a.get(k), b.get(k), f"{prefix}{k}.")
+        return out
+    return set() if a == b else {prefix.rstrip(".")}
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def load_windowed_data(cfg: SweepConfig) -> WindowedData:
+    return build_windowed_data(cfg.data, cfg.window, cfg.split)

@@ -1,0 +1,48 @@
+"""Progress a person can follow: one line per finished or failed trial, with per-model counts and best so far."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import defaultdict
+from typing import Any
+
+from ray.tune import Callback
+
+
+class SweepProgress(Callback):
+    def __init__(self, total_trials: int, stream: Any = None):
+        self.total = total_trials
+        self.stream = stream or sys.stdout
+        self.started = time.monotonic()
+        self.done: dict[str, int] = defaultdict(int)
+        self.failed: dict[str, int] = defaultdict(int)
+        self.best: dict[str, float] = {}
+        self.epochs: dict[str, int] = {}
+
+    def _say(self, text: str) -> None:
+        elapsed = time.monotonic() - self.started
+        print(f"[{elapsed:7.1f}s] {text}", file=self.stream, flush=True)
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        model = trial.config["trial"]["model"]
+        val = result.get("best_val_mse")
+        if isinstance(val, (int, float)) and val < self.best.get(model, float("inf")):
+            self.best[model] = float(val)
+        self.epochs[trial.trial_id] = int(result.get("epoch", 0))
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        model = trial.config["trial"]["model"]
+        self.done[model] += 1
+        epochs = self.epochs.get(trial.trial_id, 0)
+        self._say(f"done   {model:<12} {trial.config['trial']['tag']:<28} epochs={epochs:<4} {self._counts()}")
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        model = trial.config["trial"]["model"]
+        self.failed[model] += 1
+        self._say(f"FAILED {model:<12} {trial.config['trial']['tag']:<28} (see its error.txt) {self._counts()}")
+
+    def _counts(self) -> str:
+        finished = sum(self.done.values()) + sum(self.failed.values())
+        best = ", ".join(f"{m} {v:.4f}" for m, v in sorted(self.best.items(), key=lambda kv: kv[1]))
+        return f"| {finished}/{self.total} trials | best val MSE: {best}"

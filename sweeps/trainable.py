@@ -1,0 +1,104 @@
+"""The Ray Tune trainable: one trial = build one model, train it with models.train.fit, report every epoch.
+
+It is a plain function of (config, data): the data arrives once through Ray's object store
+(`tune.with_parameters`), and Ray appears only in `tune.report` / `tune.get_checkpoint`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from ray import tune
+
+from data_pipeline import WindowedData
+from models import TrainConfig, build
+from models.train import TrainState, fit
+
+STATE_FILE = "state.pt"
+
+
+def train_trial(
+    config: dict[str, Any],
+    *,
+    data: WindowedData,
+    base_train: dict[str, Any],
+    threads: int,
+    faults: list[dict[str, Any]],
+    fault_dir: str,
+) -> None:
+    trial = config["trial"]
+    torch.set_num_threads(max(1, threads))
+    train_cfg = TrainConfig.model_validate({**base_train, **trial["train"]})
+    model = build(trial["model"], **build_kwargs(data), **trial["hparams"])
+
+    resume = None
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as ckpt_dir:
+            resume = TrainState.from_dict(torch.load(Path(ckpt_dir) / STATE_FILE, weights_only=True))
+
+    fault = _fault_for(trial["model"], faults, fault_dir)
+    last: dict[str, Any] = {}
+
+    def on_epoch(metrics: dict[str, Any], state: TrainState) -> None:
+        last.clear()
+        last.update(metrics)
+        with tempfile.TemporaryDirectory() as tmp:
+            torch.save(state.to_dict(), Path(tmp) / STATE_FILE)
+            tune.report(dict(metrics, done=False), checkpoint=tune.Checkpoint.from_directory(tmp))
+        # After the checkpoint, so a retry resumes from clean weights.
+        if fault is not None:
+            fault.maybe_fire(metrics["epoch"], model)
+
+    result = fit(model, data, train_cfg, on_epoch=on_epoch, resume=resume)
+    # A closing report marks the trial as finished by its own stopping rule (not by ASHA or an interruption).
+    tune.report(
+        dict(
+            last,
+            val_mse=result.best_val_mse,
+            best_val_mse=result.best_val_mse,
+            best_epoch=result.best_epoch,
+            epochs_run=result.epochs_run,
+            stopped_early=result.stopped_early,
+            done=True,
+        )
+    )
+
+
+def build_kwargs(data: WindowedData) -> dict[str, int]:
+    return dict(n_features=data.n_features, n_targets=data.n_targets, n_inputs=data.n_inputs,
+                n_outputs=data.n_outputs)
+
+
+class _Fault:
+    """Fails a trial on purpose at a given epoch, a limited number of times across retries."""
+
+    def __init__(self, spec: dict[str, Any], counter: Path):
+        self.spec, self.counter = spec, counter
+
+    def maybe_fire(self, epoch: int, model: torch.nn.Module) -> None:
+        fired = int(self.counter.read_text()) if self.counter.exists() else 0
+        if epoch != self.spec["epoch"] or fired >= self.spec["times"]:
+            return
+        self.counter.write_text(str(fired + 1))
+        kind = self.spec["kind"]
+        if kind == "raise":
+            raise RuntimeError(f"injected fault at epoch {epoch}")
+        if kind == "oom":
+            raise torch.OutOfMemoryError(f"injected out-of-memory at epoch {epoch}")
+        # kind == "nan": poison the weights so the real loop meets a non-finite loss next epoch.
+        with torch.no_grad():
+            for p in model.parameters():
+                p.fill_(float("nan"))
+
+
+def _fault_for(model: str, faults: list[dict[str, Any]], fault_dir: str) -> _Fault | None:
+    for spec in faults:
+        if spec["model"] == model:
+            trial_id = tune.get_context().get_trial_id()
+            Path(fault_dir).mkdir(parents=True, exist_ok=True)
+            return _Fault(spec, Path(fault_dir) / f"{trial_id}.count")
+    return None

@@ -1,0 +1,135 @@
+"""fit(): learns a learnable series, beats persistence, reproducible, resumable, fails loudly on NaN."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import pytest
+import torch
+from test_models_data import make_windowed_data
+
+from models import (
+    TRAINED_MODELS,
+    NonFiniteLossError,
+    TrainConfig,
+    TrainState,
+    build,
+    evaluate,
+    fit,
+)
+
+FAST = {
+    "lstm_ar": {"hidden_size": 32, "dropout": 0.0},
+    "lstm_nar": {"hidden_size": 32, "dropout": 0.0},
+    "gru_ar": {"hidden_size": 32, "dropout": 0.0},
+    "gru_nar": {"hidden_size": 32, "dropout": 0.0},
+    "transformer": {"d_model": 32, "nhead": 4, "dim_feedforward": 64, "dropout": 0.0},
+}
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_windowed_data(n_steps=600, n_features=3, n_targets=2, n_inputs=24, n_outputs=6)
+
+
+def _build(name, data, seed=0, **hp):
+    shapes = {"n_features": data.n_features, "n_targets": data.n_targets}
+    shapes |= {"n_inputs": data.n_inputs, "n_outputs": data.n_outputs}
+    return build(name, **shapes, seed=seed, **{**FAST.get(name, {}), **hp})
+
+
+@pytest.fixture(scope="module")
+def persistence_mse(data):
+    return evaluate(_build("persistence", data), data.val, data)["mse"]
+
+
+@pytest.mark.parametrize("name", TRAINED_MODELS)
+def test_trained_models_beat_persistence(data, persistence_mse, name):
+    model = _build(name, data)
+    cfg = TrainConfig(epochs=25, batch_size=32, learning_rate=3e-3, patience=25, device="cpu")
+    result = fit(model, data, cfg)
+    assert result.epochs_run == 25 and len(result.history) == 25
+    assert result.best_val_mse < 0.5 * persistence_mse, (result.best_val_mse, persistence_mse)
+    # the best epoch's weights are what the model holds afterwards
+    assert math.isclose(evaluate(model, data.val, data)["mse"], result.best_val_mse, rel_tol=1e-4)
+    assert not model.training
+
+
+def test_ridge_beats_persistence_through_fit(data, persistence_mse):
+    model = _build("ridge", data)
+    seen = []
+    result = fit(model, data, TrainConfig(device="cpu"), on_epoch=lambda m, s: seen.append(m))
+    assert result.epochs_run == 1 and len(seen) == 1
+    assert model.fitted and float(model.alpha) in model.alphas
+    assert result.best_val_mse < 0.5 * persistence_mse
+
+
+def test_persistence_is_evaluated_only(data, persistence_mse):
+    result = fit(_build("persistence", data), data, TrainConfig(device="cpu"))
+    assert len(result.history) == 1 and result.epochs_run == 1 and not result.stopped_early
+    assert math.isclose(result.best_val_mse, persistence_mse, rel_tol=1e-5)
+
+
+CFG = {"epochs": 4, "batch_size": 64, "learning_rate": 3e-3, "device": "cpu", "seed": 7}
+
+
+def _strip_times(history):
+    return [{k: v for k, v in h.items() if not k.endswith("time_s")} for h in history]
+
+
+def test_same_seed_same_history(data):
+    cfg = TrainConfig(**CFG)
+    a = fit(_build("gru_ar", data, teacher_forcing=0.5, dropout=0.2), data, cfg)
+    b = fit(_build("gru_ar", data, teacher_forcing=0.5, dropout=0.2), data, cfg)
+    assert _strip_times(a.history) == _strip_times(b.history)
+    c = fit(_build("gru_ar", data, teacher_forcing=0.5, dropout=0.2), data, TrainConfig(**{**CFG, "seed": 8}))
+    assert _strip_times(a.history) != _strip_times(c.history)
+
+
+def test_resume_continues_identically(data):
+    full = fit(_build("lstm_ar", data, teacher_forcing=0.5, dropout=0.2), data, TrainConfig(**CFG))
+
+    saved = {}
+
+    def keep_epoch_2(metrics, state):
+        if metrics["epoch"] == 2:
+            buf = io.BytesIO()
+            torch.save(state.to_dict(), buf)  # what a Ray checkpoint does
+            saved["bytes"] = buf.getvalue()
+            raise KeyboardInterrupt  # on_epoch may stop training by raising
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(_build("lstm_ar", data, teacher_forcing=0.5, dropout=0.2), data, TrainConfig(**CFG), keep_epoch_2)
+    state = TrainState.from_dict(torch.load(io.BytesIO(saved["bytes"]), weights_only=True))
+    assert state.epoch == 2 and len(state.history) == 2
+
+    fresh = _build("lstm_ar", data, seed=123, teacher_forcing=0.5, dropout=0.2)  # weights come from state
+    resumed = fit(fresh, data, TrainConfig(**CFG), resume=state)
+    assert resumed.epochs_run == 4
+    assert _strip_times(resumed.history) == _strip_times(full.history)
+    assert resumed.best_val_mse == full.best_val_mse
+
+
+def test_early_stopping_keeps_best(data):
+    seen = []
+    cfg = TrainConfig(epochs=40, batch_size=64, learning_rate=0.3, patience=2, device="cpu")
+    result = fit(_build("gru_nar", data), data, cfg, on_epoch=lambda m, s: seen.append((m, s.bad_epochs)))
+    assert result.stopped_early and result.epochs_run < 40
+    assert result.epochs_run == result.best_epoch + 2
+    assert [m["epoch"] for m, _ in seen] == list(range(1, result.epochs_run + 1))
+    assert result.best_val_mse == min(m["val_mse"] for m, _ in seen)
+    assert {"epoch", "train_loss", "val_mse", "val_mae", "best_val_mse", "epoch_time_s", "train_time_s"} <= set(
+        seen[-1][0]
+    )
+    times = [m["train_time_s"] for m, _ in seen]
+    assert times == sorted(times)
+
+
+@pytest.mark.parametrize("name", ["gru_nar", "transformer", "ridge"])
+def test_nan_input_raises(data, name):
+    bad = make_windowed_data(n_steps=200, n_inputs=24, n_outputs=6)
+    bad.train.x[3, 5, 1] = np.nan
+    with pytest.raises(NonFiniteLossError, match="epoch 1"):
+        fit(_build(name, bad), bad, TrainConfig(epochs=2, device="cpu"))
