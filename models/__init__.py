@@ -76,13 +76,22 @@ def build(
     if unknown:
         allowed = ", ".join(sorted(defaults)) or "none"
         raise ValueError(f"unknown hparam(s) {', '.join(unknown)} for model {name!r}; allowed: {allowed}")
-    for k, v in {"n_features": n_features, "n_targets": n_targets, "n_inputs": n_inputs, "n_outputs": n_outputs}.items():
+    for k, v in {
+        "n_features": n_features,
+        "n_targets": n_targets,
+        "n_inputs": n_inputs,
+        "n_outputs": n_outputs,
+    }.items():
         if int(v) != v or v < 1:
             raise ValueError(f"{k} must be a positive integer, got {v!r}")
     kwargs = dict(defaults, **hparams)
-    shapes = dict(n_features=int(n_features), n_targets=int(n_targets), n_inputs=int(n_inputs), n_outputs=int(n_outputs))
+    shapes = dict(
+        n_features=int(n_features), n_targets=int(n_targets), n_inputs=int(n_inputs), n_outputs=int(n_outputs)
+    )
     if n_targets > n_features:
-        raise ValueError(f"n_targets ({n_targets}) cannot exceed n_features ({n_features}): targets are features")
+        raise ValueError(
+            f"n_targets ({n_targets}) cannot exceed n_features ({n_features}): targets are features"
+        )
     if seed is None:
         return ctor(**shapes, **kwargs)
     with torch.random.fork_rng(devices=[]):

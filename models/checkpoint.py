@@ -54,7 +54,9 @@ def save_checkpoint(
         raise
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
+def load_checkpoint(
+    path: str | os.PathLike, map_location: str | torch.device = "cpu"
+) -> tuple[nn.Module, dict]:
     """Rebuild the model with `build(name, **build_kwargs, **hparams)`, load its weights, put it in eval mode.
 
     Returns (model, payload-without-state_dict) so callers can read name, hparams and extra.
@@ -64,7 +66,9 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        raise CheckpointError(f"refusing to load {path}: it is not a plain weights-only checkpoint ({e})") from e
+        raise CheckpointError(
+            f"refusing to load {path}: it is not a plain weights-only checkpoint ({e})"
+        ) from e
     if not isinstance(payload, dict) or "state_dict" not in payload or "name" not in payload:
         raise CheckpointError(f"{path} is not a Forecast Sweep model checkpoint")
     model = build(payload["name"], **payload["build_kwargs"], **payload["hparams"])

@@ -20,9 +20,16 @@ import pandas as pd
 from data_pipeline import Scaler, WindowedData, build_windowed_data
 from reports import figures
 from reports.render import render_html, render_markdown
-from reports.runs import RunDir, RunDirError, best_trials, load_best_model, read_run
-from reports.scoring import (ModelScore, baseline_scores, per_horizon_table, per_target_table, predictions_frame,
-                             ranking_table, score_model)
+from reports.runs import RunDir, RunDirError, best_trials, load_best_model, read_run, shapes_of
+from reports.scoring import (
+    ModelScore,
+    baseline_scores,
+    per_horizon_table,
+    per_target_table,
+    predictions_frame,
+    ranking_table,
+    score_model,
+)
 
 
 @dataclass
@@ -58,7 +65,7 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
 
     results: list[ModelScore] = []
     for name, trial in sorted(best.items()):
-        model = load_best_model(trial, data)
+        model = load_best_model(trial, shapes_of(data))
         results.append(score_model(name, model, data, kind="trained", val_mse=trial.best_val_mse,
                                    hparams={**trial.hparams, **trial.train}, epochs=trial.epochs,
                                    train_time_s=round(trial.train_time_s, 2), trial_id=trial.trial_id))

@@ -98,13 +98,13 @@ def _read_trial(trial_dir: Path) -> TrialRecord | None:
     history = _read_history(trial_dir / "result.json")
     error_file = trial_dir / "error.txt"
     error = error_file.read_text().strip().splitlines()[-1] if error_file.exists() else None
-    done = any(r.get("done") for r in history)
+    done = any(r.get("trial_finished") for r in history)
     status = "finished" if done else ("failed" if error else "stopped")
     checkpoints = sorted(trial_dir.glob("checkpoint_*"))
     checkpoint = checkpoints[-1] / STATE_FILE if checkpoints else None
     return TrialRecord(
-        trial_id=trial_dir.name.rsplit("_", 1)[-1], model=info["model"], tag=info["tag"],
-        hparams=info["hparams"], train=info["train"], history=[r for r in history if not r.get("done")],
+        trial_id=trial_dir.name.removeprefix(f"{info['model']}_"), model=info["model"], tag=info["tag"],
+        hparams=info["hparams"], train=info["train"], history=[r for r in history if not r.get("trial_finished")],
         status=status, error=error if status == "failed" else None,
         checkpoint=checkpoint if checkpoint is not None and checkpoint.exists() else None, dir=trial_dir,
     )
@@ -133,13 +133,17 @@ def best_trials(run: RunDir) -> dict[str, TrialRecord]:
     return best
 
 
-def load_best_model(trial: TrialRecord, data: WindowedData) -> nn.Module:
+def shapes_of(data: WindowedData) -> dict[str, int]:
+    return dict(n_features=data.n_features, n_targets=data.n_targets, n_inputs=data.n_inputs,
+                n_outputs=data.n_outputs)
+
+
+def load_best_model(trial: TrialRecord, shapes: dict[str, int]) -> nn.Module:
     """Rebuild the trial's model and load its best-epoch weights (weights_only: a checkpoint is data, not code)."""
     if trial.checkpoint is None:
         raise RunDirError(f"trial {trial.trial_id} ({trial.model}) has no checkpoint")
     state = TrainState.from_dict(torch.load(trial.checkpoint, map_location="cpu", weights_only=True))
-    model = build(trial.model, n_features=data.n_features, n_targets=data.n_targets, n_inputs=data.n_inputs,
-                  n_outputs=data.n_outputs, **trial.hparams)
+    model = build(trial.model, **shapes, **trial.hparams)
     model.load_state_dict(state.best_state)
     return model.eval()
 

@@ -161,7 +161,7 @@ def _trial_row(result: Any) -> dict[str, Any]:
     metrics = result.metrics or {}
     if result.error is not None:
         status = "failed"
-    elif metrics.get("done"):
+    elif metrics.get("trial_finished"):
         status = "finished"
     else:
         status = "stopped"  # by ASHA, or interrupted before it finished

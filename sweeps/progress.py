@@ -11,9 +11,9 @@ from ray.tune import Callback
 
 
 class SweepProgress(Callback):
-    def __init__(self, total_trials: int, stream: Any = None):
+    # No stream attribute: Ray pickles callbacks with the experiment state, and sys.stdout cannot be pickled.
+    def __init__(self, total_trials: int):
         self.total = total_trials
-        self.stream = stream or sys.stdout
         self.started = time.monotonic()
         self.done: dict[str, int] = defaultdict(int)
         self.failed: dict[str, int] = defaultdict(int)
@@ -22,7 +22,7 @@ class SweepProgress(Callback):
 
     def _say(self, text: str) -> None:
         elapsed = time.monotonic() - self.started
-        print(f"[{elapsed:7.1f}s] {text}", file=self.stream, flush=True)
+        print(f"[{elapsed:7.1f}s] {text}", file=sys.stdout, flush=True)
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         model = trial.config["trial"]["model"]

@@ -44,13 +44,16 @@ def train_trial(
     last: dict[str, Any] = {}
 
     def on_epoch(metrics: dict[str, Any], state: TrainState) -> None:
+        # Errors fire before this epoch's checkpoint, so every retry meets them again (until `times` is spent).
+        if fault is not None and fault.spec["kind"] != "nan":
+            fault.maybe_fire(metrics["epoch"], model)
         last.clear()
         last.update(metrics)
         with tempfile.TemporaryDirectory() as tmp:
             torch.save(state.to_dict(), Path(tmp) / STATE_FILE)
-            tune.report(dict(metrics, done=False), checkpoint=tune.Checkpoint.from_directory(tmp))
-        # After the checkpoint, so a retry resumes from clean weights.
-        if fault is not None:
+            tune.report(dict(metrics, trial_finished=False), checkpoint=tune.Checkpoint.from_directory(tmp))
+        # Poisoned weights come after the checkpoint, so a retry resumes from clean ones.
+        if fault is not None and fault.spec["kind"] == "nan":
             fault.maybe_fire(metrics["epoch"], model)
 
     result = fit(model, data, train_cfg, on_epoch=on_epoch, resume=resume)
@@ -63,7 +66,7 @@ def train_trial(
             best_epoch=result.best_epoch,
             epochs_run=result.epochs_run,
             stopped_early=result.stopped_early,
-            done=True,
+            trial_finished=True,
         )
     )
 

@@ -33,11 +33,18 @@ SMALL = {
     "persistence": {},
     "ridge": {},
 }
-SHAPES = [(3, 1, 24, 6), (4, 2, 30, 7), (2, 2, 5, 1), (6, 3, 10, 3)]  # n_features, n_targets, n_inputs, n_outputs
+SHAPES = [
+    (3, 1, 24, 6),
+    (4, 2, 30, 7),
+    (2, 2, 5, 1),
+    (6, 3, 10, 3),
+]  # n_features, n_targets, n_inputs, n_outputs
 
 
 def _build(name, nf=3, nt=2, ni=12, no=4, **hp):
-    return build(name, n_features=nf, n_targets=nt, n_inputs=ni, n_outputs=no, seed=0, **{**SMALL[name], **hp})
+    return build(
+        name, n_features=nf, n_targets=nt, n_inputs=ni, n_outputs=no, seed=0, **{**SMALL[name], **hp}
+    )
 
 
 def _xy(nf=3, nt=2, ni=12, no=4, batch=5, seed=0):

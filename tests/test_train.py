@@ -48,9 +48,9 @@ def persistence_mse(data):
 @pytest.mark.parametrize("name", TRAINED_MODELS)
 def test_trained_models_beat_persistence(data, persistence_mse, name):
     model = _build(name, data)
-    cfg = TrainConfig(epochs=25, batch_size=32, learning_rate=3e-3, patience=25, device="cpu")
+    cfg = TrainConfig(epochs=12, batch_size=32, learning_rate=3e-3, patience=12, device="cpu")
     result = fit(model, data, cfg)
-    assert result.epochs_run == 25 and len(result.history) == 25
+    assert result.epochs_run == 12 and len(result.history) == 12
     assert result.best_val_mse < 0.5 * persistence_mse, (result.best_val_mse, persistence_mse)
     # the best epoch's weights are what the model holds afterwards
     assert math.isclose(evaluate(model, data.val, data)["mse"], result.best_val_mse, rel_tol=1e-4)
@@ -120,9 +120,15 @@ def test_early_stopping_keeps_best(data):
     assert result.epochs_run == result.best_epoch + 2
     assert [m["epoch"] for m, _ in seen] == list(range(1, result.epochs_run + 1))
     assert result.best_val_mse == min(m["val_mse"] for m, _ in seen)
-    assert {"epoch", "train_loss", "val_mse", "val_mae", "best_val_mse", "epoch_time_s", "train_time_s"} <= set(
-        seen[-1][0]
-    )
+    assert {
+        "epoch",
+        "train_loss",
+        "val_mse",
+        "val_mae",
+        "best_val_mse",
+        "epoch_time_s",
+        "train_time_s",
+    } <= set(seen[-1][0])
     times = [m["train_time_s"] for m, _ in seen]
     assert times == sorted(times)
 

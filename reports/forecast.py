@@ -1,0 +1,77 @@
+"""`python -m reports.forecast runs/<name> [--model NAME] [data.path=...]`: forecast the next days with the winner.
+
+Loads the best checkpoint (of the model ranked first on validation, or of --model), feeds it the last N_INPUTS
+days of the data, and writes the next N_OUTPUTS days in original units to runs/<name>/forecast.csv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from data_pipeline import DataConfig, DataError, Scaler, apply_overrides, forecast_input
+from models import predict
+from reports.runs import RunDirError, best_trials, load_best_model, read_run
+
+
+def forecast(run_path: str | Path, model: str | None = None, overrides: list[str] | None = None) -> pd.DataFrame:
+    run = read_run(run_path)
+    best = best_trials(run)
+    if not best:
+        raise RunDirError(f"no trained model with a checkpoint in {run.path}; run the sweep first")
+    if model is None:
+        model = min(best, key=lambda m: best[m].best_val_mse)  # chosen on validation, like the ranking
+    elif model not in best:
+        raise RunDirError(f"--model {model!r} has no checkpoint in {run.path}; available: {', '.join(sorted(best))}")
+    raw = apply_overrides({"data": run.config["data"]}, overrides or [])
+    data_cfg = DataConfig.model_validate(raw["data"])
+    _, window, _ = run.data_configs()
+    scaler = Scaler.load(run.path / "scaler.json")
+    x, dates = forecast_input(data_cfg, window, scaler, scaler.feature_names)
+
+    summary = json.loads((run.path / "data_summary.json").read_text())
+    shapes = dict(n_features=len(scaler.feature_names), n_targets=len(summary["target_names"]),
+                  n_inputs=window.input, n_outputs=window.output)
+    net = load_best_model(best[model], shapes)
+    y_scaled = predict(net, x)[0]
+    k = y_scaled.shape[-1]
+    y = scaler.inverse(y_scaled, slice(0, k))
+    frame = pd.DataFrame(y, columns=scaler.feature_names[:k])
+    frame.insert(0, "date", dates.date)
+    frame.attrs["model"] = model
+    return frame
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m reports.forecast", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run_dir")
+    p.add_argument("overrides", nargs="*", metavar="data.key=value", help="e.g. data.path=newer.csv")
+    p.add_argument("--model", help="use this model's best trial instead of the validation winner")
+    p.add_argument("--debug", action="store_true")
+    args = p.parse_args(argv)
+    try:
+        frame = forecast(args.run_dir, args.model, args.overrides)
+    except (RunDirError, DataError, ValueError) as err:
+        if args.debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    out = Path(args.run_dir) / "forecast.csv"
+    tmp = out.with_suffix(".csv.tmp")
+    frame.to_csv(tmp, index=False)
+    tmp.replace(out)
+    print(f"Forecast by {frame.attrs['model']} (original units) -> {out}")
+    with pd.option_context("display.float_format", lambda v: f"{v:.2f}"):
+        print(frame.to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    np.set_printoptions(suppress=True)
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""The ranking report on a real smoke sweep: honest selection, recomputable metrics, a page that renders."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data_pipeline import Scaler
+from reports.build import build_report
+from reports.forecast import main as forecast_main
+from reports.runs import best_trials, read_run
+
+SEVEN = {"lstm_ar", "lstm_nar", "gru_ar", "gru_nar", "transformer", "persistence", "ridge"}
+
+
+def test_ranking_has_every_architecture_and_both_baselines(smoke_run: Path):
+    ranking = pd.read_csv(smoke_run / "report" / "ranking.csv")
+    assert set(ranking.model) == SEVEN and len(ranking) == 7
+    assert list(ranking["rank"]) == list(range(1, 8))
+    assert ranking.test_mse.is_monotonic_increasing
+    persistence = ranking.set_index("model").loc["persistence"]
+    assert persistence.skill_vs_persistence == pytest.approx(0.0)
+
+
+def test_best_trial_per_model_is_the_lowest_validation_mse(smoke_run: Path):
+    run = read_run(smoke_run)
+    ranking = pd.read_csv(smoke_run / "report" / "ranking.csv", dtype={"trial_id": str}).set_index("model")
+    for model, trial in best_trials(run).items():
+        candidates = [t.best_val_mse for t in run.trials if t.model == model]
+        assert trial.best_val_mse == min(candidates)
+        assert ranking.loc[model, "trial_id"] == trial.trial_id
+        assert ranking.loc[model, "val_mse"] == pytest.approx(trial.best_val_mse)
+
+
+def test_test_metrics_recomputed_from_predictions_match_the_ranking(smoke_run: Path):
+    scaler = Scaler.load(smoke_run / "scaler.json")
+    preds = pd.read_parquet(smoke_run / "report" / "predictions.parquet")
+    ranking = pd.read_csv(smoke_run / "report" / "ranking.csv").set_index("model")
+    col = {name: i for i, name in enumerate(scaler.feature_names)}
+    idx = preds.target.map(col).to_numpy()
+    err = (preds.y_pred.to_numpy() - preds.y_true.to_numpy()) / scaler.scale[idx]
+    for model, mask in preds.groupby("model").groups.items():
+        e = err[preds.index.get_indexer(mask)]
+        assert np.mean(e**2) == pytest.approx(ranking.loc[model, "test_mse"], rel=1e-5)
+        assert np.mean(np.abs(e)) == pytest.approx(ranking.loc[model, "test_mae"], rel=1e-5)
+    n_windows = ranking.test_windows.iloc[0]
+    assert preds.groupby("model").forecast_origin.nunique().eq(n_windows).all()
+
+
+def test_report_rebuilds_identically_from_stored_results(smoke_run: Path, tmp_path: Path):
+    before = {p.name: p.read_bytes() for p in (smoke_run / "report").glob("*.csv")}
+    preds_before = pd.read_parquet(smoke_run / "report" / "predictions.parquet")
+    assert subprocess.run([_python(), "-m", "reports", str(smoke_run)], capture_output=True).returncode == 0
+    after = {p.name: p.read_bytes() for p in (smoke_run / "report").glob("*.csv")}
+    assert before == after
+    pd.testing.assert_frame_equal(preds_before, pd.read_parquet(smoke_run / "report" / "predictions.parquet"))
+
+
+def test_forecast_with_the_winner_writes_the_next_days(smoke_run: Path, capsys):
+    assert forecast_main([str(smoke_run)]) == 0
+    frame = pd.read_csv(smoke_run / "forecast.csv", parse_dates=["date"])
+    assert list(frame.columns) == ["date", "precipitation", "temp_max", "temp_min", "wind"]
+    assert len(frame) == 7 and frame.date.iloc[0] == pd.Timestamp("2016-01-01")
+    assert frame.date.diff().dropna().eq(pd.Timedelta(days=1)).all()
+    assert frame.temp_max.between(-20, 45).all()  # original units (°C), not z-scores near 0
+    assert "Forecast by" in capsys.readouterr().out
+    assert forecast_main([str(smoke_run), "--model", "nope"]) == 2
+
+
+def test_html_page_renders_in_headless_chromium_with_every_image(smoke_run: Path, tmp_path: Path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; .ci/run installs Debian's chromium package")
+        pytest.skip("chromium not installed")
+    page = (smoke_run / "report" / "index.html").read_text()
+    probe = ("<script>window.addEventListener('load',()=>{const i=[...document.images];"
+             "document.body.setAttribute('data-probe',i.length+':'+i.filter(x=>x.complete&&x.naturalWidth>0).length"
+             "+':'+document.querySelectorAll('table tbody tr').length)})</script></body>")
+    probed = tmp_path / "index.html"
+    probed.write_text(page.replace("</body>", probe))
+    out = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+         "--virtual-time-budget=5000", "--dump-dom", probed.as_uri()],
+        capture_output=True, text=True, timeout=90,
+    )
+    match = re.search(r'data-probe="(\d+):(\d+):(\d+)"', out.stdout)
+    assert match, out.stderr[-2000:]
+    images, loaded, rows = map(int, match.groups())
+    assert images == 4 and loaded == images
+    assert rows >= 7
+
+
+def test_a_crash_while_writing_keeps_the_previous_report(smoke_run: Path, monkeypatch):
+    import reports.build as build
+
+    before = (smoke_run / "report" / "ranking.csv").read_bytes()
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("disk full while rendering")
+
+    monkeypatch.setattr(build, "render_markdown", crash)
+    with pytest.raises(RuntimeError, match="disk full"):
+        build_report(smoke_run, quiet=True)
+    assert (smoke_run / "report" / "ranking.csv").read_bytes() == before
+    assert (smoke_run / "report" / "index.html").exists()
+
+
+def _python() -> str:
+    import sys
+
+    return sys.executable

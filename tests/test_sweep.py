@@ -1,0 +1,92 @@
+"""The sweep engine on a real local Ray: smoke sweep, W&B offline files, user CSV, faults, bad CLI values."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import sweep_argv
+from wandb_records import history, tags
+
+from reports.runs import read_run
+from sweeps.run_all import main
+
+FIVE = {"lstm_ar", "lstm_nar", "gru_ar", "gru_nar", "transformer"}
+
+
+def test_smoke_sweep_trains_all_five_and_writes_the_run_dir(smoke_run: Path):
+    run = read_run(smoke_run)
+    assert {t.model for t in run.trials} == FIVE
+    assert all(t.status == "finished" and t.epochs == 2 for t in run.trials), [(t.model, t.status) for t in run.trials]
+    for name in ("config.yaml", "scaler.json", "data_summary.json", "trials.json", "run.json"):
+        assert (smoke_run / name).exists(), name
+    summary = json.loads((smoke_run / "data_summary.json").read_text())
+    assert summary["windows"]["test"] > 0
+
+
+def test_wandb_offline_files_hold_each_trials_epoch_metrics(smoke_run: Path):
+    run = read_run(smoke_run)
+    files = sorted((smoke_run / "wandb").glob("offline-run-*/run-*.wandb"))
+    by_trial = {f.stem.removeprefix("run-"): f for f in files}
+    for trial in run.trials:
+        ray_id = next(k for k in by_trial if k.endswith(trial.trial_id))
+        logged = [row for row in history(by_trial[ray_id]) if "val_mse" in row and not row.get("trial_finished")]
+        assert [row["epoch"] for row in logged] == [1, 2]
+        assert [row["val_mse"] for row in logged] == pytest.approx([r["val_mse"] for r in trial.history])
+        assert tags(by_trial[ray_id]) == [trial.model]
+
+
+def test_a_user_csv_and_a_models_subset(ray_session, tmp_path: Path, data_cache: Path):
+    from vega_datasets import local_data
+
+    csv = tmp_path / "my_weather.csv"
+    local_data.seattle_weather().rename(columns={"date": "day"}).to_csv(csv, index=False)
+    argv = sweep_argv(tmp_path / "runs", "csv", data_cache, f"data.path={csv}", "data.date_column=day",
+                      "data.targets=[temp_max]", "--models", "gru_nar,transformer", "--wandb-mode", "disabled")
+    assert main(argv) == 0
+    run = read_run(tmp_path / "runs" / "csv")
+    assert sorted(t.model for t in run.trials) == ["gru_nar", "transformer"]
+    ranking = pd.read_csv(tmp_path / "runs" / "csv" / "report" / "ranking.csv")
+    assert set(ranking.model) == {"gru_nar", "transformer", "persistence", "ridge"}
+    preds = pd.read_parquet(tmp_path / "runs" / "csv" / "report" / "predictions.parquet")
+    assert set(preds.target) == {"temp_max"}
+
+
+def test_failing_trials_are_retried_or_recorded_and_the_sweep_completes(ray_session, tmp_path: Path, data_cache: Path):
+    faults = ("sweep.fault_injection=[{model: gru_ar, kind: raise, times: 9}, {model: gru_nar, kind: nan, times: 1},"
+              " {model: lstm_nar, kind: oom, times: 1}]")
+    argv = sweep_argv(tmp_path / "runs", "faults", data_cache, faults, "sweep.max_failures=1",
+                      "--models", "gru_ar,gru_nar,lstm_nar", "--wandb-mode", "disabled")
+    assert main(argv) == 0
+    run = read_run(tmp_path / "runs" / "faults")
+    status = {t.model: t for t in run.trials}
+    assert status["gru_ar"].status == "failed" and "injected fault" in (status["gru_ar"].error or "")
+    # A non-finite loss and an out-of-memory error are retried from the last checkpoint and then finish.
+    assert status["gru_nar"].status == "finished"
+    assert status["lstm_nar"].status == "finished"
+    assert "NonFiniteLossError" in (status["gru_nar"].dir / "error.txt").read_text()
+    assert "OutOfMemoryError" in (status["lstm_nar"].dir / "error.txt").read_text()
+    html = (tmp_path / "runs" / "faults" / "report" / "index.html").read_text()
+    assert "Failed trials" in html and "injected fault" in html
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--models", "lstm,gru_ar"], "unknown model(s) lstm"),
+        (["window.input=0"], "window.input"),
+        (["train.epochs=abc"], "train.epochs"),
+        (["sweep.colour=red"], "sweep.colour: unknown key"),
+        (["models.gru_ar.dropout={grid: [0.1, 1.0]}", "--models", "gru_ar"], "outside [0, 1)"),
+        (["models.gru_ar.hidden_size={grid: []}", "--models", "gru_ar"], "zero trials"),
+        (["trainepochs"], "not key=value"),
+        (["data.path=/nonexistent/file.csv"], "/nonexistent/file.csv"),
+    ],
+)
+def test_bad_cli_values_give_one_clear_line(argv, expected, tmp_path: Path, capsys):
+    assert main(["--runs-dir", str(tmp_path), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and expected in err, err
+    assert "Traceback" not in err and len(err.splitlines()) == 1
