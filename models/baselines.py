@@ -51,9 +51,8 @@ class Ridge(nn.Module):
         # buffers, not parameters: gradient descent has nothing to do here, fit_ridge sets them
         self.register_buffer("weight", torch.zeros(n_in, n_out))
         self.register_buffer("bias", torch.zeros(n_out))
-        self.register_buffer(
-            "alpha", torch.tensor(float("nan"), dtype=torch.float64)
-        )  # chosen penalty; NaN = not fitted
+        # the chosen penalty; NaN = not fitted yet
+        self.register_buffer("alpha", torch.tensor(float("nan"), dtype=torch.float64))
         # untrained, it is exactly persistence
 
     @property

@@ -13,7 +13,7 @@ import yaml
 
 from data_pipeline import WindowedData, build_windowed_data
 from sweeps.config import ConfigError, SweepConfig
-from sweeps.progress import SweepProgress
+from sweeps.progress import INTERRUPTED, SweepProgress
 from sweeps.search_space import expand_trials
 from sweeps.tracking import WandbPlan, plan_wandb, wandb_callback
 
@@ -144,6 +144,8 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions) -> SweepOutcome:
             ),
         )
     results = tuner.fit()
+    if INTERRUPTED.is_set():
+        raise KeyboardInterrupt
     rows = [_trial_row(r) for r in results]
     outcome = SweepOutcome(run_dir, experiment_path, wandb_plan, rows, time.monotonic() - started)
     _write_atomic(run_dir / "run.json", json.dumps(

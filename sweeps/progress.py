@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import time
 from collections import defaultdict
 from typing import Any
 
 from ray.tune import Callback
+
+# Module-level, not on the callback: Ray pickles callbacks with the experiment state.
+INTERRUPTED = threading.Event()
 
 
 class SweepProgress(Callback):
@@ -19,6 +24,21 @@ class SweepProgress(Callback):
         self.failed: dict[str, int] = defaultdict(int)
         self.best: dict[str, float] = {}
         self.epochs: dict[str, int] = {}
+
+    def setup(self, **info: Any) -> None:
+        """Note a Ctrl-C before Ray's own handler turns it into a graceful stop, so the driver can tell an
+        interrupted sweep (resume it) from a finished one (report it)."""
+        INTERRUPTED.clear()
+        if threading.current_thread() is not threading.main_thread():
+            return
+        ray_handler = signal.getsignal(signal.SIGINT)
+
+        def note_interrupt(sig: int, frame: Any) -> None:
+            INTERRUPTED.set()
+            if callable(ray_handler):
+                ray_handler(sig, frame)
+
+        signal.signal(signal.SIGINT, note_interrupt)
 
     def _say(self, text: str) -> None:
         elapsed = time.monotonic() - self.started

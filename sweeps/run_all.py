@@ -49,7 +49,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, help="training seed (train.seed)")
     p.add_argument("--no-report", action="store_true", help="skip building the report after the sweep")
     p.add_argument("--debug", action="store_true", help="show full tracebacks")
-    return p.parse_args(argv)
+    return p.parse_intermixed_args(argv)
 
 
 def _cli_overrides(args: argparse.Namespace) -> list[str]:

@@ -32,7 +32,7 @@ def train_trial(
     trial = config["trial"]
     torch.set_num_threads(max(1, threads))
     train_cfg = TrainConfig.model_validate({**base_train, **trial["train"]})
-    model = build(trial["model"], **build_kwargs(data), **trial["hparams"])
+    model = build(trial["model"], **build_kwargs(data), seed=train_cfg.seed, **trial["hparams"])
 
     resume = None
     checkpoint = tune.get_checkpoint()

@@ -1,0 +1,93 @@
+"""Interrupting the driver (SIGKILL, SIGINT) loses no finished trial, reruns none, and the rerun completes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from reports.runs import read_run
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def _argv(runs: Path, cache: Path, name: str) -> list[str]:
+    return [sys.executable, str(REPO / "sweeps" / "run_all.py"), "--profile", "smoke", "--runs-dir", str(runs),
+            "--name", name, f"data.cache_dir={cache}", "--wandb-mode", "disabled", "train.epochs=6",
+            "--models", "gru_nar,gru_ar,lstm_nar", "models.gru_nar.hidden_size={grid: [16, 32]}"]
+
+
+def _finished(experiment: Path) -> dict[str, bytes]:
+    out = {}
+    for result in experiment.glob("*/result.json"):
+        text = result.read_bytes()
+        if b'"trial_finished": true' in text:
+            out[result.parent.name] = text
+    return out
+
+
+def _start(argv: list[str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen(argv, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+                            cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def _wait_for(predicate, proc: subprocess.Popen, timeout: float, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"driver exited early ({proc.returncode}):\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    pytest.fail(f"timed out:\n{log.read_text()[-3000:]}")
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    # Ray's helper processes started by a killed driver can outlive it: end the whole process group.
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_interrupted_sweep_resumes_with_finished_trials_intact(sig, tmp_path: Path, data_cache: Path):
+    runs, name = tmp_path / "runs", f"interrupt-{sig.name.lower()}"
+    experiment = runs / name / "ray"
+    log = tmp_path / "first.log"
+    proc = _start(_argv(runs, data_cache, name), log)
+    try:
+        _wait_for(lambda: len(_finished(experiment)) >= 1, proc, 240, log)
+        before = _finished(experiment)
+        if sig == signal.SIGKILL:
+            proc.send_signal(signal.SIGKILL)
+        else:
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=120) == 130, log.read_text()[-3000:]
+            assert "run the same command again to resume" in log.read_text()
+    finally:
+        _kill_group(proc)
+    n_trial_dirs = len([d for d in experiment.iterdir() if d.is_dir()])
+    assert not (runs / name / "report").exists()
+
+    rerun = subprocess.run(_argv(runs, data_cache, name), capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    assert "Resuming" in rerun.stdout
+    after = _finished(experiment)
+    for trial, text in before.items():
+        assert after[trial] == text, f"finished trial {trial} was rerun"
+    run = read_run(runs / name)
+    assert len(run.trials) == 4 == n_trial_dirs
+    assert all(t.status == "finished" for t in run.trials), [(t.model, t.status) for t in run.trials]
+    ranking = (runs / name / "report" / "ranking.csv").read_text()
+    for model in ("gru_nar", "gru_ar", "lstm_nar", "ridge", "persistence"):
+        assert model in ranking
+    assert json.loads((runs / name / "run.json").read_text())["n_trials"] == 4
