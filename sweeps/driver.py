@@ -196,7 +196,9 @@ def _init_ray(address: str | None) -> None:
     address = address or os.environ.get("RAY_ADDRESS")
     if address:
         # The driver's sys.path does not reach other nodes: ship the project's code with the job.
-        runtime_env = {
+        # Inside `ray job submit --working-dir .` the job already ships it, and Ray refuses a second working_dir.
+        job_env = json.loads(os.environ.get("RAY_JOB_CONFIG_JSON_ENV_VAR", "{}")).get("runtime_env") or {}
+        runtime_env = None if job_env.get("working_dir") else {
             "working_dir": str(PROJECT_ROOT),
             "excludes": ["runs/", ".venv/", ".cache/", ".git/", "**/__pycache__/", "benchmarks/results/"],
         }

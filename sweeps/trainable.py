@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import ray
 import torch
 from ray import tune
 
@@ -51,7 +52,8 @@ def train_trial(
         last.update(metrics)
         with tempfile.TemporaryDirectory() as tmp:
             torch.save(state.to_dict(), Path(tmp) / STATE_FILE)
-            tune.report(dict(metrics, trial_finished=False), checkpoint=tune.Checkpoint.from_directory(tmp))
+            tune.report(dict(metrics, trial_finished=False, node_id=ray.get_runtime_context().get_node_id()),
+                        checkpoint=tune.Checkpoint.from_directory(tmp))
         # Poisoned weights come after the checkpoint, so a retry resumes from clean ones.
         if fault is not None and fault.spec["kind"] == "nan":
             fault.maybe_fire(metrics["epoch"], model)

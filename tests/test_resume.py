@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -51,10 +52,8 @@ def _wait_for(predicate, proc: subprocess.Popen, timeout: float, log: Path) -> N
 
 def _kill_group(proc: subprocess.Popen) -> None:
     # Ray's helper processes started by a killed driver can outlive it: end the whole process group.
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait(timeout=30)
 
 

@@ -1,0 +1,370 @@
+"""Chronos-2 pretrained baseline: load, zero-shot forecast and fine-tune on our windows.
+
+Knows nothing of Ray or W&B (see DESIGN.md: models is layer 1). `chronos-forecasting` is an optional extra
+(`pip install .[chronos]`) and is imported lazily, so importing this module costs nothing without it.
+
+    pipeline = load_chronos(DEFAULT_CHRONOS2)                       # or a local directory
+    point, q = chronos_predict(pipeline, data.val.x, n_targets=data.n_targets,
+                               n_outputs=data.n_outputs, scaler=data.scaler)
+    scores(data.val.y, point, data)                                 # point is in our scaled units
+    tuned = chronos_finetune(pipeline, data.train, data.val, scaler=data.scaler, n_targets=data.n_targets,
+                             n_outputs=data.n_outputs, steps=200, learning_rate=1e-5, output_dir=run_dir)
+    tuned.save_pretrained(ckpt_dir); load_chronos(ckpt_dir)         # self-contained, even after LoRA
+
+How our arrays map onto Chronos-2: every window is one forecasting task. Its context is the window's inputs in
+ORIGINAL units (Chronos normalises each series itself); the targets are forecast jointly as variates of one
+group and the remaining features ride along as past-only covariates (values known only up to the origin).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import random
+import shutil
+import socket
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+import numpy as np
+import torch
+
+from data_pipeline.types import Scaler, SplitWindows
+
+if TYPE_CHECKING:
+    from chronos import Chronos2Pipeline
+
+DEFAULT_CHRONOS2 = "autogluon/chronos-2-small"
+DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
+HUB_PROBE_TIMEOUT_S = 2.0
+FINETUNE_MODES = ("full", "lora")
+
+
+class PretrainedUnavailable(RuntimeError):
+    """A pretrained model could not be loaded: not a local model directory, and not fetchable from the hub."""
+
+
+def _import_chronos2():
+    try:
+        from chronos import Chronos2Pipeline
+    except ImportError as e:  # optional extra
+        raise ImportError(
+            "Chronos-2 needs the optional `chronos-forecasting` package: "
+            "pip install -c constraints.txt 'chronos-forecasting==2.3.2' (or `pip install .[chronos]`)"
+        ) from e
+    return Chronos2Pipeline
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """"auto" -> cuda when available, else cpu; anything else is passed to torch.device."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """No "Loading weights" / "Writing model shards" progress bars in sweep logs."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
+def _hub_endpoint() -> str:
+    # The endpoint the hub client will actually use (HF_ENDPOINT is read when huggingface_hub is imported).
+    try:
+        from huggingface_hub import constants
+
+        return str(constants.ENDPOINT)
+    except Exception:  # pragma: no cover - huggingface_hub comes with transformers
+        return os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+
+
+def _hub_reachable(endpoint: str, timeout_s: float = HUB_PROBE_TIMEOUT_S) -> tuple[bool, str]:
+    """TCP-connect to the hub host. DNS lookups ignore socket timeouts, so the probe runs in a daemon
+    thread that we stop waiting for after `timeout_s`: this never blocks longer than that."""
+    url = urlparse(endpoint if "://" in endpoint else f"https://{endpoint}")
+    host = url.hostname or "huggingface.co"
+    port = url.port or (80 if url.scheme == "http" else 443)
+    result: dict[str, Any] = {}
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout_s):
+                result["ok"] = True
+        except OSError as e:
+            result["error"] = f"{type(e).__name__}: {e}"
+
+    thread = threading.Thread(target=probe, name="hub-probe", daemon=True)
+    thread.start()
+    thread.join(timeout_s + 0.5)
+    if result.get("ok"):
+        return True, f"{host}:{port}"
+    return False, f"{host}:{port} unreachable ({result.get('error', f'no answer in {timeout_s:g} s')})"
+
+
+def _unavailable(path: str, why: str) -> PretrainedUnavailable:
+    return PretrainedUnavailable(
+        f"pretrained Chronos-2 model {path!r} could not be loaded: {why}. "
+        f"Set pretrained.path to a local copy: a directory written by save_pretrained, or one made with "
+        f"`huggingface-cli download {DEFAULT_CHRONOS2} --local-dir DIR` on a machine with network access."
+    )
+
+
+def _looks_like_local_path(path: str) -> bool:
+    # Hub ids are "name" or "org/name"; anything else is meant as a path on disk.
+    return (
+        os.path.isabs(path)
+        or path.startswith((".", "~"))
+        or "\\" in path
+        or path.count("/") > 1
+        or os.path.exists(path)
+    )
+
+
+def load_chronos(path: str | os.PathLike = DEFAULT_CHRONOS2, *, device: str = "auto") -> Chronos2Pipeline:
+    """A Chronos-2 pipeline from a local model directory or a hugging-face hub id, in float32 and eval mode.
+
+    Never hangs without network: a hub id is only fetched after a 2 s TCP probe of the hub host succeeds;
+    otherwise it is looked up in the local hub cache only. Every failure to find the model raises
+    `PretrainedUnavailable` with one line naming `path` and how to set `pretrained.path`.
+    """
+    Chronos2Pipeline = _import_chronos2()
+    path = os.fspath(path)
+    dev = resolve_device(device)
+    local = Path(path).expanduser()
+
+    if local.is_dir():
+        if not (local / "config.json").is_file() and not (local / "adapter_config.json").is_file():
+            raise _unavailable(path, "the directory holds no config.json (not a save_pretrained directory)")
+        try:
+            with _quiet_transformers():
+                pipeline = Chronos2Pipeline.from_pretrained(str(local), local_files_only=True)
+        except (OSError, AssertionError, ValueError, KeyError) as e:
+            raise _unavailable(path, f"the directory is not a Chronos-2 model ({type(e).__name__}: {e})") from e
+    elif _looks_like_local_path(path):
+        raise _unavailable(path, "no such local directory")
+    else:
+        from huggingface_hub.errors import HFValidationError
+
+        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+        reachable, where = (False, "HF_HUB_OFFLINE is set") if offline else _hub_reachable(_hub_endpoint())
+        try:
+            with _quiet_transformers():
+                # Unreachable hub: the local hub cache is all we may use, and it answers without network.
+                pipeline = Chronos2Pipeline.from_pretrained(path, local_files_only=not reachable)
+        except (OSError, HFValidationError, AssertionError) as e:
+            if reachable:
+                why = f"not found on the hub or not fetchable ({type(e).__name__}: {str(e).splitlines()[0]})"
+            else:
+                why = f"offline ({where}) and not in the local hub cache"
+            raise _unavailable(path, why) from e
+
+    pipeline.model.to(device=dev, dtype=torch.float32)
+    pipeline.model.eval()
+    return pipeline
+
+
+def _feature_names(scaler: Scaler, n_features: int, n_targets: int) -> list[str]:
+    names = list(scaler.feature_names)
+    if len(names) != n_features or len(set(names)) != n_features:
+        names = [f"feature_{j}" for j in range(n_features)]
+    return names
+
+
+def _check_shapes(x: np.ndarray, n_targets: int, scaler: Scaler) -> None:
+    if x.ndim != 3:
+        raise ValueError(f"x must be (n_windows, n_inputs, n_features), got shape {x.shape}")
+    if len(x) == 0:
+        raise ValueError("x holds no windows")
+    if not 1 <= n_targets <= x.shape[2]:
+        raise ValueError(f"n_targets ({n_targets}) must be in 1..n_features ({x.shape[2]})")
+    if len(scaler.center) != x.shape[2]:
+        raise ValueError(f"scaler has {len(scaler.center)} features but x has {x.shape[2]}")
+
+
+def _task(series: np.ndarray, n_targets: int, names: Sequence[str]) -> dict[str, Any]:
+    """One Chronos-2 task from a (n_features, length) original-unit array: targets + past-only covariates."""
+    task: dict[str, Any] = {"target": series[:n_targets]}
+    if series.shape[0] > n_targets:
+        task["past_covariates"] = {names[j]: series[j] for j in range(n_targets, series.shape[0])}
+    return task
+
+
+def chronos_predict(
+    pipeline: Chronos2Pipeline,
+    x: np.ndarray,
+    *,
+    n_targets: int,
+    n_outputs: int,
+    scaler: Scaler,
+    quantiles: Sequence[float] = DEFAULT_QUANTILES,
+    batch_size: int = 64,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Forecast every window of `x` (n, n_inputs, n_features), scaled as our models see it.
+
+    Returns (point, quantiles), both in OUR scaled units, float32:
+      point (n, n_outputs, n_targets) - the median forecast, comparable with `split.y` and `scores`;
+      quantiles (n, n_outputs, n_targets, len(quantiles)) - levels the model was not trained on are interpolated.
+    `batch_size` counts windows per forward pass. Windows are independent (no cross-learning between them).
+    """
+    x = np.asarray(x)
+    _check_shapes(x, n_targets, scaler)
+    if n_outputs < 1:
+        raise ValueError(f"n_outputs must be positive, got {n_outputs}")
+    levels = [float(q) for q in quantiles]
+    if not levels or not all(0.0 < q < 1.0 for q in levels):
+        raise ValueError(f"quantiles must lie strictly between 0 and 1, got {list(quantiles)}")
+    n_features = x.shape[2]
+    names = _feature_names(scaler, n_features, n_targets)
+
+    raw = np.ascontiguousarray(scaler.inverse(x).astype(np.float32).transpose(0, 2, 1))  # (n, n_feat, n_in)
+    tasks = [_task(window, n_targets, names) for window in raw]
+    model = pipeline.model
+    was_training = model.training
+    model.eval()
+    try:
+        q_list, median_list = pipeline.predict_quantiles(
+            tasks,
+            prediction_length=n_outputs,
+            quantile_levels=levels,
+            batch_size=max(1, int(batch_size)) * n_features,  # the pipeline counts series, covariates included
+        )
+    finally:
+        model.train(was_training)
+
+    q_raw = torch.stack(q_list).numpy().astype(np.float64)  # (n, n_targets, n_outputs, n_q)
+    median_raw = torch.stack(median_list).numpy().astype(np.float64)  # (n, n_targets, n_outputs)
+    center, scale = scaler.center[:n_targets], scaler.scale[:n_targets]
+    point = (median_raw.transpose(0, 2, 1) - center) / scale
+    q_scaled = (q_raw.transpose(0, 2, 1, 3) - center[:, None]) / scale[:, None]
+    return point.astype(np.float32), q_scaled.astype(np.float32)
+
+
+def windows_to_series(split: SplitWindows, scaler: Scaler, n_targets: int) -> list[np.ndarray]:
+    """The original-unit series behind a split's sliding windows: one (n_features, length) array per
+    contiguous run of windows (each window one step after the last). The last n_outputs steps hold only
+    target values (covariates NaN there): `y` carries targets only.
+    """
+    x = np.asarray(split.x)
+    y = np.asarray(split.y)
+    _check_shapes(x, n_targets, scaler)
+    order = np.argsort(split.origin, kind="stable") if len(split.origin) == len(x) else np.arange(len(x))
+    x, y = x[order], y[order]
+    starts = [0] + [i + 1 for i in range(len(x) - 1) if not np.array_equal(x[i + 1, :-1], x[i, 1:])]
+    series = []
+    for start, stop in zip(starts, [*starts[1:], len(x)], strict=True):
+        inputs = np.concatenate([x[start], x[start + 1 : stop, -1]], axis=0)  # (n_inputs + run - 1, n_feat)
+        tail = np.full((y.shape[1], x.shape[2]), np.nan)
+        tail[:, :n_targets] = scaler.inverse(y[stop - 1], slice(0, n_targets))
+        series.append(np.concatenate([scaler.inverse(inputs), tail], axis=0).T.astype(np.float32))
+    return series
+
+
+def _window_tasks(split: SplitWindows, scaler: Scaler, n_targets: int, names: Sequence[str]) -> list[dict]:
+    """One validation task per window: its inputs then its targets (covariates unknown over the horizon)."""
+    raw_x = scaler.inverse(split.x)
+    tail = np.full((*split.y.shape[:2], split.x.shape[2]), np.nan)
+    tail[..., :n_targets] = scaler.inverse(split.y, slice(0, n_targets))
+    full = np.concatenate([raw_x, tail], axis=1).transpose(0, 2, 1).astype(np.float32)
+    return [_task(w, n_targets, names) for w in full]
+
+
+@contextlib.contextmanager
+def _preserve_global_rng() -> Iterator[None]:
+    # transformers' Trainer seeds python/numpy/torch globally; keep callers' random streams untouched.
+    py_state, np_state = random.getstate(), np.random.get_state()
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        try:
+            yield
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)
+
+
+def chronos_finetune(
+    pipeline: Chronos2Pipeline,
+    train: SplitWindows,
+    val: SplitWindows | None,
+    *,
+    scaler: Scaler,
+    n_targets: int,
+    n_outputs: int,
+    steps: int,
+    learning_rate: float,
+    mode: str = "full",
+    batch_size: int = 32,
+    output_dir: str | os.PathLike,
+    seed: int = 0,
+    lora_config: dict | None = None,
+) -> Chronos2Pipeline:
+    """Fine-tune a copy of `pipeline` with Chronos-2's own `fit`; the input pipeline is left unchanged.
+
+    Training data: the contiguous original-unit series rebuilt from `train`'s windows (see `windows_to_series`);
+    `fit` samples random forecast origins in it, with contexts of exactly n_inputs steps and n_outputs-step
+    horizons. `val` (optional): every window is one validation task; the quantile loss on them is evaluated
+    every 100 steps and at the end, and the best of those checkpoints is kept (transformers'
+    load_best_model_at_end). `batch_size` counts windows (tasks) per step. mode "lora" trains a LoRA adapter
+    (needs `peft`) and merges it into the weights, so the result is a plain model that `save_pretrained`
+    writes out whole. `output_dir` receives fit's own save in `finetuned-ckpt/` (for LoRA: the adapter only;
+    intermediate `checkpoint-*` folders are removed). Device: the pipeline's. Global RNG state is preserved.
+    """
+    if mode not in FINETUNE_MODES:
+        raise ValueError(f"mode must be one of {FINETUNE_MODES}, got {mode!r}")
+    if mode == "lora":
+        from transformers.utils.import_utils import is_peft_available
+
+        if not is_peft_available():  # chronos would silently fall back to full fine-tuning
+            raise ImportError("mode='lora' needs `peft`: pip install -c constraints.txt peft")
+    elif lora_config is not None:
+        raise ValueError("lora_config is only meaningful with mode='lora'")
+    if int(steps) < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    if not (learning_rate > 0 and math.isfinite(learning_rate)):
+        raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
+
+    n_inputs, n_features = train.x.shape[1], train.x.shape[2]
+    names = _feature_names(scaler, n_features, n_targets)
+    train_tasks = [_task(s, n_targets, names) for s in windows_to_series(train, scaler, n_targets)]
+    val_tasks = _window_tasks(val, scaler, n_targets, names) if val is not None and len(val) else None
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    with _preserve_global_rng(), _quiet_transformers():
+        tuned = pipeline.fit(
+            train_tasks,
+            prediction_length=n_outputs,
+            validation_inputs=val_tasks,
+            finetune_mode=mode,
+            lora_config=lora_config,
+            context_length=n_inputs,
+            min_past=n_inputs,
+            learning_rate=float(learning_rate),
+            num_steps=int(steps),
+            batch_size=max(1, int(batch_size)) * n_features,  # the pipeline counts series, covariates included
+            output_dir=out,
+            remove_printer_callback=True,
+            disable_tqdm=True,
+            seed=int(seed),
+            data_seed=int(seed),
+        )
+    for ckpt in out.glob("checkpoint-*"):
+        shutil.rmtree(ckpt, ignore_errors=True)
+
+    model = tuned.model
+    if hasattr(model, "merge_and_unload"):  # a peft LoRA wrapper
+        model = model.merge_and_unload()
+        tuned = type(pipeline)(model=model)
+    model.eval()
+    return tuned

@@ -1,0 +1,201 @@
+"""Real multi-node Ray on one machine for tests: nodes as separate `ray start` processes, stopped by PID.
+
+Other engineers' Ray instances run on the same machine, so nothing here calls `ray stop` (it ends every Ray
+process on the machine). Every process a test starts carries a marker environment variable, inherited by the
+processes Ray spawns from it (GCS, raylet, workers, agents); `ProcessGroup.stop()` finds them by that marker in
+/proc and ends exactly those PIDs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MARKER = "FORECAST_SWEEP_TEST_GROUP"
+ROLE = "FORECAST_SWEEP_TEST_ROLE"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def process_env(pid: int) -> dict[str, str]:
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return {}
+    pairs = (item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
+    return {k.decode(errors="replace"): v.decode(errors="replace") for k, v in pairs}
+
+
+def parent_pid(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@dataclass
+class ProcessGroup:
+    """Processes started by one test, found again by the marker they (and their descendants) carry."""
+
+    group: str = field(default_factory=lambda: f"fs-{secrets.token_hex(6)}")
+    token: str = field(default_factory=lambda: secrets.token_hex(32))
+    started: list[subprocess.Popen] = field(default_factory=list)
+
+    def env(self, role: str = "driver", **extra: str) -> dict[str, str]:
+        env = dict(os.environ)
+        for key in ("RAY_ADDRESS", "RAY_AUTH_TOKEN_PATH"):
+            env.pop(key, None)
+        env.update({MARKER: self.group, ROLE: role, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": self.token,
+                    "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"})
+        env.update(extra)
+        return env
+
+    def pids(self, role: str | None = None) -> list[int]:
+        out = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            env = process_env(int(entry.name))
+            if env.get(MARKER) == self.group and (role is None or env.get(ROLE) == role):
+                out.append(int(entry.name))
+        return sorted(out)
+
+    def popen(self, argv: list[str], role: str, log: Path, **kwargs) -> subprocess.Popen:
+        fh = open(log, "ab")  # noqa: SIM115 - the child owns it; closed with the process
+        proc = subprocess.Popen(argv, env=kwargs.pop("env", None) or self.env(role), stdout=fh,
+                                stderr=subprocess.STDOUT, cwd=kwargs.pop("cwd", REPO), **kwargs)
+        fh.close()
+        self.started.append(proc)
+        return proc
+
+    def stop(self, grace_s: float = 8.0) -> list[int]:
+        """SIGTERM every marked process, SIGKILL what is left after `grace_s`; returns the PIDs it signalled."""
+        signalled: set[int] = set()
+        for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
+            for pid in self.pids():
+                if alive(pid):
+                    signalled.add(pid)
+                    try:
+                        os.kill(pid, sig)
+                    except ProcessLookupError:
+                        pass
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline and any(alive(p) for p in self.pids()):
+                for proc in self.started:
+                    proc.poll()  # reap our direct children
+                time.sleep(0.2)
+        for proc in self.started:
+            try:
+                proc.wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                pass
+        return sorted(signalled)
+
+    def leftovers(self) -> list[str]:
+        return [f"{p} {command_line(p)[:120]}" for p in self.pids() if alive(p)]
+
+
+def ray_bin() -> str:
+    return str(Path(sys.executable).with_name("ray"))
+
+
+@dataclass
+class LocalCluster:
+    """A head and worker nodes, each its own `ray start` on loopback, with its own temp dir."""
+
+    group: ProcessGroup
+    logs: Path
+    port: int = field(default_factory=free_port)
+    temp_dirs: list[Path] = field(default_factory=list)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _ports(self) -> list[str]:
+        return ["--node-manager-port", str(free_port()), "--object-manager-port", str(free_port()),
+                "--dashboard-agent-listen-port", str(free_port()), "--dashboard-agent-grpc-port", str(free_port()),
+                "--metrics-export-port", str(free_port()), "--runtime-env-agent-port", str(free_port())]
+
+    def _start(self, role: str, args: list[str]) -> None:
+        # Short temp dirs: Ray's unix sockets live there and socket paths are limited to 107 bytes.
+        temp = Path(tempfile.mkdtemp(prefix=f"fsr-{role}-"))
+        self.temp_dirs.append(temp)
+        argv = [ray_bin(), "start", *args, "--num-cpus=1", "--num-gpus=0", "--object-store-memory=150000000",
+                "--disable-usage-stats", f"--temp-dir={temp}", *self._ports()]
+        proc = self.group.popen(argv, role, self.logs / f"ray-start-{role}.log")
+        rc = proc.wait(timeout=90)
+        if rc != 0:
+            raise RuntimeError(f"ray start ({role}) exited {rc}:\n{(self.logs / f'ray-start-{role}.log').read_text()}")
+
+    def start_head(self) -> None:
+        self._start("head", ["--head", f"--port={self.port}", "--include-dashboard=false",
+                             f"--ray-client-server-port={free_port()}"])
+
+    def start_worker(self, name: str = "worker") -> None:
+        self._start(name, [f"--address={self.address}"])
+
+    def raylet_pid(self, role: str) -> int:
+        pids = [p for p in self.group.pids(role) if "raylet" in command_line(p).split(" ")[0]]
+        if len(pids) != 1:
+            raise RuntimeError(f"expected one raylet for {role}, found {pids}")
+        return pids[0]
+
+    def wait_for_nodes(self, n: int, timeout_s: float = 60) -> None:
+        """Until the GCS lists `n` alive nodes (asked from a separate process, so this one never joins Ray)."""
+        probe = ("import json, ray; ray.init(address='%s', logging_level='ERROR', log_to_driver=False); "
+                 "print(json.dumps(sum(1 for n in ray.nodes() if n['Alive'])))" % self.address)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            out = subprocess.run([sys.executable, "-c", probe], env=self.group.env("probe"), capture_output=True,
+                                 text=True, timeout=60)
+            alive_nodes = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else 0
+            if alive_nodes >= n:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{alive_nodes} of {n} nodes up after {timeout_s:.0f} s: {out.stderr[-2000:]}")
+            time.sleep(1)
+
+
+def result_rows(experiment: Path) -> dict[str, list[dict]]:
+    """Per trial directory: the rows of its result.json that are complete JSON."""
+    out: dict[str, list[dict]] = {}
+    for path in sorted(experiment.glob("*/result.json")):
+        rows = []
+        for line in path.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                break
+        out[path.parent.name] = rows
+    return out
