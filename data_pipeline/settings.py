@@ -18,7 +18,10 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     try:
         raw = yaml.safe_load(p.read_text())
     except yaml.YAMLError as exc:
-        raise DataError(f"{p}: invalid YAML ({exc}); fix the syntax") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise DataError(f"{p}: invalid YAML{where}: {problem}; fix the syntax") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{p}: cannot read config ({exc})") from exc
     if raw is None:

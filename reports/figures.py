@@ -50,30 +50,42 @@ def loss_curves(best: dict[str, TrialRecord], out: Path) -> Path:
 
 def forecast_examples(results: list[ModelScore], data: WindowedData, out: Path, n_windows: int = 3) -> Path:
     """The same test windows for every model, spread over the test period, in original units."""
+    import matplotlib.dates as mdates
+
     n = len(data.test)
     picks = np.unique(np.linspace(0, n - 1, n_windows).round().astype(int))
     targets = data.target_names
-    fig, axes = plt.subplots(len(targets), len(picks), figsize=(4.0 * len(picks), 2.6 * len(targets)),
+    fig, axes = plt.subplots(len(targets), len(picks), figsize=(4.2 * len(picks), 2.5 * len(targets)),
                              squeeze=False)
     history_x = data.scaler.inverse(data.test.x[:, :, : data.n_targets], slice(0, data.n_targets))
     y_true = data.targets_to_original(data.test.y)
     h = data.n_outputs
+    # Enough context to read the forecast against, without squeezing the forecast into a corner.
+    shown = min(data.n_inputs, max(2 * h, 14))
     for col, w in enumerate(picks):
         origin = pd.Timestamp(data.test.origin[w])
-        past = pd.date_range(end=origin - pd.Timedelta(days=1), periods=data.n_inputs, freq="D")
+        past = pd.date_range(end=origin - pd.Timedelta(days=1), periods=data.n_inputs, freq="D")[-shown:]
         future = pd.date_range(start=origin, periods=h, freq="D")
         for row, target in enumerate(targets):
             ax = axes[row, col]
-            ax.plot(past, history_x[w, :, row], color="black", lw=1, label="observed input")
-            ax.plot(future, y_true[w, :, row], color="black", lw=2, marker="o", ms=3, label="actual")
+            ax.plot(past, history_x[w, -shown:, row], color="black", lw=1, label="observed input")
+            ax.plot(future, y_true[w, :, row], color="black", lw=2.2, marker="o", ms=3, label="actual")
             for r in results:
-                ax.plot(future, data.targets_to_original(r.y_pred[w])[:, row], lw=1.2, label=r.model)
+                style = "--" if r.kind == "baseline" else "-"
+                ax.plot(future, data.targets_to_original(r.y_pred[w])[:, row], style, lw=1.2, label=r.model)
+            ax.axvline(origin - pd.Timedelta(hours=12), color="grey", lw=0.8, ls=":")
             ax.set_title(f"{target}, forecast from {origin.date()}", fontsize=8)
+            locator = mdates.AutoDateLocator(maxticks=5)
+            ax.xaxis.set_major_locator(locator)
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
             ax.tick_params(labelsize=7)
-            ax.tick_params(axis="x", rotation=30)
-    axes[0, -1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    fig.suptitle("Forecast vs actual on the same test windows (original units)", fontsize=10)
-    return _save(fig, out / "forecast_examples.png")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 9), fontsize=7, frameon=False)
+    fig.suptitle("Forecast vs actual on the same test windows (original units; dashed: baselines)", fontsize=10)
+    fig.tight_layout(rect=(0, 0.04, 1, 0.97))
+    fig.savefig(out / "forecast_examples.png", dpi=DPI)
+    plt.close(fig)
+    return out / "forecast_examples.png"
 
 
 def per_horizon(table: pd.DataFrame, out: Path) -> Path:

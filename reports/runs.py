@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,10 +85,32 @@ def _experiment_path(run_path: Path) -> Path:
     run_json = run_path / "run.json"
     if run_json.exists():
         stored = json.loads(run_json.read_text())["experiment_path"]
-        if "://" in stored:
-            raise RunDirError(f"results live in remote storage ({stored}); copy them locally and set experiment_path")
-        return Path(stored)
+        return mirror_remote(stored, run_path / "ray-mirror") if "://" in stored else Path(stored)
     return run_path / "ray"  # the sweep's default local layout, also before run.json exists
+
+
+def mirror_remote(uri: str, local: Path) -> Path:
+    """Copy a sweep's trial files from remote storage (s3://, gs://, file://) to a local folder, skipping what
+    the report never reads (Ray's own experiment snapshots)."""
+    import pyarrow as pa
+    import pyarrow.fs as pafs
+
+    try:
+        fs, root = pafs.FileSystem.from_uri(uri)
+        infos = fs.get_file_info(pafs.FileSelector(root, recursive=True))
+    except (OSError, pa.ArrowException) as err:
+        raise RunDirError(f"cannot read sweep results at {uri}: {err}; check the storage path and credentials") from err
+    wanted = ("params.json", "result.json", "error.txt", STATE_FILE)
+    for info in infos:
+        if info.type != pafs.FileType.File or not info.path.endswith(wanted):
+            continue
+        target = local / Path(info.path).relative_to(root.rstrip("/"))
+        if target.exists() and target.stat().st_size == info.size and not info.path.endswith("result.json"):
+            continue  # checkpoints never change once written: copy each once
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with fs.open_input_stream(info.path) as src:
+            target.write_bytes(src.read())
+    return local
 
 
 def _read_trial(trial_dir: Path) -> TrialRecord | None:
@@ -142,7 +165,13 @@ def load_best_model(trial: TrialRecord, shapes: dict[str, int]) -> nn.Module:
     """Rebuild the trial's model and load its best-epoch weights (weights_only: a checkpoint is data, not code)."""
     if trial.checkpoint is None:
         raise RunDirError(f"trial {trial.trial_id} ({trial.model}) has no checkpoint")
-    state = TrainState.from_dict(torch.load(trial.checkpoint, map_location="cpu", weights_only=True))
+    try:
+        state = TrainState.from_dict(torch.load(trial.checkpoint, map_location="cpu", weights_only=True))
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
+        raise RunDirError(
+            f"{trial.checkpoint} is not a plain weights checkpoint and was not loaded (only tensors and plain "
+            f"values are accepted): {str(err).splitlines()[0]}. Re-run that trial or remove its directory."
+        ) from err
     model = build(trial.model, **shapes, **trial.hparams)
     model.load_state_dict(state.best_state)
     return model.eval()

@@ -48,17 +48,14 @@ def prepare_run_dir(cfg: SweepConfig, opts: SweepOptions) -> Path:
     run_dir = run_dir_for(opts)
     resolved = cfg.model_dump(mode="json")
     stored_path = run_dir / "config.yaml"
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        probe = run_dir / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as err:
-        raise ConfigError(f"run directory {run_dir} is not writable ({err.strerror}); pass --runs-dir or --name") from err
+    _check_writable(run_dir, "run directory", "pass another --runs-dir")
+    if cfg.sweep.storage_path and "://" not in cfg.sweep.storage_path:
+        _check_writable(Path(cfg.sweep.storage_path), "sweep.storage_path", "point --storage-path at a writable "
+                        "directory shared by all nodes")
     if stored_path.exists():
         stored = yaml.safe_load(stored_path.read_text())
-        if stored != resolved:
-            diff = sorted(_diff_keys(stored, resolved))
+        if _identity(stored) != _identity(resolved):
+            diff = sorted(_diff_keys(_identity(stored), _identity(resolved)))
             raise ConfigError(
                 f"{run_dir} already holds a sweep with a different config (differs at: {', '.join(diff[:6])}); "
                 "use another --name, or delete that directory to start over"
@@ -66,6 +63,29 @@ def prepare_run_dir(cfg: SweepConfig, opts: SweepOptions) -> Path:
     else:
         _write_atomic(stored_path, yaml.safe_dump(resolved, sort_keys=False))
     return run_dir
+
+
+# What defines a sweep's trials and results. Resources, retries, storage and W&B may change between an
+# interrupted run and its resumption.
+_IDENTITY_SWEEP_KEYS = ("scheduler", "grace_period", "reduction_factor", "num_samples")
+
+
+def _identity(config: dict[str, Any]) -> dict[str, Any]:
+    out = {k: config.get(k) for k in ("data", "window", "split", "train", "models")}
+    out["sweep"] = {k: (config.get("sweep") or {}).get(k) for k in _IDENTITY_SWEEP_KEYS}
+    if isinstance(out["data"], dict):
+        out["data"] = {k: v for k, v in out["data"].items() if k != "cache_dir"}
+    return out
+
+
+def _check_writable(path: Path, what: str, fix: str) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test-{os.getpid()}"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as err:
+        raise ConfigError(f"{what} {path} is not writable ({err.strerror or err}); {fix}") from err
 
 
 def run_sweep(cfg: SweepConfig, opts: SweepOptions) -> SweepOutcome:
@@ -84,7 +104,7 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions) -> SweepOutcome:
     _write_atomic(run_dir / "trials.json", json.dumps(trials, indent=2))
 
     _init_ray(opts.address)
-    cpus, gpus = _trial_resources(cfg, ray.cluster_resources())
+    cpus, gpus = _trial_resources(cfg, ray.cluster_resources(), on_cluster=bool(opts.address))
     storage_path = cfg.sweep.storage_path or str(run_dir)
     experiment_name = "ray" if cfg.sweep.storage_path is None else opts.name
     experiment_path = _join(storage_path, experiment_name)
@@ -207,10 +227,11 @@ def _init_ray(address: str | None) -> None:
         ray.init(include_dashboard=False, logging_level="WARNING", log_to_driver=False)
 
 
-def _trial_resources(cfg: SweepConfig, cluster: dict[str, float]) -> tuple[float, float]:
+def _trial_resources(cfg: SweepConfig, cluster: dict[str, float], *, on_cluster: bool) -> tuple[float, float]:
     has_gpu = cluster.get("GPU", 0) > 0
     gpus = cfg.sweep.gpus_per_trial if cfg.sweep.gpus_per_trial is not None else (0.25 if has_gpu else 0.0)
-    if gpus > 0 and not has_gpu:
+    # An autoscaling cluster may have no GPU node up yet: asking for GPUs is what makes it start one.
+    if gpus > 0 and not has_gpu and not on_cluster:
         raise ConfigError(f"sweep.gpus_per_trial={gpus} but Ray sees no GPU; set it to 0 or run on a GPU node")
     cpus = cfg.sweep.cpus_per_trial if cfg.sweep.cpus_per_trial is not None else 1.0
     if cpus > cluster.get("CPU", 0):

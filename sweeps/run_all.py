@@ -17,6 +17,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from data_pipeline import DataError  # noqa: E402
+from reports.runs import RunDirError  # noqa: E402
 from sweeps.config import PROFILES, ConfigError, load_config  # noqa: E402
 
 
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         return _run(args)
-    except (ConfigError, DataError) as err:
+    except (ConfigError, DataError, RunDirError) as err:
         if args.debug:
             raise
         print(f"error: {err}", file=sys.stderr)
@@ -112,10 +113,13 @@ def _run(args: argparse.Namespace) -> int:
             return 0
         report = build_report(outcome.run_dir)
         print(f"\nReport: {report.index_html}")
-        from sweeps.tracking import log_summary
+        from sweeps.tracking import create_wandb_report, log_summary
 
         log_summary(outcome.wandb, project=cfg.wandb.project, entity=cfg.wandb.entity, group=opts.name,
                     wandb_dir=outcome.run_dir, ranking_rows=report.ranking_rows, figures=report.figures)
+        if cfg.wandb.report:
+            create_wandb_report(outcome.wandb, project=cfg.wandb.project, entity=cfg.wandb.entity,
+                                group=opts.name, ranking_rows=report.ranking_rows)
     return 0
 
 

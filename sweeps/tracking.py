@@ -129,3 +129,46 @@ def _plain(v: Any) -> Any:
     if isinstance(v, (dict, list)):
         return str(v)
     return v
+
+
+def create_wandb_report(
+    plan: WandbPlan, *, project: str, entity: str | None, group: str, ranking_rows: list[dict[str, Any]]
+) -> str | None:
+    """A W&B Report with the ranking and per-model panels (needs `wandb-workspaces` and a reachable server).
+
+    Skips with one line, never waits, when W&B is offline or the package is missing. Returns the report URL.
+    """
+    if plan.mode != "online":
+        print(f"W&B Report skipped: W&B is {plan.mode} ({plan.reason}). The HTML report has everything.")
+        return None
+    try:
+        import wandb_workspaces.reports.v2 as wr
+    except ImportError:
+        print("W&B Report skipped: install it with `pip install wandb-workspaces` (or .[report]).")
+        return None
+    try:
+        import wandb
+
+        entity = entity or wandb.Api(timeout=10).default_entity
+        lines = [f"{r['rank']}. **{r['model']}**: test MSE {r['test_mse']:.4f}, skill vs persistence "
+                 f"{r['skill_vs_persistence']:+.1%}" for r in ranking_rows]
+        runset = wr.Runset(entity=entity, project=project, name=group, groupby=["tags"])
+        report = wr.Report(
+            entity=entity, project=project, title=f"Forecast Sweep: {group}",
+            description="Best trial per architecture chosen on validation, scored once on test.",
+            blocks=[
+                wr.H1("Ranking (test split, scored once)"),
+                wr.MarkdownBlock("\n".join(lines)),
+                wr.PanelGrid(runsets=[runset], panels=[
+                    wr.LinePlot(title="validation MSE", x="epoch", y=["val_mse"]),
+                    wr.LinePlot(title="train loss", x="epoch", y=["train_loss"]),
+                    wr.ScalarChart(title="best validation MSE", metric="best_val_mse", groupby_aggfunc="min"),
+                ]),
+            ],
+        )
+        report.save()
+        print(f"W&B Report: {report.url}")
+        return report.url
+    except Exception as err:  # noqa: BLE001 - a report on W&B's server must never fail a finished sweep
+        print(f"W&B Report skipped: {type(err).__name__}: {err}")
+        return None

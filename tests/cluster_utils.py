@@ -8,6 +8,7 @@ processes Ray spawns from it (GCS, raylet, workers, agents); `ProcessGroup.stop(
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -25,10 +26,36 @@ MARKER = "FORECAST_SWEEP_TEST_GROUP"
 ROLE = "FORECAST_SWEEP_TEST_ROLE"
 
 
+def free_ports(n: int) -> list[int]:
+    """`n` distinct free ports (all held open while choosing, so none is picked twice)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+PORT_FLAGS = (
+    "--node-manager-port",
+    "--object-manager-port",
+    "--dashboard-agent-listen-port",
+    "--dashboard-agent-grpc-port",
+    "--metrics-export-port",
+    "--runtime-env-agent-port",
+)
+
+
+def port_flags(*taken: int) -> list[str]:
+    """Own ports for one node's components: other Ray instances on this machine hold the defaults."""
+    ports = [p for p in free_ports(len(PORT_FLAGS) + len(taken)) if p not in taken][: len(PORT_FLAGS)]
+    return [f"{flag}={port}" for flag, port in zip(PORT_FLAGS, ports, strict=True)]
 
 
 def process_env(pid: int) -> dict[str, str]:
@@ -75,8 +102,16 @@ class ProcessGroup:
         env = dict(os.environ)
         for key in ("RAY_ADDRESS", "RAY_AUTH_TOKEN_PATH"):
             env.pop(key, None)
-        env.update({MARKER: self.group, ROLE: role, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": self.token,
-                    "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"})
+        env.update(
+            {
+                MARKER: self.group,
+                ROLE: role,
+                "RAY_AUTH_MODE": "token",
+                "RAY_AUTH_TOKEN": self.token,
+                "RAY_USAGE_STATS_ENABLED": "0",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         env.update(extra)
         return env
 
@@ -92,8 +127,14 @@ class ProcessGroup:
 
     def popen(self, argv: list[str], role: str, log: Path, **kwargs) -> subprocess.Popen:
         fh = open(log, "ab")  # noqa: SIM115 - the child owns it; closed with the process
-        proc = subprocess.Popen(argv, env=kwargs.pop("env", None) or self.env(role), stdout=fh,
-                                stderr=subprocess.STDOUT, cwd=kwargs.pop("cwd", REPO), **kwargs)
+        proc = subprocess.Popen(
+            argv,
+            env=kwargs.pop("env", None) or self.env(role),
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            cwd=kwargs.pop("cwd", REPO),
+            **kwargs,
+        )
         fh.close()
         self.started.append(proc)
         return proc
@@ -105,20 +146,16 @@ class ProcessGroup:
             for pid in self.pids():
                 if alive(pid):
                     signalled.add(pid)
-                    try:
+                    with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, sig)
-                    except ProcessLookupError:
-                        pass
             deadline = time.monotonic() + wait
             while time.monotonic() < deadline and any(alive(p) for p in self.pids()):
                 for proc in self.started:
                     proc.poll()  # reap our direct children
                 time.sleep(0.2)
         for proc in self.started:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=1)
-            except subprocess.TimeoutExpired:
-                pass
         return sorted(signalled)
 
     def leftovers(self) -> list[str]:
@@ -142,25 +179,30 @@ class LocalCluster:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def _ports(self) -> list[str]:
-        return ["--node-manager-port", str(free_port()), "--object-manager-port", str(free_port()),
-                "--dashboard-agent-listen-port", str(free_port()), "--dashboard-agent-grpc-port", str(free_port()),
-                "--metrics-export-port", str(free_port()), "--runtime-env-agent-port", str(free_port())]
-
     def _start(self, role: str, args: list[str]) -> None:
         # Short temp dirs: Ray's unix sockets live there and socket paths are limited to 107 bytes.
         temp = Path(tempfile.mkdtemp(prefix=f"fsr-{role}-"))
         self.temp_dirs.append(temp)
-        argv = [ray_bin(), "start", *args, "--num-cpus=1", "--num-gpus=0", "--object-store-memory=150000000",
-                "--disable-usage-stats", f"--temp-dir={temp}", *self._ports()]
+        argv = [
+            ray_bin(),
+            "start",
+            *args,
+            "--num-cpus=1",
+            "--num-gpus=0",
+            "--object-store-memory=150000000",
+            "--disable-usage-stats",
+            f"--temp-dir={temp}",
+            *port_flags(self.port),
+        ]
         proc = self.group.popen(argv, role, self.logs / f"ray-start-{role}.log")
         rc = proc.wait(timeout=90)
         if rc != 0:
-            raise RuntimeError(f"ray start ({role}) exited {rc}:\n{(self.logs / f'ray-start-{role}.log').read_text()}")
+            raise RuntimeError(
+                f"ray start ({role}) exited {rc}:\n{(self.logs / f'ray-start-{role}.log').read_text()}"
+            )
 
     def start_head(self) -> None:
-        self._start("head", ["--head", f"--port={self.port}", "--include-dashboard=false",
-                             f"--ray-client-server-port={free_port()}"])
+        self._start("head", ["--head", f"--port={self.port}", "--include-dashboard=false"])
 
     def start_worker(self, name: str = "worker") -> None:
         self._start(name, [f"--address={self.address}"])
@@ -173,17 +215,26 @@ class LocalCluster:
 
     def wait_for_nodes(self, n: int, timeout_s: float = 60) -> None:
         """Until the GCS lists `n` alive nodes (asked from a separate process, so this one never joins Ray)."""
-        probe = ("import json, ray; ray.init(address='%s', logging_level='ERROR', log_to_driver=False); "
-                 "print(json.dumps(sum(1 for n in ray.nodes() if n['Alive'])))" % self.address)
+        probe = (
+            "import json, ray; ray.init(address='%s', logging_level='ERROR', log_to_driver=False); "
+            "print(json.dumps(sum(1 for n in ray.nodes() if n['Alive'])))"
+        ).replace("%s", self.address)
         deadline = time.monotonic() + timeout_s
         while True:
-            out = subprocess.run([sys.executable, "-c", probe], env=self.group.env("probe"), capture_output=True,
-                                 text=True, timeout=60)
+            out = subprocess.run(
+                [sys.executable, "-c", probe],
+                env=self.group.env("probe"),
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
             alive_nodes = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else 0
             if alive_nodes >= n:
                 return
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{alive_nodes} of {n} nodes up after {timeout_s:.0f} s: {out.stderr[-2000:]}")
+                raise RuntimeError(
+                    f"{alive_nodes} of {n} nodes up after {timeout_s:.0f} s: {out.stderr[-2000:]}"
+                )
             time.sleep(1)
 
 

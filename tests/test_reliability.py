@@ -1,0 +1,194 @@
+"""Bad input, W&B trouble, secrets and tampered checkpoints: each fault injected for real, nothing lost."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from reports.build import build_report
+from reports.runs import RunDirError, read_run
+from sweeps.config import ConfigError, load_config
+from sweeps.run_all import main
+from sweeps.tracking import plan_wandb
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _csv(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def _days(n: int, extra: str = "") -> str:
+    import pandas as pd
+
+    rows = [f"{d.date()},{i % 7}.5,{i % 5}{extra}" for i, d in enumerate(pd.date_range("2020-01-01", periods=n))]
+    return "date,a,b\n" + "\n".join(rows) + "\n"
+
+
+BAD_INPUTS = {
+    "missing file": (lambda t: ["data.path=" + str(t / "nope.csv")], "nope.csv"),
+    "unreadable format": (lambda t: ["data.path=" + str(_csv(t / "x.xlsx", "junk"))], "x.xlsx"),
+    "empty file": (lambda t: ["data.path=" + str(_csv(t / "empty.csv", ""))], "empty.csv"),
+    "non-numeric column": (
+        lambda t: ["data.path=" + str(_csv(t / "words.csv", _days(400).replace(",1.5,", ",high,")))], "a"),
+    "unknown target": (lambda t: ["data.path=" + str(_csv(t / "ok.csv", _days(400))), "data.targets=[c]"], "c"),
+    "too short a series": (lambda t: ["data.path=" + str(_csv(t / "short.csv", _days(40)))], "short.csv"),
+    "window input 0": (lambda t: ["window.input=0"], "window.input"),
+    "window output -1": (lambda t: ["window.output=-1"], "window.output"),
+    "unknown model": (lambda t: ["--models", "prophet"], "prophet"),
+    "wrong type": (lambda t: ["train.batch_size=[1, 2]"], "train.batch_size"),
+    "negative dropout": (lambda t: ["models.gru_ar.dropout=-0.1", "--models", "gru_ar"], "gru_ar.dropout"),
+    "dropout of one": (lambda t: ["models.lstm_nar.dropout={grid: [0.5, 1]}", "--models", "lstm_nar"], "[0, 1)"),
+    "zero-trial grid": (lambda t: ["models.transformer.d_model={grid: []}", "--models", "transformer"], "zero trials"),
+    "unwritable storage": (
+        lambda t: ["--storage-path", str(_csv(t / "a-file", "x") / "sub")], "not writable"),
+    "unknown yaml key": (
+        lambda t: ["--config", str(_csv(t / "c.yaml", "train:\n  epoch: 3\n"))], "train.epoch: unknown key"),
+    "invalid yaml": (lambda t: ["--config", str(_csv(t / "bad.yaml", "train: [\n"))], "bad.yaml"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_fails_with_one_clear_line_before_any_trial(case, tmp_path: Path, capsys):
+    make_args, expected = BAD_INPUTS[case]
+    runs = tmp_path / "runs"
+    code = main(["--profile", "smoke", "--runs-dir", str(runs), "--name", "bad", *make_args(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.startswith("error: ") and expected in err, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not (runs / "bad" / "ray").exists()  # no trial started
+
+
+def test_debug_flag_shows_the_traceback(tmp_path: Path):
+    with pytest.raises(ConfigError):
+        main(["--runs-dir", str(tmp_path), "window.input=0", "--debug"])
+
+
+_keys = st.sampled_from(["data.path", "data.targets", "window.input", "window.output", "train.epochs",
+                         "train.learning_rate", "sweep.scheduler", "sweep.max_failures", "models.gru_ar.dropout",
+                         "models.gru_ar.hidden_size", "models.transformer.nhead", "wandb.mode", "split.val_fraction",
+                         "models", "train", "data", "sweep.fault_injection", "bogus.key"])
+_values = st.one_of(st.none(), st.booleans(), st.integers(-5, 500), st.floats(allow_nan=True),
+                    st.text(max_size=12), st.lists(st.integers(-3, 3), max_size=3),
+                    st.sampled_from(["{grid: [1, 2]}", "{choice: []}", "{uniform: [2, 1]}", "{loguniform: [0, 1]}",
+                                     "[", "{a: 1}", "asha", "none", "offline"]))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(_keys, _values), max_size=4), st.sampled_from(["smoke", "default", "full"]))
+def test_config_loader_fuzz_only_ever_raises_the_clear_error(pairs, profile):
+    overrides = [f"{k}={v}" for k, v in pairs]
+    try:
+        cfg = load_config(None, overrides, profile=profile)
+    except ConfigError as err:
+        assert str(err) and "Traceback" not in str(err)
+        return
+    assert cfg.models  # a config that loads is usable
+
+
+def test_wandb_without_key_goes_offline_at_once(monkeypatch):
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("HOME", "/nonexistent")
+    start = time.monotonic()
+    plan = plan_wandb("auto")
+    assert plan.mode == "offline" and "no WANDB_API_KEY" in plan.reason
+    assert time.monotonic() - start < 1
+
+
+def test_wandb_with_key_but_no_server_goes_offline_within_seconds(monkeypatch):
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # discard port: nothing listens
+    start = time.monotonic()
+    assert plan_wandb("auto").mode == "offline"
+    assert plan_wandb("online").mode == "offline"
+    assert time.monotonic() - start < 6
+
+
+@pytest.mark.slow
+def test_api_key_never_lands_in_run_files_or_output_and_wandb_failure_never_fails_a_trial(tmp_path: Path,
+                                                                                         data_cache: Path):
+    secret = "fsweep-secret-" + "k" * 26
+    env = {**os.environ, "WANDB_API_KEY": secret, "WANDB_BASE_URL": "http://127.0.0.1:9",
+           # W&B itself broken: every wandb.init (trial loggers and the summary run) fails to reach its service.
+           "WANDB_SERVICE": "broken"}
+    runs = tmp_path / "runs"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "sweeps" / "run_all.py"), "--profile", "smoke", "--runs-dir", str(runs),
+         "--name", "secret", f"data.cache_dir={data_cache}", "--models", "gru_nar,lstm_ar"],
+        capture_output=True, text=True, env=env, timeout=600, cwd=REPO,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-3000:]
+    assert "logging offline" in output
+    assert "W&B summary run skipped" in output  # W&B really was broken
+    run = read_run(runs / "secret")
+    assert [t.status for t in run.trials] == ["finished", "finished"]
+    assert secret not in output
+    for path in runs.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), f"API key written to {path}"
+
+
+class _Payload:
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path(self.marker).write_text, ("pwned",))
+
+
+def test_a_tampered_checkpoint_is_refused_not_executed(smoke_run: Path, tmp_path: Path):
+    run_copy = tmp_path / "run"
+    shutil.copytree(smoke_run, run_copy, ignore=shutil.ignore_patterns("wandb"))
+    experiment = run_copy / "ray"
+    run_json = run_copy / "run.json"
+    run_json.write_text(run_json.read_text().replace(str(smoke_run / "ray"), str(experiment)))
+    trial = read_run(run_copy).trials[0]
+    marker = tmp_path / "marker"
+    with trial.checkpoint.open("wb") as f:
+        pickle.dump({"model": _Payload(str(marker))}, f)
+    with pytest.raises(RunDirError, match="not a plain weights checkpoint"):
+        build_report(run_copy, quiet=True)
+    assert not marker.exists()
+    # What a genuine checkpoint holds loads under the same rule.
+    genuine = read_run(smoke_run).trials[0].checkpoint
+    assert torch.load(genuine, weights_only=True)["best_state"]
+
+
+@pytest.mark.slow
+def test_driver_killed_while_building_the_report_resumes_into_a_complete_report(tmp_path: Path, data_cache: Path):
+    runs, name = tmp_path / "runs", "killreport"
+    argv = [sys.executable, str(REPO / "sweeps" / "run_all.py"), "--profile", "smoke", "--runs-dir", str(runs),
+            "--name", name, f"data.cache_dir={data_cache}", "--wandb-mode", "disabled", "--models", "gru_nar,gru_ar"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                            cwd=REPO)
+    try:
+        deadline = time.monotonic() + 300
+        while not list((runs / name).glob("report.tmp-*")):
+            assert proc.poll() is None, "driver finished before the report was caught mid-build"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert not (runs / name / "report" / "ranking.csv").exists()
+    trials_before = sorted(d.name for d in (runs / name / "ray").iterdir() if d.is_dir())
+    rerun = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert sorted(d.name for d in (runs / name / "ray").iterdir() if d.is_dir()) == trials_before
+    assert (runs / name / "report" / "ranking.csv").read_text().count("\n") == 5  # header + 2 models + 2 baselines
