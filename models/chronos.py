@@ -60,7 +60,7 @@ def _import_chronos2():
 
 
 def resolve_device(device: str = "auto") -> torch.device:
-    """"auto" -> cuda when available, else cpu; anything else is passed to torch.device."""
+    """Device "auto" means cuda when available, else cpu; anything else is passed to torch.device."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
@@ -117,7 +117,7 @@ def _unavailable(path: str, why: str) -> PretrainedUnavailable:
     return PretrainedUnavailable(
         f"pretrained Chronos-2 model {path!r} could not be loaded: {why}. "
         f"Set pretrained.path to a local copy: a directory written by save_pretrained, or one made with "
-        f"`huggingface-cli download {DEFAULT_CHRONOS2} --local-dir DIR` on a machine with network access."
+        f"`hf download {DEFAULT_CHRONOS2} --local-dir DIR` on a machine with network access."
     )
 
 
@@ -132,12 +132,39 @@ def _looks_like_local_path(path: str) -> bool:
     )
 
 
+def _fetch_from_hub(repo_id: str) -> Path:
+    """The local snapshot directory of hub model `repo_id`, downloaded only if the hub host answers a 2 s probe.
+
+    Chronos2Pipeline.from_pretrained is never handed a hub id: its adapter lookup ignores local_files_only and
+    retries for ~25 s without network. With the hub unreachable (or HF_HUB_OFFLINE set) only the local hub
+    cache is consulted, which needs no network.
+    """
+    from huggingface_hub import snapshot_download
+
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    reachable, where = (False, "HF_HUB_OFFLINE is set") if offline else _hub_reachable(_hub_endpoint())
+    try:
+        return Path(
+            snapshot_download(
+                repo_id, local_files_only=not reachable, allow_patterns=["*.json", "*.safetensors"]
+            )
+        )
+    except Exception as e:  # hub client errors: not found, gated, invalid id, cache miss, connection
+        if reachable:
+            first_line = (str(e).strip().splitlines() or [""])[0]
+            why = f"not found on the hub or not fetchable ({type(e).__name__}: {first_line})"
+        else:
+            why = f"offline ({where}) and not in the local hub cache"
+        raise _unavailable(repo_id, why) from e
+
+
 def load_chronos(path: str | os.PathLike = DEFAULT_CHRONOS2, *, device: str = "auto") -> Chronos2Pipeline:
     """A Chronos-2 pipeline from a local model directory or a hugging-face hub id, in float32 and eval mode.
 
-    Never hangs without network: a hub id is only fetched after a 2 s TCP probe of the hub host succeeds;
-    otherwise it is looked up in the local hub cache only. Every failure to find the model raises
-    `PretrainedUnavailable` with one line naming `path` and how to set `pretrained.path`.
+    Never hangs without network: a hub id is only fetched (into the hub cache, then loaded from there) after
+    a 2 s TCP probe of the hub host succeeds; otherwise it is looked up in the local hub cache only. Every
+    failure to find the model raises `PretrainedUnavailable`: one line naming `path` and how to set
+    `pretrained.path`.
     """
     Chronos2Pipeline = _import_chronos2()
     path = os.fspath(path)
@@ -151,28 +178,28 @@ def load_chronos(path: str | os.PathLike = DEFAULT_CHRONOS2, *, device: str = "a
             with _quiet_transformers():
                 pipeline = Chronos2Pipeline.from_pretrained(str(local), local_files_only=True)
         except (OSError, AssertionError, ValueError, KeyError) as e:
-            raise _unavailable(path, f"the directory is not a Chronos-2 model ({type(e).__name__}: {e})") from e
+            first_line = (str(e).strip().splitlines() or [""])[0]
+            raise _unavailable(
+                path, f"not a Chronos-2 model directory ({type(e).__name__}: {first_line})"
+            ) from e
     elif _looks_like_local_path(path):
         raise _unavailable(path, "no such local directory")
     else:
-        from huggingface_hub.errors import HFValidationError
-
-        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
-        reachable, where = (False, "HF_HUB_OFFLINE is set") if offline else _hub_reachable(_hub_endpoint())
-        try:
-            with _quiet_transformers():
-                # Unreachable hub: the local hub cache is all we may use, and it answers without network.
-                pipeline = Chronos2Pipeline.from_pretrained(path, local_files_only=not reachable)
-        except (OSError, HFValidationError, AssertionError) as e:
-            if reachable:
-                why = f"not found on the hub or not fetchable ({type(e).__name__}: {str(e).splitlines()[0]})"
-            else:
-                why = f"offline ({where}) and not in the local hub cache"
-            raise _unavailable(path, why) from e
+        local = _fetch_from_hub(path)
+        with _quiet_transformers():
+            pipeline = Chronos2Pipeline.from_pretrained(str(local), local_files_only=True)
 
     pipeline.model.to(device=dev, dtype=torch.float32)
     pipeline.model.eval()
     return pipeline
+
+
+def save_chronos(pipeline: Chronos2Pipeline, directory: str | os.PathLike) -> Path:
+    """`pipeline.save_pretrained(directory)` without progress bars; `load_chronos(directory)` reads it back."""
+    directory = Path(directory)
+    with _quiet_transformers():
+        pipeline.save_pretrained(directory)
+    return directory
 
 
 def _feature_names(scaler: Scaler, n_features: int, n_targets: int) -> list[str]:
@@ -238,7 +265,8 @@ def chronos_predict(
             tasks,
             prediction_length=n_outputs,
             quantile_levels=levels,
-            batch_size=max(1, int(batch_size)) * n_features,  # the pipeline counts series, covariates included
+            batch_size=max(1, int(batch_size))
+            * n_features,  # the pipeline counts series, covariates included
         )
     finally:
         model.train(was_training)
@@ -352,7 +380,8 @@ def chronos_finetune(
             min_past=n_inputs,
             learning_rate=float(learning_rate),
             num_steps=int(steps),
-            batch_size=max(1, int(batch_size)) * n_features,  # the pipeline counts series, covariates included
+            batch_size=max(1, int(batch_size))
+            * n_features,  # the pipeline counts series, covariates included
             output_dir=out,
             remove_printer_callback=True,
             disable_tqdm=True,
@@ -368,3 +397,8 @@ def chronos_finetune(
         tuned = type(pipeline)(model=model)
     model.eval()
     return tuned
+
+
+# The sweep's name for this family, and the fine-tuning knobs a config may set or sweep over.
+CHRONOS2 = "chronos2"
+CHRONOS2_HPARAMS: dict[str, Any] = {"steps": 200, "learning_rate": 1e-5, "mode": "full", "batch_size": 32}

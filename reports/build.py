@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from data_pipeline import Scaler, WindowedData, build_windowed_data
-from reports import figures
+from models.chronos import CHRONOS2
+from reports import figures, pretrained
 from reports.render import render_html, render_markdown
 from reports.runs import RunDir, RunDirError, best_trials, load_best_model, read_run, shapes_of
 from reports.scoring import (
@@ -64,12 +65,20 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
         raise RunDirError(f"no trial in {run.experiment_path} has a checkpoint yet; run or resume the sweep first")
 
     results: list[ModelScore] = []
+    notes: list[str] = []
     for name, trial in sorted(best.items()):
+        if name == CHRONOS2:
+            results.append(pretrained.finetuned_score(trial, data))
+            continue
         model = load_best_model(trial, shapes_of(data))
         results.append(score_model(name, model, data, kind="trained", val_mse=trial.best_val_mse,
                                    hparams={**trial.hparams, **trial.train}, epochs=trial.epochs,
                                    train_time_s=round(trial.train_time_s, 2), trial_id=trial.trial_id))
     results += baseline_scores(data)
+    if CHRONOS2 in run.config.get("models", {}):
+        zeroshot, note = _chronos_zeroshot(run, data)
+        results += [zeroshot] if zeroshot else []
+        notes += [note] if note else []
     ranking = ranking_table(results, data)
 
     final = run.path / "report"
@@ -84,7 +93,13 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
         ("Error by forecast horizon", figures.per_horizon(horizon, fig_dir)),
         ("Sensitivity to the grid: validation MSE of every trial", figures.val_distribution(run, fig_dir)),
     ]
+    with_quantiles = [r for r in results if r.quantiles is not None]
+    if with_quantiles:
+        coverage = {r.model: pretrained.interval_coverage(r, data) for r in with_quantiles}
+        figs.append(("Chronos-2: how often the 10-90% interval holds the actual value",
+                     figures.interval_coverage(coverage, fig_dir)))
     sections = _sections(run, data, ranking, results, horizon, figs)
+    sections["notes"] += notes
     ranking.to_csv(tmp / "ranking.csv", index=False)
     predictions_frame(results, data).to_parquet(tmp / "predictions.parquet", index=False)
     (tmp / "index.html").write_text(render_html(sections))
@@ -95,6 +110,17 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
         print(ranking[["rank", "model", "test_mse", "test_mae", "val_mse", "skill_vs_persistence"]]
               .to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     return Report(final, final / "index.html", ranking, [final / "figures" / f.name for _, f in figs])
+
+
+def _chronos_zeroshot(run: RunDir, data: WindowedData) -> tuple[ModelScore | None, str | None]:
+    skipped_file = run.path / "skipped.json"
+    skipped = json.loads(skipped_file.read_text()) if skipped_file.exists() else {}
+    if CHRONOS2 in skipped:
+        return None, skipped[CHRONOS2]
+    try:
+        return pretrained.zeroshot_score(run.config["pretrained"]["path"], data), None
+    except (ImportError, RuntimeError) as err:
+        return None, f"Chronos-2 zero-shot skipped: {str(err).splitlines()[0]}"
 
 
 def _swap_in(tmp: Path, final: Path) -> None:

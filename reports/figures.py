@@ -26,7 +26,7 @@ def _save(fig: plt.Figure, path: Path) -> Path:
 
 
 def loss_curves(best: dict[str, TrialRecord], out: Path) -> Path:
-    models = sorted(best)
+    models = sorted(m for m in best if len(best[m].history) > 1 or "train_loss" in best[m].history[0])
     cols = min(3, max(1, len(models)))
     rows = int(np.ceil(max(1, len(models)) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
@@ -118,3 +118,16 @@ def val_distribution(run: RunDir, out: Path) -> Path:
     ax.set_title("Validation MSE of all trials per model", fontsize=10)
     ax.tick_params(axis="x", labelsize=8)
     return _save(fig, out / "val_mse_by_trial.png")
+
+
+def interval_coverage(coverage: dict[str, list[float]], out: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    for model, values in coverage.items():
+        ax.plot(range(1, len(values) + 1), values, marker="o", ms=3, label=model)
+    ax.axhline(0.8, color="grey", ls="--", lw=1, label="calibrated (0.8)")
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("forecast day")
+    ax.set_ylabel("share of test values inside")
+    ax.set_title("10%-90% forecast interval coverage on test", fontsize=10)
+    ax.legend(fontsize=7)
+    return _save(fig, out / "interval_coverage.png")

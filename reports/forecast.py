@@ -16,6 +16,7 @@ import pandas as pd
 
 from data_pipeline import DataConfig, DataError, Scaler, apply_overrides, forecast_input
 from models import predict
+from models.chronos import CHRONOS2
 from reports.runs import RunDirError, best_trials, load_best_model, read_run
 
 
@@ -35,10 +36,16 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
     x, dates = forecast_input(data_cfg, window, scaler, scaler.feature_names)
 
     summary = json.loads((run.path / "data_summary.json").read_text())
-    shapes = dict(n_features=len(scaler.feature_names), n_targets=len(summary["target_names"]),
-                  n_inputs=window.input, n_outputs=window.output)
-    net = load_best_model(best[model], shapes)
-    y_scaled = predict(net, x)[0]
+    n_targets = len(summary["target_names"])
+    if model == CHRONOS2:
+        from models.chronos import chronos_predict, load_chronos
+
+        pipeline = load_chronos(Path(best[model].checkpoint))
+        y_scaled = chronos_predict(pipeline, x, n_targets=n_targets, n_outputs=window.output, scaler=scaler)[0][0]
+    else:
+        shapes = dict(n_features=len(scaler.feature_names), n_targets=n_targets, n_inputs=window.input,
+                      n_outputs=window.output)
+        y_scaled = predict(load_best_model(best[model], shapes), x)[0]
     k = y_scaled.shape[-1]
     y = scaler.inverse(y_scaled, slice(0, k))
     frame = pd.DataFrame(y, columns=scaler.feature_names[:k])

@@ -21,6 +21,7 @@ from models import TrainConfig, build
 from models.train import TrainState
 
 STATE_FILE = "state.pt"
+CHRONOS_DIR = "chronos"
 
 
 class RunDirError(ValueError):
@@ -102,7 +103,7 @@ def mirror_remote(uri: str, local: Path) -> Path:
         raise RunDirError(f"cannot read sweep results at {uri}: {err}; check the storage path and credentials") from err
     wanted = ("params.json", "result.json", "error.txt", STATE_FILE)
     for info in infos:
-        if info.type != pafs.FileType.File or not info.path.endswith(wanted):
+        if info.type != pafs.FileType.File or not (info.path.endswith(wanted) or f"/{CHRONOS_DIR}/" in info.path):
             continue
         target = local / Path(info.path).relative_to(root.rstrip("/"))
         if target.exists() and target.stat().st_size == info.size and not info.path.endswith("result.json"):
@@ -124,13 +125,24 @@ def _read_trial(trial_dir: Path) -> TrialRecord | None:
     done = any(r.get("trial_finished") for r in history)
     status = "finished" if done else ("failed" if error else "stopped")
     checkpoints = sorted(trial_dir.glob("checkpoint_*"))
-    checkpoint = checkpoints[-1] / STATE_FILE if checkpoints else None
+    # A trained model's checkpoint is its training state; a fine-tuned Chronos-2 one is a model directory.
+    checkpoint = None
+    if checkpoints:
+        checkpoint = next((checkpoints[-1] / n for n in (STATE_FILE, CHRONOS_DIR) if (checkpoints[-1] / n).exists()),
+                          None)
     return TrialRecord(
         trial_id=trial_dir.name.removeprefix(f"{info['model']}_"), model=info["model"], tag=info["tag"],
-        hparams=info["hparams"], train=info["train"], history=[r for r in history if not r.get("trial_finished")],
+        hparams=info["hparams"], train=info["train"], history=_epoch_rows(history),
         status=status, error=error if status == "failed" else None,
         checkpoint=checkpoint if checkpoint is not None and checkpoint.exists() else None, dir=trial_dir,
     )
+
+
+def _epoch_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The per-epoch rows, without a trained model's closing row (which repeats its last epoch). A one-shot
+    trial (a Chronos-2 fine-tune) reports only that closing row, which is then its whole history."""
+    epochs = [r for r in rows if not r.get("trial_finished")]
+    return epochs or rows
 
 
 def _read_history(path: Path) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ class ModelScore:
     epochs: int | None = None
     train_time_s: float | None = None
     trial_id: str | None = None
+    quantiles: np.ndarray | None = None  # (n_windows, n_outputs, n_targets, 3): the 10/50/90% forecasts, scaled
 
 
 def score_model(name: str, model: Any, data: WindowedData, *, kind: str, **info: Any) -> ModelScore:

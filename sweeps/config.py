@@ -59,7 +59,7 @@ class WandbSection(_Strict):
 
 
 class PretrainedSection(_Strict):
-    path: str = "autogluon/chronos-2-small"
+    path: str = Field("autogluon/chronos-2-small", description="Chronos-2 weights: a hub id or a local directory.")
 
 
 class SweepConfig(_Strict):
@@ -82,21 +82,37 @@ class SweepConfig(_Strict):
         return models
 
 
-def _check_model_section(name: str, params: Any) -> None:
-    from models import TRAINED_MODELS, hparam_names
+def sweepable_models() -> tuple[str, ...]:
+    from models import TRAINED_MODELS
+    from models.chronos import CHRONOS2
 
-    if name not in TRAINED_MODELS:
-        raise ValueError(f"unknown model {name!r}; choose from {', '.join(TRAINED_MODELS)}")
+    return (*TRAINED_MODELS, CHRONOS2)
+
+
+def _allowed_hparams(name: str) -> set[str]:
+    from models import hparam_names
+    from models.chronos import CHRONOS2, CHRONOS2_HPARAMS
+
+    return set(CHRONOS2_HPARAMS) if name == CHRONOS2 else hparam_names(name) | TRAIN_OVERRIDABLE
+
+
+def _check_model_section(name: str, params: Any) -> None:
+    if name not in sweepable_models():
+        raise ValueError(f"unknown model {name!r}; choose from {', '.join(sweepable_models())}")
     if params is None:
         return
     if not isinstance(params, dict):
         raise ValueError(f"models.{name} must be a mapping of hyperparameters, got {type(params).__name__}")
-    allowed = hparam_names(name) | TRAIN_OVERRIDABLE
+    allowed = _allowed_hparams(name)
     for key, spec in params.items():
         where = f"models.{name}.{key}"
         if key not in allowed:
             raise ValueError(f"{where}: unknown hyperparameter; allowed: {', '.join(sorted(allowed))}")
         values = spec_values(spec, where)
+        if key == "mode" and any(v not in ("full", "lora") for v in values):
+            raise ValueError(f"{where}: fine-tuning mode is 'full' or 'lora', got {values}")
+        if key == "steps" and any(not isinstance(v, int) or v < 1 for v in values):
+            raise ValueError(f"{where}: steps must be positive integers, got {values}")
         if key in ("dropout", "teacher_forcing"):
             hi_ok = (lambda v: v <= 1) if key == "teacher_forcing" else (lambda v: v < 1)
             for v in values:
@@ -195,11 +211,11 @@ def load_config(
         raise ConfigError(str(err)) from err
     if models:
         available = raw.get("models") or {}
-        from models import TRAINED_MODELS
-
-        unknown = [m for m in models if m not in TRAINED_MODELS]
+        unknown = [m for m in models if m not in sweepable_models()]
         if unknown:
-            raise ConfigError(f"--models: unknown model(s) {', '.join(unknown)}; choose from {', '.join(TRAINED_MODELS)}")
+            raise ConfigError(
+                f"--models: unknown model(s) {', '.join(unknown)}; choose from {', '.join(sweepable_models())}"
+            )
         raw["models"] = {m: available.get(m, {}) for m in models}
     try:
         return SweepConfig.model_validate(raw)

@@ -12,11 +12,12 @@ import math
 import random
 from typing import Any
 
+from models.chronos import CHRONOS2
 from sweeps.config import TRAIN_OVERRIDABLE, SweepConfig
 
 _SHORT = {"hidden_size": "h", "d_model": "d", "num_layers": "l", "dropout": "p", "nhead": "nh",
           "learning_rate": "lr", "weight_decay": "wd", "batch_size": "bs", "teacher_forcing": "tf",
-          "dim_feedforward": "ff"}
+          "dim_feedforward": "ff", "steps": "s", "mode": ""}
 
 
 def expand_trials(cfg: SweepConfig) -> list[dict[str, Any]]:
@@ -36,8 +37,10 @@ def expand_trials(cfg: SweepConfig) -> list[dict[str, Any]]:
 
 
 def _trial(model: str, values: dict[str, Any]) -> dict[str, Any]:
-    hparams = {k: v for k, v in values.items() if k not in TRAIN_OVERRIDABLE}
-    train = {k: v for k, v in values.items() if k in TRAIN_OVERRIDABLE}
+    # Chronos-2's knobs (steps, learning rate, mode, batch size) all belong to its own fine-tuning call.
+    train_keys = set() if model == CHRONOS2 else TRAIN_OVERRIDABLE
+    hparams = {k: v for k, v in values.items() if k not in train_keys}
+    train = {k: v for k, v in values.items() if k in train_keys}
     tag = "_".join(f"{_SHORT.get(k, k)}{_fmt(v)}" for k, v in sorted(values.items())) or "defaults"
     return {"model": model, "hparams": hparams, "train": train, "tag": tag}
 

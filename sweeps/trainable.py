@@ -7,6 +7,7 @@ It is a plain function of (config, data): the data arrives once through Ray's ob
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,11 @@ from ray import tune
 
 from data_pipeline import WindowedData
 from models import TrainConfig, build
+from models.chronos import CHRONOS2
 from models.train import TrainState, fit
 
 STATE_FILE = "state.pt"
+CHRONOS_DIR = "chronos"  # a fine-tuned Chronos-2 checkpoint: a save_pretrained directory
 
 
 def train_trial(
@@ -29,9 +32,12 @@ def train_trial(
     threads: int,
     faults: list[dict[str, Any]],
     fault_dir: str,
+    pretrained_path: str,
 ) -> None:
     trial = config["trial"]
     torch.set_num_threads(max(1, threads))
+    if trial["model"] == CHRONOS2:
+        return _finetune_chronos(trial, data, pretrained_path, seed=int(base_train["seed"]))
     train_cfg = TrainConfig.model_validate({**base_train, **trial["train"]})
     model = build(trial["model"], **build_kwargs(data), seed=train_cfg.seed, **trial["hparams"])
 
@@ -52,7 +58,7 @@ def train_trial(
         last.update(metrics)
         with tempfile.TemporaryDirectory() as tmp:
             torch.save(state.to_dict(), Path(tmp) / STATE_FILE)
-            tune.report(dict(metrics, trial_finished=False, node_id=ray.get_runtime_context().get_node_id()),
+            tune.report(dict(metrics, trial_finished=False, node_id=_node_id()),
                         checkpoint=tune.Checkpoint.from_directory(tmp))
         # Poisoned weights come after the checkpoint, so a retry resumes from clean ones.
         if fault is not None and fault.spec["kind"] == "nan":
@@ -71,6 +77,35 @@ def train_trial(
             trial_finished=True,
         )
     )
+
+
+def _finetune_chronos(trial: dict[str, Any], data: WindowedData, pretrained_path: str, *, seed: int) -> None:
+    """One Chronos-2 fine-tune: a single blocking `fit` call, so one report (ASHA has nothing to cut short)."""
+    from models import scores
+    from models.chronos import CHRONOS2_HPARAMS, chronos_finetune, chronos_predict, load_chronos, save_chronos
+
+    knobs = {**CHRONOS2_HPARAMS, **trial["hparams"]}
+    started = time.perf_counter()
+    pipeline = load_chronos(pretrained_path)
+    shapes = dict(scaler=data.scaler, n_targets=data.n_targets, n_outputs=data.n_outputs)
+    with tempfile.TemporaryDirectory() as work:
+        tuned = chronos_finetune(pipeline, data.train, data.val, steps=int(knobs["steps"]),
+                                 learning_rate=float(knobs["learning_rate"]), mode=str(knobs["mode"]),
+                                 batch_size=int(knobs["batch_size"]), output_dir=work, seed=seed, **shapes)
+    train_time = time.perf_counter() - started
+    point, _ = chronos_predict(tuned, data.val.x, **shapes)
+    val = scores(data.val.y, point, data)
+    metrics = {"epoch": 1, "val_mse": val["mse"], "val_mae": val["mae"], "best_val_mse": val["mse"],
+               "best_epoch": 1, "epoch_time_s": train_time, "train_time_s": train_time, "trial_finished": True,
+               "node_id": _node_id()}
+    with tempfile.TemporaryDirectory() as tmp:
+        save_chronos(tuned, Path(tmp) / CHRONOS_DIR)
+        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
+
+
+def _node_id() -> str:
+    # On one machine every node shares an IP: the node id is what tells them apart in the results.
+    return ray.get_runtime_context().get_node_id()
 
 
 def build_kwargs(data: WindowedData) -> dict[str, int]:

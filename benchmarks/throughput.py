@@ -1,0 +1,119 @@
+"""How fast does a sweep go, and how close to its limit? All figures measured in one run on this machine.
+
+    python benchmarks/throughput.py              # default profile (~15 min on 2 cores)
+    python benchmarks/throughput.py --smoke      # seconds; keeps the script working in CI
+
+(a) seconds per epoch of our training loop vs a seed-style reference loop (same model, data and batch);
+(b) a sweep's wall time, trials, trial-epochs per second;
+(c) the ideal time = the trials' summed in-loop training time / the cores Ray used, and efficiency = ideal/actual;
+(d) scaling: the same small sweep with 1 and with 2 concurrent trials.
+Results: a table on stdout and benchmarks/results/throughput.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+
+def sweep_figures(run_dir: Path, wall_s: float, cores: float) -> dict[str, Any]:
+    from reports.runs import read_run
+
+    run = read_run(run_dir)
+    epochs = sum(t.epochs for t in run.trials)
+    in_loop = sum(t.train_time_s for t in run.trials)
+    ideal = in_loop / cores
+    return {
+        "trials": len(run.trials),
+        "trial_status": {s: sum(t.status == s for t in run.trials) for s in ("finished", "stopped", "failed")},
+        "trial_epochs": epochs,
+        "wall_s": round(wall_s, 1),
+        "trial_epochs_per_s": round(epochs / wall_s, 2),
+        "in_loop_train_s": round(in_loop, 1),
+        "cores": cores,
+        "ideal_s": round(ideal, 1),
+        "efficiency": round(ideal / wall_s, 3),
+    }
+
+
+def run_sweep(runs: Path, name: str, args: list[str]) -> float:
+    from sweeps.run_all import main
+
+    start = time.monotonic()
+    code = main(["--runs-dir", str(runs), "--name", name, "--wandb-mode", "disabled", "--no-report", *args])
+    if code != 0:
+        raise SystemExit(f"sweep {name} failed with exit code {code}")
+    return time.monotonic() - start
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--smoke", action="store_true", help="tiny sweeps, for CI")
+    p.add_argument("--profile", default="default", choices=["smoke", "default", "full"])
+    p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "throughput.json"))
+    args = p.parse_args()
+
+    import epoch_speed
+    import ray
+
+    results: dict[str, Any] = {"command": " ".join(["benchmarks/throughput.py", *sys.argv[1:]]),
+                               "cpu_count": os.cpu_count()}
+
+    # (a) the training loop against the seed-style reference, same model and batch
+    data, source = epoch_speed.load_data(args.smoke)
+    timing_epochs = 2 if args.smoke else 5
+    seed_s = epoch_speed.steady(epoch_speed.time_seed_loop(data, timing_epochs, epoch_speed.resolve_device("cpu")))
+    ours_s = epoch_speed.steady(epoch_speed.time_fit("gru_ar", data, timing_epochs, "cpu", patience=10**6)["epoch_times"])
+    results["epoch"] = {"data": source, "seed_s_per_epoch": round(seed_s, 4), "ours_s_per_epoch": round(ours_s, 4),
+                        "ratio_seed_over_ours": round(seed_s / ours_s, 2)}
+
+    ray.init(include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    cores = ray.cluster_resources().get("CPU", 1.0)
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = Path(tmp)
+        # (b) + (c) one whole sweep of the chosen profile
+        profile = "smoke" if args.smoke else args.profile
+        wall = run_sweep(runs, "profile", ["--profile", profile])
+        results["sweep"] = {"profile": profile, **sweep_figures(runs / "profile", wall, cores)}
+
+        # (d) scaling: the same 6 trials with 1 and with 2 at a time
+        small = ["--profile", "smoke", "--models", "gru_nar,gru_ar,transformer", "train.epochs=" + ("3" if args.smoke else "10"),
+                 "models.gru_nar.hidden_size={grid: [32, 64]}", "models.gru_ar.hidden_size={grid: [32, 64]}",
+                 "models.transformer.d_model={grid: [32, 64]}"]
+        scaling = {}
+        for concurrent in (1, 2):
+            wall = run_sweep(runs, f"c{concurrent}", [*small, f"sweep.max_concurrent_trials={concurrent}"])
+            scaling[concurrent] = sweep_figures(runs / f"c{concurrent}", wall, min(concurrent, cores))
+        results["scaling"] = {
+            "one_at_a_time": scaling[1], "two_at_a_time": scaling[2],
+            "speedup_2_over_1": round(scaling[1]["wall_s"] / scaling[2]["wall_s"], 2),
+        }
+    ray.shutdown()
+
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=2))
+    e, s, sc = results["epoch"], results["sweep"], results["scaling"]
+    print("\n=== Sweep throughput (this machine, one run) ===")
+    print(f"(a) epoch, GRU h64 x2, batch 128: ours {e['ours_s_per_epoch']:.3f} s, seed-style reference "
+          f"{e['seed_s_per_epoch']:.3f} s -> reference/ours = {e['ratio_seed_over_ours']:.2f}x")
+    print(f"(b) {s['profile']} sweep: {s['trials']} trials {s['trial_status']}, {s['trial_epochs']} trial-epochs "
+          f"in {s['wall_s']:.0f} s = {s['trial_epochs_per_s']:.2f} trial-epochs/s")
+    print(f"(c) ideal {s['ideal_s']:.0f} s (in-loop {s['in_loop_train_s']:.0f} s / {s['cores']:g} cores) -> "
+          f"efficiency {s['efficiency']:.2f} (target >= 0.85); Ray overhead {1 - s['efficiency']:.0%} of core time")
+    print(f"(d) 6 trials: 1 at a time {sc['one_at_a_time']['wall_s']:.0f} s, 2 at a time "
+          f"{sc['two_at_a_time']['wall_s']:.0f} s -> speed-up {sc['speedup_2_over_1']:.2f}x (ideal 2.00x)")
+    print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""The benchmark scripts keep working: each runs end to end in its tiny smoke mode and writes its JSON."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def test_seed_task_benchmark_smoke(tmp_path: Path):
+    out = tmp_path / "seed.json"
+    proc = subprocess.run([sys.executable, "benchmarks/seed_task.py", "--smoke", "--runs-dir", str(tmp_path),
+                           "--out", str(out)], capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    models = {row["model"] for row in result["table"]}
+    assert {"persistence", "ridge", "gru_nar", "transformer"} <= models
+    assert all(row["windows"] == 78 for row in result["table"])  # every test window of the Delhi test file
+    assert "Every architecture below persistence" in proc.stdout
+
+
+def test_throughput_benchmark_smoke(tmp_path: Path):
+    out = tmp_path / "throughput.json"
+    proc = subprocess.run([sys.executable, "benchmarks/throughput.py", "--smoke", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["sweep"]["trials"] == 5 and result["sweep"]["trial_epochs"] == 10
+    assert 0 < result["sweep"]["efficiency"] <= 1.5
+    assert result["scaling"]["one_at_a_time"]["trials"] == 6
+    assert "trial-epochs/s" in proc.stdout
