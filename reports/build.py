@@ -133,13 +133,41 @@ def _swap_in(tmp: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _ranking_for_reading(ranking: pd.DataFrame) -> pd.DataFrame:
+    """The ranking as a person reads it: the interval in one cell, rounded numbers (ranking.csv keeps all)."""
+    out = ranking[["rank", "model", "kind", "test_mse", "test_mae", "val_mse", "skill_vs_persistence"]].copy()
+    out["skill_vs_persistence"] = [f"{v:+.1%}" for v in ranking.skill_vs_persistence]
+    out["MSE - persistence (95% CI)"] = [
+        "" if m == "persistence" else f"[{lo:+.3f}, {hi:+.3f}]"
+        for m, lo, hi in zip(ranking.model, ranking.mse_diff_vs_persistence_ci_low,
+                             ranking.mse_diff_vs_persistence_ci_high, strict=True)
+    ]
+    out["hyperparameters"] = ranking.hparams
+    out["params"] = ranking.params
+    out["epochs"] = ranking.epochs.astype("Int64")
+    out["train s"] = ranking.train_time_s
+    out["trial"] = ranking.trial_id
+    return out.rename(columns={"test_mse": "test MSE", "test_mae": "test MAE", "val_mse": "val MSE",
+                               "skill_vs_persistence": "skill vs persistence"})
+
+
+def _per_target_wide(long: pd.DataFrame, ranking: pd.DataFrame) -> pd.DataFrame:
+    """One row per model (in ranking order), RMSE and MAE per target side by side."""
+    wide = long.pivot(index="model", columns="target", values=["rmse", "mae"])
+    wide.columns = [f"{target} {metric.upper()}" for metric, target in wide.columns]
+    wide = wide[sorted(wide.columns, key=lambda c: (c.rsplit(" ", 1)[0], c.endswith("MAE")))]
+    return wide.reindex(ranking.model).reset_index()
+
+
 def _trial_counts(run: RunDir) -> pd.DataFrame:
     rows: dict[str, dict[str, int]] = {}
     for t in run.trials:
         row = rows.setdefault(t.model, {"model": t.model, "trials": 0, "finished": 0, "stopped": 0, "failed": 0})
         row["trials"] += 1
         row[t.status] += 1
-    return pd.DataFrame(sorted(rows.values(), key=lambda r: r["model"]))
+    table = pd.DataFrame(sorted(rows.values(), key=lambda r: r["model"]))
+    return table.rename(columns={"finished": "finished (own stopping rule)",
+                                 "stopped": "stopped early by ASHA / interrupted"})
 
 
 def _sections(run: RunDir, data: WindowedData, ranking: pd.DataFrame, results: list[ModelScore],
@@ -173,7 +201,8 @@ def _sections(run: RunDir, data: WindowedData, ranking: pd.DataFrame, results: l
                                                          "outlier_policy") if k in summary}, indent=2, default=str)
     return {
         "title": f"Forecast Sweep report: {run.path.name}",
-        "protocol": protocol, "notes": notes, "ranking": ranking, "trial_counts": _trial_counts(run),
-        "per_target": per_target_table(results), "per_horizon": horizon, "failed": failed,
+        "protocol": protocol, "notes": notes, "ranking": _ranking_for_reading(ranking),
+        "trial_counts": _trial_counts(run), "per_target": _per_target_wide(per_target_table(results), ranking),
+        "per_horizon": horizon, "failed": failed,
         "figures": figs, "data_text": data_text,
     }

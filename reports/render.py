@@ -11,17 +11,24 @@ import pandas as pd
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;font-size:13px;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}
-th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}tr.baseline{color:#555;font-style:italic}
+table{border-collapse:collapse;font-size:13px;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}td.num{text-align:right}
+th{background:#f3f3f3}tr.baseline{color:#555;font-style:italic}
 img{max-width:100%;border:1px solid #eee;margin:0.5em 0}.note{background:#fffbe6;border:1px solid #e6d98c;padding:.6em 1em}
 code{background:#f3f3f3;padding:0 3px}
 """
 
 
 def _fmt(v: Any) -> str:
+    if v is None or (not isinstance(v, (list, dict, str)) and pd.isna(v)):
+        return ""
     if isinstance(v, float):
         return f"{v:.4g}" if abs(v) < 1e4 else f"{v:.0f}"
-    return "" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)
+    return str(v)
+
+
+def _cell(v: Any) -> str:
+    numeric = isinstance(v, (int, float)) and not isinstance(v, bool)
+    return f"<td{' class=num' if numeric else ''}>{html.escape(_fmt(v))}</td>"
 
 
 def table_html(df: pd.DataFrame, *, index: bool = False, baseline_col: str | None = "kind") -> str:
@@ -30,7 +37,7 @@ def table_html(df: pd.DataFrame, *, index: bool = False, baseline_col: str | Non
     body = []
     for _, row in frame.iterrows():
         cls = ' class="baseline"' if baseline_col and row.get(baseline_col) == "baseline" else ""
-        cells = "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row.tolist())
+        cells = "".join(_cell(v) for v in row.tolist())
         body.append(f"<tr{cls}>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 

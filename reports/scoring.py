@@ -34,8 +34,11 @@ def score_model(name: str, model: Any, data: WindowedData, *, kind: str, **info:
     if val_mse is None:
         val_mse = scores(data.val.y, predict(model, data.val.x), data)["mse"]
     y_pred = predict(model, data.test.x)
-    return ModelScore(name, kind, float(val_mse), scores(data.test.y, y_pred, data), y_pred,
-                      count_parameters(model, trainable_only=False), **info)
+    # Ridge keeps its closed-form weights in buffers: count them; persistence has nothing to learn.
+    params = count_parameters(model, trainable_only=False)
+    if name == "ridge":
+        params += sum(b.numel() for n, b in model.named_buffers() if n != "alpha")
+    return ModelScore(name, kind, float(val_mse), scores(data.test.y, y_pred, data), y_pred, params, **info)
 
 
 def baseline_scores(data: WindowedData) -> list[ModelScore]:

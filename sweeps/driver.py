@@ -14,6 +14,7 @@ import yaml
 from data_pipeline import WindowedData, build_windowed_data
 from sweeps.config import ConfigError, SweepConfig
 from sweeps.progress import INTERRUPTED, SweepProgress
+from sweeps.resume import repair_missing_checkpoints
 from sweeps.search_space import expand_trials
 from sweeps.tracking import WandbPlan, plan_wandb, wandb_callback
 
@@ -143,6 +144,8 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions) -> SweepOutcome:
 
     if tune.Tuner.can_restore(experiment_path):
         print(f"Resuming the sweep stored in {experiment_path}: finished trials are kept, the rest continue.")
+        for path in repair_missing_checkpoints(experiment_path):
+            print(f"  restored {path.parent.name}/{path.name} from that trial's newest checkpoint")
         tuner = tune.Tuner.restore(experiment_path, trainable=trainable, resume_errored=True)
     else:
         scheduler = None
@@ -206,9 +209,11 @@ def trial_dirname(trial: Any) -> str:
 def _trial_row(result: Any) -> dict[str, Any]:
     info = result.config["trial"]
     metrics = result.metrics or {}
+    finished_marker = result.checkpoint is not None and "://" not in result.checkpoint.path and (
+        Path(result.checkpoint.path) / "finished.json").exists()
     if result.error is not None:
         status = "failed"
-    elif metrics.get("trial_finished"):
+    elif metrics.get("trial_finished") or finished_marker:
         status = "finished"
     else:
         status = "stopped"  # by ASHA, or interrupted before it finished

@@ -6,6 +6,7 @@ It is a plain function of (config, data): the data arrives once through Ray's ob
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ from models.train import TrainState, fit
 
 STATE_FILE = "state.pt"
 CHRONOS_DIR = "chronos"  # a fine-tuned Chronos-2 checkpoint: a save_pretrained directory
+FINISHED_FILE = "finished.json"  # in a trial's closing checkpoint: the trial ended by its own rule
 
 
 def train_trial(
@@ -36,19 +38,23 @@ def train_trial(
 ) -> None:
     trial = config["trial"]
     torch.set_num_threads(max(1, threads))
+    resume = None
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as ckpt_dir:
+            if (Path(ckpt_dir) / FINISHED_FILE).exists():
+                # Finished before the driver was interrupted, but its end had not reached the experiment
+                # state: it is done, and reporting again would only duplicate its last result.
+                return None
+            resume = TrainState.from_dict(torch.load(Path(ckpt_dir) / STATE_FILE, weights_only=True))
     if trial["model"] == CHRONOS2:
         return _finetune_chronos(trial, data, pretrained_path, seed=int(base_train["seed"]))
     train_cfg = TrainConfig.model_validate({**base_train, **trial["train"]})
     model = build(trial["model"], **build_kwargs(data), seed=train_cfg.seed, **trial["hparams"])
 
-    resume = None
-    checkpoint = tune.get_checkpoint()
-    if checkpoint is not None:
-        with checkpoint.as_directory() as ckpt_dir:
-            resume = TrainState.from_dict(torch.load(Path(ckpt_dir) / STATE_FILE, weights_only=True))
-
     fault = _fault_for(trial["model"], faults, fault_dir)
     last: dict[str, Any] = {}
+    last_state: list[TrainState] = []
 
     def on_epoch(metrics: dict[str, Any], state: TrainState) -> None:
         # Errors fire before this epoch's checkpoint, so every retry meets them again (until `times` is spent).
@@ -56,6 +62,7 @@ def train_trial(
             fault.maybe_fire(metrics["epoch"], model)
         last.clear()
         last.update(metrics)
+        last_state[:] = [state]
         with tempfile.TemporaryDirectory() as tmp:
             torch.save(state.to_dict(), Path(tmp) / STATE_FILE)
             tune.report(dict(metrics, trial_finished=False, node_id=_node_id()),
@@ -66,17 +73,20 @@ def train_trial(
 
     result = fit(model, data, train_cfg, on_epoch=on_epoch, resume=resume)
     # A closing report marks the trial as finished by its own stopping rule (not by ASHA or an interruption).
-    tune.report(
-        dict(
-            last,
-            val_mse=result.best_val_mse,
-            best_val_mse=result.best_val_mse,
-            best_epoch=result.best_epoch,
-            epochs_run=result.epochs_run,
-            stopped_early=result.stopped_early,
-            trial_finished=True,
-        )
-    )
+    # Its checkpoint carries a marker, so a restore that missed the trial's end does not train it again.
+    # (A trial restored after its last epoch trains no further epoch: its state is the restored one.)
+    final_state = last_state[0] if last_state else resume
+    if not last and resume is not None and resume.history:
+        last.update(resume.history[-1])
+    closing = dict(last, val_mse=result.best_val_mse, best_val_mse=result.best_val_mse, best_epoch=result.best_epoch,
+                   epochs_run=result.epochs_run, stopped_early=result.stopped_early, trial_finished=True,
+                   node_id=_node_id())
+    with tempfile.TemporaryDirectory() as tmp:
+        if final_state is not None:
+            torch.save(final_state.to_dict(), Path(tmp) / STATE_FILE)
+        (Path(tmp) / FINISHED_FILE).write_text(json.dumps(closing, default=str))
+        tune.report(closing, checkpoint=tune.Checkpoint.from_directory(tmp))
+    return None
 
 
 def _finetune_chronos(trial: dict[str, Any], data: WindowedData, pretrained_path: str, *, seed: int) -> None:
@@ -100,6 +110,7 @@ def _finetune_chronos(trial: dict[str, Any], data: WindowedData, pretrained_path
                "node_id": _node_id()}
     with tempfile.TemporaryDirectory() as tmp:
         save_chronos(tuned, Path(tmp) / CHRONOS_DIR)
+        (Path(tmp) / FINISHED_FILE).write_text(json.dumps(metrics))
         tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
 
 

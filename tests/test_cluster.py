@@ -186,6 +186,11 @@ def test_killing_the_worker_raylet_mid_sweep_resumes_its_trial_on_the_head(
         ",".join(models),
         "train.epochs=12",
         "train.patience=100",
+        # Slow enough per epoch that the worker is killed well before its trial could finish there.
+        "models.gru_nar.hidden_size=128",
+        "models.lstm_nar.hidden_size=128",
+        "models.gru_nar.num_layers=2",
+        "models.lstm_nar.num_layers=2",
         "sweep.max_failures=2",
     )
     experiment = storage / "kill"

@@ -85,8 +85,36 @@ def test_interrupted_sweep_resumes_with_finished_trials_intact(sig, tmp_path: Pa
         assert after[trial] == text, f"finished trial {trial} was rerun"
     run = read_run(runs / name)
     assert len(run.trials) == 4 == n_trial_dirs
-    assert all(t.status == "finished" for t in run.trials), [(t.model, t.status) for t in run.trials]
+    assert all(t.status == "finished" for t in run.trials), [(t.model, t.status, t.error) for t in run.trials]
     ranking = (runs / name / "report" / "ranking.csv").read_text()
     for model in ("gru_nar", "gru_ar", "lstm_nar", "ridge", "persistence"):
         assert model in ranking
     assert json.loads((runs / name / "run.json").read_text())["n_trials"] == 4
+
+
+def test_a_state_naming_a_deleted_checkpoint_is_repaired_from_the_newest_one(smoke_run: Path, tmp_path: Path):
+    """The race a SIGKILL can hit: Ray deleted the checkpoint its last snapshot names, a newer one exists."""
+    import shutil
+
+    from sweeps.resume import referenced_checkpoints, repair_missing_checkpoints
+
+    experiment = tmp_path / "ray"
+    shutil.copytree(smoke_run / "ray", experiment)
+    named = sorted(referenced_checkpoints(smoke_run / "ray"))
+    assert len(named) == 5
+    victim = experiment / named[0].parent.name / named[0].name
+    newer = victim.with_name(f"checkpoint_{int(victim.name.split('_')[1]) + 1:06d}")
+    victim.rename(newer)
+    # Point the copied state at the copy, as a real run directory's state points at itself (only the paths are
+    # read from these blobs, so a byte-level rewrite is enough here).
+    for state in experiment.glob("experiment_state-*.json"):
+        text = state.read_text()
+        for path in named:
+            old = path.as_posix().encode().hex()
+            new = (experiment / path.parent.name / path.name).as_posix().encode().hex()
+            text = text.replace(old, new)
+        state.write_text(text)
+    assert victim in referenced_checkpoints(experiment) and not victim.exists()
+    assert repair_missing_checkpoints(str(experiment)) == [victim]
+    assert (victim / "state.pt").read_bytes() == (newer / "state.pt").read_bytes()
+    assert repair_missing_checkpoints(str(experiment)) == []
