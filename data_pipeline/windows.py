@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -13,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.ipc  # noqa: F401  (registers pa.ipc)
 
 from data_pipeline.config import DataConfig, SplitConfig, WindowConfig
 from data_pipeline.errors import DataError
@@ -135,12 +138,26 @@ def _cache_dir(data: DataConfig) -> Path:
     return Path(data.cache_dir) if data.cache_dir else Path(".cache") / "data"
 
 
+def _split_table(s: SplitWindows) -> pa.Table:
+    """One split as an Arrow table: each window's x and y flattened into fixed-size lists (zero-copy back)."""
+    n = len(s)
+    x = pa.FixedSizeListArray.from_arrays(pa.array(s.x.reshape(-1), pa.float32()), int(np.prod(s.x.shape[1:])))
+    y = pa.FixedSizeListArray.from_arrays(pa.array(s.y.reshape(-1), pa.float32()), int(np.prod(s.y.shape[1:])))
+    origin = pa.array(s.origin.astype("datetime64[ns]"), pa.timestamp("ns"))
+    shapes = json.dumps({"x": list(s.x.shape), "y": list(s.y.shape)})
+    return pa.table({"x": x, "y": y, "origin": origin}, metadata={"shapes": shapes, "rows": str(n)})
+
+
+def _split_from_table(table: pa.Table) -> SplitWindows:
+    shapes = json.loads(table.schema.metadata[b"shapes"])
+    x = table.column("x").combine_chunks().flatten().to_numpy().reshape(shapes["x"])
+    y = table.column("y").combine_chunks().flatten().to_numpy().reshape(shapes["y"])
+    origin = table.column("origin").to_numpy().astype("datetime64[ns]")
+    return SplitWindows(np.ascontiguousarray(x, np.float32), np.ascontiguousarray(y, np.float32), origin)
+
+
 def _save(path: Path, wd: WindowedData) -> None:
-    arrays: dict[str, np.ndarray] = {}
-    for name in SPLITS:
-        s = wd.split(name)
-        arrays[f"{name}_x"], arrays[f"{name}_y"] = s.x, s.y
-        arrays[f"{name}_origin"] = s.origin.astype("datetime64[ns]").astype(np.int64)
+    """A cache entry is a folder: one Arrow IPC file per split plus meta.json, swapped in whole."""
     meta = {
         "feature_names": wd.feature_names,
         "target_names": wd.target_names,
@@ -149,31 +166,28 @@ def _save(path: Path, wd: WindowedData) -> None:
         "n_outputs": wd.n_outputs,
         "summary": wd.summary,
     }
-    arrays["meta"] = np.array(json.dumps(meta))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, suffix=".tmp"))
     try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)  # readers see either no file or a complete one
+        for name in SPLITS:
+            table = _split_table(wd.split(name))
+            with pa.OSFile(str(tmp / f"{name}.arrow"), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+                writer.write_table(table)
+        (tmp / "meta.json").write_text(json.dumps(meta, default=str))
+        if not path.exists():
+            os.replace(tmp, path)  # readers see either no entry or a complete one
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _load(path: Path) -> WindowedData | None:
     try:
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
-            splits = {
-                n: SplitWindows(
-                    np.ascontiguousarray(z[f"{n}_x"]),
-                    np.ascontiguousarray(z[f"{n}_y"]),
-                    z[f"{n}_origin"].astype("datetime64[ns]"),
-                )
-                for n in SPLITS
-            }
-    except Exception:  # a corrupt or foreign cache file is just a miss
+        meta = json.loads((path / "meta.json").read_text())
+        splits = {}
+        for n in SPLITS:
+            with pa.memory_map(str(path / f"{n}.arrow")) as source:
+                splits[n] = _split_from_table(pa.ipc.open_file(source).read_all())
+    except Exception:  # a corrupt or foreign cache entry is just a miss
         return None
     return WindowedData(
         splits["train"],
@@ -249,8 +263,8 @@ def build_windowed_data(
     digest = _source_digest(data) if cache else None
     path = None
     if digest is not None:
-        path = _cache_dir(data) / f"{_cache_key(digest, data, window, split)}.npz"
-        hit = _load(path) if path.is_file() else None
+        path = _cache_dir(data) / _cache_key(digest, data, window, split)
+        hit = _load(path) if path.is_dir() else None
         if hit is not None:
             overlap = hit.summary.get("overlap_dropped", {})
             if overlap.get("count"):
@@ -266,8 +280,8 @@ def build_windowed_data(
     bundle = load_series(data)
     wd = build_from_bundle(bundle, data, window, split)
     if cache:
-        path = _cache_dir(data) / f"{_cache_key(bundle.digest, data, window, split)}.npz"
-        wd.summary["cache_key"] = path.stem
+        path = _cache_dir(data) / _cache_key(bundle.digest, data, window, split)
+        wd.summary["cache_key"] = path.name
         try:
             _save(path, wd)
         except OSError as exc:

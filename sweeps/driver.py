@@ -96,7 +96,6 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions) -> SweepOutcome:
     import ray
     from ray import tune
 
-    from sweeps.scheduler import PerModelASHA
     from sweeps.trainable import train_trial
 
     started = time.monotonic()
@@ -142,46 +141,57 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions) -> SweepOutcome:
                            wandb_dir=run_dir)
         )
 
-    if tune.Tuner.can_restore(experiment_path):
-        print(f"Resuming the sweep stored in {experiment_path}: finished trials are kept, the rest continue.")
-        for path in repair_missing_checkpoints(experiment_path):
-            print(f"  restored {path.parent.name}/{path.name} from that trial's newest checkpoint")
-        tuner = tune.Tuner.restore(experiment_path, trainable=trainable, resume_errored=True)
-    else:
-        scheduler = None
-        if cfg.sweep.scheduler == "asha":
-            scheduler = PerModelASHA(metric=METRIC, mode="min", max_t=cfg.train.epochs + 1,
-                                     grace_period=cfg.sweep.grace_period,
-                                     reduction_factor=cfg.sweep.reduction_factor)
-        tuner = tune.Tuner(
-            trainable,
-            param_space={"trial": tune.grid_search(trials)},
-            tune_config=tune.TuneConfig(
-                metric=METRIC,
-                mode="min",
-                scheduler=scheduler,
-                reuse_actors=cfg.sweep.reuse_actors,
-                max_concurrent_trials=cfg.sweep.max_concurrent_trials,
-                trial_dirname_creator=trial_dirname,
-            ),
-            run_config=tune.RunConfig(
-                name=experiment_name,
-                storage_path=storage_path,
-                failure_config=tune.FailureConfig(max_failures=cfg.sweep.max_failures),
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-                callbacks=callbacks,
-                verbose=0,
-            ),
-        )
+    run_record = {"name": opts.name, "experiment_path": experiment_path, "wandb_mode": wandb_plan.mode,
+                  "n_trials": len(trials)}
+    # Written before any trial runs, so a report can find the results even if this driver never returns.
+    _write_atomic(run_dir / "run.json", json.dumps(run_record, indent=2))
+    tuner = _tuner(cfg, trainable, trials, callbacks, storage_path, experiment_name, experiment_path)
     results = tuner.fit()
     if INTERRUPTED.is_set():
         raise KeyboardInterrupt
     rows = [_trial_row(r) for r in results]
     outcome = SweepOutcome(run_dir, experiment_path, wandb_plan, rows, time.monotonic() - started)
-    _write_atomic(run_dir / "run.json", json.dumps(
-        {"name": opts.name, "experiment_path": experiment_path, "wandb_mode": wandb_plan.mode,
-         "n_trials": len(trials), "wall_time_s": outcome.wall_time_s}, indent=2))
+    _write_atomic(run_dir / "run.json", json.dumps(dict(run_record, wall_time_s=outcome.wall_time_s), indent=2))
     return outcome
+
+
+def _tuner(cfg: SweepConfig, trainable: Any, trials: list[dict[str, Any]], callbacks: list[Any],
+           storage_path: str, experiment_name: str, experiment_path: str) -> Any:
+    """A new Tuner, or the stored one when this sweep was interrupted (finished trials stay finished)."""
+    from ray import tune
+
+    from sweeps.scheduler import PerModelASHA
+
+    if tune.Tuner.can_restore(experiment_path):
+        print(f"Resuming the sweep stored in {experiment_path}: finished trials are kept, the rest continue.")
+        for path in repair_missing_checkpoints(experiment_path):
+            print(f"  restored {path.parent.name}/{path.name} from that trial's newest checkpoint")
+        return tune.Tuner.restore(experiment_path, trainable=trainable, resume_errored=True)
+    scheduler = None
+    if cfg.sweep.scheduler == "asha":
+        scheduler = PerModelASHA(metric=METRIC, mode="min", max_t=cfg.train.epochs + 1,
+                                 grace_period=cfg.sweep.grace_period, reduction_factor=cfg.sweep.reduction_factor)
+    return tune.Tuner(
+        trainable,
+        param_space={"trial": tune.grid_search(trials)},
+        tune_config=tune.TuneConfig(
+            metric=METRIC,
+            mode="min",
+            scheduler=scheduler,
+            reuse_actors=cfg.sweep.reuse_actors,
+            max_concurrent_trials=cfg.sweep.max_concurrent_trials,
+            trial_dirname_creator=trial_dirname,
+        ),
+        run_config=tune.RunConfig(
+            name=experiment_name,
+            storage_path=storage_path,
+            failure_config=tune.FailureConfig(max_failures=cfg.sweep.max_failures),
+            # One checkpoint per trial (the latest, which also holds its best weights): disk stays bounded.
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            callbacks=callbacks,
+            verbose=0,
+        ),
+    )
 
 
 def _check_pretrained(cfg: SweepConfig, run_dir: Path) -> dict[str, str]:

@@ -55,7 +55,9 @@ class SweepProgress(Callback):
         model = trial.config["trial"]["model"]
         self.done[model] += 1
         epochs = self.epochs.get(trial.trial_id, 0)
-        self._say(f"done   {model:<12} {trial.config['trial']['tag']:<28} epochs={epochs:<4} {self._counts()}")
+        # Finished by its own early stopping / epoch budget, or cut short by ASHA for trailing its family.
+        how = "done  " if (trial.last_result or {}).get("trial_finished") else "cut   "
+        self._say(f"{how} {model:<12} {trial.config['trial']['tag']:<24} epochs={epochs:<4} {self._counts()}")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         model = trial.config["trial"]["model"]

@@ -140,7 +140,7 @@ def test_robust_scaler_and_roundtrip(tmp_path):
 def test_cache_hit_identical(tmp_path):
     cfg = DataConfig(cache_dir=str(tmp_path))
     a = build_windowed_data(cfg, W, SplitConfig())
-    assert a.summary["cache"] == "miss" and len(list(tmp_path.glob("*.npz"))) == 1
+    assert a.summary["cache"] == "miss" and len([p for p in tmp_path.iterdir() if (p / "meta.json").exists()]) == 1
     b = build_windowed_data(cfg, W, SplitConfig())
     assert b.summary["cache"] == "hit"
     for name in ("train", "val", "test"):
@@ -151,7 +151,7 @@ def test_cache_hit_identical(tmp_path):
     assert a.feature_names == b.feature_names and a.summary["windows"] == b.summary["windows"]
     # a different window config is a different cache entry
     c = build_windowed_data(cfg, WindowConfig(input=14, output=7), SplitConfig())
-    assert c.summary["cache"] == "miss" and len(list(tmp_path.glob("*.npz"))) == 2
+    assert c.summary["cache"] == "miss" and len([p for p in tmp_path.iterdir() if (p / "meta.json").exists()]) == 2
 
 
 def test_cache_invalidated_by_file_contents(tmp_path):
