@@ -46,11 +46,11 @@ def sweep_figures(run_dir: Path, wall_s: float, cores: float) -> dict[str, Any]:
     }
 
 
-def run_sweep(runs: Path, name: str, args: list[str]) -> float:
+def run_sweep(runs: Path, name: str, args: list[str], wandb_mode: str = "disabled") -> float:
     from sweeps.run_all import main
 
     start = time.monotonic()
-    code = main(["--runs-dir", str(runs), "--name", name, "--wandb-mode", "disabled", "--no-report", *args])
+    code = main(["--runs-dir", str(runs), "--name", name, "--wandb-mode", wandb_mode, "--no-report", *args])
     if code != 0:
         raise SystemExit(f"sweep {name} failed with exit code {code}")
     return time.monotonic() - start
@@ -60,6 +60,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--smoke", action="store_true", help="tiny sweeps, for CI")
     p.add_argument("--profile", default="default", choices=["smoke", "default", "full"])
+    p.add_argument("--wandb-mode", default="offline", choices=["offline", "disabled"],
+                   help="W&B for the profile sweep (default offline: what the main command does without a key)")
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "throughput.json"))
     args = p.parse_args()
 
@@ -83,8 +85,8 @@ def main() -> None:
         runs = Path(tmp)
         # (b) + (c) one whole sweep of the chosen profile
         profile = "smoke" if args.smoke else args.profile
-        wall = run_sweep(runs, "profile", ["--profile", profile])
-        results["sweep"] = {"profile": profile, **sweep_figures(runs / "profile", wall, cores)}
+        wall = run_sweep(runs, "profile", ["--profile", profile], args.wandb_mode)
+        results["sweep"] = {"profile": profile, "wandb": args.wandb_mode, **sweep_figures(runs / "profile", wall, cores)}
 
         # (d) scaling: the same 6 trials with 1 and with 2 at a time
         small = ["--profile", "smoke", "--models", "gru_nar,gru_ar,transformer", "train.epochs=" + ("3" if args.smoke else "10"),
@@ -106,7 +108,7 @@ def main() -> None:
     print("\n=== Sweep throughput (this machine, one run) ===")
     print(f"(a) epoch, GRU h64 x2, batch 128: ours {e['ours_s_per_epoch']:.3f} s, seed-style reference "
           f"{e['seed_s_per_epoch']:.3f} s -> reference/ours = {e['ratio_seed_over_ours']:.2f}x")
-    print(f"(b) {s['profile']} sweep: {s['trials']} trials {s['trial_status']}, {s['trial_epochs']} trial-epochs "
+    print(f"(b) {s['profile']} sweep (W&B {s['wandb']}): {s['trials']} trials {s['trial_status']}, {s['trial_epochs']} trial-epochs "
           f"in {s['wall_s']:.0f} s = {s['trial_epochs_per_s']:.2f} trial-epochs/s")
     print(f"(c) ideal {s['ideal_s']:.0f} s (in-loop {s['in_loop_train_s']:.0f} s / {s['cores']:g} cores) -> "
           f"efficiency {s['efficiency']:.2f} (target >= 0.85); Ray overhead {1 - s['efficiency']:.0%} of core time")

@@ -153,7 +153,8 @@ def _split_from_table(table: pa.Table) -> SplitWindows:
     x = table.column("x").combine_chunks().flatten().to_numpy().reshape(shapes["x"])
     y = table.column("y").combine_chunks().flatten().to_numpy().reshape(shapes["y"])
     origin = table.column("origin").to_numpy().astype("datetime64[ns]")
-    return SplitWindows(np.ascontiguousarray(x, np.float32), np.ascontiguousarray(y, np.float32), origin)
+    # Copies: arrays straight off the memory map are read-only, and torch warns on (and must not write to) them.
+    return SplitWindows(np.array(x, np.float32), np.array(y, np.float32), origin)
 
 
 def _save(path: Path, wd: WindowedData) -> None:

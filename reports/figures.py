@@ -101,19 +101,28 @@ def per_horizon(table: pd.DataFrame, out: Path) -> Path:
 
 
 def val_distribution(run: RunDir, out: Path) -> Path:
-    """Validation MSE of every trial, per model: how much each family depends on its grid."""
-    by_model: dict[str, list[float]] = {}
+    """Validation MSE of every trial, per model: how much each family depends on its grid. Hollow points are
+    trials ASHA cut short (their score is from fewer epochs, so it says less about the grid point)."""
+    by_model: dict[str, list[TrialRecord]] = {}
     for t in run.trials:
         if np.isfinite(t.best_val_mse):
-            by_model.setdefault(t.model, []).append(t.best_val_mse)
+            by_model.setdefault(t.model, []).append(t)
     models = sorted(by_model)
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     if models:
-        ax.boxplot([by_model[m] for m in models], showfliers=False)
+        ax.boxplot([[t.best_val_mse for t in by_model[m]] for m in models], showfliers=False)
         ax.set_xticks(range(1, len(models) + 1), models)
         for i, m in enumerate(models, start=1):
-            jitter = np.random.default_rng(i).uniform(-0.12, 0.12, len(by_model[m]))
-            ax.scatter(i + jitter, by_model[m], s=10, alpha=0.6)
+            trials = by_model[m]
+            jitter = np.random.default_rng(i).uniform(-0.12, 0.12, len(trials))
+            for cut, marker in ((False, "filled"), (True, "hollow")):
+                pick = [j for j, t in enumerate(trials) if (t.status != "finished") == cut]
+                if not pick:
+                    continue
+                ax.scatter(i + jitter[pick], [trials[j].best_val_mse for j in pick], s=14, alpha=0.7,
+                           color=f"C{i - 1}", facecolors="none" if marker == "hollow" else f"C{i - 1}",
+                           label=("cut early by ASHA" if cut else "ran to its own stop") if i == 1 else None)
+        ax.legend(fontsize=7)
     ax.set_ylabel("best validation MSE (scaled)")
     ax.set_title("Validation MSE of all trials per model", fontsize=10)
     ax.tick_params(axis="x", labelsize=8)

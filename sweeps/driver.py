@@ -16,7 +16,7 @@ from sweeps.config import ConfigError, SweepConfig
 from sweeps.progress import INTERRUPTED, SweepProgress
 from sweeps.resume import repair_missing_checkpoints
 from sweeps.search_space import expand_trials
-from sweeps.tracking import WandbPlan, plan_wandb, wandb_callback
+from sweeps.tracking import TrialWandb, WandbPlan, plan_wandb
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 METRIC = "best_val_mse"
@@ -109,17 +109,20 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions) -> SweepOutcome:
         raise ConfigError(f"nothing left to sweep: {'; '.join(skipped.values())}")
     _write_atomic(run_dir / "trials.json", json.dumps(trials, indent=2))
 
-    _init_ray(opts.address)
+    wandb_plan = plan_wandb(opts.wandb_mode or cfg.wandb.mode)
+    print(wandb_plan.reason)
+    _init_ray(opts.address, wandb_online=wandb_plan.mode == "online")
     cpus, gpus = _trial_resources(cfg, ray.cluster_resources(), on_cluster=bool(opts.address))
     storage_path = cfg.sweep.storage_path or str(run_dir)
     experiment_name = "ray" if cfg.sweep.storage_path is None else opts.name
     experiment_path = _join(storage_path, experiment_name)
 
-    wandb_plan = plan_wandb(opts.wandb_mode or cfg.wandb.mode)
-    print(wandb_plan.reason)
+    windows = data.summary.get("windows", {})
+    swept = list(dict.fromkeys(t["model"] for t in trials))
     print(
-        f"Sweep {opts.name}: {len(trials)} trials over {', '.join(cfg.models)}; {data.summary.get('windows')} windows; "
-        f"{cpus:g} CPU + {gpus:g} GPU per trial; results in {experiment_path}"
+        f"Sweep {opts.name}: {len(trials)} trials over {', '.join(swept)}; windows train/val/test "
+        f"{windows.get('train')}/{windows.get('val')}/{windows.get('test')}; {cpus:g} CPU + {gpus:g} GPU per trial; "
+        f"results in {experiment_path}"
     )
 
     trainable = tune.with_resources(
@@ -130,16 +133,12 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions) -> SweepOutcome:
             threads=max(1, int(cpus)),
             faults=[f.model_dump() for f in cfg.sweep.fault_injection],
             pretrained_path=cfg.pretrained.path,
+            wandb=TrialWandb(wandb_plan.mode, cfg.wandb.project, cfg.wandb.entity, opts.name, str(run_dir)),
             fault_dir=str(run_dir / "faults"),
         ),
         {"cpu": cpus, "gpu": gpus},
     )
     callbacks: list[Any] = [SweepProgress(len(trials))]
-    if wandb_plan.mode != "disabled":
-        callbacks.append(
-            wandb_callback(wandb_plan, project=cfg.wandb.project, entity=cfg.wandb.entity, group=opts.name,
-                           wandb_dir=run_dir)
-        )
 
     run_record = {"name": opts.name, "experiment_path": experiment_path, "wandb_mode": wandb_plan.mode,
                   "n_trials": len(trials)}
@@ -248,7 +247,7 @@ def best_per_model(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return best
 
 
-def _init_ray(address: str | None) -> None:
+def _init_ray(address: str | None, *, wandb_online: bool = False) -> None:
     import ray
 
     if ray.is_initialized():
@@ -262,6 +261,10 @@ def _init_ray(address: str | None) -> None:
             "working_dir": str(PROJECT_ROOT),
             "excludes": ["runs/", ".venv/", ".cache/", ".git/", "**/__pycache__/", "benchmarks/results/"],
         }
+        if runtime_env is not None and wandb_online and os.environ.get("WANDB_API_KEY"):
+            # Trials on other nodes open their own W&B runs: they need the key in their environment (handed over
+            # in memory through Ray, as Ray's own W&B integration does; never written by us).
+            runtime_env["env_vars"] = {"WANDB_API_KEY": os.environ["WANDB_API_KEY"]}
         ray.init(address=address, runtime_env=runtime_env, logging_level="WARNING", log_to_driver=False)
     else:
         ray.init(include_dashboard=False, logging_level="WARNING", log_to_driver=False)

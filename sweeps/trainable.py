@@ -20,6 +20,7 @@ from data_pipeline import WindowedData
 from models import TrainConfig, build
 from models.chronos import CHRONOS2
 from models.train import TrainState, fit
+from sweeps.tracking import TrialLogger, TrialWandb
 
 STATE_FILE = "state.pt"
 CHRONOS_DIR = "chronos"  # a fine-tuned Chronos-2 checkpoint: a save_pretrained directory
@@ -35,6 +36,7 @@ def train_trial(
     faults: list[dict[str, Any]],
     fault_dir: str,
     pretrained_path: str,
+    wandb: TrialWandb | None = None,
 ) -> None:
     trial = config["trial"]
     torch.set_num_threads(max(1, threads))
@@ -47,8 +49,18 @@ def train_trial(
                 # state: it is done, and reporting again would only duplicate its last result.
                 return None
             resume = TrainState.from_dict(torch.load(Path(ckpt_dir) / STATE_FILE, weights_only=True))
-    if trial["model"] == CHRONOS2:
-        return _finetune_chronos(trial, data, pretrained_path, seed=int(base_train["seed"]))
+    logger = TrialLogger(wandb, trial_id=tune.get_context().get_trial_id(), model=trial["model"], tag=trial["tag"],
+                         config={"trial": trial, "train": base_train})
+    try:
+        if trial["model"] == CHRONOS2:
+            return _finetune_chronos(trial, data, pretrained_path, seed=int(base_train["seed"]), logger=logger)
+        return _train(trial, data, base_train, faults, fault_dir, resume, logger)
+    finally:
+        logger.finish()
+
+
+def _train(trial: dict[str, Any], data: WindowedData, base_train: dict[str, Any], faults: list[dict[str, Any]],
+           fault_dir: str, resume: TrainState | None, logger: TrialLogger) -> None:
     train_cfg = TrainConfig.model_validate({**base_train, **trial["train"]})
     model = build(trial["model"], **build_kwargs(data), seed=train_cfg.seed, **trial["hparams"])
 
@@ -63,6 +75,7 @@ def train_trial(
         last.clear()
         last.update(metrics)
         last_state[:] = [state]
+        logger.log(metrics)
         with tempfile.TemporaryDirectory() as tmp:
             torch.save(state.to_dict(), Path(tmp) / STATE_FILE)
             tune.report(dict(metrics, trial_finished=False, node_id=_node_id()),
@@ -89,7 +102,8 @@ def train_trial(
     return None
 
 
-def _finetune_chronos(trial: dict[str, Any], data: WindowedData, pretrained_path: str, *, seed: int) -> None:
+def _finetune_chronos(trial: dict[str, Any], data: WindowedData, pretrained_path: str, *, seed: int,
+                      logger: TrialLogger) -> None:
     """One Chronos-2 fine-tune: a single blocking `fit` call, so one report (ASHA has nothing to cut short)."""
     from models import scores
     from models.chronos import CHRONOS2_HPARAMS, chronos_finetune, chronos_predict, load_chronos, save_chronos
@@ -108,6 +122,7 @@ def _finetune_chronos(trial: dict[str, Any], data: WindowedData, pretrained_path
     metrics = {"epoch": 1, "val_mse": val["mse"], "val_mae": val["mae"], "best_val_mse": val["mse"],
                "best_epoch": 1, "epoch_time_s": train_time, "train_time_s": train_time, "trial_finished": True,
                "node_id": _node_id()}
+    logger.log(metrics)
     with tempfile.TemporaryDirectory() as tmp:
         save_chronos(tuned, Path(tmp) / CHRONOS_DIR)
         (Path(tmp) / FINISHED_FILE).write_text(json.dumps(metrics))

@@ -90,3 +90,26 @@ def test_bad_cli_values_give_one_clear_line(argv, expected, tmp_path: Path, caps
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and expected in err, err
     assert "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_the_summary_run_logs_the_ranking_and_figures_offline(smoke_run: Path):
+    files = sorted((smoke_run / "wandb").glob("offline-run-*/run-*.wandb"))
+    summary_runs = [f for f in files if any("ranking/_type" in row for row in history(f))]
+    assert len(summary_runs) == 1
+    rows = history(summary_runs[0])
+    table = next(row for row in rows if "ranking/_type" in row)
+    assert table["ranking/_type"] == "table-file" and table["ranking/nrows"] == 7
+    logged = {key.rsplit("/", 1)[0] for row in rows for key in row}
+    assert {"figures/forecast_examples", "figures/loss_curves", "figures/per_horizon"} <= logged
+
+
+def test_a_wandb_report_without_a_reachable_server_is_skipped_at_once(capsys):
+    import time
+
+    from sweeps.tracking import WandbPlan, create_wandb_report
+
+    start = time.monotonic()
+    plan = WandbPlan("offline", "W&B: server not reachable within 2 s; logging offline")
+    assert create_wandb_report(plan, project="p", entity=None, group="g", ranking_rows=[]) is None
+    assert time.monotonic() - start < 1
+    assert "W&B Report skipped" in capsys.readouterr().out
