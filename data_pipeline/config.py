@@ -42,6 +42,11 @@ class DataConfig(_Strict):
 
     @model_validator(mode="after")
     def _targets_within_features(self) -> DataConfig:
+        for key in ("features", "targets"):
+            names = getattr(self, key) or []
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            if repeated:
+                raise ValueError(f"data.{key} lists {repeated} more than once; give each column once")
         if self.features is not None and self.targets is not None:
             unknown = [t for t in self.targets if t not in self.features]
             if unknown:

@@ -178,8 +178,9 @@ def _sections(run: RunDir, data: WindowedData, ranking: pd.DataFrame, results: l
         f"Each architecture's trial was chosen by validation MSE only; its best-epoch weights were then scored "
         f"once on all {windows.get('test', len(data.test))} test windows ({data.n_inputs} days in, "
         f"{data.n_outputs} out; targets {', '.join(data.target_names)}). MSE/MAE are in scaled units (scaler "
-        f"fitted on the training split). Skill = 1 - MSE/MSE(persistence); the interval is a 95% bootstrap over "
-        f"test windows of MSE(model) - MSE(persistence): below zero means reliably better than persistence."
+        f"fitted on the training split). Skill = 1 - MSE/MSE(persistence); the interval is a 95% moving-block "
+        f"bootstrap (blocks of {data.n_outputs} consecutive windows, which share days) of MSE(model) - "
+        f"MSE(persistence): entirely below zero means reliably better than persistence."
     )
     notes = []
     top = ranking.iloc[0]

@@ -29,7 +29,13 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
         model = min(best, key=lambda m: best[m].best_val_mse)  # chosen on validation, like the ranking
     elif model not in best:
         raise RunDirError(f"--model {model!r} has no checkpoint in {run.path}; available: {', '.join(sorted(best))}")
-    raw = apply_overrides({"data": run.config["data"]}, overrides or [])
+    overrides = overrides or []
+    for pair in overrides:
+        if not pair.startswith("data."):
+            raise RunDirError(f"{pair!r}: only data.* keys can change for a forecast (the model fixes the rest)")
+    raw = apply_overrides({"data": run.config["data"]}, overrides)
+    if any(p.startswith("data.path=") for p in overrides) and not any(p.startswith("data.test_path=") for p in overrides):
+        raw["data"]["test_path"] = None  # a new data file replaces the sweep's train+test files as a whole
     data_cfg = DataConfig.model_validate(raw["data"])
     _, window, _ = run.data_configs()
     scaler = Scaler.load(run.path / "scaler.json")

@@ -22,6 +22,7 @@ from models.train import TrainState
 
 STATE_FILE = "state.pt"
 CHRONOS_DIR = "chronos"
+FINISHED_FILE = "finished.json"
 
 
 class RunDirError(ValueError):
@@ -86,7 +87,11 @@ def _experiment_path(run_path: Path) -> Path:
     run_json = run_path / "run.json"
     if run_json.exists():
         stored = json.loads(run_json.read_text())["experiment_path"]
-        return mirror_remote(stored, run_path / "ray-mirror") if "://" in stored else Path(stored)
+        if "://" in stored:
+            return mirror_remote(stored, run_path / "ray-mirror")
+        if Path(stored).exists() or not (run_path / "ray").exists():
+            return Path(stored)
+        # A run directory copied or moved elsewhere: its own ray/ folder holds the results.
     return run_path / "ray"  # the sweep's default local layout, also before run.json exists
 
 
@@ -101,7 +106,7 @@ def mirror_remote(uri: str, local: Path) -> Path:
         infos = fs.get_file_info(pafs.FileSelector(root, recursive=True))
     except (OSError, pa.ArrowException) as err:
         raise RunDirError(f"cannot read sweep results at {uri}: {err}; check the storage path and credentials") from err
-    wanted = ("params.json", "result.json", "error.txt", STATE_FILE)
+    wanted = ("params.json", "result.json", "error.txt", STATE_FILE, FINISHED_FILE)
     for info in infos:
         if info.type != pafs.FileType.File or not (info.path.endswith(wanted) or f"/{CHRONOS_DIR}/" in info.path):
             continue
@@ -122,9 +127,11 @@ def _read_trial(trial_dir: Path) -> TrialRecord | None:
     history = _read_history(trial_dir / "result.json")
     error_file = trial_dir / "error.txt"
     error = error_file.read_text().strip().splitlines()[-1] if error_file.exists() else None
-    done = any(r.get("trial_finished") for r in history)
-    status = "finished" if done else ("failed" if error else "stopped")
     checkpoints = sorted(trial_dir.glob("checkpoint_*"))
+    # Finished: its closing result was recorded, or its closing checkpoint was (a driver killed in between).
+    done = any(r.get("trial_finished") for r in history) or bool(
+        checkpoints and (checkpoints[-1] / FINISHED_FILE).exists())
+    status = "finished" if done else ("failed" if error else "stopped")
     # A trained model's checkpoint is its training state; a fine-tuned Chronos-2 one is a model directory.
     checkpoint = None
     if checkpoints:

@@ -54,12 +54,20 @@ def baseline_scores(data: WindowedData) -> list[ModelScore]:
     ]
 
 
-def bootstrap_mse_diff(err_model: np.ndarray, err_ref: np.ndarray, seed: int = 0) -> tuple[float, float]:
-    """95% interval of MSE(model) - MSE(reference), resampling whole test windows (errors within a window are
-    correlated, so windows, not points, are the independent unit)."""
+def bootstrap_mse_diff(err_model: np.ndarray, err_ref: np.ndarray, block: int, seed: int = 0) -> tuple[float, float]:
+    """95% interval of MSE(model) - MSE(reference) by a moving-block bootstrap over consecutive test windows.
+
+    Windows advance one day at a time, so a day's error appears in up to `block` (= n_outputs) windows and
+    neighbouring windows are far from independent: resampling single windows would make the interval too narrow.
+    Resampling runs of `block` consecutive windows keeps that dependence inside each draw.
+    """
     per_window = (err_model**2).reshape(len(err_model), -1).mean(1) - (err_ref**2).reshape(len(err_ref), -1).mean(1)
+    n = len(per_window)
+    block = max(1, min(block, n))
+    n_blocks = int(np.ceil(n / block))
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(per_window), size=(BOOTSTRAP_SAMPLES, len(per_window)))
+    starts = rng.integers(0, n - block + 1, size=(BOOTSTRAP_SAMPLES, n_blocks))
+    idx = (starts[..., None] + np.arange(block)).reshape(BOOTSTRAP_SAMPLES, -1)[:, :n]
     means = per_window[idx].mean(1)
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
@@ -69,7 +77,7 @@ def ranking_table(results: list[ModelScore], data: WindowedData) -> pd.DataFrame
     ref_err = ref.y_pred - data.test.y
     rows = []
     for r in sorted(results, key=lambda r: r.test["mse"]):
-        lo, hi = bootstrap_mse_diff(r.y_pred - data.test.y, ref_err)
+        lo, hi = bootstrap_mse_diff(r.y_pred - data.test.y, ref_err, block=data.n_outputs)
         rows.append({
             "model": r.model,
             "kind": r.kind,

@@ -47,6 +47,11 @@ def run_dir_for(opts: SweepOptions) -> Path:
 def prepare_run_dir(cfg: SweepConfig, opts: SweepOptions) -> Path:
     """Create runs/<name>, refusing to mix two different sweeps under one name."""
     run_dir = run_dir_for(opts)
+    # Absolute data paths: the report and the forecast command may run from another directory.
+    for key in ("path", "test_path"):
+        value = getattr(cfg.data, key)
+        if value and "://" not in value:
+            setattr(cfg.data, key, str(Path(value).expanduser().resolve()))
     resolved = cfg.model_dump(mode="json")
     stored_path = run_dir / "config.yaml"
     _check_writable(run_dir, "run directory", "pass another --runs-dir")
@@ -79,6 +84,23 @@ def _identity(config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _refuse_changed_data(run_dir: Path, data: WindowedData) -> None:
+    """A resumed sweep must train on the data its finished trials saw: the stored train-only scaler tells."""
+    import numpy as np
+
+    from data_pipeline import Scaler
+
+    stored = run_dir / "scaler.json"
+    if not stored.exists():
+        return
+    before = Scaler.load(stored)
+    same = (before.feature_names == data.scaler.feature_names and np.allclose(before.center, data.scaler.center)
+            and np.allclose(before.scale, data.scaler.scale))
+    if not same:
+        raise ConfigError(f"the data behind {run_dir} changed since its trials ran (its training-split statistics "
+                          "differ); restore the original file, or use another --name for the new data")
+
+
 def _check_writable(path: Path, what: str, fix: str) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -101,12 +123,14 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions) -> SweepOutcome:
     started = time.monotonic()
     run_dir = prepare_run_dir(cfg, opts)
     data = build_windowed_data(cfg.data, cfg.window, cfg.split)
+    _refuse_changed_data(run_dir, data)
     _write_atomic(run_dir / "data_summary.json", json.dumps(data.summary, indent=2, default=str))
     data.scaler.save(run_dir / "scaler.json")
     skipped = _check_pretrained(cfg, run_dir)
     trials = [t for t in expand_trials(cfg) if t["model"] not in skipped]
     if not trials:
         raise ConfigError(f"nothing left to sweep: {'; '.join(skipped.values())}")
+    check_trials(trials, cfg, data)
     _write_atomic(run_dir / "trials.json", json.dumps(trials, indent=2))
 
     wandb_plan = plan_wandb(opts.wandb_mode or cfg.wandb.mode)
@@ -168,7 +192,9 @@ def _tuner(cfg: SweepConfig, trainable: Any, trials: list[dict[str, Any]], callb
         return tune.Tuner.restore(experiment_path, trainable=trainable, resume_errored=True)
     scheduler = None
     if cfg.sweep.scheduler == "asha":
-        scheduler = PerModelASHA(metric=METRIC, mode="min", max_t=cfg.train.epochs + 1,
+        # +1: a trial's closing report comes after its last epoch. Per-model `epochs` may exceed train.epochs.
+        max_epochs = max([cfg.train.epochs, *(int(t["train"].get("epochs", 0)) for t in trials)])
+        scheduler = PerModelASHA(metric=METRIC, mode="min", max_t=max_epochs + 1,
                                  grace_period=cfg.sweep.grace_period, reduction_factor=cfg.sweep.reduction_factor)
     return tune.Tuner(
         trainable,
@@ -191,6 +217,32 @@ def _tuner(cfg: SweepConfig, trainable: Any, trials: list[dict[str, Any]], callb
             verbose=0,
         ),
     )
+
+
+def check_trials(trials: list[dict[str, Any]], cfg: SweepConfig, data: WindowedData) -> None:
+    """Build every trial's model and training settings once, on the real data shapes, before Ray starts: a bad
+    grid point (a float layer count, d_model not divisible by nhead, batch_size 0) is one clear error now, not
+    a failure in every trial later."""
+    from pydantic import ValidationError
+
+    from models import TrainConfig, build
+    from models.chronos import CHRONOS2
+    from sweeps.config import format_validation_error
+
+    shapes = dict(n_features=data.n_features, n_targets=data.n_targets, n_inputs=data.n_inputs,
+                  n_outputs=data.n_outputs)
+    for trial in trials:
+        where = f"models.{trial['model']} ({trial['tag']})"
+        if trial["model"] == CHRONOS2:
+            continue
+        try:
+            TrainConfig.model_validate({**cfg.train.model_dump(), **trial["train"]})
+        except ValidationError as err:
+            raise ConfigError(f"{where}: {format_validation_error(err)}") from err
+        try:
+            build(trial["model"], **shapes, **trial["hparams"])
+        except (ValueError, TypeError, RuntimeError, AssertionError) as err:
+            raise ConfigError(f"{where}: {str(err).splitlines()[0] or type(err).__name__}") from err
 
 
 def _check_pretrained(cfg: SweepConfig, run_dir: Path) -> dict[str, str]:

@@ -57,6 +57,12 @@ BAD_INPUTS = {
     "unknown yaml key": (
         lambda t: ["--config", str(_csv(t / "c.yaml", "train:\n  epoch: 3\n"))], "train.epoch: unknown key"),
     "invalid yaml": (lambda t: ["--config", str(_csv(t / "bad.yaml", "train: [\n"))], "bad.yaml"),
+    "d_model not divisible by nhead": (lambda t: ["models.transformer.d_model=30", "--models", "transformer"],
+                                       "models.transformer"),
+    "a float layer count": (lambda t: ["models.gru_ar.num_layers={uniform: [1, 3]}", "--models", "gru_ar"],
+                            "models.gru_ar"),
+    "per-model batch size 0": (lambda t: ["models.gru_nar.batch_size=0", "--models", "gru_nar"], "batch_size"),
+    "a target listed twice": (lambda t: ["data.targets=[temp_max, temp_max]"], "more than once"),
 }
 
 
@@ -192,3 +198,19 @@ def test_driver_killed_while_building_the_report_resumes_into_a_complete_report(
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert sorted(d.name for d in (runs / name / "ray").iterdir() if d.is_dir()) == trials_before
     assert (runs / name / "report" / "ranking.csv").read_text().count("\n") == 5  # header + 2 models + 2 baselines
+
+
+def test_resuming_onto_changed_data_is_refused(tmp_path: Path):
+    from data_pipeline import DataConfig, SplitConfig, WindowConfig, build_windowed_data
+    from sweeps.driver import _refuse_changed_data
+
+    csv = tmp_path / "d.csv"
+    csv.write_text(_days(400))
+    cfg = DataConfig(path=str(csv), cache_dir=str(tmp_path / "cache"))
+    before = build_windowed_data(cfg, WindowConfig(input=10, output=3), SplitConfig())
+    before.scaler.save(tmp_path / "scaler.json")
+    _refuse_changed_data(tmp_path, before)  # same data: fine
+    csv.write_text(_days(400).replace(",1.5,", ",9.5,"))
+    after = build_windowed_data(cfg, WindowConfig(input=10, output=3), SplitConfig())
+    with pytest.raises(ConfigError, match="changed since its trials ran"):
+        _refuse_changed_data(tmp_path, after)

@@ -135,3 +135,15 @@ def test_report_reads_results_from_remote_storage_uris(smoke_run: Path, tmp_path
     assert (run_copy / "ray-mirror").is_dir()
     mirrored = (run_copy / "report" / "ranking.csv").read_bytes()
     assert mirrored == (smoke_run / "report" / "ranking.csv").read_bytes()
+
+
+def test_forecast_from_a_newer_data_file_and_only_data_overrides(smoke_run: Path, tmp_path: Path):
+    from vega_datasets import local_data
+
+    csv = tmp_path / "latest.csv"
+    local_data.seattle_weather().iloc[:1000].to_csv(csv, index=False)
+    assert forecast_main([str(smoke_run), f"data.path={csv}", "--model", "gru_nar"]) == 0
+    frame = pd.read_csv(smoke_run / "forecast.csv", parse_dates=["date"])
+    last_day = pd.to_datetime(local_data.seattle_weather().date.iloc[999])
+    assert frame.date.iloc[0] == last_day + pd.Timedelta(days=1)
+    assert forecast_main([str(smoke_run), "window.input=60"]) == 2
