@@ -76,3 +76,10 @@ def load_checkpoint(
     model.to(map_location).eval()
     meta = {k: v for k, v in payload.items() if k != "state_dict"}
     return model, meta
+
+
+# The files of a sweep trial's checkpoint folder: the contract between the trainable that writes them
+# (sweeps/) and the report that reads them (reports/).
+TRIAL_STATE_FILE = "state.pt"  # a TrainState: weights, optimiser, best weights, history
+CHRONOS_DIR = "chronos"  # a fine-tuned Chronos-2: a save_pretrained folder
+FINISHED_FILE = "finished.json"  # present in a trial's closing checkpoint: it ended by its own rule

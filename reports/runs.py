@@ -18,11 +18,9 @@ from torch import nn
 
 from data_pipeline import DataConfig, SplitConfig, WindowConfig, WindowedData
 from models import TrainConfig, build
+from models.checkpoint import CHRONOS_DIR, FINISHED_FILE
+from models.checkpoint import TRIAL_STATE_FILE as STATE_FILE
 from models.train import TrainState
-
-STATE_FILE = "state.pt"
-CHRONOS_DIR = "chronos"
-FINISHED_FILE = "finished.json"
 
 
 class RunDirError(ValueError):

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from data_pipeline import WindowedData, build_windowed_data
+from models.checkpoint import FINISHED_FILE
 from sweeps.config import ConfigError, SweepConfig
 from sweeps.progress import INTERRUPTED, SweepProgress
 from sweeps.resume import repair_missing_checkpoints
@@ -271,7 +272,7 @@ def _trial_row(result: Any) -> dict[str, Any]:
     info = result.config["trial"]
     metrics = result.metrics or {}
     finished_marker = result.checkpoint is not None and "://" not in result.checkpoint.path and (
-        Path(result.checkpoint.path) / "finished.json").exists()
+        Path(result.checkpoint.path) / FINISHED_FILE).exists()
     if result.error is not None:
         status = "failed"
     elif metrics.get("trial_finished") or finished_marker:

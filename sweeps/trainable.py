@@ -18,13 +18,11 @@ from ray import tune
 
 from data_pipeline import WindowedData
 from models import TrainConfig, build
+from models.checkpoint import CHRONOS_DIR, FINISHED_FILE
+from models.checkpoint import TRIAL_STATE_FILE as STATE_FILE
 from models.chronos import CHRONOS2
 from models.train import TrainState, fit
 from sweeps.tracking import TrialLogger, TrialWandb
-
-STATE_FILE = "state.pt"
-CHRONOS_DIR = "chronos"  # a fine-tuned Chronos-2 checkpoint: a save_pretrained directory
-FINISHED_FILE = "finished.json"  # in a trial's closing checkpoint: the trial ended by its own rule
 
 
 def train_trial(
