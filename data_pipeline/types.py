@@ -46,6 +46,14 @@ class Scaler:
     def load(cls, path: str | Path) -> Scaler:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
+    def matches(self, other: Scaler) -> bool:
+        """Same features and (to float tolerance) the same statistics: the same training data behind both."""
+        return (
+            self.feature_names == other.feature_names
+            and np.allclose(self.center, other.center)
+            and np.allclose(self.scale, other.scale)
+        )
+
 
 @dataclass
 class SplitWindows:
@@ -84,6 +92,12 @@ class WindowedData:
     @property
     def n_targets(self) -> int:
         return len(self.target_names)
+
+    @property
+    def shapes(self) -> dict[str, int]:
+        """The four shape arguments of `models.build`, as this data dictates them."""
+        return dict(n_features=self.n_features, n_targets=self.n_targets, n_inputs=self.n_inputs,
+                    n_outputs=self.n_outputs)
 
     def split(self, name: str) -> SplitWindows:
         return {"train": self.train, "val": self.val, "test": self.test}[name]

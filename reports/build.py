@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from data_pipeline import Scaler, WindowedData, build_windowed_data
 from models.chronos import CHRONOS2
 from reports import figures, pretrained
 from reports.render import render_html, render_markdown
-from reports.runs import RunDir, RunDirError, best_trials, load_best_model, read_run, shapes_of
+from reports.runs import RunDir, RunDirError, best_trials, load_best_model, read_run
 from reports.scoring import (
     ModelScore,
     baseline_scores,
@@ -48,11 +47,9 @@ class Report:
 def load_data(run: RunDir) -> WindowedData:
     data = build_windowed_data(*run.data_configs())
     stored = run.path / "scaler.json"
-    if stored.exists():
-        scaler = Scaler.load(stored)
-        if not (np.allclose(scaler.center, data.scaler.center) and np.allclose(scaler.scale, data.scaler.scale)):
-            raise RunDirError(f"the data behind {run.path} changed since the sweep (its scaler no longer matches "
-                              f"{stored}); restore the original data file to rebuild this report")
+    if stored.exists() and not Scaler.load(stored).matches(data.scaler):
+        raise RunDirError(f"the data behind {run.path} changed since the sweep (its scaler no longer matches "
+                          f"{stored}); restore the original data file to rebuild this report")
     return data
 
 
@@ -70,7 +67,7 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
         if name == CHRONOS2:
             results.append(pretrained.finetuned_score(trial, data))
             continue
-        model = load_best_model(trial, shapes_of(data))
+        model = load_best_model(trial, data.shapes)
         results.append(score_model(name, model, data, kind="trained", val_mse=trial.best_val_mse,
                                    hparams={**trial.hparams, **trial.train}, epochs=trial.epochs,
                                    train_time_s=round(trial.train_time_s, 2), trial_id=trial.trial_id))

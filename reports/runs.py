@@ -16,7 +16,7 @@ import torch
 import yaml
 from torch import nn
 
-from data_pipeline import DataConfig, SplitConfig, WindowConfig, WindowedData
+from data_pipeline import DataConfig, SplitConfig, WindowConfig
 from models import TrainConfig, build
 from models.checkpoint import CHRONOS_DIR, FINISHED_FILE
 from models.checkpoint import TRIAL_STATE_FILE as STATE_FILE
@@ -171,11 +171,6 @@ def best_trials(run: RunDir) -> dict[str, TrialRecord]:
         if t.model not in best or t.best_val_mse < best[t.model].best_val_mse:
             best[t.model] = t
     return best
-
-
-def shapes_of(data: WindowedData) -> dict[str, int]:
-    return dict(n_features=data.n_features, n_targets=data.n_targets, n_inputs=data.n_inputs,
-                n_outputs=data.n_outputs)
 
 
 def load_best_model(trial: TrialRecord, shapes: dict[str, int]) -> nn.Module:

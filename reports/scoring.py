@@ -42,10 +42,8 @@ def score_model(name: str, model: Any, data: WindowedData, *, kind: str, **info:
 
 
 def baseline_scores(data: WindowedData) -> list[ModelScore]:
-    shapes = dict(n_features=data.n_features, n_targets=data.n_targets, n_inputs=data.n_inputs,
-                  n_outputs=data.n_outputs)
-    persistence = build("persistence", **shapes)
-    ridge = build("ridge", **shapes)
+    persistence = build("persistence", **data.shapes)
+    ridge = build("ridge", **data.shapes)
     chosen = fit_ridge(ridge, data.train, data.val)
     return [
         score_model("persistence", persistence, data, kind="baseline"),

@@ -28,7 +28,6 @@ class SweepOptions:
     name: str
     runs_root: Path = Path("runs")
     address: str | None = None
-    resume: bool = False
     wandb_mode: str | None = None
 
 
@@ -87,17 +86,10 @@ def _identity(config: dict[str, Any]) -> dict[str, Any]:
 
 def _refuse_changed_data(run_dir: Path, data: WindowedData) -> None:
     """A resumed sweep must train on the data its finished trials saw: the stored train-only scaler tells."""
-    import numpy as np
-
     from data_pipeline import Scaler
 
     stored = run_dir / "scaler.json"
-    if not stored.exists():
-        return
-    before = Scaler.load(stored)
-    same = (before.feature_names == data.scaler.feature_names and np.allclose(before.center, data.scaler.center)
-            and np.allclose(before.scale, data.scaler.scale))
-    if not same:
+    if stored.exists() and not Scaler.load(stored).matches(data.scaler):
         raise ConfigError(f"the data behind {run_dir} changed since its trials ran (its training-split statistics "
                           "differ); restore the original file, or use another --name for the new data")
 
@@ -230,8 +222,6 @@ def check_trials(trials: list[dict[str, Any]], cfg: SweepConfig, data: WindowedD
     from models.chronos import CHRONOS2
     from sweeps.config import format_validation_error
 
-    shapes = dict(n_features=data.n_features, n_targets=data.n_targets, n_inputs=data.n_inputs,
-                  n_outputs=data.n_outputs)
     for trial in trials:
         where = f"models.{trial['model']} ({trial['tag']})"
         if trial["model"] == CHRONOS2:
@@ -241,7 +231,7 @@ def check_trials(trials: list[dict[str, Any]], cfg: SweepConfig, data: WindowedD
         except ValidationError as err:
             raise ConfigError(f"{where}: {format_validation_error(err)}") from err
         try:
-            build(trial["model"], **shapes, **trial["hparams"])
+            build(trial["model"], **data.shapes, **trial["hparams"])
         except (ValueError, TypeError, RuntimeError, AssertionError) as err:
             raise ConfigError(f"{where}: {str(err).splitlines()[0] or type(err).__name__}") from err
 
@@ -353,6 +343,3 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp.write_text(text)
     os.replace(tmp, path)
 
-
-def load_windowed_data(cfg: SweepConfig) -> WindowedData:
-    return build_windowed_data(cfg.data, cfg.window, cfg.split)

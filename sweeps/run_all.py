@@ -93,7 +93,7 @@ def _run(args: argparse.Namespace) -> int:
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     cfg = load_config(args.config, _cli_overrides(args), profile=args.profile, models=models)
     opts = SweepOptions(name=args.name or default_name(cfg, args.profile), runs_root=Path(args.runs_dir),
-                        address=args.address, resume=args.resume, wandb_mode=args.wandb_mode)
+                        address=args.address, wandb_mode=args.wandb_mode)
     if args.resume and not (run_dir_for(opts) / "config.yaml").exists():
         raise ConfigError(f"--resume: no sweep named {opts.name!r} in {opts.runs_root}/; check --name")
     outcome = run_sweep(cfg, opts)

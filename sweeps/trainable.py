@@ -60,7 +60,7 @@ def train_trial(
 def _train(trial: dict[str, Any], data: WindowedData, base_train: dict[str, Any], faults: list[dict[str, Any]],
            fault_dir: str, resume: TrainState | None, logger: TrialLogger) -> None:
     train_cfg = TrainConfig.model_validate({**base_train, **trial["train"]})
-    model = build(trial["model"], **build_kwargs(data), seed=train_cfg.seed, **trial["hparams"])
+    model = build(trial["model"], **data.shapes, seed=train_cfg.seed, **trial["hparams"])
 
     fault = _fault_for(trial["model"], faults, fault_dir)
     last: dict[str, Any] = {}
@@ -131,10 +131,6 @@ def _node_id() -> str:
     # On one machine every node shares an IP: the node id is what tells them apart in the results.
     return ray.get_runtime_context().get_node_id()
 
-
-def build_kwargs(data: WindowedData) -> dict[str, int]:
-    return dict(n_features=data.n_features, n_targets=data.n_targets, n_inputs=data.n_inputs,
-                n_outputs=data.n_outputs)
 
 
 class _Fault:
