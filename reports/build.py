@@ -1,7 +1,8 @@
 """Build runs/<name>/report/ from a finished (or interrupted) sweep, without retraining anything.
 
 Protocol: each model's trial is chosen on validation MSE alone; the chosen weights are then scored once on the
-test split, beside persistence and ridge under the same windows and metrics.
+test split, beside the baselines under the same windows and metrics. The ranking, its headline and the winner are
+decided by validation (mean over seeds where there are seeds); test columns only show how that choice held up.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from reports.scoring import (
     predictions_frame,
     ranking_table,
     score_model,
+    verdict,
 )
 
 
@@ -58,24 +60,7 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
     run = read_run(run_path)
     data = load_data(run)
     best = best_trials(run)
-    if not best:
-        raise RunDirError(f"no trial in {run.experiment_path} has a checkpoint yet; run or resume the sweep first")
-
-    results: list[ModelScore] = []
-    notes: list[str] = []
-    for name, trial in sorted(best.items()):
-        if name == CHRONOS2:
-            results.append(pretrained.finetuned_score(trial, data))
-            continue
-        model = load_best_model(trial, data.shapes)
-        results.append(score_model(name, model, data, kind="trained", val_mse=trial.best_val_mse,
-                                   hparams={**trial.hparams, **trial.train}, epochs=trial.epochs,
-                                   train_time_s=round(trial.train_time_s, 2), trial_id=trial.trial_id))
-    results += baseline_scores(data)
-    if CHRONOS2 in run.config.get("models", {}):
-        zeroshot, note = _chronos_zeroshot(run, data)
-        results += [zeroshot] if zeroshot else []
-        notes += [note] if note else []
+    results, notes = score_run(run, data)
     ranking = ranking_table(results, data)
 
     final = run.path / "report"
@@ -104,9 +89,37 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
     _swap_in(tmp, final)
     if not quiet:
         print(f"Report built in {time.monotonic() - started:.1f} s: {final / 'index.html'}")
-        print(ranking[["rank", "model", "test_mse", "test_mae", "val_mse", "skill_vs_persistence"]]
-              .to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+        print(verdict(ranking))
+        print(ranking[["rank", "model", "val_mse_mean", "val_mse_sd", "test_mse", "test_mae", "skill_vs_persistence",
+                       "tied_with_winner"]].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     return Report(final, final / "index.html", ranking, [final / "figures" / f.name for _, f in figs])
+
+
+def score_run(run: RunDir, data: WindowedData) -> tuple[list[ModelScore], list[str]]:
+    """Every entry of the ranking scored on `data`: each model's validation-chosen trial, then the baselines.
+
+    Which trial represents a model is decided from the run's validation records alone (`best_trials`); `data`'s
+    test split is only scored. Returns the scores and notes for the report (e.g. a skipped baseline).
+    """
+    best = best_trials(run)
+    if not best:
+        raise RunDirError(f"no trial in {run.experiment_path} has a checkpoint yet; run or resume the sweep first")
+    results: list[ModelScore] = []
+    notes: list[str] = []
+    for name, trial in sorted(best.items()):
+        if name == CHRONOS2:
+            results.append(pretrained.finetuned_score(trial, data))
+            continue
+        model = load_best_model(trial, data.shapes)
+        results.append(score_model(name, model, data, kind="trained", val_mse=trial.best_val_mse,
+                                   hparams={**trial.hparams, **trial.train}, epochs=trial.epochs,
+                                   train_time_s=round(trial.train_time_s, 2), trial_id=trial.trial_id))
+    results += baseline_scores(data)
+    if CHRONOS2 in run.config.get("models", {}):
+        zeroshot, note = _chronos_zeroshot(run, data)
+        results += [zeroshot] if zeroshot else []
+        notes += [note] if note else []
+    return results, notes
 
 
 def _chronos_zeroshot(run: RunDir, data: WindowedData) -> tuple[ModelScore | None, str | None]:
@@ -130,12 +143,30 @@ def _swap_in(tmp: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _interval(lo: float, hi: float) -> str:
+    return f"[{lo:+.3f}, {hi:+.3f}]"
+
+
 def _ranking_for_reading(ranking: pd.DataFrame) -> pd.DataFrame:
-    """The ranking as a person reads it: the interval in one cell, rounded numbers (ranking.csv keeps all)."""
-    out = ranking[["rank", "model", "kind", "test_mse", "test_mae", "val_mse", "skill_vs_persistence"]].copy()
-    out["skill_vs_persistence"] = [f"{v:+.1%}" for v in ranking.skill_vs_persistence]
+    """The ranking as a person reads it: validation first (it decides the order), then how the choice held up
+    on test, intervals in one cell, rounded numbers (ranking.csv keeps all)."""
+    out = ranking[["rank", "model", "kind"]].copy()
+    out["val MSE"] = [f"{m:.4f}" if n < 2 else f"{m:.4f} ± {sd:.4f}"
+                      for m, sd, n in zip(ranking.val_mse_mean, ranking.val_mse_sd, ranking.seeds, strict=True)]
+    out["seeds"] = ranking.seeds
+    out["test MSE"] = [f"{t:.4f}" if n < 2 else f"{t:.4f} (seeds {m:.4f} ± {sd:.4f})"
+                       for t, m, sd, n in zip(ranking.test_mse, ranking.test_mse_mean, ranking.test_mse_sd,
+                                              ranking.seeds, strict=True)]
+    out["test MAE"] = ranking.test_mae
+    out["skill vs persistence"] = [f"{v:+.1%}" for v in ranking.skill_vs_persistence]
+    out["tied with winner"] = ["winner" if i == 0 else ("tied" if t else "")
+                               for i, t in enumerate(ranking.tied_with_winner)]
+    out["MSE - winner (95% CI)"] = ["" if i == 0 else _interval(lo, hi) for i, (lo, hi) in
+                                    enumerate(zip(ranking.vs_winner_ci_low, ranking.vs_winner_ci_high, strict=True))]
+    out["MSE - ridge (95% CI)"] = ["" if m == "ridge" else _interval(lo, hi) for m, lo, hi in
+                                   zip(ranking.model, ranking.vs_ridge_ci_low, ranking.vs_ridge_ci_high, strict=True)]
     out["MSE - persistence (95% CI)"] = [
-        "" if m == "persistence" else f"[{lo:+.3f}, {hi:+.3f}]"
+        "" if m == "persistence" else _interval(lo, hi)
         for m, lo, hi in zip(ranking.model, ranking.mse_diff_vs_persistence_ci_low,
                              ranking.mse_diff_vs_persistence_ci_high, strict=True)
     ]
@@ -144,8 +175,7 @@ def _ranking_for_reading(ranking: pd.DataFrame) -> pd.DataFrame:
     out["epochs"] = ranking.epochs.astype("Int64")
     out["train s"] = ranking.train_time_s
     out["trial"] = ranking.trial_id
-    return out.rename(columns={"test_mse": "test MSE", "test_mae": "test MAE", "val_mse": "val MSE",
-                               "skill_vs_persistence": "skill vs persistence"})
+    return out
 
 
 def _per_target_wide(long: pd.DataFrame, ranking: pd.DataFrame) -> pd.DataFrame:
@@ -172,23 +202,19 @@ def _sections(run: RunDir, data: WindowedData, ranking: pd.DataFrame, results: l
     summary = data.summary
     windows = summary.get("windows", {})
     protocol = (
-        f"Each architecture's trial was chosen by validation MSE only; its best-epoch weights were then scored "
-        f"once on all {windows.get('test', len(data.test))} test windows ({data.n_inputs} days in, "
-        f"{data.n_outputs} out; targets {', '.join(data.target_names)}). MSE/MAE are in scaled units (scaler "
-        f"fitted on the training split). Skill = 1 - MSE/MSE(persistence); the interval is a 95% moving-block "
-        f"bootstrap (blocks of {data.n_outputs} consecutive windows, which share days) of MSE(model) - "
-        f"MSE(persistence): entirely below zero means reliably better than persistence."
+        f"Each architecture's trial was chosen by validation MSE only, and the ranking is ordered by validation "
+        f"MSE (mean over seeds where a model was trained with several): rank 1 is the model to deploy. The chosen "
+        f"weights were then scored once on all {windows.get('test', len(data.test))} test windows "
+        f"({data.n_inputs} steps in, {data.n_outputs} out; targets {', '.join(data.target_names)}). MSE/MAE are "
+        f"in scaled units (scaler fitted on the training split). Skill = 1 - MSE/MSE(persistence). Intervals are "
+        f"95% paired circular block bootstraps (blocks of {data.n_outputs} consecutive windows, which share days) "
+        f"of MSE(model) - MSE(reference) on test: entirely below zero means reliably better than the reference; "
+        f"a model whose interval against the winner contains zero is tied with it."
     )
-    notes = []
-    top = ranking.iloc[0]
-    ridge_mse = float(ranking.loc[ranking.model == "ridge", "test_mse"].iloc[0])
-    trained = ranking[ranking.kind == "trained"]
-    if len(trained) and float(trained.test_mse.min()) >= ridge_mse:
-        notes.append(f"No trained architecture beat the ridge baseline on test (ridge MSE {ridge_mse:.4f}, best "
-                     f"trained {trained.iloc[0].model} {float(trained.test_mse.min()):.4f}).")
-    else:
-        notes.append(f"Best on test: {top.model} (MSE {top.test_mse:.4f}, skill vs persistence "
-                     f"{top.skill_vs_persistence:+.1%}).")
+    notes = [verdict(ranking)]
+    tied = [m for m in ranking.model.iloc[1:][ranking.tied_with_winner.iloc[1:]]]
+    if tied:
+        notes.append(f"Tied with the winner on test (difference within noise): {', '.join(tied)}.")
     missing = sorted(set(run.config.get("models", {})) - {r.model for r in results})
     if missing:
         notes.append(f"Not ranked (no trial with a checkpoint): {', '.join(missing)}.")

@@ -1,6 +1,6 @@
 """`python -m reports.forecast runs/<name> [--model NAME] [data.path=...]`: forecast the next days with the winner.
 
-Loads the best checkpoint (of the model ranked first on validation, or of --model), feeds it the last N_INPUTS
+Loads the best checkpoint (of the report's validation winner, or of --model), feeds it the last N_INPUTS
 days of the data, and writes the next N_OUTPUTS days in original units to runs/<name>/forecast.csv.
 """
 
@@ -25,8 +25,9 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
     best = best_trials(run)
     if not best:
         raise RunDirError(f"no trained model with a checkpoint in {run.path}; run the sweep first")
+    note = None
     if model is None:
-        model = min(best, key=lambda m: best[m].best_val_mse)  # chosen on validation, like the ranking
+        model, note = default_model(run.path, best)
     elif model not in best:
         raise RunDirError(f"--model {model!r} has no checkpoint in {run.path}; available: {', '.join(sorted(best))}")
     overrides = overrides or []
@@ -57,7 +58,29 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
     frame = pd.DataFrame(y, columns=scaler.feature_names[:k])
     frame.insert(0, "date", dates.date)
     frame.attrs["model"] = model
+    frame.attrs["note"] = note
     return frame
+
+
+def default_model(run_path: Path, best: dict) -> tuple[str, str | None]:
+    """The report's validation winner (rank 1 of ranking.csv), so the forecast and the report agree.
+
+    Baselines are not forecast by this command: when one wins, the best-ranked trained model is used and the
+    note says so. Without a report yet, the lowest validation MSE among the trained models.
+    """
+    ranking_csv = run_path / "report" / "ranking.csv"
+    if not ranking_csv.exists():
+        return min(best, key=lambda m: best[m].best_val_mse), None
+    ranked = pd.read_csv(ranking_csv).sort_values("rank").model.tolist()
+    runnable = {CHRONOS2 + "_finetuned": CHRONOS2, **{m: m for m in best}}
+    usable = [m for m in ranked if m in runnable and runnable[m] in best]
+    if not usable:
+        return min(best, key=lambda m: best[m].best_val_mse), None
+    chosen = runnable[usable[0]]
+    if ranked[0] != usable[0]:
+        return chosen, (f"the validation winner {ranked[0]} is a baseline this command does not forecast with; "
+                        f"using the best-ranked trained model, {usable[0]}")
+    return chosen, None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     tmp = out.with_suffix(".csv.tmp")
     frame.to_csv(tmp, index=False)
     tmp.replace(out)
+    if frame.attrs.get("note"):
+        print(f"Note: {frame.attrs['note']}")
     print(f"Forecast by {frame.attrs['model']} (original units) -> {out}")
     with pd.option_context("display.float_format", lambda v: f"{v:.2f}"):
         print(frame.to_string(index=False))

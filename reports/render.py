@@ -61,7 +61,7 @@ def render_html(sections: dict[str, Any]) -> str:
     parts.append(f"<p>{html.escape(s['protocol'])}</p>")
     for note in s["notes"]:
         parts.append(f"<p class='note'>{html.escape(note)}</p>")
-    parts.append("<h2>Ranking (test split, scored once)</h2>" + table_html(s["ranking"]))
+    parts.append("<h2>Ranking (ordered by validation; test scored once)</h2>" + table_html(s["ranking"]))
     parts.append("<h2>Trials per model</h2>" + table_html(s["trial_counts"], baseline_col=None))
     for title, fig in s["figures"]:
         parts.append(f"<h2>{html.escape(title)}</h2>{_img(fig, title)}")
@@ -77,7 +77,7 @@ def render_markdown(sections: dict[str, Any]) -> str:
     s = sections
     out = [f"# {s['title']}", "", s["protocol"], ""]
     out += [f"> {n}" for n in s["notes"]] + [""]
-    out += ["## Ranking (test split, scored once)", "", table_md(s["ranking"]), ""]
+    out += ["## Ranking (ordered by validation; test scored once)", "", table_md(s["ranking"]), ""]
     out += ["## Trials per model", "", table_md(s["trial_counts"]), ""]
     for title, fig in s["figures"]:
         out += [f"## {title}", "", f"![{title}](figures/{fig.name})", ""]

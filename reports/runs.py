@@ -163,10 +163,12 @@ def _read_history(path: Path) -> list[dict[str, Any]]:
 
 
 def best_trials(run: RunDir) -> dict[str, TrialRecord]:
-    """The best trial of each model by validation MSE (never by test), among trials with a checkpoint."""
+    """The best trial of each model by validation MSE (never by test), among trials with a checkpoint.
+
+    A failed trial never counts, even with a checkpoint from before it failed (as the driver's best_per_model)."""
     best: dict[str, TrialRecord] = {}
     for t in run.trials:
-        if t.checkpoint is None or not math.isfinite(t.best_val_mse):
+        if t.status == "failed" or t.checkpoint is None or not math.isfinite(t.best_val_mse):
             continue
         if t.model not in best or t.best_val_mse < best[t.model].best_val_mse:
             best[t.model] = t

@@ -1,4 +1,4 @@
-"""Score each model's chosen trial once on the test split, beside the persistence and ridge baselines."""
+"""Score each model's chosen trial once on the test split, beside the baselines; rank by validation, never test."""
 
 from __future__ import annotations
 
@@ -27,6 +27,14 @@ class ModelScore:
     train_time_s: float | None = None
     trial_id: str | None = None
     quantiles: np.ndarray | None = None  # (n_windows, n_outputs, n_targets, 3): the 10/50/90% forecasts, scaled
+    # One entry per training seed (the search's own trial first), where the model was trained with several.
+    seed_val_mse: list[float] = field(default_factory=list)
+    seed_test_mse: list[float] = field(default_factory=list)
+
+    @property
+    def selection_mse(self) -> float:
+        """What selection compares: validation MSE, averaged over seeds where there are several."""
+        return float(np.mean(self.seed_val_mse)) if self.seed_val_mse else self.val_mse
 
 
 def score_model(name: str, model: Any, data: WindowedData, *, kind: str, **info: Any) -> ModelScore:
@@ -53,36 +61,78 @@ def baseline_scores(data: WindowedData) -> list[ModelScore]:
 
 
 def bootstrap_mse_diff(err_model: np.ndarray, err_ref: np.ndarray, block: int, seed: int = 0) -> tuple[float, float]:
-    """95% interval of MSE(model) - MSE(reference) by a moving-block bootstrap over consecutive test windows.
+    """95% interval of MSE(model) - MSE(reference) by a paired circular block bootstrap over test windows.
 
     Windows advance one day at a time, so a day's error appears in up to `block` (= n_outputs) windows and
     neighbouring windows are far from independent: resampling single windows would make the interval too narrow.
-    Resampling runs of `block` consecutive windows keeps that dependence inside each draw.
+    Resampling runs of `block` consecutive windows keeps that dependence inside each draw; wrapping the runs
+    around the end (circular) gives the first and last windows the same weight as the others. Both models are
+    resampled with the same indices (paired), and every call with the same `seed` draws the same indices, so the
+    intervals of one ranking are comparable.
     """
     per_window = (err_model**2).reshape(len(err_model), -1).mean(1) - (err_ref**2).reshape(len(err_ref), -1).mean(1)
     n = len(per_window)
     block = max(1, min(block, n))
     n_blocks = int(np.ceil(n / block))
     rng = np.random.default_rng(seed)
-    starts = rng.integers(0, n - block + 1, size=(BOOTSTRAP_SAMPLES, n_blocks))
-    idx = (starts[..., None] + np.arange(block)).reshape(BOOTSTRAP_SAMPLES, -1)[:, :n]
+    starts = rng.integers(0, n, size=(BOOTSTRAP_SAMPLES, n_blocks))
+    idx = ((starts[..., None] + np.arange(block)) % n).reshape(BOOTSTRAP_SAMPLES, -1)[:, :n]
     means = per_window[idx].mean(1)
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
+def _sd(values: list[float]) -> float:
+    return float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
+
+
+def selection_order(results: list[ModelScore]) -> list[ModelScore]:
+    """Every entry ordered by its validation MSE (mean over seeds where there are seeds); test is never read.
+
+    The first entry is the model a user should deploy. Ties on validation break by name, so the order is
+    stable across rebuilds.
+    """
+    return sorted(results, key=lambda r: (r.selection_mse, r.model))
+
+
 def ranking_table(results: list[ModelScore], data: WindowedData) -> pd.DataFrame:
-    ref = next(r for r in results if r.model == "persistence")
-    ref_err = ref.y_pred - data.test.y
+    """The ranking, ordered and ranked by validation; the test columns show how that choice held up.
+
+    Intervals: MSE(model) - MSE(persistence | ridge | the validation winner) on test, paired over windows.
+    A model whose interval against the winner contains 0 is `tied_with_winner`: the test data cannot tell
+    them apart.
+    """
+    ordered = selection_order(results)
+    by_name = {r.model: r for r in results}
+    y = data.test.y
+    err = {r.model: r.y_pred - y for r in results}
+    winner = ordered[0]
+    ref = by_name["persistence"]
     rows = []
-    for r in sorted(results, key=lambda r: r.test["mse"]):
-        lo, hi = bootstrap_mse_diff(r.y_pred - data.test.y, ref_err, block=data.n_outputs)
+    for rank, r in enumerate(ordered, start=1):
+        block = data.n_outputs
+        lo, hi = bootstrap_mse_diff(err[r.model], err["persistence"], block=block)
+        w_lo, w_hi = bootstrap_mse_diff(err[r.model], err[winner.model], block=block)
+        r_lo, r_hi = bootstrap_mse_diff(err[r.model], err["ridge"], block=block)
+        seeds_val = r.seed_val_mse or [r.val_mse]
+        seeds_test = r.seed_test_mse or [r.test["mse"]]
         rows.append({
             "model": r.model,
+            "rank": rank,
             "kind": r.kind,
+            "val_mse_mean": float(np.mean(seeds_val)),
+            "val_mse_sd": _sd(seeds_val),
+            "seeds": len(seeds_val),
             "test_mse": r.test["mse"],
             "test_mae": r.test["mae"],
+            "test_mse_mean": float(np.mean(seeds_test)),
+            "test_mse_sd": _sd(seeds_test),
             "val_mse": r.val_mse,
             "skill_vs_persistence": 1.0 - r.test["mse"] / ref.test["mse"],
+            "tied_with_winner": bool(w_lo <= 0.0 <= w_hi),
+            "vs_winner_ci_low": w_lo,
+            "vs_winner_ci_high": w_hi,
+            "vs_ridge_ci_low": r_lo,
+            "vs_ridge_ci_high": r_hi,
             "mse_diff_vs_persistence_ci_low": lo,
             "mse_diff_vs_persistence_ci_high": hi,
             "hparams": ", ".join(f"{k}={v}" for k, v in sorted(r.hparams.items())),
@@ -92,9 +142,29 @@ def ranking_table(results: list[ModelScore], data: WindowedData) -> pd.DataFrame
             "trial_id": r.trial_id,
             "test_windows": r.test["n_windows"],
         })
-    table = pd.DataFrame(rows)
-    table.insert(1, "rank", range(1, len(table) + 1))
-    return table
+    return pd.DataFrame(rows)
+
+
+def verdict(ranking: pd.DataFrame) -> str:
+    """One sentence: which model validation chose, and whether it beats ridge and persistence beyond noise."""
+    top = ranking.iloc[0]
+    seeds = f" ± {top.val_mse_sd:.4f} over {int(top.seeds)} seeds" if top.seeds > 1 else ""
+    parts = []
+    for ref, lo, hi in (("ridge", "vs_ridge_ci_low", "vs_ridge_ci_high"),
+                        ("persistence", "mse_diff_vs_persistence_ci_low", "mse_diff_vs_persistence_ci_high")):
+        if top.model == ref:
+            continue
+        if top[hi] < 0:
+            parts.append(f"beats {ref} beyond noise")
+        elif top[lo] > 0:
+            parts.append(f"is worse than {ref} beyond noise")
+        else:
+            parts.append(f"is not distinguishable from {ref}")
+    head = (f"Chosen on validation: {top.model} (validation MSE {top.val_mse_mean:.4f}{seeds}; "
+            f"test MSE {top.test_mse:.4f})")
+    tail = (f"; on test it {' and '.join(parts)} (95% block-bootstrap intervals of the MSE difference)."
+            if parts else ".")
+    return head + tail
 
 
 def per_target_table(results: list[ModelScore]) -> pd.DataFrame:

@@ -112,8 +112,10 @@ def _run(args: argparse.Namespace) -> int:
         except ImportError:
             return 0
         report = build_report(outcome.run_dir)
-        print(f"\nReport: {report.index_html}")
-        from sweeps.tracking import create_wandb_report, log_summary
+        from sweeps.tracking import create_wandb_report, log_summary, validation_winner
+
+        print(f"\nChosen on validation: {validation_winner(report.ranking_rows)} (see the report for ties)")
+        print(f"Report: {report.index_html}")
 
         log_summary(outcome.wandb, project=cfg.wandb.project, entity=cfg.wandb.entity, group=opts.name,
                     wandb_dir=outcome.run_dir, ranking_rows=report.ranking_rows, figures=report.figures)

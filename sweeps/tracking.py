@@ -142,13 +142,20 @@ def log_summary(
             run.log({"ranking": table})
         for fig in figures:
             run.log({f"figures/{fig.stem}": wandb.Image(str(fig))})
-        run.summary["best_model"] = ranking_rows[0]["model"] if ranking_rows else None
+        # The validation winner (rank 1), the same model the report's headline and the console name.
+        run.summary["best_model"] = validation_winner(ranking_rows)
         path = run.dir
         run.finish()
         return path
     except Exception as err:  # noqa: BLE001 - W&B must never fail a finished sweep
         print(f"W&B summary run skipped: {type(err).__name__}: {err}")
         return None
+
+
+def validation_winner(ranking_rows: list[dict[str, Any]]) -> str | None:
+    """The model ranked first by validation (never by test) in the report's ranking rows."""
+    ranked = [r for r in ranking_rows if r.get("rank") is not None]
+    return min(ranked, key=lambda r: r["rank"])["model"] if ranked else None
 
 
 def _plain(v: Any) -> Any:
@@ -176,14 +183,16 @@ def create_wandb_report(
         import wandb
 
         entity = entity or wandb.Api(timeout=10).default_entity
-        lines = [f"{r['rank']}. **{r['model']}**: test MSE {r['test_mse']:.4f}, skill vs persistence "
-                 f"{r['skill_vs_persistence']:+.1%}" for r in ranking_rows]
+        lines = [f"{r['rank']}. **{r['model']}**: validation MSE {r['val_mse_mean']:.4f}, test MSE "
+                 f"{r['test_mse']:.4f}{' (tied with the winner)' if r['tied_with_winner'] and r['rank'] > 1 else ''}"
+                 for r in sorted(ranking_rows, key=lambda r: r["rank"])]
+        lines.insert(0, f"Chosen on validation: **{validation_winner(ranking_rows)}**\n")
         runset = wr.Runset(entity=entity, project=project, name=group, groupby=["tags"])
         report = wr.Report(
             entity=entity, project=project, title=f"Forecast Sweep: {group}",
             description="Best trial per architecture chosen on validation, scored once on test.",
             blocks=[
-                wr.H1("Ranking (test split, scored once)"),
+                wr.H1("Ranking (ordered by validation; test scored once)"),
                 wr.MarkdownBlock("\n".join(lines)),
                 wr.PanelGrid(runsets=[runset], panels=[
                     wr.LinePlot(title="validation MSE", x="epoch", y=["val_mse"]),

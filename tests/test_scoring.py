@@ -31,3 +31,59 @@ def test_a_clear_difference_stays_clear():
     err_model = 0.5 * err_ref
     lo, hi = bootstrap_mse_diff(err_model, err_ref, block=7)
     assert lo < hi < 0
+
+
+def _windowed(y: np.ndarray):
+    from data_pipeline import Scaler, SplitWindows, WindowedData
+
+    n, h, k = y.shape
+    split = SplitWindows(np.zeros((n, 3, k), np.float32), y.astype(np.float32),
+                         np.arange(n).astype("datetime64[D]").astype("datetime64[ns]"))
+    scaler = Scaler("standard", [f"t{j}" for j in range(k)], np.zeros(k), np.ones(k))
+    return WindowedData(split, split, split, scaler.feature_names, scaler.feature_names, scaler, 3, h)
+
+
+def _score(name: str, val_mse: float, pred: np.ndarray, data):
+    from models import scores
+    from reports.scoring import ModelScore
+
+    return ModelScore(name, "trained", val_mse, scores(data.test.y, pred, data), pred, 0)
+
+
+def test_noise_is_called_a_tie_and_a_clear_gap_is_not():
+    from reports.scoring import ranking_table, verdict
+
+    rng = np.random.default_rng(3)
+    y = rng.normal(size=(300, 7, 2))
+    data = _windowed(y)
+    common = rng.normal(size=y.shape)  # error both close models share; they differ only by small noise
+    results = [
+        _score("winner", 0.50, y + common + 0.1 * rng.normal(size=y.shape), data),
+        _score("noisy_twin", 0.51, y + common + 0.1 * rng.normal(size=y.shape), data),
+        _score("clearly_worse", 0.60, y + 1.6 * common, data),
+        _score("ridge", 0.70, y + 1.5 * rng.normal(size=y.shape), data),
+        _score("persistence", 0.90, y + 2.0 * rng.normal(size=y.shape), data),
+    ]
+    table = ranking_table(results, data).set_index("model")
+    assert list(table.index) == ["winner", "noisy_twin", "clearly_worse", "ridge", "persistence"]
+    assert table.loc["noisy_twin", "tied_with_winner"]
+    assert not table.loc["clearly_worse", "tied_with_winner"]
+    assert table.loc["clearly_worse", "vs_winner_ci_low"] > 0
+    assert table.loc["winner", "vs_ridge_ci_high"] < 0
+    sentence = verdict(table.reset_index())
+    assert sentence.startswith("Chosen on validation: winner")
+    assert "beats ridge beyond noise" in sentence and "beats persistence beyond noise" in sentence
+
+
+def test_the_ranking_follows_validation_even_when_test_disagrees():
+    from reports.scoring import ranking_table
+
+    rng = np.random.default_rng(4)
+    y = rng.normal(size=(100, 7, 1))
+    data = _windowed(y)
+    results = [_score("val_best_test_worse", 0.1, y + 2 * rng.normal(size=y.shape), data),
+               _score("ridge", 0.2, y + rng.normal(size=y.shape), data),
+               _score("persistence", 0.3, y + 0.5 * rng.normal(size=y.shape), data)]
+    table = ranking_table(results, data)
+    assert list(table.model) == ["val_best_test_worse", "ridge", "persistence"]
+    assert not table.test_mse.is_monotonic_increasing

@@ -1,0 +1,71 @@
+"""Selection never reads test: on a real sweep with several trials per model, rewriting the test targets changes
+test figures only; the chosen trials, every validation figure, the ranks and the winner stay as they were."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import sweep_argv
+
+from reports.build import load_data, score_run
+from reports.runs import best_trials, read_run
+from reports.scoring import ranking_table
+from sweeps.run_all import main
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def multi_run(ray_session, tmp_path_factory, data_cache) -> Path:
+    """Two architectures, two grid points each, two epochs: more than one trial per model to choose from."""
+    runs = tmp_path_factory.mktemp("runs")
+    argv = sweep_argv(runs, "multi", data_cache, "--models", "gru_nar,lstm_nar", "--wandb-mode", "disabled",
+                      "models.gru_nar.hidden_size={grid: [8, 16]}", "models.lstm_nar.hidden_size={grid: [8, 16]}")
+    assert main(argv) == 0
+    return runs / "multi"
+
+
+def test_rewriting_test_targets_changes_no_choice_and_no_validation_figure(multi_run: Path):
+    run = read_run(multi_run)
+    assert all(sum(t.model == m for t in run.trials) == 2 for m in ("gru_nar", "lstm_nar"))
+    data = load_data(run)
+    results, _ = score_run(run, data)
+    before = ranking_table(results, data).set_index("model")
+
+    # Make the validation-last entry perfect on test: any choice that read test would now pick it.
+    loser = before.index[-1]
+    loser_pred = next(r.y_pred for r in results if r.model == loser)
+    rewritten = dataclasses.replace(data, test=dataclasses.replace(data.test, y=loser_pred.copy()))
+    after_results, _ = score_run(run, rewritten)
+    after = ranking_table(after_results, rewritten).set_index("model")
+
+    assert after.loc[loser, "test_mse"] == pytest.approx(0.0, abs=1e-10)
+    assert not np.allclose(before.test_mse, after.loc[before.index, "test_mse"])
+    assert list(after.index) == list(before.index)  # same order, same winner
+    validation = ["rank", "val_mse", "val_mse_mean", "val_mse_sd", "seeds", "trial_id", "hparams"]
+    pd.testing.assert_frame_equal(before[validation], after.loc[before.index, validation])
+    assert {m: t.trial_id for m, t in best_trials(run).items()} == {
+        m: before.loc[m, "trial_id"] for m in ("gru_nar", "lstm_nar")}
+
+
+def test_report_headline_console_and_forecast_name_the_validation_winner(multi_run: Path, capsys):
+    from reports.build import build_report
+    from reports.forecast import main as forecast_main
+
+    report = build_report(multi_run)
+    ranking = pd.read_csv(multi_run / "report" / "ranking.csv")
+    assert ranking.val_mse_mean.is_monotonic_increasing
+    assert list(ranking["rank"]) == list(range(1, len(ranking) + 1))
+    winner = ranking.model.iloc[0]
+    page = (multi_run / "report" / "report.md").read_text()
+    assert f"Chosen on validation: {winner}" in page
+    assert "best on test" not in page.lower()
+    assert f"Chosen on validation: {winner}" in capsys.readouterr().out
+    assert report.ranking_rows[0]["model"] == winner
+    assert forecast_main([str(multi_run)]) == 0
+    trained = [m for m in ranking.model if m in ("gru_nar", "lstm_nar")]
+    assert f"Forecast by {trained[0]}" in capsys.readouterr().out
