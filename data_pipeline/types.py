@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,27 @@ class SplitWindows:
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
+
+    def target_dates(self, frequency: str) -> pd.DatetimeIndex:
+        """The date of every forecast step, window by window: shape (n * n_outputs,)."""
+        step = pd.tseries.frequencies.to_offset(frequency)
+        origins = pd.DatetimeIndex(self.origin)
+        return pd.DatetimeIndex(np.stack([(origins + h * step).to_numpy() for h in range(self.y.shape[1])], 1)
+                                .reshape(-1))
+
+    def days(self, frequency: str, n_targets: int) -> tuple[pd.DatetimeIndex, np.ndarray]:
+        """Every step the split's windows hold (inputs and targets), once each, with its target values: the
+        split's own stretch of the series, recovered from its windows."""
+        step = pd.tseries.frequencies.to_offset(frequency)
+        origins = pd.DatetimeIndex(self.origin)
+        n_in = self.x.shape[1]
+        dates = [(origins + k * step).to_numpy() for k in range(-n_in, 0)]
+        dates += [(origins + h * step).to_numpy() for h in range(self.y.shape[1])]
+        values = np.concatenate([self.x[:, :, :n_targets], self.y], axis=1)  # (n, n_in + n_out, n_targets)
+        flat_dates = np.stack(dates, 1).reshape(-1)
+        flat_values = values.reshape(-1, values.shape[-1])
+        unique, first = np.unique(flat_dates, return_index=True)
+        return pd.DatetimeIndex(unique), flat_values[first]
 
 
 @dataclass

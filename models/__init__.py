@@ -14,14 +14,14 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from models.baselines import PERSISTENCE_HPARAMS, RIDGE_HPARAMS, Persistence, Ridge, fit_ridge
+from models.baselines import PERSISTENCE_HPARAMS, RIDGE_HPARAMS, Persistence, Ridge, SeasonalNaive, fit_ridge
 from models.config import TrainConfig
 from models.rnn import AR_HPARAMS, NAR_HPARAMS, RNNConfig, Seq2SeqRNN
 from models.transformer import HPARAMS as TRANSFORMER_HPARAMS
 from models.transformer import TimeSeriesTransformer, TransformerConfig
 
 TRAINED_MODELS = ("lstm_ar", "lstm_nar", "gru_ar", "gru_nar", "transformer")
-BASELINES = ("persistence", "ridge")
+BASELINES = ("persistence", "ridge", "seasonal_naive")
 MODEL_NAMES = TRAINED_MODELS + BASELINES
 
 
@@ -38,6 +38,7 @@ _REGISTRY: dict[str, tuple[Callable[..., nn.Module], dict]] = {
     "transformer": (lambda **kw: TimeSeriesTransformer(TransformerConfig(**kw)), TRANSFORMER_HPARAMS),
     "persistence": (lambda **kw: Persistence(**kw), PERSISTENCE_HPARAMS),
     "ridge": (lambda **kw: Ridge(**kw), RIDGE_HPARAMS),
+    "seasonal_naive": (lambda **kw: SeasonalNaive(**kw), {"season": 7}),
 }
 assert set(_REGISTRY) == set(MODEL_NAMES)
 

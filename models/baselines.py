@@ -4,14 +4,23 @@ persistence  every forecast day repeats the last observed target values. Nothing
 ridge        one linear map from the flattened input window to the flattened output window, fitted in closed
              form by `fit_ridge`. It predicts the change from the last observed value, so a large penalty
              shrinks it towards persistence rather than towards zero.
+seasonal_naive  every forecast step repeats the value one season earlier (7 for daily data, 52 weekly, 24 hourly,
+             12 monthly; `baselines.season` overrides). Nothing to fit; needs season <= window.input.
+climatology  the training split's mean for the same day of year / week of year / month (`fit_climatology`);
+             only where the training split spans at least two years of daily, weekly or monthly data, so every
+             bucket has at least two years behind it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
+from pandas.tseries.frequencies import to_offset
+from pandas.tseries.offsets import Day, Hour, MonthBegin, MonthEnd, Week
 from torch import nn
 
 from data_pipeline.types import SplitWindows
@@ -105,3 +114,86 @@ def fit_ridge(
     model.bias.copy_(torch.as_tensor(b, dtype=torch.float32, device=dev))
     model.alpha.fill_(alpha)
     return {"alpha": alpha, "val_mse": val_mse, "val_mse_by_alpha": by_alpha}
+
+
+def default_season(frequency: str) -> int | None:
+    """Steps per season for the data's frequency (pandas freqstr): the cycle a seasonal naive forecast repeats."""
+    try:
+        offset = to_offset(frequency)
+    except ValueError:
+        return None
+    if offset.n != 1:
+        return None
+    for kind, season in ((Day, 7), (Week, 52), (Hour, 24), (MonthBegin, 12), (MonthEnd, 12)):
+        if isinstance(offset, kind):
+            return season
+    return None
+
+
+class SeasonalNaive(nn.Module):
+    """Forecast step h (1-based) = the observed value k*season steps earlier, k = ceil(h / season): the last
+    value at the same phase of the cycle that the input window holds."""
+
+    def __init__(self, n_features: int, n_targets: int, n_inputs: int, n_outputs: int, season: int = 7):
+        super().__init__()
+        if season < 1 or season > n_inputs:
+            raise ValueError(f"seasonal naive needs 1 <= season <= window.input ({n_inputs}), got season={season}; "
+                             "set baselines.season or a longer window.input")
+        self.n_targets, self.n_outputs, self.season = n_targets, n_outputs, season
+        h = np.arange(1, n_outputs + 1)
+        # position in the input window (0 = oldest) of the value one whole number of seasons back
+        self.register_buffer("source", torch.as_tensor(n_inputs - 1 + h - season * np.ceil(h / season), dtype=torch.long))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return x[:, self.source, : self.n_targets].contiguous()
+
+
+MIN_CLIMATOLOGY_YEARS = 2
+
+
+@dataclass(frozen=True)
+class Climatology:
+    """Per-bucket training means of the targets (scaled units); bucket = day of year, week of year or month."""
+
+    frequency: str
+    means: dict[int, np.ndarray]  # bucket -> (n_targets,)
+    overall: np.ndarray  # fallback for a bucket the training split never saw (e.g. ISO week 53)
+
+
+def climatology_bucket(dates: pd.DatetimeIndex, frequency: str) -> np.ndarray:
+    """Day of year on a 365-day calendar (29 Feb counts as 28 Feb), ISO week of year, or month."""
+    offset = to_offset(frequency)
+    if isinstance(offset, Week):
+        return dates.isocalendar().week.to_numpy().astype(int)
+    if isinstance(offset, (MonthBegin, MonthEnd)):
+        return dates.month.to_numpy()
+    leap_day = (dates.month == 2) & (dates.day == 29)
+    return np.where(leap_day, 2 * 100 + 28, dates.month.to_numpy() * 100 + dates.day.to_numpy())
+
+
+def climatology_applies(dates: pd.DatetimeIndex, frequency: str) -> str | None:
+    """None when climatology applies to a training split with these dates; otherwise why not."""
+    try:
+        offset = to_offset(frequency)
+    except ValueError:
+        return f"frequency {frequency!r} is not daily, weekly or monthly"
+    if offset.n != 1 or not isinstance(offset, (Day, Week, MonthBegin, MonthEnd)):
+        return f"frequency {frequency!r} is not daily, weekly or monthly"
+    span_years = (dates.max() - dates.min()).days / 365.25
+    if span_years < MIN_CLIMATOLOGY_YEARS - 0.02:  # a day or two short of two calendar years still counts
+        return f"the training split spans {span_years:.1f} years (climatology needs {MIN_CLIMATOLOGY_YEARS})"
+    return None
+
+
+def fit_climatology(dates: pd.DatetimeIndex, targets: np.ndarray, frequency: str) -> Climatology:
+    """Mean of each bucket over the training days. `targets`: (n_days, n_targets), one row per date."""
+    buckets = climatology_bucket(dates, frequency)
+    values = np.asarray(targets, dtype=np.float64)
+    means = {int(b): values[buckets == b].mean(0) for b in np.unique(buckets)}
+    return Climatology(frequency, means, values.mean(0))
+
+
+def climatology_forecast(clim: Climatology, dates: pd.DatetimeIndex) -> np.ndarray:
+    """(len(dates), n_targets): each date's bucket mean."""
+    buckets = climatology_bucket(dates, clim.frequency)
+    return np.stack([clim.means.get(int(b), clim.overall) for b in buckets]).astype(np.float32)

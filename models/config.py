@@ -22,3 +22,14 @@ class TrainConfig(BaseModel):
         "auto", description="auto: bf16 autocast on CUDA when supported, fp32 elsewhere."
     )
     compile: bool = Field(False, description="torch.compile the model (GPU only).")
+
+
+class BaselinesConfig(BaseModel):
+    """Schema of the `baselines` section: settings of the reference forecasts every ranking includes."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    season: int | None = Field(
+        None, ge=1, description="Seasonal naive's period in steps; null: from the data's frequency "
+        "(7 daily, 52 weekly, 24 hourly, 12 monthly)."
+    )

@@ -114,7 +114,9 @@ def score_run(run: RunDir, data: WindowedData) -> tuple[list[ModelScore], list[s
         results.append(score_model(name, model, data, kind="trained", val_mse=trial.best_val_mse,
                                    hparams={**trial.hparams, **trial.train}, epochs=trial.epochs,
                                    train_time_s=round(trial.train_time_s, 2), trial_id=trial.trial_id))
-    results += baseline_scores(data)
+    baselines, baseline_notes = baseline_scores(data, season=(run.config.get("baselines") or {}).get("season"))
+    results += baselines
+    notes += baseline_notes
     if CHRONOS2 in run.config.get("models", {}):
         zeroshot, note = _chronos_zeroshot(run, data)
         results += [zeroshot] if zeroshot else []

@@ -10,6 +10,7 @@ import pandas as pd
 
 from data_pipeline import WindowedData
 from models import build, count_parameters, fit_ridge, predict, scores
+from models.baselines import climatology_applies, climatology_forecast, default_season, fit_climatology
 
 BOOTSTRAP_SAMPLES = 2000
 
@@ -49,15 +50,47 @@ def score_model(name: str, model: Any, data: WindowedData, *, kind: str, **info:
     return ModelScore(name, kind, float(val_mse), scores(data.test.y, y_pred, data), y_pred, params, **info)
 
 
-def baseline_scores(data: WindowedData) -> list[ModelScore]:
+def score_predictions(name: str, val_pred: np.ndarray, test_pred: np.ndarray, data: WindowedData, *, kind: str,
+                      **info: Any) -> ModelScore:
+    """A forecaster given by its validation and test forecasts (scaled), scored like every model."""
+    info.setdefault("params", 0)
+    return ModelScore(name, kind, float(scores(data.val.y, val_pred, data)["mse"]),
+                      scores(data.test.y, test_pred, data), np.asarray(test_pred, np.float32), **info)
+
+
+def baseline_scores(data: WindowedData, season: int | None = None) -> tuple[list[ModelScore], list[str]]:
+    """Persistence, ridge, seasonal naive and (on two or more years of training data) climatology, with notes
+    on any that does not apply to this data."""
     persistence = build("persistence", **data.shapes)
     ridge = build("ridge", **data.shapes)
     chosen = fit_ridge(ridge, data.train, data.val)
-    return [
+    results = [
         score_model("persistence", persistence, data, kind="baseline"),
         score_model("ridge", ridge, data, kind="baseline", val_mse=chosen["val_mse"],
                     hparams={"alpha": chosen["alpha"]}),
     ]
+    notes: list[str] = []
+    frequency = str(data.summary.get("frequency", "D"))
+    season = season or default_season(frequency)
+    if season is None:
+        notes.append(f"Seasonal naive skipped: no default season for frequency {frequency!r}; set baselines.season.")
+    elif season > data.n_inputs:
+        notes.append(f"Seasonal naive skipped: its season ({season} steps) is longer than the input window "
+                     f"({data.n_inputs}); set a longer window.input or baselines.season.")
+    else:
+        naive = build("seasonal_naive", **data.shapes, season=season)
+        results.append(score_model("seasonal_naive", naive, data, kind="baseline", hparams={"season": season}))
+    train_dates, train_targets = data.train.days(frequency, data.n_targets)
+    why_not = climatology_applies(train_dates, frequency)
+    if why_not:
+        notes.append(f"Climatology skipped: {why_not}.")
+    else:
+        clim = fit_climatology(train_dates, train_targets, frequency)
+        val_pred, test_pred = (climatology_forecast(clim, s.target_dates(frequency)).reshape(s.y.shape)
+                               for s in (data.val, data.test))
+        results.append(score_predictions("climatology", val_pred, test_pred, data, kind="baseline",
+                                         params=int(sum(v.size for v in clim.means.values()))))
+    return results, notes
 
 
 def bootstrap_mse_diff(err_model: np.ndarray, err_ref: np.ndarray, block: int, seed: int = 0) -> tuple[float, float]:

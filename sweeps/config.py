@@ -1,7 +1,7 @@
 """The full sweep config: YAML + profile + dotted overrides -> one validated `SweepConfig`.
 
 Each package owns its section's schema (data_pipeline: data/window/split, models: train); this module composes
-them and owns `models`, `sweep`, `wandb` and `pretrained`.
+them and owns `models`, `sweep`, `wandb` and `pretrained` (models also owns `baselines`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from data_pipeline import DataConfig, DataError, SplitConfig, WindowConfig, apply_overrides, load_yaml
 from models import TrainConfig
+from models.config import BaselinesConfig
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.yaml"
 PROFILES = ("smoke", "default", "full")
@@ -67,6 +68,7 @@ class SweepConfig(_Strict):
     window: WindowConfig = Field(default_factory=WindowConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    baselines: BaselinesConfig = Field(default_factory=BaselinesConfig)
     models: dict[str, dict[str, Any]]
     sweep: SweepSection = Field(default_factory=SweepSection)
     wandb: WandbSection = Field(default_factory=WandbSection)

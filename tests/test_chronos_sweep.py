@@ -32,7 +32,8 @@ def test_chronos2_zeroshot_and_finetuned_are_ranked_like_every_model(ray_session
     assert sorted(t.tag for t in run.trials if t.model == "chronos2") == ["lr0.001_full_s10", "lr0.001_full_s5"]
     report = tmp_path / "chronos" / "report"
     ranking = pd.read_csv(report / "ranking.csv").set_index("model")
-    assert {"chronos2_zeroshot", "chronos2_finetuned", "gru_nar", "persistence", "ridge"} == set(ranking.index)
+    assert {"chronos2_zeroshot", "chronos2_finetuned", "gru_nar", "persistence", "ridge", "seasonal_naive",
+            "climatology"} == set(ranking.index)
     assert ranking.loc["chronos2_finetuned", "kind"] == "pretrained"
     best = min((t for t in run.trials if t.model == "chronos2"), key=lambda t: t.best_val_mse)
     assert ranking.loc["chronos2_finetuned", "val_mse"] == pytest.approx(best.best_val_mse)

@@ -32,6 +32,7 @@ SMALL = {
     "transformer": {"d_model": 16, "nhead": 2},
     "persistence": {},
     "ridge": {},
+    "seasonal_naive": {"season": 3},
 }
 SHAPES = [
     (3, 1, 24, 6),

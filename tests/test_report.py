@@ -17,13 +17,14 @@ from reports.build import build_report
 from reports.forecast import main as forecast_main
 from reports.runs import best_trials, read_run
 
-SEVEN = {"lstm_ar", "lstm_nar", "gru_ar", "gru_nar", "transformer", "persistence", "ridge"}
+NINE = {"lstm_ar", "lstm_nar", "gru_ar", "gru_nar", "transformer", "persistence", "ridge", "seasonal_naive",
+        "climatology"}
 
 
 def test_ranking_has_every_architecture_and_both_baselines(smoke_run: Path):
     ranking = pd.read_csv(smoke_run / "report" / "ranking.csv")
-    assert set(ranking.model) == SEVEN and len(ranking) == 7
-    assert list(ranking["rank"]) == list(range(1, 8))
+    assert set(ranking.model) == NINE and len(ranking) == 9
+    assert list(ranking["rank"]) == list(range(1, 10))
     assert ranking.val_mse_mean.is_monotonic_increasing  # ordered by validation, never by test
     persistence = ranking.set_index("model").loc["persistence"]
     assert persistence.skill_vs_persistence == pytest.approx(0.0)

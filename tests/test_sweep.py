@@ -49,7 +49,7 @@ def test_a_user_csv_and_a_models_subset(ray_session, tmp_path: Path, data_cache:
     run = read_run(tmp_path / "runs" / "csv")
     assert sorted(t.model for t in run.trials) == ["gru_nar", "transformer"]
     ranking = pd.read_csv(tmp_path / "runs" / "csv" / "report" / "ranking.csv")
-    assert set(ranking.model) == {"gru_nar", "transformer", "persistence", "ridge"}
+    assert set(ranking.model) == {"gru_nar", "transformer", "persistence", "ridge", "seasonal_naive", "climatology"}
     preds = pd.read_parquet(tmp_path / "runs" / "csv" / "report" / "predictions.parquet")
     assert set(preds.target) == {"temp_max"}
 
