@@ -16,10 +16,14 @@ from data_pipeline.errors import DataError
 
 log = logging.getLogger("data_pipeline")
 
-# A centred rolling median follows the seasonal cycle, so a value is judged against its own season: a global
+# A trailing rolling median follows the seasonal cycle, so a value is judged against its own season: a global
 # band around the yearly median misses Delhi's 938 hPa readings (plausible in no season, but closer to the
-# summer level than a wide global band) while flagging nothing extra.
-LEVEL_WINDOW = 31
+# summer level than a wide global band) while flagging nothing extra. Trailing (only rows before the one judged),
+# so no later value, and no value of a later split, shapes how an earlier one is cleaned. The window covers about
+# a month whatever the sampling step (31 rows of daily data, 744 of hourly, 5 of weekly), with at least
+# MIN_LEVEL_ROWS rows so a median has something to be robust with (monthly data: 5 months).
+LEVEL_SPAN = pd.Timedelta(days=31)
+MIN_LEVEL_ROWS = 5
 # MAD alone is too narrow for skewed, heavy-tailed columns (wind gusts, rain), which are real weather, not
 # garbage; the residual spread between the 0.5% and 99.5% quantiles (as a normal-equivalent sigma) widens the
 # band there, while a few garbage rows (well under 0.5% of the data) cannot move those quantiles.
@@ -79,17 +83,31 @@ class OutlierStats:
 
     center: dict[str, float]
     scale: dict[str, float | None]
+    level_rows: int
 
 
-def _level(s: pd.Series) -> pd.Series:
-    return s.rolling(LEVEL_WINDOW, center=True, min_periods=1).median()
+def level_rows(freq: BaseOffset) -> int:
+    """Rows in the rolling level's window: about LEVEL_SPAN of data at this frequency."""
+    try:
+        step = pd.Timedelta(freq)
+    except (TypeError, ValueError):
+        # Calendar offsets (months, business days) have no fixed length: their typical one.
+        step = pd.Timedelta(days=30.4 * getattr(freq, "n", 1)) if "M" in freq.freqstr else pd.Timedelta(days=1)
+    return max(MIN_LEVEL_ROWS, int(round(LEVEL_SPAN / step)))
 
 
-def fit_outlier_stats(frame: pd.DataFrame) -> OutlierStats:
+def _level(s: pd.Series, rows: int) -> pd.Series:
+    """Median of the `rows` rows before each row (not the row itself, nor anything after it)."""
+    return s.shift(1).rolling(rows, min_periods=1).median()
+
+
+def fit_outlier_stats(frame: pd.DataFrame, freq: BaseOffset) -> OutlierStats:
+    """Residual centre and spread per column; pass only the training split's rows."""
+    rows = level_rows(freq)
     center: dict[str, float] = {}
     scale: dict[str, float | None] = {}
     for col in frame.columns:
-        r = (frame[col] - _level(frame[col])).dropna()
+        r = (frame[col] - _level(frame[col], rows)).dropna()
         if r.empty:
             center[col], scale[col] = 0.0, None
             continue
@@ -100,7 +118,7 @@ def fit_outlier_stats(frame: pd.DataFrame) -> OutlierStats:
         center[col] = med
         # A constant column has no spread to judge against; flagging would mark every change.
         scale[col] = sc if np.isfinite(sc) and sc > 0 else None
-    return OutlierStats(center, scale)
+    return OutlierStats(center, scale, rows)
 
 
 def handle_outliers(
@@ -110,24 +128,27 @@ def handle_outliers(
     policy: str,
     label: str,
     level_source: pd.DataFrame | None = None,
-) -> tuple[pd.DataFrame, list[dict]]:
+) -> tuple[pd.DataFrame, list[dict], pd.DataFrame]:
     """Flag |residual - centre| / scale > threshold and apply keep | clip | interpolate (interpolate -> NaN here).
 
     `level_source` lets a test file be judged against a rolling level that includes the end of the training
-    data, so its first days are not compared with a level built from a handful of rows.
+    data, so its first days are not compared with a level built from a handful of rows. Returns the frame, the
+    flagged values and a boolean frame marking the flagged cells.
     """
     out = frame.copy()
     flagged: list[dict] = []
+    flags = pd.DataFrame(False, index=frame.index, columns=frame.columns)
     for col in frame.columns:
         sc = stats.scale.get(col)
         if sc is None:
             continue
         src = frame[col] if level_source is None else level_source[col]
-        level = _level(src).reindex(frame.index)
+        level = _level(src, stats.level_rows).reindex(frame.index)
         lo = level + stats.center[col] - threshold * sc
         hi = level + stats.center[col] + threshold * sc
         x = frame[col]
         mask = ((x < lo) | (x > hi)) & x.notna()
+        flags[col] = mask
         for d in x.index[mask]:
             flagged.append({"column": col, "date": str(d.date()), "value": float(x[d]), "file": label})
         if policy == "clip":
@@ -139,7 +160,7 @@ def handle_outliers(
         log.warning("%s: %d implausible value(s) (policy %s): %s", label, len(flagged), policy, shown)
         for f in flagged:
             log.info("outlier %s: %s=%g on %s", label, f["column"], f["value"], f["date"])
-    return out, flagged
+    return out, flagged, flags
 
 
 def check_nans(frame: pd.DataFrame, gap_rows: pd.Series, policy: str, label: str) -> dict[str, int]:
@@ -160,15 +181,20 @@ def check_nans(frame: pd.DataFrame, gap_rows: pd.Series, policy: str, label: str
     return counts
 
 
-def fill_missing(frame: pd.DataFrame, gap_rows: pd.Series, gap_policy: str) -> pd.DataFrame:
-    """Gap rows follow gap_policy; every other hole (missing cell, removed outlier) is time-interpolated."""
-    interp = frame.interpolate(method="time", limit_direction="both")
-    # Edges (leading/trailing NaN) take the nearest observed value: there is nothing to interpolate between.
-    interp = interp.ffill().bfill()
-    if gap_policy == "ffill":
-        filled = frame.ffill().bfill()
-        interp.loc[gap_rows.to_numpy()] = filled.loc[gap_rows.to_numpy()]
-    return interp
+def fill_missing(frame: pd.DataFrame, gap_rows: pd.Series, gap_policy: str,
+                 history: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Fill every hole (gap row, missing cell, removed outlier) from earlier rows only: the last good value.
+
+    Causal on purpose: an interpolation would repair an input day from a later (possibly target) day. Both gap
+    policies (`interpolate`, `ffill`) therefore fill forward. `history` (e.g. the training file before a test
+    file) supplies the last good value for holes at the start of `frame`; holes before any observation at all
+    (the very first rows of the series) take the first observed value, the only repair with no past.
+    """
+    del gap_rows, gap_policy  # every hole is filled the same causal way
+    if history is None or history.empty:
+        return frame.ffill().bfill()
+    joined = pd.concat([history, frame]).ffill()
+    return joined.iloc[len(history):].bfill()
 
 
 def calendar_frame(index: pd.DatetimeIndex) -> pd.DataFrame:

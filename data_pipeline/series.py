@@ -12,7 +12,7 @@ import pandas as pd
 from pandas.tseries.offsets import BaseOffset
 
 from data_pipeline import cleaning
-from data_pipeline.config import DataConfig
+from data_pipeline.config import DataConfig, SplitConfig
 from data_pipeline.errors import DataError
 from data_pipeline.io import file_digest, parse_table, read_table, resolve_columns, to_numeric_features
 
@@ -30,6 +30,9 @@ class SeriesBundle:
     freq: BaseOffset
     digest: str  # hash of the source bytes: the cache key's data part
     summary: dict[str, Any] = field(default_factory=dict)
+    # True where the value was not observed as it stands: missing (gap row, empty cell) or flagged implausible.
+    # Same index as `frame`; such target cells are repaired for use as inputs but never scored.
+    unobserved: pd.DataFrame | None = None
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -63,7 +66,21 @@ def _dates(idx: pd.Index) -> list[str]:
     return [str(d.date()) for d in idx]
 
 
-def load_series(cfg: DataConfig) -> SeriesBundle:
+def _training_rows(n_rows: int, has_test_file: bool, split: SplitConfig | None) -> int:
+    """Rows of the training split (the rows cleaning statistics may learn from): all of the training file when
+    no split is given (a forecast from new data), else what `split_ranges` makes the training split."""
+    if split is None:
+        return n_rows
+    from data_pipeline.windows import split_ranges  # windows imports this module
+
+    n_total = n_rows + (1 if has_test_file else 0)  # the test rows' count does not change the training split
+    return split_ranges(n_total, n_rows if has_test_file else None, split)["train"].stop
+
+
+def load_series(cfg: DataConfig, split: SplitConfig | None = None) -> SeriesBundle:
+    """Read, validate and clean the data. Cleaning is causal: outlier statistics come from the training split
+    (per `split`) only, each value is judged against a level of earlier rows, and every repair carries an earlier
+    value forward, so no later row (and no validation or test row) changes an earlier one."""
     df, label = _read_source(cfg)
     table = parse_table(df, label, cfg.date_column)
     features, targets = resolve_columns(table, cfg.features, cfg.targets)
@@ -128,16 +145,18 @@ def load_series(cfg: DataConfig) -> SeriesBundle:
         )
 
     nan_counts = cleaning.check_nans(train, train_gap_rows, cfg.nan_policy, label)
-    stats = cleaning.fit_outlier_stats(train)
-    train_clean, flagged = cleaning.handle_outliers(
+    n_fit = _training_rows(len(train), test is not None, split)
+    stats = cleaning.fit_outlier_stats(train.iloc[:n_fit], freq)
+    train_clean, flagged, train_flags = cleaning.handle_outliers(
         train, stats, cfg.outlier_threshold, cfg.outlier_policy, label
     )
+    unobserved = train.isna() | train_flags
     train_clean = cleaning.fill_missing(train_clean, train_gap_rows, cfg.gap_policy)
     if test is not None:
         for col, n in cleaning.check_nans(test, test_gap_rows, cfg.nan_policy, str(cfg.test_path)).items():
             nan_counts[col] = nan_counts.get(col, 0) + n
-        # Scale comes from training only; the rolling level may look back into training for the first days.
-        test_clean, tflagged = cleaning.handle_outliers(
+        # Scale comes from training only; the trailing level looks back into training for the first days.
+        test_clean, tflagged, test_flags = cleaning.handle_outliers(
             test,
             stats,
             cfg.outlier_threshold,
@@ -146,9 +165,12 @@ def load_series(cfg: DataConfig) -> SeriesBundle:
             level_source=pd.concat([train, test]),
         )
         flagged += tflagged
-        test = cleaning.fill_missing(test_clean, test_gap_rows, cfg.gap_policy)
+        unobserved = pd.concat([unobserved, test.isna() | test_flags])
+        test = cleaning.fill_missing(test_clean, test_gap_rows, cfg.gap_policy, history=train_clean)
 
     if cfg.calendar_features:
+        unobserved = unobserved.join(cleaning.calendar_frame(unobserved.index) != cleaning.calendar_frame(
+            unobserved.index))  # calendar values are known exactly: all False
         train_clean = train_clean.join(cleaning.calendar_frame(train_clean.index))
         if test is not None:
             test = test.join(cleaning.calendar_frame(test.index))
@@ -168,6 +190,8 @@ def load_series(cfg: DataConfig) -> SeriesBundle:
         outliers=flagged,
         outlier_policy=cfg.outlier_policy,
         outlier_threshold=cfg.outlier_threshold,
+        outlier_level_rows=stats.level_rows,
+        outlier_stats_rows=n_fit,
         overlap_dropped={"count": len(overlap), "dates": overlap[:MAX_LISTED]},
         feature_names=list(features),
         target_names=list(targets),
@@ -177,7 +201,8 @@ def load_series(cfg: DataConfig) -> SeriesBundle:
     if test is not None:
         step_ok = train_clean.index[-1] + freq == test.index[0]
         summary["test_contiguous"] = bool(step_ok)
-    return SeriesBundle(train_clean, test, list(features), list(targets), freq, source_digest(cfg), summary)
+    return SeriesBundle(train_clean, test, list(features), list(targets), freq, source_digest(cfg), summary,
+                        unobserved=unobserved[list(features)])
 
 
 def source_paths(cfg: DataConfig) -> list[Path]:

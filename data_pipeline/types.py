@@ -67,6 +67,9 @@ class SplitWindows:
     x: np.ndarray
     y: np.ndarray
     origin: np.ndarray  # datetime64[ns], shape (n,)
+    # Like y, bool: True where the target was observed as it stands and is scored; False where it was missing
+    # or flagged implausible (repaired for use as an input, never scored). None: every cell is scored.
+    mask: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.x.shape[0])

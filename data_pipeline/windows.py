@@ -24,7 +24,7 @@ from data_pipeline.types import Scaler, SplitWindows, WindowedData
 
 SPLITS = ("train", "val", "test")
 # Bump when the pipeline's output changes for the same inputs, so stale caches are never reused.
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"  # 2: causal cleaning, scoring masks
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,8 @@ def fit_scaler(values: np.ndarray, kind: str, names: list[str]) -> Scaler:
 
 
 def make_windows(
-    scaled: np.ndarray, dates: pd.DatetimeIndex, origins: np.ndarray, n_in: int, n_out: int, n_targets: int
+    scaled: np.ndarray, dates: pd.DatetimeIndex, origins: np.ndarray, n_in: int, n_out: int, n_targets: int,
+    observed: np.ndarray | None = None,
 ) -> SplitWindows:
     n_feat = scaled.shape[1]
     if len(origins) == 0:
@@ -86,10 +87,15 @@ def make_windows(
     x = view[origins - n_in].transpose(0, 2, 1)
     yview = np.lib.stride_tricks.sliding_window_view(scaled[:, :n_targets], n_out, axis=0)
     y = yview[origins].transpose(0, 2, 1)
+    mask = None
+    if observed is not None:
+        mview = np.lib.stride_tricks.sliding_window_view(observed[:, :n_targets], n_out, axis=0)
+        mask = np.ascontiguousarray(mview[origins].transpose(0, 2, 1), dtype=bool)
     return SplitWindows(
         np.ascontiguousarray(x, dtype=np.float32),
         np.ascontiguousarray(y, dtype=np.float32),
         dates.to_numpy().astype("datetime64[ns]")[origins],
+        mask,
     )
 
 
@@ -145,7 +151,11 @@ def _split_table(s: SplitWindows) -> pa.Table:
     y = pa.FixedSizeListArray.from_arrays(pa.array(s.y.reshape(-1), pa.float32()), int(np.prod(s.y.shape[1:])))
     origin = pa.array(s.origin.astype("datetime64[ns]"), pa.timestamp("ns"))
     shapes = json.dumps({"x": list(s.x.shape), "y": list(s.y.shape)})
-    return pa.table({"x": x, "y": y, "origin": origin}, metadata={"shapes": shapes, "rows": str(n)})
+    columns = {"x": x, "y": y, "origin": origin}
+    if s.mask is not None:
+        columns["mask"] = pa.FixedSizeListArray.from_arrays(pa.array(s.mask.reshape(-1), pa.bool_()),
+                                                            int(np.prod(s.y.shape[1:])))
+    return pa.table(columns, metadata={"shapes": shapes, "rows": str(n)})
 
 
 def _split_from_table(table: pa.Table) -> SplitWindows:
@@ -153,8 +163,12 @@ def _split_from_table(table: pa.Table) -> SplitWindows:
     x = table.column("x").combine_chunks().flatten().to_numpy().reshape(shapes["x"])
     y = table.column("y").combine_chunks().flatten().to_numpy().reshape(shapes["y"])
     origin = table.column("origin").to_numpy().astype("datetime64[ns]")
+    mask = None
+    if "mask" in table.column_names:
+        mask = table.column("mask").combine_chunks().flatten().to_numpy(zero_copy_only=False).reshape(shapes["y"])
     # Copies: arrays straight off the memory map are read-only, and torch warns on (and must not write to) them.
-    return SplitWindows(np.array(x, np.float32), np.array(y, np.float32), origin)
+    return SplitWindows(np.array(x, np.float32), np.array(y, np.float32), origin,
+                        None if mask is None else np.array(mask, bool))
 
 
 def _save(path: Path, wd: WindowedData) -> None:
@@ -203,6 +217,13 @@ def _load(path: Path) -> WindowedData | None:
     )
 
 
+def target_rows_unobserved(bundle: SeriesBundle, start: int, stop: int) -> int:
+    """Unobserved target cells among rows [start, stop)."""
+    if bundle.unobserved is None:
+        return 0
+    return int(bundle.unobserved.iloc[start:stop][bundle.target_names].to_numpy().sum())
+
+
 def build_from_bundle(
     bundle: SeriesBundle, data: DataConfig, window: WindowConfig, split: SplitConfig
 ) -> WindowedData:
@@ -223,6 +244,7 @@ def build_from_bundle(
     scaler = fit_scaler(values[: ranges["train"].stop], data.scaler, bundle.feature_names)
     scaled = scaler.transform(values)
     n_t = len(bundle.target_names)
+    observed = None if bundle.unobserved is None else ~bundle.unobserved.to_numpy(dtype=bool)
     out: dict[str, SplitWindows] = {}
     split_summary: dict[str, Any] = {}
     for name in SPLITS:
@@ -232,7 +254,7 @@ def build_from_bundle(
         origins = r.origins(window.input, window.output)
         if len(origins) == 0:
             raise DataError(_zero_window_message(name, r, window, bundle))
-        out[name] = make_windows(scaled, frame.index, origins, window.input, window.output, n_t)
+        out[name] = make_windows(scaled, frame.index, origins, window.input, window.output, n_t, observed)
         split_summary[name] = {
             "start": str(frame.index[r.start].date()),
             "end": str(frame.index[r.stop - 1].date()),
@@ -242,6 +264,9 @@ def build_from_bundle(
     summary = dict(bundle.summary)
     summary["splits"] = split_summary
     summary["windows"] = {n: len(out[n]) for n in SPLITS}
+    # Target cells that were missing or flagged in the source: repaired as inputs, left out of every score.
+    summary["masked_target_cells"] = {
+        n: int(target_rows_unobserved(bundle, ranges[n].start, ranges[n].stop)) for n in ("val", "test")}
     summary["scaler"] = data.scaler
     summary["window"] = {"input": window.input, "output": window.output}
     return WindowedData(
@@ -278,7 +303,7 @@ def build_windowed_data(
                 )
             hit.summary["cache"] = "hit"
             return hit
-    bundle = load_series(data)
+    bundle = load_series(data, split)
     wd = build_from_bundle(bundle, data, window, split)
     if cache:
         path = _cache_dir(data) / _cache_key(bundle.digest, data, window, split)

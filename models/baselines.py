@@ -92,6 +92,7 @@ def fit_ridge(
     alphas = tuple(alphas) if alphas is not None else model.alphas
     xt, rt = _design(train, model.n_targets)
     xv, rv = _design(val, model.n_targets)
+    mv = None if val.mask is None else val.mask.reshape(len(val.mask), -1).astype(np.float64)  # unscored cells out
     if not (np.isfinite(xt).all() and np.isfinite(rt).all()):
         raise ValueError("ridge: training windows contain non-finite values")
     x_mean, r_mean = xt.mean(0), rt.mean(0)
@@ -104,7 +105,8 @@ def fit_ridge(
     for a in alphas:
         w = evecs @ (proj / (np.clip(evals, 0.0, None) + a)[:, None])
         b = r_mean - x_mean @ w
-        mse = float(np.mean((xv @ w + b - rv) ** 2))  # residual error == forecast error
+        sq = (xv @ w + b - rv) ** 2  # residual error == forecast error
+        mse = float(np.mean(sq) if val.mask is None else np.sum(sq * mv) / max(1.0, mv.sum()))
         by_alpha[a] = mse
         if best is None or mse < best[1]:
             best = (a, mse, w, b)

@@ -37,31 +37,42 @@ def predict(
     return torch.cat(outs).numpy()
 
 
-def scores(y_true_scaled: np.ndarray, y_pred_scaled: np.ndarray, data: WindowedData) -> dict:
-    """Scores from saved predictions; same dict as `evaluate`."""
+def _mean(values: np.ndarray, weight: np.ndarray, axis: int | tuple[int, ...] | None = None) -> np.ndarray:
+    """Mean over the cells with weight 1 (NaN where none is)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.sum(values * weight, axis=axis) / np.sum(weight, axis=axis)
+
+
+def scores(y_true_scaled: np.ndarray, y_pred_scaled: np.ndarray, data: WindowedData,
+           mask: np.ndarray | None = None) -> dict:
+    """Scores from saved predictions; same dict as `evaluate`. `mask` (like y, bool) keeps the cells to score:
+    targets that were missing or flagged in the source are left out, for every model alike."""
     yt = np.asarray(y_true_scaled, dtype=np.float64)
     yp = np.asarray(y_pred_scaled, dtype=np.float64)
     if yt.shape != yp.shape:
         raise ValueError(f"shape mismatch: y_true {yt.shape} vs y_pred {yp.shape}")
+    w = np.ones_like(yt) if mask is None else np.asarray(mask, dtype=np.float64)
     err = yp - yt
     err_orig = data.targets_to_original(yp) - data.targets_to_original(yt)
     per_target = {
         name: {
-            "rmse": float(np.sqrt(np.mean(err_orig[..., j] ** 2))),
-            "mae": float(np.mean(np.abs(err_orig[..., j]))),
+            "rmse": float(np.sqrt(_mean(err_orig[..., j] ** 2, w[..., j]))),
+            "mae": float(_mean(np.abs(err_orig[..., j]), w[..., j])),
         }
         for j, name in enumerate(data.target_names)
     }
     return {
-        "mse": float(np.mean(err**2)),
-        "mae": float(np.mean(np.abs(err))),
+        "mse": float(_mean(err**2, w)),
+        "mae": float(_mean(np.abs(err), w)),
         "per_target": per_target,
-        "per_horizon_mse": [float(v) for v in np.mean(err**2, axis=(0, 2))],
+        "per_horizon_mse": [float(v) for v in _mean(err**2, w, axis=(0, 2))],
         "n_windows": int(yt.shape[0]),
+        "masked_cells": int(w.size - w.sum()),
     }
 
 
 def evaluate(model: nn.Module, split: SplitWindows, data: WindowedData) -> dict:
     """{"mse", "mae"} scaled (mean over windows x horizons x targets), "per_target" {name: {rmse, mae}} in
-    original units, "per_horizon_mse" (scaled, one per forecast day), "n_windows"."""
-    return scores(split.y, predict(model, split.x), data)
+    original units, "per_horizon_mse" (scaled, one per forecast day), "n_windows"; unobserved targets (the
+    split's mask) left out."""
+    return scores(split.y, predict(model, split.x), data, split.mask)

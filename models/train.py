@@ -125,17 +125,25 @@ def _check_finite(value: float, what: str, epoch: int) -> None:
 
 
 @torch.no_grad()
-def _val_errors(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    """Scaled MSE and MAE on a device-resident split, in fp32 and eval mode."""
+def _val_errors(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                mask: torch.Tensor | None = None) -> tuple[float, float]:
+    """Scaled MSE and MAE on a device-resident split, in fp32 and eval mode, over the cells `mask` keeps
+    (all when None): unobserved targets are never scored, as in `models.metrics.scores`."""
     model.eval()
     sq = torch.zeros((), device=x.device, dtype=torch.float64)
     ab = torch.zeros((), device=x.device, dtype=torch.float64)
     for i in range(0, len(x), EVAL_BATCH):
         err = model(x[i : i + EVAL_BATCH]).float() - y[i : i + EVAL_BATCH]
+        if mask is not None:
+            err = err * mask[i : i + EVAL_BATCH]
         sq += err.double().pow(2).sum()
         ab += err.double().abs().sum()
-    n = y.numel()
+    n = y.numel() if mask is None else max(1, int(mask.sum()))
     return float(sq) / n, float(ab) / n
+
+
+def _mask_tensor(mask: np.ndarray | None, device: torch.device) -> torch.Tensor | None:
+    return None if mask is None else torch.as_tensor(mask, dtype=torch.float32, device=device)
 
 
 def _rng_state(gen: torch.Generator, device: torch.device) -> dict:
@@ -175,6 +183,7 @@ def fit(
     y_train = torch.as_tensor(data.train.y, dtype=torch.float32, device=device)
     x_val = torch.as_tensor(data.val.x, dtype=torch.float32, device=device)
     y_val = torch.as_tensor(data.val.y, dtype=torch.float32, device=device)
+    m_val = _mask_tensor(data.val.mask, device)
     n = len(x_train)
     if n == 0 or len(x_val) == 0:
         raise ValueError(f"fit needs train and val windows, got {n} and {len(x_val)}")
@@ -224,7 +233,7 @@ def fit(
         train_loss = float(loss_sum) / n  # the one host sync of the training pass
         _check_finite(train_loss, "train loss", epoch)
 
-        val_mse, val_mae = _val_errors(step_model, x_val, y_val)
+        val_mse, val_mae = _val_errors(step_model, x_val, y_val, m_val)
         _check_finite(val_mse, "validation MSE", epoch)
         if val_mse < best_val:
             best_val, best_epoch, bad_epochs = val_mse, epoch, 0
@@ -295,6 +304,7 @@ def _fit_closed_form(
         model,
         torch.as_tensor(data.val.x, dtype=torch.float32, device=device),
         torch.as_tensor(data.val.y, dtype=torch.float32, device=device),
+        _mask_tensor(data.val.mask, device),
     )
     _check_finite(train_loss, "train loss", 1)
     _check_finite(val_mse, "validation MSE", 1)

@@ -217,6 +217,11 @@ def _sections(run: RunDir, data: WindowedData, ranking: pd.DataFrame, results: l
     tied = [m for m in ranking.model.iloc[1:][ranking.tied_with_winner.iloc[1:]]]
     if tied:
         notes.append(f"Tied with the winner on test (difference within noise): {', '.join(tied)}.")
+    masked = summary.get("masked_target_cells") or {}
+    if any(masked.values()):
+        notes.append(f"Not scored: {masked.get('test', 0)} test and {masked.get('val', 0)} validation target "
+                     f"cell(s) that were missing or flagged implausible in the source (repaired from earlier days "
+                     f"for use as inputs; left out of every model's metrics alike).")
     missing = sorted(set(run.config.get("models", {})) - {r.model for r in results})
     if missing:
         notes.append(f"Not ranked (no trial with a checkpoint): {', '.join(missing)}.")
@@ -224,7 +229,7 @@ def _sections(run: RunDir, data: WindowedData, ranking: pd.DataFrame, results: l
                            for t in run.trials if t.status == "failed"])
     data_text = json.dumps({k: summary.get(k) for k in ("source", "rows", "date_range", "feature_names",
                                                          "target_names", "splits", "windows", "outliers",
-                                                         "outlier_policy") if k in summary}, indent=2, default=str)
+                                                         "outlier_policy", "masked_target_cells") if k in summary}, indent=2, default=str)
     return {
         "title": f"Forecast Sweep report: {run.path.name}",
         "protocol": protocol, "notes": notes, "ranking": _ranking_for_reading(ranking),

@@ -30,9 +30,9 @@ def _score(name: str, pipeline, data: WindowedData, *, val_mse: float | None, **
     from models import count_parameters
 
     if val_mse is None:
-        val_mse = scores(data.val.y, _forecast(pipeline, data, data.val.x)[0], data)["mse"]
+        val_mse = scores(data.val.y, _forecast(pipeline, data, data.val.x)[0], data, data.val.mask)["mse"]
     point, q = _forecast(pipeline, data, data.test.x)
-    return ModelScore(name, "pretrained", float(val_mse), scores(data.test.y, point, data), point,
+    return ModelScore(name, "pretrained", float(val_mse), scores(data.test.y, point, data, data.test.mask), point,
                       count_parameters(pipeline.model, trainable_only=False), quantiles=q, **info)
 
 

@@ -41,21 +41,22 @@ class ModelScore:
 def score_model(name: str, model: Any, data: WindowedData, *, kind: str, **info: Any) -> ModelScore:
     val_mse = info.pop("val_mse", None)
     if val_mse is None:
-        val_mse = scores(data.val.y, predict(model, data.val.x), data)["mse"]
+        val_mse = scores(data.val.y, predict(model, data.val.x), data, data.val.mask)["mse"]
     y_pred = predict(model, data.test.x)
     # Ridge keeps its closed-form weights in buffers: count them; persistence has nothing to learn.
     params = count_parameters(model, trainable_only=False)
     if name == "ridge":
         params += sum(b.numel() for n, b in model.named_buffers() if n != "alpha")
-    return ModelScore(name, kind, float(val_mse), scores(data.test.y, y_pred, data), y_pred, params, **info)
+    return ModelScore(name, kind, float(val_mse), scores(data.test.y, y_pred, data, data.test.mask), y_pred, params,
+                      **info)
 
 
 def score_predictions(name: str, val_pred: np.ndarray, test_pred: np.ndarray, data: WindowedData, *, kind: str,
                       **info: Any) -> ModelScore:
     """A forecaster given by its validation and test forecasts (scaled), scored like every model."""
     info.setdefault("params", 0)
-    return ModelScore(name, kind, float(scores(data.val.y, val_pred, data)["mse"]),
-                      scores(data.test.y, test_pred, data), np.asarray(test_pred, np.float32), **info)
+    return ModelScore(name, kind, float(scores(data.val.y, val_pred, data, data.val.mask)["mse"]),
+                      scores(data.test.y, test_pred, data, data.test.mask), np.asarray(test_pred, np.float32), **info)
 
 
 def baseline_scores(data: WindowedData, season: int | None = None) -> tuple[list[ModelScore], list[str]]:
@@ -93,7 +94,8 @@ def baseline_scores(data: WindowedData, season: int | None = None) -> tuple[list
     return results, notes
 
 
-def bootstrap_mse_diff(err_model: np.ndarray, err_ref: np.ndarray, block: int, seed: int = 0) -> tuple[float, float]:
+def bootstrap_mse_diff(err_model: np.ndarray, err_ref: np.ndarray, block: int, seed: int = 0,
+                       mask: np.ndarray | None = None) -> tuple[float, float]:
     """95% interval of MSE(model) - MSE(reference) by a paired circular block bootstrap over test windows.
 
     Windows advance one day at a time, so a day's error appears in up to `block` (= n_outputs) windows and
@@ -101,16 +103,20 @@ def bootstrap_mse_diff(err_model: np.ndarray, err_ref: np.ndarray, block: int, s
     Resampling runs of `block` consecutive windows keeps that dependence inside each draw; wrapping the runs
     around the end (circular) gives the first and last windows the same weight as the others. Both models are
     resampled with the same indices (paired), and every call with the same `seed` draws the same indices, so the
-    intervals of one ranking are comparable.
+    intervals of one ranking are comparable. Cells outside `mask` (unobserved targets) are not scored: each draw
+    is the mean over the scored cells of the windows it holds.
     """
-    per_window = (err_model**2).reshape(len(err_model), -1).mean(1) - (err_ref**2).reshape(len(err_ref), -1).mean(1)
+    w = np.ones(err_model.shape) if mask is None else np.asarray(mask, dtype=np.float64)
+    diff = (err_model.astype(np.float64) ** 2 - err_ref.astype(np.float64) ** 2) * w
+    per_window = diff.reshape(len(diff), -1).sum(1)
+    counts = w.reshape(len(w), -1).sum(1)
     n = len(per_window)
     block = max(1, min(block, n))
     n_blocks = int(np.ceil(n / block))
     rng = np.random.default_rng(seed)
     starts = rng.integers(0, n, size=(BOOTSTRAP_SAMPLES, n_blocks))
     idx = ((starts[..., None] + np.arange(block)) % n).reshape(BOOTSTRAP_SAMPLES, -1)[:, :n]
-    means = per_window[idx].mean(1)
+    means = per_window[idx].sum(1) / np.maximum(counts[idx].sum(1), 1.0)
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
@@ -143,9 +149,10 @@ def ranking_table(results: list[ModelScore], data: WindowedData) -> pd.DataFrame
     rows = []
     for rank, r in enumerate(ordered, start=1):
         block = data.n_outputs
-        lo, hi = bootstrap_mse_diff(err[r.model], err["persistence"], block=block)
-        w_lo, w_hi = bootstrap_mse_diff(err[r.model], err[winner.model], block=block)
-        r_lo, r_hi = bootstrap_mse_diff(err[r.model], err["ridge"], block=block)
+        mask = data.test.mask
+        lo, hi = bootstrap_mse_diff(err[r.model], err["persistence"], block=block, mask=mask)
+        w_lo, w_hi = bootstrap_mse_diff(err[r.model], err[winner.model], block=block, mask=mask)
+        r_lo, r_hi = bootstrap_mse_diff(err[r.model], err["ridge"], block=block, mask=mask)
         seeds_val = r.seed_val_mse or [r.val_mse]
         seeds_test = r.seed_test_mse or [r.test["mse"]]
         rows.append({
@@ -174,6 +181,7 @@ def ranking_table(results: list[ModelScore], data: WindowedData) -> pd.DataFrame
             "train_time_s": r.train_time_s,
             "trial_id": r.trial_id,
             "test_windows": r.test["n_windows"],
+            "test_masked_cells": r.test.get("masked_cells", 0),
         })
     return pd.DataFrame(rows)
 
@@ -222,10 +230,13 @@ def predictions_frame(results: list[ModelScore], data: WindowedData) -> pd.DataF
     origin = np.repeat(pd.to_datetime(data.test.origin).values, h * k)
     horizon = np.tile(np.repeat(np.arange(1, h + 1), k), n)
     target = np.tile(np.array(data.target_names, dtype=object), n * h)
+    # False: the actual value was missing or flagged in the source (y_true is its repair); not in any score
+    scored = np.ones(n * h * k, bool) if data.test.mask is None else data.test.mask.reshape(-1)
     frames = []
     for r in results:
         frames.append(pd.DataFrame({
             "model": r.model, "forecast_origin": origin, "horizon": horizon, "target": target,
             "y_true": y_true.reshape(-1), "y_pred": data.targets_to_original(r.y_pred).reshape(-1),
+            "scored": scored,
         }))
     return pd.concat(frames, ignore_index=True)

@@ -116,7 +116,7 @@ def _finetune_chronos(trial: dict[str, Any], data: WindowedData, pretrained_path
                                  batch_size=int(knobs["batch_size"]), output_dir=work, seed=seed, **shapes)
     train_time = time.perf_counter() - started
     point, _ = chronos_predict(tuned, data.val.x, **shapes)
-    val = scores(data.val.y, point, data)
+    val = scores(data.val.y, point, data, data.val.mask)
     metrics = {"epoch": 1, "val_mse": val["mse"], "val_mae": val["mae"], "best_val_mse": val["mse"],
                "best_epoch": 1, "epoch_time_s": train_time, "train_time_s": train_time, "trial_finished": True,
                "node_id": _node_id()}

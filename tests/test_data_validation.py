@@ -152,9 +152,8 @@ def test_gaps_reported_and_filled(tmp_path):
     assert len(b.train) == 120 and not b.train.isna().any().any()
     ffilled = _load(p, gap_policy="ffill")
     assert ffilled.train.loc["2020-01-23", "a"] == pytest.approx(df.loc[19, "a"])
-    # interpolation is linear in time between the two observed neighbours
-    mid = df.loc[19, "a"] + (df.loc[23, "a"] - df.loc[19, "a"]) * 2 / 4
-    assert b.train.loc["2020-01-22", "a"] == pytest.approx(mid)
+    # causal repair: the last observed value carries forward (never a later day's)
+    assert b.train.loc["2020-01-22", "a"] == pytest.approx(df.loc[19, "a"])
     with pytest.raises(DataError, match=r"2 gap\(s\).*2020-01-21\.\.2020-01-23.*gap_policy"):
         _load(p, gap_policy="error")
 
@@ -165,7 +164,7 @@ def test_nan_policy(tmp_path):
     p = _write(tmp_path, df)
     b = _load(p)
     assert b.summary["nan_filled"] == {"b": 1}
-    assert b.train.loc["2020-01-31", "b"] == pytest.approx((df.loc[29, "b"] + df.loc[31, "b"]) / 2)
+    assert b.train.loc["2020-01-31", "b"] == pytest.approx(df.loc[29, "b"])  # the day before, never the day after
     with pytest.raises(DataError, match=r"column 'b' is empty on 2020-01-31.*nan_policy=interpolate"):
         _load(p, nan_policy="error")
 
