@@ -54,6 +54,46 @@ def source_digest(cfg: DataConfig) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
+IDENTITY_FILE = "data_identity.json"
+
+
+def data_identity(cfg: DataConfig) -> dict[str, str]:
+    """{data file: sha256 of its bytes} for each source file (the embedded data: its package version)."""
+    if cfg.path is None:
+        import vega_datasets
+
+        out = {f"embedded:{cfg.source}": f"vega_datasets-{vega_datasets.__version__}"}
+    else:
+        out = {str(cfg.path): file_digest(cfg.path)}
+    if cfg.test_path is not None:
+        out[str(cfg.test_path)] = file_digest(cfg.test_path)
+    return out
+
+
+def check_data_identity(recorded_file: Path, cfg: DataConfig, fix: str) -> None:
+    """Refuse data whose content differs from what `recorded_file` (written when a sweep started) holds,
+    naming the file; record the identity when there is none yet."""
+    import json
+
+    try:
+        current = data_identity(cfg)
+    except OSError as err:
+        raise DataError(f"cannot read {err.filename}: {err.strerror}; restore the data file") from err
+    if not recorded_file.exists():
+        recorded_file.write_text(json.dumps(current, indent=2))
+        return
+    recorded = json.loads(recorded_file.read_text())
+    for name, digest in recorded.items():
+        now = current.get(name)
+        if now != digest:
+            what = "is no longer part of the data config" if now is None else "has changed (its content hash differs)"
+            raise DataError(f"{name} {what} since the sweep started (recorded in {recorded_file}); {fix}")
+    extra = sorted(set(current) - set(recorded))
+    if extra:
+        raise DataError(f"{extra[0]} was not part of the data when the sweep started (recorded in "
+                        f"{recorded_file}); {fix}")
+
+
 def _read_source(cfg: DataConfig) -> tuple[pd.DataFrame, str]:
     if cfg.path is not None:
         return read_table(cfg.path, "data.path"), str(cfg.path)

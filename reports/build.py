@@ -17,7 +17,8 @@ from typing import Any
 
 import pandas as pd
 
-from data_pipeline import Scaler, WindowedData, build_windowed_data
+from data_pipeline import DataError, Scaler, WindowedData, build_windowed_data
+from data_pipeline.series import IDENTITY_FILE, check_data_identity
 from models.chronos import CHRONOS2
 from reports import figures, pretrained
 from reports.render import render_html, render_markdown
@@ -47,6 +48,13 @@ class Report:
 
 
 def load_data(run: RunDir) -> WindowedData:
+    identity = run.path / IDENTITY_FILE
+    if identity.exists():  # run directories from before data identities were recorded have only the scaler
+        try:
+            check_data_identity(identity, run.data_configs()[0], "restore the original data file to rebuild "
+                                "this report")
+        except DataError as err:
+            raise RunDirError(str(err)) from err
     data = build_windowed_data(*run.data_configs())
     stored = run.path / "scaler.json"
     if stored.exists() and not Scaler.load(stored).matches(data.scaler):

@@ -94,6 +94,14 @@ def _refuse_changed_data(run_dir: Path, data: WindowedData) -> None:
                           "differ); restore the original file, or use another --name for the new data")
 
 
+def _refuse_changed_files(run_dir: Path, cfg: SweepConfig) -> None:
+    """Record the data files' content hashes when a sweep starts; a resumed sweep refuses other content."""
+    from data_pipeline.series import IDENTITY_FILE, check_data_identity
+
+    check_data_identity(run_dir / IDENTITY_FILE, cfg.data, "restore the original file, or use another --name "
+                        "for the new data")
+
+
 def _check_writable(path: Path, what: str, fix: str) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -115,6 +123,7 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions) -> SweepOutcome:
 
     started = time.monotonic()
     run_dir = prepare_run_dir(cfg, opts)
+    _refuse_changed_files(run_dir, cfg)
     data = build_windowed_data(cfg.data, cfg.window, cfg.split)
     _refuse_changed_data(run_dir, data)
     _write_atomic(run_dir / "data_summary.json", json.dumps(data.summary, indent=2, default=str))

@@ -22,9 +22,14 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def multi_run(ray_session, tmp_path_factory, data_cache) -> Path:
     """Two architectures, two grid points each, two epochs: more than one trial per model to choose from."""
+    from vega_datasets import local_data
+
     runs = tmp_path_factory.mktemp("runs")
-    argv = sweep_argv(runs, "multi", data_cache, "--models", "gru_nar,lstm_nar", "--wandb-mode", "disabled",
-                      "models.gru_nar.hidden_size={grid: [8, 16]}", "models.lstm_nar.hidden_size={grid: [8, 16]}")
+    csv = runs / "weather.csv"
+    local_data.seattle_weather().to_csv(csv, index=False)
+    argv = sweep_argv(runs, "multi", data_cache, f"data.path={csv}", "--models", "gru_nar,lstm_nar",
+                      "--wandb-mode", "disabled", "models.gru_nar.hidden_size={grid: [8, 16]}",
+                      "models.lstm_nar.hidden_size={grid: [8, 16]}")
     assert main(argv) == 0
     return runs / "multi"
 
@@ -69,3 +74,26 @@ def test_report_headline_console_and_forecast_name_the_validation_winner(multi_r
     assert forecast_main([str(multi_run)]) == 0
     trained = [m for m in ranking.model if m in ("gru_nar", "lstm_nar")]
     assert f"Forecast by {trained[0]}" in capsys.readouterr().out
+
+
+def test_changed_data_is_refused_by_a_resumed_sweep_and_a_rebuilt_report(multi_run: Path, data_cache: Path,
+                                                                         capsys):
+    from reports.build import build_report
+    from reports.runs import RunDirError
+
+    csv = multi_run.parent / "weather.csv"
+    original = csv.read_bytes()
+    frame = pd.read_csv(csv)
+    frame.loc[len(frame) - 1, "wind"] += 1.0  # one value on the last (test) day: the scaler would not notice
+    frame.to_csv(csv, index=False)
+    try:
+        with pytest.raises(RunDirError, match=f"{csv}.*has changed"):
+            build_report(multi_run, quiet=True)
+        argv = sweep_argv(multi_run.parent, "multi", data_cache, f"data.path={csv}", "--models", "gru_nar,lstm_nar",
+                          "--wandb-mode", "disabled", "models.gru_nar.hidden_size={grid: [8, 16]}",
+                          "models.lstm_nar.hidden_size={grid: [8, 16]}")
+        assert main(argv) == 2
+        assert f"{csv} has changed" in capsys.readouterr().err
+    finally:
+        csv.write_bytes(original)
+    build_report(multi_run, quiet=True)
