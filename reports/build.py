@@ -8,6 +8,7 @@ decided by validation (mean over seeds where there are seeds); test columns only
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import time
@@ -15,14 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from data_pipeline import DataError, Scaler, WindowedData, build_windowed_data
 from data_pipeline.series import IDENTITY_FILE, check_data_identity
+from models import predict, scores
 from models.chronos import CHRONOS2
 from reports import figures, pretrained
 from reports.render import render_html, render_markdown
-from reports.runs import RunDir, RunDirError, best_trials, load_best_model, read_run
+from reports.runs import RunDir, RunDirError, TrialRecord, best_trials, load_best_model, read_run
 from reports.scoring import (
     ModelScore,
     baseline_scores,
@@ -31,6 +34,7 @@ from reports.scoring import (
     predictions_frame,
     ranking_table,
     score_model,
+    score_predictions,
     verdict,
 )
 
@@ -119,9 +123,14 @@ def score_run(run: RunDir, data: WindowedData) -> tuple[list[ModelScore], list[s
             results.append(pretrained.finetuned_score(trial, data))
             continue
         model = load_best_model(trial, data.shapes)
-        results.append(score_model(name, model, data, kind="trained", val_mse=trial.best_val_mse,
-                                   hparams={**trial.hparams, **trial.train}, epochs=trial.epochs,
-                                   train_time_s=round(trial.train_time_s, 2), trial_id=trial.trial_id))
+        chosen = score_model(name, model, data, kind="trained", val_mse=trial.best_val_mse,
+                             hparams={**trial.hparams, **trial.train}, epochs=trial.epochs,
+                             train_time_s=round(trial.train_time_s, 2), trial_id=trial.trial_id)
+        results.append(chosen)
+        repeats = [t for t in run.finals if t.model == name and t.final_of == trial.tag and t.status != "failed"
+                   and t.checkpoint is not None and math.isfinite(t.best_val_mse)]
+        if repeats:
+            results.append(_with_seeds(chosen, model, repeats, data))
     baselines, baseline_notes = baseline_scores(data, season=(run.config.get("baselines") or {}).get("season"))
     results += baselines
     notes += baseline_notes
@@ -130,6 +139,23 @@ def score_run(run: RunDir, data: WindowedData) -> tuple[list[ModelScore], list[s
         results += [zeroshot] if zeroshot else []
         notes += [note] if note else []
     return results, notes
+
+
+def _with_seeds(chosen: ModelScore, model: Any, repeats: list[TrialRecord], data: WindowedData) -> ModelScore:
+    """Fill in `chosen`'s per-seed validation/test MSEs and return the seed ensemble (mean of the seeds'
+    forecasts) as its own entry, `<model>_ensemble`, scored and selectable like any other."""
+    val_preds, test_preds = [predict(model, data.val.x)], [chosen.y_pred]
+    chosen.seed_val_mse, chosen.seed_test_mse = [chosen.val_mse], [chosen.test["mse"]]
+    for t in sorted(repeats, key=lambda t: t.tag):
+        seed_model = load_best_model(t, data.shapes)
+        val_preds.append(predict(seed_model, data.val.x))
+        test_preds.append(predict(seed_model, data.test.x))
+        chosen.seed_val_mse.append(t.best_val_mse)
+        chosen.seed_test_mse.append(scores(data.test.y, test_preds[-1], data, data.test.mask)["mse"])
+    return score_predictions(f"{chosen.model}_ensemble", np.mean(val_preds, 0), np.mean(test_preds, 0), data,
+                             kind="ensemble", params=chosen.params * len(test_preds),
+                             hparams={**chosen.hparams, "seeds": len(test_preds)},
+                             trial_id=",".join([chosen.trial_id or "", *(t.trial_id for t in repeats)]))
 
 
 def _chronos_zeroshot(run: RunDir, data: WindowedData) -> tuple[ModelScore | None, str | None]:
@@ -230,6 +256,12 @@ def _sections(run: RunDir, data: WindowedData, ranking: pd.DataFrame, results: l
         notes.append(f"Not scored: {masked.get('test', 0)} test and {masked.get('val', 0)} validation target "
                      f"cell(s) that were missing or flagged implausible in the source (repaired from earlier days "
                      f"for use as inputs; left out of every model's metrics alike).")
+    wanted_seeds = int((run.config.get("sweep") or {}).get("final_seeds") or 0)
+    phases_file = run.path / "phases.json"
+    phases = json.loads(phases_file.read_text()) if phases_file.exists() else {}
+    if wanted_seeds and not phases.get("finals", {}).get("finished"):
+        notes.append(f"The seed repeats ({wanted_seeds} more seeds per architecture) have not finished: models are "
+                     f"ranked on the seeds available. Run the same sweep command again to complete them.")
     missing = sorted(set(run.config.get("models", {})) - {r.model for r in results})
     if missing:
         notes.append(f"Not ranked (no trial with a checkpoint): {', '.join(missing)}.")

@@ -17,7 +17,7 @@ import pandas as pd
 from data_pipeline import DataConfig, DataError, Scaler, apply_overrides, forecast_input
 from models import predict
 from models.chronos import CHRONOS2
-from reports.runs import RunDirError, best_trials, load_best_model, read_run
+from reports.runs import RunDir, RunDirError, TrialRecord, best_trials, load_best_model, read_run
 
 
 def forecast(run_path: str | Path, model: str | None = None, overrides: list[str] | None = None) -> pd.DataFrame:
@@ -26,10 +26,12 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
     if not best:
         raise RunDirError(f"no trained model with a checkpoint in {run.path}; run the sweep first")
     note = None
+    ensembles = {f"{m}_ensemble": [t, *_repeats(run, t)] for m, t in best.items() if _repeats(run, t)}
     if model is None:
-        model, note = default_model(run.path, best)
-    elif model not in best:
-        raise RunDirError(f"--model {model!r} has no checkpoint in {run.path}; available: {', '.join(sorted(best))}")
+        model, note = default_model(run.path, best, ensembles)
+    elif model not in best and model not in ensembles:
+        available = ", ".join(sorted([*best, *ensembles]))
+        raise RunDirError(f"--model {model!r} has no checkpoint in {run.path}; available: {available}")
     overrides = overrides or []
     for pair in overrides:
         if not pair.startswith("data."):
@@ -52,7 +54,8 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
     else:
         shapes = dict(n_features=len(scaler.feature_names), n_targets=n_targets, n_inputs=window.input,
                       n_outputs=window.output)
-        y_scaled = predict(load_best_model(best[model], shapes), x)[0]
+        members = ensembles.get(model) or [best[model]]  # a seed ensemble: the mean of its seeds' forecasts
+        y_scaled = np.mean([predict(load_best_model(t, shapes), x)[0] for t in members], 0)
     k = y_scaled.shape[-1]
     y = scaler.inverse(y_scaled, slice(0, k))
     frame = pd.DataFrame(y, columns=scaler.feature_names[:k])
@@ -62,7 +65,13 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
     return frame
 
 
-def default_model(run_path: Path, best: dict) -> tuple[str, str | None]:
+def _repeats(run: RunDir, trial: TrialRecord) -> list[TrialRecord]:
+    """The seed repeats of a model's chosen trial that the report's `<model>_ensemble` averages."""
+    return sorted((t for t in run.finals if t.model == trial.model and t.final_of == trial.tag
+                   and t.status != "failed" and t.checkpoint is not None), key=lambda t: t.tag)
+
+
+def default_model(run_path: Path, best: dict, ensembles: dict | None = None) -> tuple[str, str | None]:
     """The report's validation winner (rank 1 of ranking.csv), so the forecast and the report agree.
 
     Baselines are not forecast by this command: when one wins, the best-ranked trained model is used and the
@@ -72,8 +81,8 @@ def default_model(run_path: Path, best: dict) -> tuple[str, str | None]:
     if not ranking_csv.exists():
         return min(best, key=lambda m: best[m].best_val_mse), None
     ranked = pd.read_csv(ranking_csv).sort_values("rank").model.tolist()
-    runnable = {CHRONOS2 + "_finetuned": CHRONOS2, **{m: m for m in best}}
-    usable = [m for m in ranked if m in runnable and runnable[m] in best]
+    runnable = {CHRONOS2 + "_finetuned": CHRONOS2, **{m: m for m in best}, **{m: m for m in ensembles or {}}}
+    usable = [m for m in ranked if m in runnable and (runnable[m] in best or runnable[m] in (ensembles or {}))]
     if not usable:
         return min(best, key=lambda m: best[m].best_val_mse), None
     chosen = runnable[usable[0]]

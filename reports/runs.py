@@ -39,6 +39,7 @@ class TrialRecord:
     error: str | None
     checkpoint: Path | None
     dir: Path
+    final_of: str | None = None  # a seed repeat (phase "finals"): the tag of the search trial it repeats
 
     @property
     def best_val_mse(self) -> float:
@@ -59,7 +60,8 @@ class RunDir:
     path: Path
     config: dict[str, Any]
     experiment_path: Path
-    trials: list[TrialRecord] = field(default_factory=list)
+    trials: list[TrialRecord] = field(default_factory=list)  # the search's trials
+    finals: list[TrialRecord] = field(default_factory=list)  # the seed repeats of each model's best configuration
 
     def data_configs(self) -> tuple[DataConfig, WindowConfig, SplitConfig]:
         c = self.config
@@ -77,20 +79,29 @@ def read_run(path: str | Path) -> RunDir:
         raise RunDirError(f"{run_path} is not a sweep run directory (no config.yaml); pass runs/<name>")
     config = yaml.safe_load(config_file.read_text())
     experiment = _experiment_path(run_path)
-    trials = [t for d in sorted(experiment.iterdir()) if (t := _read_trial(d)) is not None] if experiment.exists() else []
-    return RunDir(run_path, config, experiment, trials)
+    trials = _read_trials(experiment)
+    finals = _experiment_path(run_path, "finals_path", "ray-finals")
+    return RunDir(run_path, config, experiment, trials, _read_trials(finals) if finals else [])
 
 
-def _experiment_path(run_path: Path) -> Path:
+def _read_trials(experiment: Path) -> list[TrialRecord]:
+    return [t for d in sorted(experiment.iterdir()) if (t := _read_trial(d)) is not None] if experiment.exists() else []
+
+
+def _experiment_path(run_path: Path, key: str = "experiment_path", local: str = "ray") -> Path | None:
+    """Where an experiment's trials are: as run.json records it, mirrored when remote, or the run directory's own
+    folder (the default layout, a copied or moved run directory, or before run.json exists)."""
     run_json = run_path / "run.json"
     if run_json.exists():
-        stored = json.loads(run_json.read_text())["experiment_path"]
+        stored = json.loads(run_json.read_text()).get(key)
+        if stored is None:
+            return None if key != "experiment_path" else run_path / local
         if "://" in stored:
-            return mirror_remote(stored, run_path / "ray-mirror")
-        if Path(stored).exists() or not (run_path / "ray").exists():
+            return mirror_remote(stored, run_path / f"{local}-mirror")
+        if Path(stored).exists() or not (run_path / local).exists():
             return Path(stored)
-        # A run directory copied or moved elsewhere: its own ray/ folder holds the results.
-    return run_path / "ray"  # the sweep's default local layout, also before run.json exists
+        # A run directory copied or moved elsewhere: its own folder holds the results.
+    return run_path / local
 
 
 def mirror_remote(uri: str, local: Path) -> Path:
@@ -140,6 +151,7 @@ def _read_trial(trial_dir: Path) -> TrialRecord | None:
         hparams=info["hparams"], train=info["train"], history=_epoch_rows(history),
         status=status, error=error if status == "failed" else None,
         checkpoint=checkpoint if checkpoint is not None and checkpoint.exists() else None, dir=trial_dir,
+        final_of=info.get("final_of"),
     )
 
 

@@ -43,6 +43,8 @@ class SweepSection(_Strict):
     grace_period: int = Field(5, ge=1)
     reduction_factor: float = Field(3.0, gt=1)
     num_samples: int = Field(1, ge=1)
+    final_seeds: int = Field(2, ge=0, description="Extra seeds for each architecture's best configuration "
+                             "after the search (0: none).")
     max_failures: int = Field(1, ge=0)
     cpus_per_trial: float | None = Field(None, gt=0)
     gpus_per_trial: float | None = Field(None, ge=0)
@@ -162,7 +164,7 @@ def _apply_profile(raw: dict[str, Any], profile: str) -> dict[str, Any]:
     raw = copy.deepcopy(raw)
     if profile == "smoke":
         raw.setdefault("train", {}).update(epochs=2, patience=2)
-        raw.setdefault("sweep", {}).update(scheduler="none", num_samples=1)
+        raw.setdefault("sweep", {}).update(scheduler="none", num_samples=1, final_seeds=0)
         for name, params in (raw.get("models") or {}).items():
             if isinstance(params, dict):
                 raw["models"][name] = {k: _smallest(v) for k, v in params.items()}

@@ -14,6 +14,7 @@ import yaml
 from data_pipeline import WindowedData, build_windowed_data
 from models.checkpoint import FINISHED_FILE
 from sweeps.config import ConfigError, SweepConfig
+from sweeps.finals import finals_tuner, mark_phase, planned_finals
 from sweeps.progress import INTERRUPTED, SweepProgress
 from sweeps.resume import repair_missing_checkpoints
 from sweeps.search_space import expand_trials
@@ -38,6 +39,8 @@ class SweepOutcome:
     wandb: WandbPlan
     trials: list[dict[str, Any]] = field(default_factory=list)  # one row per trial: model, tag, status, metrics
     wall_time_s: float = 0.0
+    finals: list[dict[str, Any]] = field(default_factory=list)  # one row per seed-repeat trial (phase "finals")
+    finals_time_s: float = 0.0
 
 
 def run_dir_for(opts: SweepOptions) -> Path:
@@ -175,9 +178,37 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions) -> SweepOutcome:
     if INTERRUPTED.is_set():
         raise KeyboardInterrupt
     rows = [_trial_row(r) for r in results]
-    outcome = SweepOutcome(run_dir, experiment_path, wandb_plan, rows, time.monotonic() - started)
-    _write_atomic(run_dir / "run.json", json.dumps(dict(run_record, wall_time_s=outcome.wall_time_s), indent=2))
+    mark_phase(run_dir, "search", trials=len(rows))
+    finals_started = time.monotonic()
+    final_rows = _run_finals(cfg, run_dir, trials, rows, trainable, storage_path, experiment_name, run_record)
+    outcome = SweepOutcome(run_dir, experiment_path, wandb_plan, rows, time.monotonic() - started, final_rows,
+                           time.monotonic() - finals_started)
+    _write_atomic(run_dir / "run.json", json.dumps(dict(run_record, wall_time_s=outcome.wall_time_s,
+                                                        finals_time_s=outcome.finals_time_s), indent=2))
     return outcome
+
+
+def _run_finals(cfg: SweepConfig, run_dir: Path, trials: list[dict[str, Any]], rows: list[dict[str, Any]],
+                trainable: Any, storage_path: str, experiment_name: str, run_record: dict[str, Any]
+                ) -> list[dict[str, Any]]:
+    """Phase 2: each architecture's best configuration again with `sweep.final_seeds` more seeds (sweeps/finals.py)."""
+    finals = planned_finals(run_dir, trials, best_per_model(rows), cfg.sweep.final_seeds, cfg.train.seed)
+    if not finals:
+        return []
+    name = f"{experiment_name}-finals"
+    path = _join(storage_path, name)
+    run_record["finals_path"] = path
+    _write_atomic(run_dir / "run.json", json.dumps(run_record, indent=2))
+    print(f"Seed repeats: {len(finals)} trials ({cfg.sweep.final_seeds} more seed(s) of each architecture's best "
+          f"configuration); results in {path}")
+    tuner = finals_tuner(cfg, trainable, finals, [SweepProgress(len(finals))], storage_path, name, path,
+                         trial_dirname, METRIC)
+    results = tuner.fit()
+    if INTERRUPTED.is_set():
+        raise KeyboardInterrupt
+    final_rows = [_trial_row(r) for r in results]
+    mark_phase(run_dir, "finals", trials=len(final_rows))
+    return final_rows
 
 
 def _tuner(cfg: SweepConfig, trainable: Any, trials: list[dict[str, Any]], callbacks: list[Any],

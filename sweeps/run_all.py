@@ -106,6 +106,10 @@ def _run(args: argparse.Namespace) -> int:
         print(f"  {model:<12} {row['best_val_mse']:.4f}  {row['tag']}")
     for row in failed:
         print(f"  failed: {row['model']} {row['tag']}: {row['error']}")
+    if outcome.finals:
+        failed_finals = [r for r in outcome.finals if r["status"] == "failed"]
+        print(f"Seed repeats: {len(outcome.finals)} trials in {outcome.finals_time_s:.0f} s, "
+              f"{len(failed_finals)} failed.")
     if not args.no_report:
         try:
             from reports.build import build_report  # noqa: PLC0415 - the report layer is optional here

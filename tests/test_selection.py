@@ -4,6 +4,7 @@ test figures only; the chosen trials, every validation figure, the ranks and the
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,8 @@ from reports.scoring import ranking_table
 from sweeps.run_all import main
 
 pytestmark = pytest.mark.slow
+MULTI = ("models.gru_nar.hidden_size={grid: [8, 16]}", "models.lstm_nar.hidden_size={grid: [8, 16]}",
+         "sweep.final_seeds=1")
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +31,7 @@ def multi_run(ray_session, tmp_path_factory, data_cache) -> Path:
     csv = runs / "weather.csv"
     local_data.seattle_weather().to_csv(csv, index=False)
     argv = sweep_argv(runs, "multi", data_cache, f"data.path={csv}", "--models", "gru_nar,lstm_nar",
-                      "--wandb-mode", "disabled", "models.gru_nar.hidden_size={grid: [8, 16]}",
-                      "models.lstm_nar.hidden_size={grid: [8, 16]}")
+                      "--wandb-mode", "disabled", *MULTI)
     assert main(argv) == 0
     return runs / "multi"
 
@@ -52,6 +54,7 @@ def test_rewriting_test_targets_changes_no_choice_and_no_validation_figure(multi
     assert not np.allclose(before.test_mse, after.loc[before.index, "test_mse"])
     assert list(after.index) == list(before.index)  # same order, same winner
     validation = ["rank", "val_mse", "val_mse_mean", "val_mse_sd", "seeds", "trial_id", "hparams"]
+    assert set(before.seeds) == {1, 2}  # the seed repeats are part of what selection compares
     pd.testing.assert_frame_equal(before[validation], after.loc[before.index, validation])
     assert {m: t.trial_id for m, t in best_trials(run).items()} == {
         m: before.loc[m, "trial_id"] for m in ("gru_nar", "lstm_nar")}
@@ -72,7 +75,7 @@ def test_report_headline_console_and_forecast_name_the_validation_winner(multi_r
     assert f"Chosen on validation: {winner}" in capsys.readouterr().out
     assert report.ranking_rows[0]["model"] == winner
     assert forecast_main([str(multi_run)]) == 0
-    trained = [m for m in ranking.model if m in ("gru_nar", "lstm_nar")]
+    trained = [m for m in ranking.model if m.removesuffix("_ensemble") in ("gru_nar", "lstm_nar")]
     assert f"Forecast by {trained[0]}" in capsys.readouterr().out
 
 
@@ -90,10 +93,30 @@ def test_changed_data_is_refused_by_a_resumed_sweep_and_a_rebuilt_report(multi_r
         with pytest.raises(RunDirError, match=f"{csv}.*has changed"):
             build_report(multi_run, quiet=True)
         argv = sweep_argv(multi_run.parent, "multi", data_cache, f"data.path={csv}", "--models", "gru_nar,lstm_nar",
-                          "--wandb-mode", "disabled", "models.gru_nar.hidden_size={grid: [8, 16]}",
-                          "models.lstm_nar.hidden_size={grid: [8, 16]}")
+                          "--wandb-mode", "disabled", *MULTI)
         assert main(argv) == 2
         assert f"{csv} has changed" in capsys.readouterr().err
     finally:
         csv.write_bytes(original)
     build_report(multi_run, quiet=True)
+
+
+def test_seed_repeats_of_each_best_configuration_are_ranked_with_their_ensemble(multi_run: Path):
+    run = read_run(multi_run)
+    best = best_trials(run)
+    assert sorted((t.model, t.final_of, t.train["seed"], t.status) for t in run.finals) == [
+        ("gru_nar", best["gru_nar"].tag, 1, "finished"), ("lstm_nar", best["lstm_nar"].tag, 1, "finished")]
+    assert json.loads((multi_run / "phases.json").read_text()).keys() == {"search", "finals"}
+    ranking = pd.read_csv(multi_run / "report" / "ranking.csv").set_index("model")
+    for model in ("gru_nar", "lstm_nar"):
+        repeat = next(t for t in run.finals if t.model == model)
+        row = ranking.loc[model]
+        assert row.seeds == 2
+        assert row.val_mse_mean == pytest.approx((best[model].best_val_mse + repeat.best_val_mse) / 2)
+        assert row.val_mse_sd == pytest.approx(abs(best[model].best_val_mse - repeat.best_val_mse) / 2 ** 0.5)
+        assert f"{model}_ensemble" in ranking.index
+    preds = pd.read_parquet(multi_run / "report" / "predictions.parquet")
+    assert {"gru_nar_ensemble", "lstm_nar_ensemble"} <= set(preds.model)
+    for col in ("val_mse_mean", "val_mse_sd", "test_mse_mean", "test_mse_sd", "seeds", "tied_with_winner",
+                "vs_ridge_ci_low", "vs_ridge_ci_high"):
+        assert col in ranking.columns
