@@ -24,7 +24,7 @@ from data_pipeline.types import Scaler, SplitWindows, WindowedData
 
 SPLITS = ("train", "val", "test")
 # Bump when the pipeline's output changes for the same inputs, so stale caches are never reused.
-CACHE_VERSION = "2"  # 2: causal cleaning, scoring masks
+CACHE_VERSION = "3"  # 3: causal cleaning, scoring masks
 
 
 @dataclass(frozen=True)
@@ -218,7 +218,7 @@ def _load(path: Path) -> WindowedData | None:
 
 
 def target_rows_unobserved(bundle: SeriesBundle, start: int, stop: int) -> int:
-    """Unobserved target cells among rows [start, stop)."""
+    """Unobserved target cells among rows [start, stop) (each day counted once, however many windows hold it)."""
     if bundle.unobserved is None:
         return 0
     return int(bundle.unobserved.iloc[start:stop][bundle.target_names].to_numpy().sum())
@@ -247,6 +247,7 @@ def build_from_bundle(
     observed = None if bundle.unobserved is None else ~bundle.unobserved.to_numpy(dtype=bool)
     out: dict[str, SplitWindows] = {}
     split_summary: dict[str, Any] = {}
+    first_target: dict[str, int] = {}
     for name in SPLITS:
         r = ranges[name]
         if r.stop <= r.start:
@@ -255,6 +256,7 @@ def build_from_bundle(
         if len(origins) == 0:
             raise DataError(_zero_window_message(name, r, window, bundle))
         out[name] = make_windows(scaled, frame.index, origins, window.input, window.output, n_t, observed)
+        first_target[name] = origins[0]  # rows before it are inputs only: never scored
         split_summary[name] = {
             "start": str(frame.index[r.start].date()),
             "end": str(frame.index[r.stop - 1].date()),
@@ -266,7 +268,7 @@ def build_from_bundle(
     summary["windows"] = {n: len(out[n]) for n in SPLITS}
     # Target cells that were missing or flagged in the source: repaired as inputs, left out of every score.
     summary["masked_target_cells"] = {
-        n: int(target_rows_unobserved(bundle, ranges[n].start, ranges[n].stop)) for n in ("val", "test")}
+        n: int(target_rows_unobserved(bundle, int(first_target[n]), ranges[n].stop)) for n in ("val", "test")}
     summary["scaler"] = data.scaler
     summary["window"] = {"input": window.input, "output": window.output}
     return WindowedData(
