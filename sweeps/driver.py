@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,31 +45,56 @@ def run_dir_for(opts: SweepOptions) -> Path:
     return (opts.runs_root / opts.name).resolve()
 
 
-def prepare_run_dir(cfg: SweepConfig, opts: SweepOptions) -> Path:
-    """Create runs/<name>, refusing to mix two different sweeps under one name."""
-    run_dir = run_dir_for(opts)
-    # Absolute data paths: the report and the forecast command may run from another directory.
+def absolute_data_paths(cfg: SweepConfig) -> None:
+    """The report and the forecast command may run from another directory: store data paths absolute."""
     for key in ("path", "test_path"):
         value = getattr(cfg.data, key)
         if value and "://" not in value:
             setattr(cfg.data, key, str(Path(value).expanduser().resolve()))
-    resolved = cfg.model_dump(mode="json")
+
+
+def has_started_trials(run_dir: Path) -> bool:
+    """Whether any trial of the sweep stored in `run_dir` has started (Ray wrote its params.json). Only then do
+    its config and data bind the name: a start that failed before its first trial leaves nothing to protect."""
+    run_json = run_dir / "run.json"
+    if not run_json.exists():
+        return False
+    experiment = json.loads(run_json.read_text())["experiment_path"]
+    if "://" in experiment:
+        return True  # remote storage: assume trials ran rather than list a bucket here
+    return any(Path(experiment).glob("*/params.json"))
+
+
+def refuse_other_config(run_dir: Path, resolved: dict[str, Any]) -> None:
+    """Refuse to mix two different sweeps under one name (called only when the stored one has started trials)."""
     stored_path = run_dir / "config.yaml"
+    if not stored_path.exists():
+        return
+    stored = yaml.safe_load(stored_path.read_text())
+    if _identity(stored) != _identity(resolved):
+        diff = sorted(_diff_keys(_identity(stored), _identity(resolved)))
+        raise ConfigError(
+            f"{run_dir} already holds a sweep with a different config (differs at: {', '.join(diff[:6])}); "
+            "use another --name, or delete that directory to start over"
+        )
+
+
+def prepare_run_dir(cfg: SweepConfig, run_dir: Path, resolved: dict[str, Any], *, resuming: bool) -> None:
+    """Create runs/<name> and write its config: only once the config, the data and every trial have validated."""
     _check_writable(run_dir, "run directory", "pass another --runs-dir")
     if cfg.sweep.storage_path and "://" not in cfg.sweep.storage_path:
         _check_writable(Path(cfg.sweep.storage_path), "sweep.storage_path", "point --storage-path at a writable "
                         "directory shared by all nodes")
-    if stored_path.exists():
-        stored = yaml.safe_load(stored_path.read_text())
-        if _identity(stored) != _identity(resolved):
-            diff = sorted(_diff_keys(_identity(stored), _identity(resolved)))
-            raise ConfigError(
-                f"{run_dir} already holds a sweep with a different config (differs at: {', '.join(diff[:6])}); "
-                "use another --name, or delete that directory to start over"
-            )
-    else:
-        _write_atomic(stored_path, yaml.safe_dump(resolved, sort_keys=False))
-    return run_dir
+    if resuming:
+        return
+    # A start that never reached a trial may have left Ray's snapshot of its (other) trial list: start afresh.
+    run_json = run_dir / "run.json"
+    if run_json.exists():
+        stale = json.loads(run_json.read_text())["experiment_path"]
+        if "://" not in stale and Path(stale).is_dir():
+            shutil.rmtree(stale)
+        run_json.unlink()
+    _write_atomic(run_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
 
 
 # What defines a sweep's trials and results. Resources, retries, storage and W&B may change between an
@@ -114,16 +140,25 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions) -> SweepOutcome:
     from sweeps.trainable import train_trial
 
     started = time.monotonic()
-    run_dir = prepare_run_dir(cfg, opts)
+    run_dir = run_dir_for(opts)
+    absolute_data_paths(cfg)
+    resolved = cfg.model_dump(mode="json")
+    # Nothing is written to the run directory until the config, the data and every trial have validated.
+    resuming = has_started_trials(run_dir)
+    if resuming:
+        refuse_other_config(run_dir, resolved)
     data = build_windowed_data(cfg.data, cfg.window, cfg.split)
-    _refuse_changed_data(run_dir, data)
-    _write_atomic(run_dir / "data_summary.json", json.dumps(data.summary, indent=2, default=str))
-    data.scaler.save(run_dir / "scaler.json")
-    skipped = _check_pretrained(cfg, run_dir)
+    if resuming:
+        _refuse_changed_data(run_dir, data)
+    skipped = _check_pretrained(cfg)
     trials = [t for t in expand_trials(cfg) if t["model"] not in skipped]
     if not trials:
         raise ConfigError(f"nothing left to sweep: {'; '.join(skipped.values())}")
     check_trials(trials, cfg, data)
+    prepare_run_dir(cfg, run_dir, resolved, resuming=resuming)
+    _write_atomic(run_dir / "data_summary.json", json.dumps(data.summary, indent=2, default=str))
+    data.scaler.save(run_dir / "scaler.json")
+    _write_atomic(run_dir / "skipped.json", json.dumps(skipped, indent=2))
     _write_atomic(run_dir / "trials.json", json.dumps(trials, indent=2))
 
     wandb_plan = plan_wandb(opts.wandb_mode or cfg.wandb.mode)
@@ -236,7 +271,7 @@ def check_trials(trials: list[dict[str, Any]], cfg: SweepConfig, data: WindowedD
             raise ConfigError(f"{where}: {str(err).splitlines()[0] or type(err).__name__}") from err
 
 
-def _check_pretrained(cfg: SweepConfig, run_dir: Path) -> dict[str, str]:
+def _check_pretrained(cfg: SweepConfig) -> dict[str, str]:
     """Load the pretrained weights once before any trial, so a missing model costs one clear line, not a
     failed trial per grid point; the sweep goes on without it and the report says why."""
     from models.chronos import CHRONOS2
@@ -250,7 +285,6 @@ def _check_pretrained(cfg: SweepConfig, run_dir: Path) -> dict[str, str]:
         except (ImportError, RuntimeError) as err:
             skipped[CHRONOS2] = f"Chronos-2 skipped: {str(err).splitlines()[0]}"
             print(skipped[CHRONOS2])
-    _write_atomic(run_dir / "skipped.json", json.dumps(skipped, indent=2))
     return skipped
 
 
