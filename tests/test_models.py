@@ -215,7 +215,10 @@ def test_registry_names_and_errors():
         build("persistence", n_features=1, n_targets=2, n_inputs=2, n_outputs=1)
     a, b = _build("gru_ar"), _build("gru_ar")
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
-    assert isinstance(models.TrainConfig(), models.TrainConfig)
+    with pytest.raises(ValueError, match="epochs"):
+        models.TrainConfig(epochs=0)
+    with pytest.raises(ValueError, match="learning_rte"):
+        models.TrainConfig(learning_rte=0.1)
 
 
 def test_persistence_repeats_last_value():
