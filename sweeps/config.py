@@ -28,15 +28,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-class FaultInjection(_Strict):
-    """Testing aid: make chosen trials fail on purpose, to prove a failing trial never kills a sweep."""
-
-    model: str
-    epoch: int = Field(1, ge=1)
-    kind: Literal["raise", "nan", "oom"] = "raise"
-    times: int = Field(1, ge=1, description="How many attempts fail; retries after that succeed.")
-
-
 class SweepSection(_Strict):
     scheduler: Literal["asha", "none"] = "asha"
     grace_period: int = Field(5, ge=1)
@@ -48,7 +39,6 @@ class SweepSection(_Strict):
     max_concurrent_trials: int | None = Field(None, ge=1)
     storage_path: str | None = None
     reuse_actors: bool = True
-    fault_injection: list[FaultInjection] = Field(default_factory=list)
 
 
 class WandbSection(_Strict):

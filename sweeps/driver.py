@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,7 +131,9 @@ def _check_writable(path: Path, what: str, fix: str) -> None:
         raise ConfigError(f"{what} {path} is not writable ({err.strerror or err}); {fix}") from err
 
 
-def run_sweep(cfg: SweepConfig, opts: SweepOptions) -> SweepOutcome:
+def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., None] | None = None) -> SweepOutcome:
+    """`trainable` (default: sweeps.trainable.train_trial) runs one trial; it is called with the same keywords
+    as train_trial, so a caller may wrap it (e.g. to time or to fail trials on purpose)."""
     # Every epoch is checkpointed (a lost trial loses at most one epoch), which makes Ray warn on every
     # forced experiment snapshot; the cost is measured in benchmarks/throughput.py instead of printed each time.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
@@ -139,6 +142,7 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions) -> SweepOutcome:
 
     from sweeps.trainable import train_trial
 
+    trial_fn = trainable or train_trial
     started = time.monotonic()
     run_dir = run_dir_for(opts)
     absolute_data_paths(cfg)
@@ -177,16 +181,14 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions) -> SweepOutcome:
         f"results in {experiment_path}"
     )
 
-    trainable = tune.with_resources(
+    resourced = tune.with_resources(
         tune.with_parameters(
-            train_trial,
+            trial_fn,
             data=data,
             base_train=cfg.train.model_dump(),
             threads=max(1, int(cpus)),
-            faults=[f.model_dump() for f in cfg.sweep.fault_injection],
             pretrained_path=cfg.pretrained.path,
             wandb=TrialWandb(wandb_plan.mode, cfg.wandb.project, cfg.wandb.entity, opts.name, str(run_dir)),
-            fault_dir=str(run_dir / "faults"),
         ),
         {"cpu": cpus, "gpu": gpus},
     )
@@ -196,7 +198,7 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions) -> SweepOutcome:
                   "n_trials": len(trials)}
     # Written before any trial runs, so a report can find the results even if this driver never returns.
     _write_atomic(run_dir / "run.json", json.dumps(run_record, indent=2))
-    tuner = _tuner(cfg, trainable, trials, callbacks, storage_path, experiment_name, experiment_path)
+    tuner = _tuner(cfg, resourced, trials, callbacks, storage_path, experiment_name, experiment_path)
     results = tuner.fit()
     if INTERRUPTED.is_set():
         raise KeyboardInterrupt

@@ -116,7 +116,7 @@ def test_debug_flag_shows_the_traceback(tmp_path: Path):
 _keys = st.sampled_from(["data.path", "data.targets", "window.input", "window.output", "train.epochs",
                          "train.learning_rate", "sweep.scheduler", "sweep.max_failures", "models.gru_ar.dropout",
                          "models.gru_ar.hidden_size", "models.transformer.nhead", "wandb.mode", "split.val_fraction",
-                         "models", "train", "data", "sweep.fault_injection", "bogus.key"])
+                         "models", "train", "data", "sweep.reuse_actors", "bogus.key"])
 _values = st.one_of(st.none(), st.booleans(), st.integers(-5, 500), st.floats(allow_nan=True),
                     st.text(max_size=12), st.lists(st.integers(-3, 3), max_size=3),
                     st.sampled_from(["{grid: [1, 2]}", "{choice: []}", "{uniform: [2, 1]}", "{loguniform: [0, 1]}",
@@ -172,6 +172,31 @@ def test_api_key_never_lands_in_run_files_or_output_and_wandb_failure_never_fail
     for path in runs.rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), f"API key written to {path}"
+
+
+@pytest.mark.slow
+def test_failing_trials_are_retried_or_recorded_and_the_sweep_completes(ray_session, tmp_path: Path,
+                                                                       data_cache: Path):
+    from faults import with_faults
+
+    from sweeps.driver import SweepOptions, run_sweep
+
+    cfg = load_config(None, [f"data.cache_dir={data_cache}", "sweep.max_failures=1"], profile="smoke",
+                      models=["gru_ar", "gru_nar", "lstm_nar"])
+    faulty = with_faults({"gru_ar": ("raise", 9), "gru_nar": ("nan", 1), "lstm_nar": ("oom", 1)}, tmp_path / "n")
+    opts = SweepOptions(name="faults", runs_root=tmp_path / "runs", wandb_mode="disabled")
+    outcome = run_sweep(cfg, opts, trainable=faulty)
+    build_report(outcome.run_dir, quiet=True)
+    run = read_run(outcome.run_dir)
+    status = {t.model: t for t in run.trials}
+    assert status["gru_ar"].status == "failed" and "injected fault" in (status["gru_ar"].error or "")
+    # A non-finite loss and an out-of-memory error are retried and then finish.
+    assert status["gru_nar"].status == "finished"
+    assert status["lstm_nar"].status == "finished"
+    assert "NonFiniteLossError" in (status["gru_nar"].dir / "error.txt").read_text()
+    assert "OutOfMemoryError" in (status["lstm_nar"].dir / "error.txt").read_text()
+    html = (outcome.run_dir / "report" / "index.html").read_text()
+    assert "Failed trials" in html and "injected fault" in html
 
 
 class _Payload:

@@ -60,25 +60,6 @@ def test_a_user_csv_a_models_subset_and_selection_by_validation(ray_session, tmp
     assert set(preds.target) == {"temp_max"}
 
 
-@pytest.mark.slow
-def test_failing_trials_are_retried_or_recorded_and_the_sweep_completes(ray_session, tmp_path: Path, data_cache: Path):
-    faults = ("sweep.fault_injection=[{model: gru_ar, kind: raise, times: 9}, {model: gru_nar, kind: nan, times: 1},"
-              " {model: lstm_nar, kind: oom, times: 1}]")
-    argv = sweep_argv(tmp_path / "runs", "faults", data_cache, faults, "sweep.max_failures=1",
-                      "--models", "gru_ar,gru_nar,lstm_nar", "--wandb-mode", "disabled")
-    assert main(argv) == 0
-    run = read_run(tmp_path / "runs" / "faults")
-    status = {t.model: t for t in run.trials}
-    assert status["gru_ar"].status == "failed" and "injected fault" in (status["gru_ar"].error or "")
-    # A non-finite loss and an out-of-memory error are retried from the last checkpoint and then finish.
-    assert status["gru_nar"].status == "finished"
-    assert status["lstm_nar"].status == "finished"
-    assert "NonFiniteLossError" in (status["gru_nar"].dir / "error.txt").read_text()
-    assert "OutOfMemoryError" in (status["lstm_nar"].dir / "error.txt").read_text()
-    html = (tmp_path / "runs" / "faults" / "report" / "index.html").read_text()
-    assert "Failed trials" in html and "injected fault" in html
-
-
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
