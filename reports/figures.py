@@ -12,6 +12,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from data_pipeline import WindowedData  # noqa: E402
+from models import BASELINES  # noqa: E402
 from reports.runs import RunDir, TrialRecord  # noqa: E402
 from reports.scoring import ModelScore  # noqa: E402
 
@@ -91,7 +92,7 @@ def forecast_examples(results: list[ModelScore], data: WindowedData, out: Path, 
 def per_horizon(table: pd.DataFrame, out: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     for model in table.columns:
-        style = "--" if model in ("persistence", "ridge") else "-"
+        style = "--" if model in BASELINES else "-"
         ax.plot(table.index, table[model], style, marker="o", ms=3, label=model)
     ax.set_xlabel("forecast day")
     ax.set_ylabel("test MSE (scaled)")

@@ -14,12 +14,12 @@ from typing import Any
 import yaml
 
 from data_pipeline import WindowedData, build_windowed_data
-from models.checkpoint import FINISHED_FILE
 from sweeps.config import ConfigError, SweepConfig
 from sweeps.progress import INTERRUPTED, SweepProgress
 from sweeps.resume import repair_missing_checkpoints
 from sweeps.search_space import expand_trials
 from sweeps.tracking import TrialWandb, WandbPlan, plan_wandb
+from sweeps.trial_files import trial_status
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 METRIC = "best_val_mse"
@@ -282,8 +282,9 @@ def _check_pretrained(cfg: SweepConfig) -> dict[str, str]:
     if CHRONOS2 in cfg.models:
         try:
             from models.chronos import load_chronos
+            from sweeps.hub import fetch_pretrained
 
-            load_chronos(cfg.pretrained.path, device="cpu")
+            load_chronos(fetch_pretrained(cfg.pretrained.path), device="cpu")
         except (ImportError, RuntimeError) as err:
             skipped[CHRONOS2] = f"Chronos-2 skipped: {str(err).splitlines()[0]}"
             print(skipped[CHRONOS2])
@@ -297,18 +298,12 @@ def trial_dirname(trial: Any) -> str:
 def _trial_row(result: Any) -> dict[str, Any]:
     info = result.config["trial"]
     metrics = result.metrics or {}
-    finished_marker = result.checkpoint is not None and "://" not in result.checkpoint.path and (
-        Path(result.checkpoint.path) / FINISHED_FILE).exists()
-    if result.error is not None:
-        status = "failed"
-    elif metrics.get("trial_finished") or finished_marker:
-        status = "finished"
-    else:
-        status = "stopped"  # by ASHA, or interrupted before it finished
+    local = result.checkpoint is not None and "://" not in result.checkpoint.path
     return {
         "model": info["model"],
         "tag": info["tag"],
-        "status": status,
+        "status": trial_status([metrics], Path(result.checkpoint.path) if local else None,
+                               errored=result.error is not None),
         "best_val_mse": metrics.get(METRIC),
         "epochs": metrics.get("epoch"),
         "error": None if result.error is None else f"{type(result.error).__name__}: {result.error}"[:300],

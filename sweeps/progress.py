@@ -11,6 +11,8 @@ from typing import Any
 
 from ray.tune import Callback
 
+from sweeps.trial_files import FINISHED, trial_status
+
 # Module-level, not on the callback: Ray pickles callbacks with the experiment state.
 INTERRUPTED = threading.Event()
 
@@ -56,7 +58,8 @@ class SweepProgress(Callback):
         self.done[model] += 1
         epochs = self.epochs.get(trial.trial_id, 0)
         # Finished by its own early stopping / epoch budget, or cut short by ASHA for trailing its family.
-        how = "done  " if (trial.last_result or {}).get("trial_finished") else "cut   "
+        finished = trial_status([trial.last_result or {}], None, errored=False) == FINISHED
+        how = "done  " if finished else "cut   "
         self._say(f"{how} {model:<12} {trial.config['trial']['tag']:<24} epochs={epochs:<4} {self._counts()}")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:

@@ -8,11 +8,11 @@ server answers within a couple of seconds; otherwise offline (files under runs/<
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+
+from sweeps.network import reachable
 
 DEFAULT_BASE_URL = "https://api.wandb.ai"
 
@@ -30,16 +30,6 @@ def _has_key() -> bool:
     return netrc.exists() and "api.wandb.ai" in netrc.read_text(errors="ignore")
 
 
-def server_reachable(timeout_s: float = 2.0) -> bool:
-    url = urlparse(os.environ.get("WANDB_BASE_URL", DEFAULT_BASE_URL))
-    port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        with socket.create_connection((url.hostname or "", port), timeout=timeout_s):
-            return True
-    except OSError:
-        return False
-
-
 def plan_wandb(requested: str) -> WandbPlan:
     if requested == "disabled":
         return WandbPlan("disabled", "W&B disabled by request")
@@ -49,7 +39,7 @@ def plan_wandb(requested: str) -> WandbPlan:
         if requested == "online":
             return WandbPlan("offline", "W&B: online requested but no WANDB_API_KEY is set; logging offline")
         return WandbPlan("offline", "W&B: no WANDB_API_KEY set; logging offline")
-    if not server_reachable():
+    if not reachable(os.environ.get("WANDB_BASE_URL", DEFAULT_BASE_URL))[0]:
         return WandbPlan("offline", "W&B: server not reachable within 2 s; logging offline")
     return WandbPlan("online", "W&B: logging online")
 

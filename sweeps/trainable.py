@@ -18,11 +18,11 @@ from ray import tune
 
 from data_pipeline import WindowedData
 from models import TrainConfig, build
-from models.checkpoint import CHRONOS_DIR, FINISHED_FILE
-from models.checkpoint import TRIAL_STATE_FILE as STATE_FILE
 from models.chronos import CHRONOS2
 from models.train import TrainState, fit
 from sweeps.tracking import TrialLogger, TrialWandb
+from sweeps.trial_files import CHRONOS_DIR, FINISHED_FILE
+from sweeps.trial_files import TRIAL_STATE_FILE as STATE_FILE
 
 
 def train_trial(
@@ -98,7 +98,10 @@ def _finetune_chronos(trial: dict[str, Any], data: WindowedData, pretrained_path
 
     knobs = {**CHRONOS2_HPARAMS, **trial["hparams"]}
     started = time.perf_counter()
-    pipeline = load_chronos(pretrained_path)
+    from sweeps.hub import fetch_pretrained
+
+    # On another node the weights may not be in its hub cache yet: fetch (within the same 2 s rule) first.
+    pipeline = load_chronos(fetch_pretrained(pretrained_path))
     shapes = dict(scaler=data.scaler, n_targets=data.n_targets, n_outputs=data.n_outputs)
     with tempfile.TemporaryDirectory() as work:
         tuned = chronos_finetune(pipeline, data.train, data.val, steps=int(knobs["steps"]),

@@ -25,6 +25,7 @@ from models.chronos import (  # noqa: E402
     windows_to_series,
 )
 from models.metrics import scores  # noqa: E402
+from sweeps.hub import fetch_pretrained  # noqa: E402
 
 QUANTILES = (0.1, 0.5, 0.9)
 
@@ -214,11 +215,14 @@ def test_bad_arguments_are_refused(pipeline, data, tmp_path):
         )
 
 
-def test_hub_id_offline_fails_with_a_clear_message():
-    with pytest.raises(PretrainedUnavailable) as err:
-        load_chronos(DEFAULT_CHRONOS2)
+def test_hub_id_offline_fails_with_a_clear_message(tmp_path):
+    with pytest.raises(PretrainedUnavailable, match="not in the local hub cache") as err:
+        load_chronos(DEFAULT_CHRONOS2)  # the model layer never asks the network
     msg = str(err.value)
     assert DEFAULT_CHRONOS2 in msg and "pretrained.path" in msg and "\n" not in msg
+    with pytest.raises(PretrainedUnavailable, match=r"offline \(HF_HUB_OFFLINE is set\)"):
+        fetch_pretrained(DEFAULT_CHRONOS2)
+    assert fetch_pretrained(str(tmp_path)) == str(tmp_path)  # a local path needs no fetching
 
 
 def test_missing_local_dir_and_non_model_dir_fail_clearly(tmp_path):
@@ -257,7 +261,7 @@ def test_reachable_hub_without_the_model_fails_clearly(monkeypatch):
     try:
         _online(monkeypatch, f"http://127.0.0.1:{server.server_port}")
         with pytest.raises(PretrainedUnavailable, match="not found on the hub") as err:
-            load_chronos("someone/no-such-model")
+            fetch_pretrained("someone/no-such-model")
         assert "someone/no-such-model" in str(err.value)
     finally:
         server.shutdown()
@@ -270,4 +274,4 @@ def test_an_unreachable_endpoint_is_reported_as_offline(monkeypatch):
         port = s.getsockname()[1]
     _online(monkeypatch, f"http://127.0.0.1:{port}")
     with pytest.raises(PretrainedUnavailable, match="offline"):
-        load_chronos("someone/no-such-model")
+        fetch_pretrained("someone/no-such-model")
