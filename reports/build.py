@@ -87,7 +87,7 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
     figs = [
         ("Forecast vs actual on test windows", figures.forecast_examples(results, data, fig_dir)),
         ("Training curves", figures.loss_curves(best, fig_dir)),
-        ("Error by forecast horizon", figures.per_horizon(horizon, fig_dir)),
+        ("Error by forecast horizon", figures.per_horizon(horizon, fig_dir, data.summary.get("frequency", "D"))),
         ("Sensitivity to the grid: validation MSE of every trial", figures.val_distribution(run, fig_dir)),
     ]
     with_quantiles = [r for r in results if r.quantiles is not None]
