@@ -39,7 +39,9 @@ class SweepOutcome:
     experiment_path: str
     wandb: WandbPlan
     trials: list[dict[str, Any]] = field(default_factory=list)  # one row per trial: model, tag, status, metrics
-    wall_time_s: float = 0.0
+    wall_time_s: float = 0.0  # this run of the driver
+    sweep_started_at: float | None = None  # wall clock (epoch seconds) of the sweep's first start; None: unknown
+    resumed: bool = False  # this run continued a sweep an earlier run started
 
 
 def run_dir_for(opts: SweepOptions) -> Path:
@@ -192,10 +194,12 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., Non
         ),
         {"cpu": cpus, "gpu": gpus},
     )
-    callbacks: list[Any] = [SweepProgress(len(trials))]
+    # A resumed sweep keeps its first start time; an older run.json without one leaves it unknown.
+    sweep_started_at = json.loads((run_dir / "run.json").read_text()).get("started_at") if resuming else time.time()
+    callbacks: list[Any] = [SweepProgress(len(trials), sweep_started_at)]
 
     run_record = {"name": opts.name, "experiment_path": experiment_path, "wandb_mode": wandb_plan.mode,
-                  "n_trials": len(trials)}
+                  "n_trials": len(trials), "started_at": sweep_started_at}
     # Written before any trial runs, so a report can find the results even if this driver never returns.
     _write_atomic(run_dir / "run.json", json.dumps(run_record, indent=2))
     tuner = _tuner(cfg, resourced, trials, callbacks, storage_path, experiment_name, experiment_path)
@@ -203,7 +207,8 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., Non
     if INTERRUPTED.is_set():
         raise KeyboardInterrupt
     rows = [_trial_row(r) for r in results]
-    outcome = SweepOutcome(run_dir, experiment_path, wandb_plan, rows, time.monotonic() - started)
+    outcome = SweepOutcome(run_dir, experiment_path, wandb_plan, rows, time.monotonic() - started, sweep_started_at,
+                           resuming)
     _write_atomic(run_dir / "run.json", json.dumps(dict(run_record, wall_time_s=outcome.wall_time_s), indent=2))
     return outcome
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -80,6 +81,10 @@ def test_interrupted_sweep_resumes_with_finished_trials_intact(sig, tmp_path: Pa
     rerun = subprocess.run(_argv(runs, data_cache, name), capture_output=True, text=True, timeout=600, cwd=REPO)
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     assert "Resuming" in rerun.stdout
+    # Progress counts the restored trials and ends at the full count; each clock says what it measures.
+    restored = re.search(r"resumed: (\d+)/4 trials restored from earlier runs", rerun.stdout)
+    assert restored and int(restored.group(1)) >= len(before), rerun.stdout[-3000:]
+    assert "| 4/4 trials" in rerun.stdout and "(this run; " in rerun.stdout
     after = _finished(experiment)
     for trial, text in before.items():
         assert after[trial] == text, f"finished trial {trial} was rerun"
