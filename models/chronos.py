@@ -14,6 +14,9 @@ Knows nothing of Ray or W&B (see DESIGN.md: models is layer 1). `chronos-forecas
 How our arrays map onto Chronos-2: every window is one forecasting task. Its context is the window's inputs in
 ORIGINAL units (Chronos normalises each series itself); the targets are forecast jointly as variates of one
 group and the remaining features ride along as past-only covariates (values known only up to the origin).
+
+One file, over 250 lines on purpose: like rnn.py and transformer.py it holds one model family whole, and loading,
+zero-shot forecasting and fine-tuning all share the window <-> task mapping above.
 """
 
 from __future__ import annotations

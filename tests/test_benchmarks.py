@@ -40,3 +40,13 @@ def test_throughput_benchmark_smoke(tmp_path: Path):
     assert 0 < result["sweep"]["efficiency"] <= 1.5
     assert result["scaling"]["one_at_a_time"]["trials"] == 6
     assert "trial-epochs/s" in proc.stdout
+
+
+@pytest.mark.parametrize(("script", "key"), [("fail_fast.py", "cases"), ("wandb_logging.py", "variants")])
+def test_small_benchmarks_smoke(script: str, key: str, tmp_path: Path):
+    out = tmp_path / "result.json"
+    proc = subprocess.run([sys.executable, f"benchmarks/{script}", "--smoke", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert len(result[key]) >= 2 and result["command"].startswith(f"benchmarks/{script}")
