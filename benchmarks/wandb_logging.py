@@ -1,5 +1,5 @@
-"""What does a trial's W&B run cost: our per-trial logger (sweeps/tracking.TrialLogger, a plain wandb.init) vs
-Ray's in-trial helper `ray.air.integrations.wandb.setup_wandb`? Same process, same runs, offline.
+"""What does a trial's W&B run cost: a plain `wandb.init` (our hand-written logger's) vs Ray's in-trial helper
+`ray.air.integrations.wandb.setup_wandb`? Same process, same runs, offline.
 
     python benchmarks/wandb_logging.py            # 8 runs of 20 epochs per variant, alternating
     python benchmarks/wandb_logging.py --smoke    # 2 runs of 3 epochs
@@ -23,14 +23,16 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def ours(run_dir: str, trial_id: str, epochs: int) -> None:
-    from sweeps.tracking import TrialLogger, TrialWandb
+def plain(run_dir: str, trial_id: str, epochs: int) -> None:
+    """A plain wandb.init, as sweeps/tracking.TrialLogger opened its runs before it used setup_wandb."""
+    import wandb
 
-    logger = TrialLogger(TrialWandb("offline", "bench", None, "bench", run_dir), trial_id=trial_id, model="gru_nar",
-                         tag="h32", config={"trial": {"model": "gru_nar"}})
+    run = wandb.init(id=trial_id, name=f"gru_nar-h32-{trial_id}", group="bench", tags=["gru_nar"], project="bench",
+                     mode="offline", dir=run_dir, config={"trial": {"model": "gru_nar"}}, resume="allow",
+                     reinit="finish_previous", settings=wandb.Settings(silent=True, console="off"))
     for epoch in range(1, epochs + 1):
-        logger.log({"epoch": epoch, "val_mse": 1.0 / epoch, "train_loss": 1.0 / epoch})
-    logger.finish()
+        run.log({"epoch": epoch, "val_mse": 1.0 / epoch, "train_loss": 1.0 / epoch})
+    run.finish()
 
 
 def rays(run_dir: str, trial_id: str, epochs: int) -> None:
@@ -56,21 +58,21 @@ def main() -> None:
     args = p.parse_args()
     runs, epochs = (2, 3) if args.smoke else (args.runs, args.epochs)
     os.environ.pop("WANDB_API_KEY", None)
-    times: dict[str, list[float]] = {"ours": [], "ray setup_wandb": []}
+    times: dict[str, list[float]] = {"plain wandb.init": [], "ray setup_wandb": []}
     with tempfile.TemporaryDirectory() as tmp:
-        ours(tmp, "warmup", 1)  # the first run in a process starts W&B's service: not a per-trial cost
+        plain(tmp, "warmup", 1)  # the first run in a process starts W&B's service: not a per-trial cost
         for i in range(runs):
-            for name, fn in (("ours", ours), ("ray setup_wandb", rays)):
+            for name, fn in (("plain wandb.init", plain), ("ray setup_wandb", rays)):
                 started = time.perf_counter()
                 fn(tmp, f"{name[:3]}{i:04d}", epochs)
                 times[name].append(time.perf_counter() - started)
     rows = {name: {"median_s": round(statistics.median(t), 3), "mean_s": round(statistics.mean(t), 3),
                    "runs": len(t)} for name, t in times.items()}
-    ratio = rows["ray setup_wandb"]["median_s"] / rows["ours"]["median_s"]
+    ratio = rows["ray setup_wandb"]["median_s"] / rows["plain wandb.init"]["median_s"]
     print(f"W&B offline, one run of {epochs} epochs per trial, {runs} runs each (median / mean seconds per run):")
     for name, row in rows.items():
         print(f"  {name:<16} {row['median_s']:.3f} / {row['mean_s']:.3f}")
-    print(f"  ratio setup_wandb / ours (median): {ratio:.2f}")
+    print(f"  ratio setup_wandb / plain (median): {ratio:.2f}")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"command": " ".join(["benchmarks/wandb_logging.py", *sys.argv[1:]]),
                                           "epochs": epochs, "variants": rows, "ratio_median": round(ratio, 3)},
