@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from data_pipeline.config import StrictModel
 
 
-class TrainConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
+class TrainConfig(StrictModel):
     epochs: int = Field(200, gt=0, description="Upper bound; early stopping usually ends sooner.")
     batch_size: int = Field(64, gt=0)
     learning_rate: float = Field(1e-3, gt=0)
@@ -24,10 +24,8 @@ class TrainConfig(BaseModel):
     compile: bool = Field(False, description="torch.compile the model (GPU only).")
 
 
-class BaselinesConfig(BaseModel):
+class BaselinesConfig(StrictModel):
     """Schema of the `baselines` section: settings of the reference forecasts every ranking includes."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     season: int | None = Field(
         None, ge=1, description="Seasonal naive's period in steps; null: from the data's frequency "
