@@ -34,6 +34,6 @@ def test_forecast_figures_put_each_window_on_its_own_dates(freq: str, step: str,
         np.testing.assert_allclose(by_date.loc[future, name].to_numpy(), targets[:, j], rtol=1e-5)
         np.testing.assert_allclose(by_date.loc[past, name].to_numpy(), inputs[:, j], rtol=1e-5)
 
-    results = baseline_scores(data)
+    results, _ = baseline_scores(data)  # (scores, notes on baselines that do not apply)
     assert figures.forecast_examples(results, data, tmp_path).stat().st_size > 0
     assert figures.step_name(data.summary["frequency"]) == step
