@@ -101,12 +101,13 @@ def build(
 
 from models.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402  (needs build)
 from models.metrics import count_parameters, evaluate, predict, scores  # noqa: E402
-from models.train import FitResult, NonFiniteLossError, TrainState, fit  # noqa: E402
+from models.train import EpochEnd, FitResult, NonFiniteLossError, TrainState, fit  # noqa: E402
 
 __all__ = [
     "BASELINES",
     "MODEL_NAMES",
     "TRAINED_MODELS",
+    "EpochEnd",
     "FitResult",
     "NonFiniteLossError",
     "TrainConfig",

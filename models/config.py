@@ -19,6 +19,8 @@ class TrainConfig(BaseModel):
     seed: int = 0
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
-        "auto", description="auto: bf16 autocast on CUDA when supported, fp32 elsewhere."
+        "auto",
+        description="auto: on CUDA, fp32 for LSTM/GRU models and bf16 autocast for the Transformer (where "
+        "supported); fp32 on CPU. fp16 (and bf16 on RNNs, which autocast runs in fp16) always scales the loss.",
     )
     compile: bool = Field(False, description="torch.compile the model (GPU only).")
