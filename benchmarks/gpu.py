@@ -176,6 +176,30 @@ def _fit_run(name: str, data, device: str, precision: str, epochs: int, threads:
             "val_mse_last": round(r.history[-1]["val_mse"], 5), "best_val_mse": round(r.best_val_mse, 5)}
 
 
+def checkpoint_cost(data, device: str, epochs: int) -> dict[str, float]:
+    """Seconds to build one checkpoint's TrainState (a copy to the CPU) and torch.save it, beside the epoch's."""
+    import io
+
+    import epoch_speed
+    import numpy as np
+    import torch
+
+    from models import TrainConfig, fit
+
+    costs: list[float] = []
+
+    def on_epoch(metrics: dict, end: Any) -> None:
+        t0 = time.perf_counter()
+        torch.save(end.snapshot().to_dict(), io.BytesIO())
+        costs.append(time.perf_counter() - t0)
+
+    r = fit(epoch_speed.our_model("gru_ar", data), data, TrainConfig(epochs=epochs, batch_size=epoch_speed.BATCH,
+            patience=10**6, device=device, precision="fp32", seed=0), on_epoch=on_epoch)
+    epoch_s = float(np.mean([h["epoch_time_s"] for h in r.history[1:]] or [r.history[0]["epoch_time_s"]]))
+    ckpt_s = float(np.mean(costs[1:] or costs))
+    return {"epoch_s": round(epoch_s, 5), "checkpoint_s": round(ckpt_s, 5), "ratio": round(ckpt_s / epoch_s, 3)}
+
+
 def stage_epoch(device: str, smoke: bool, epochs: int) -> dict[str, Any]:
     data, source = delhi_data(smoke)
     gpu = device  # "cuda", or "cpu" standing in for it in --device cpu --smoke
@@ -202,6 +226,8 @@ def stage_epoch(device: str, smoke: bool, epochs: int) -> dict[str, Any]:
             "trains_as_well": abs(r["best_val_mse"] / ref["best_val_mse"] - 1) <= 0.02,
         }
     out["gru_cpu_vs_gpu_fp32_best_val_mse_rel_diff"] = round(fp32["best_val_mse"] / cpu1["best_val_mse"] - 1, 4)
+    out["checkpoint_cost"] = checkpoint_cost(data, gpu, 3 if smoke else 10)
+    say(f"[1] checkpoint (snapshot + torch.save) {out['checkpoint_cost']}")
     return out
 
 
