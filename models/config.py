@@ -20,7 +20,7 @@ class TrainConfig(BaseModel):
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto",
-        description="auto: on CUDA, fp32 for LSTM/GRU models and bf16 autocast for the Transformer (where "
-        "supported); fp32 on CPU. fp16 (and bf16 on RNNs, which autocast runs in fp16) always scales the loss.",
+        description="auto: fp32 (measured fastest for these small models on GPUs, see benchmarks/gpu.py); bf16 / "
+        "fp16: CUDA autocast. fp16, and bf16 on RNNs (which autocast runs in fp16), always scale the loss.",
     )
     compile: bool = Field(False, description="torch.compile the model (GPU only).")
