@@ -324,7 +324,8 @@ def _trial_resources(cfg: SweepConfig, cluster: dict[str, float], *, on_cluster:
 
         try:
             cluster = wait_for_resources(ray.cluster_resources, asked_cpus or 1.0, asked_gpus or 0.0,
-                                         timeout_s=cfg.sweep.resource_wait_s, ask=_ask_autoscaler)
+                                         timeout_s=cfg.sweep.resource_wait_s, ask=_ask_autoscaler,
+                                         say=lambda line: print(line, flush=True))
         except ResourceError as err:
             raise ConfigError(str(err)) from err
     cpus, gpus = default_trial_resources(cluster, asked_cpus, asked_gpus)

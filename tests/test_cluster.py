@@ -201,6 +201,33 @@ def _wait(proc: subprocess.Popen, log: Path, timeout_s: float = SWEEP_TIMEOUT_S)
     return out
 
 
+@pytest.mark.slow
+def test_a_driver_started_before_any_worker_waits_for_one_then_sweeps(group: ProcessGroup, tmp_path: Path):
+    """cluster.yaml's head offers `CPU: 0`: a driver submitted before the first worker is up must wait for it."""
+    c = LocalCluster(group, tmp_path)
+    try:
+        c.start_head(num_cpus=0)
+        c.wait_for_nodes(1)
+        runs, storage, cache = tmp_path / "runs", tmp_path / "shared", tmp_path / "cache"
+        log = tmp_path / "late-worker.log"
+        proc = _sweep(c, runs, storage, cache, "late-worker", "--models", "gru_nar")
+        deadline = time.monotonic() + 120
+        while "Waiting for the cluster to add nodes: one trial needs 1 CPU (Ray sees 0)" not in log.read_text():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the driver did not wait for a worker:\n{log.read_text()[-4000:]}")
+            time.sleep(0.5)
+        c.start_worker()
+        out = _wait(proc, log)
+        assert "The cluster has grown to 1 CPU + 0 GPU" in out
+        assert "1 CPU + 0 GPU per trial" in out
+        rows = result_rows(storage / "late-worker")
+        assert len(rows) == 1 and rows[next(iter(rows))][-1]["trial_finished"]
+    finally:
+        group.stop()
+        for temp in c.temp_dirs:
+            shutil.rmtree(temp, ignore_errors=True)
+
+
 def _node_of_row(rows: list[dict]) -> list[str]:
     return [r["node_id"] for r in rows if "node_id" in r]
 
