@@ -38,9 +38,14 @@ class SweepSection(StrictModel):
     reduction_factor: float = Field(3.0, gt=1)
     num_samples: int = Field(1, ge=1)
     max_failures: int = Field(1, ge=0)
+    checkpoint_every: int = Field(
+        10, ge=1, description="Checkpoint a trial every N epochs, besides whenever its validation MSE improves.")
     cpus_per_trial: float | None = Field(None, gt=0)
     gpus_per_trial: float | None = Field(None, ge=0)
     max_concurrent_trials: int | None = Field(None, ge=1)
+    resource_wait_s: float = Field(
+        900, ge=0, description="On a cluster (--address): how long to wait for nodes to join when one trial does "
+        "not fit yet (a head with CPU: 0, GPU workers still booting).")
     storage_path: str | None = None
     reuse_actors: bool = True
 
