@@ -116,7 +116,11 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
     sections["notes"] += notes
     sections["intervals"] = intervals.reading_table(interval_scores, list(ranking.model), data.target_names)
     sections["interval_horizon"] = interval_horizon
-    sections["interval_text"] = _interval_text(levels, len(data.val), winner.model if winner else None)
+    sections["interval_text"] = _interval_text(levels, len(data.val), winner.model if winner else None,
+                                               interval_scores)
+    without = [r.model for r in results if r.val_pred is None]
+    if without:
+        sections["notes"].append(f"No prediction interval for {', '.join(without)}: no validation forecasts kept.")
     ranking.to_csv(tmp / "ranking.csv", index=False)
     intervals.add_prediction_columns(predictions_frame(results, data), results, bands, data).to_parquet(
         tmp / "predictions.parquet", index=False)
@@ -132,14 +136,17 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
                   interval_scores)
 
 
-def _interval_text(levels: tuple[float, ...], n_val: int, winner: str | None) -> str:
+def _interval_text(levels: tuple[float, ...], n_val: int, winner: str | None, scores: pd.DataFrame) -> str:
     shown = ", ".join(f"{level:.0%}" for level in levels)
+    held = scores[scores.model == winner] if winner is not None and len(scores) else scores.iloc[0:0]
     return (f"Split-conformal intervals at {shown}: each model's absolute errors on the {n_val} validation windows, "
             f"per target and forecast day, give the half-width (the ceil((n+1)·level)-th smallest error); test "
             f"targets only score them. Quantile models (Chronos-2) also get CQR: their own band widened by the "
             f"validation margin. Coverage is the share of test values inside; the interval score (Winkler) is "
             f"width + 2/(1-level) × distance outside, in scaled units; widths are in original units."
-            + (f" Shaded in the forecast figure: {winner}." if winner else ""))
+            + (f" Shaded in the forecast figure: {winner}, the validation winner, whose intervals held "
+               + ", ".join(f"{c:.1%} (nominal {lv:.0%})" for lv, c in zip(held.level, held.coverage, strict=True))
+               + " of test values." if winner and len(held) else ""))
 
 
 def _chronos_zeroshot(run: RunDir, data: WindowedData,

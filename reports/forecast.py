@@ -48,7 +48,11 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
     n_targets = len(summary["target_names"])
     from reports.build import load_data
 
-    val = load_data(run).val  # the run's own validation windows calibrate the interval, whatever data.path is now
+    try:  # the run's own validation windows calibrate the interval, whatever data.path is now
+        val = load_data(run).val
+    except DataError as err:
+        raise RunDirError(f"the forecast's intervals are calibrated on the sweep's validation windows, which need "
+                          f"the sweep's own data files: {err}") from err
     if model == CHRONOS2:
         from models.chronos import chronos_predict, load_chronos
 
