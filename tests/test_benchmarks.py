@@ -23,6 +23,9 @@ def test_seed_task_benchmark_smoke(tmp_path: Path):
     assert {"persistence", "ridge", "gru_nar", "transformer"} <= models
     assert all(row["windows"] == 78 for row in result["table"])  # every test window of the Delhi test file
     assert "Every architecture below persistence" in proc.stdout
+    assert {row["level"] for row in result["intervals"]} == {0.8, 0.95}
+    assert {row["model"] for row in result["intervals"]} == models
+    assert isinstance(result["verdict"]["winner_within_7pp"], bool) and "Validation winner" in proc.stdout
 
 
 def test_throughput_benchmark_smoke(tmp_path: Path):

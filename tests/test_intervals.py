@@ -139,3 +139,14 @@ def test_cqr_widens_a_quantile_models_band_from_validation_only(tmp_path: Path, 
     for b, a in zip(bands, all_bands([again], perturbed, (0.8,)), strict=True):
         np.testing.assert_array_equal(b.lower, a.lower)
         np.testing.assert_array_equal(b.upper, a.upper)
+
+
+def test_the_report_section_of_the_sweep_config_is_validated():
+    from sweeps.config import ConfigError, load_config
+
+    assert load_config().report.interval_levels == [0.8, 0.95]
+    assert load_config(overrides=["report.interval_levels=[0.95, 0.5]"]).report.interval_levels == [0.5, 0.95]
+    with pytest.raises(ConfigError, match=r"report\.interval_levels: .*strictly between 0 and 1"):
+        load_config(overrides=["report.interval_levels=[95]"])
+    with pytest.raises(ConfigError, match=r"report\.levels: unknown key"):
+        load_config(overrides=["report.levels=[0.9]"])
