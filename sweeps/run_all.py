@@ -122,7 +122,8 @@ def _run(args: argparse.Namespace) -> int:
         from sweeps.tracking import create_wandb_report, log_summary
 
         log_summary(outcome.wandb, project=cfg.wandb.project, entity=cfg.wandb.entity, group=opts.name,
-                    wandb_dir=outcome.run_dir, ranking_rows=report.ranking_rows, figures=report.figures)
+                    wandb_dir=outcome.run_dir, ranking_rows=report.ranking_rows, figures=report.figures,
+                    interval_rows=report.interval_rows)
         if cfg.wandb.report:
             create_wandb_report(outcome.wandb, project=cfg.wandb.project, entity=cfg.wandb.entity,
                                 group=opts.name, ranking_rows=report.ranking_rows)

@@ -28,6 +28,9 @@ def test_seed_task_benchmark_smoke(tmp_path: Path):
     below = all(row["seed_scale_mse"] < persistence for row in trained)
     assert result["verdict"]["every_architecture_below_persistence"] == below
     assert f"Every architecture below persistence ({persistence:.3f}): {'yes' if below else 'NO'}" in proc.stdout
+    assert {row["level"] for row in result["intervals"]} == {0.8, 0.95}
+    assert {row["model"] for row in result["intervals"]} == models
+    assert isinstance(result["verdict"]["winner_within_7pp"], bool) and "Validation winner" in proc.stdout
 
 
 def test_throughput_benchmark_smoke(tmp_path: Path):
