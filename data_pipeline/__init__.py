@@ -2,7 +2,7 @@
 
 from data_pipeline.config import DataConfig, SplitConfig, WindowConfig
 from data_pipeline.errors import DataError
-from data_pipeline.forecast import forecast_input
+from data_pipeline.forecast import forecast_input, future_input
 from data_pipeline.series import SeriesBundle, load_series
 from data_pipeline.settings import apply_overrides, load_yaml
 from data_pipeline.types import Scaler, SplitWindows, WindowedData
@@ -20,6 +20,7 @@ __all__ = [
     "apply_overrides",
     "build_windowed_data",
     "forecast_input",
+    "future_input",
     "load_series",
     "load_yaml",
 ]

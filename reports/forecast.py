@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data_pipeline import DataConfig, DataError, Scaler, apply_overrides, forecast_input
+from data_pipeline import DataConfig, DataError, Scaler, apply_overrides, forecast_input, future_input
 from models import predict
 from models.chronos import CHRONOS2
 from reports.runs import RunDirError, best_trials, load_best_model, read_run
@@ -49,9 +49,11 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
         pipeline = load_chronos(Path(best[model].checkpoint))
         y_scaled = chronos_predict(pipeline, x, n_targets=n_targets, n_outputs=window.output, scaler=scaler)[0][0]
     else:
+        future_names = list(summary.get("future_names", []))  # the calendar values the decoders read
         shapes = dict(n_features=len(scaler.feature_names), n_targets=n_targets, n_inputs=window.input,
-                      n_outputs=window.output)
-        y_scaled = predict(load_best_model(best[model], shapes), x)[0]
+                      n_outputs=window.output, n_future=len(future_names))
+        future = future_input(dates, scaler, future_names)
+        y_scaled = predict(load_best_model(best[model], shapes), x, future=future)[0]
     k = y_scaled.shape[-1]
     y = scaler.inverse(y_scaled, slice(0, k))
     frame = pd.DataFrame(y, columns=scaler.feature_names[:k])

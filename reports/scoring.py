@@ -32,8 +32,8 @@ class ModelScore:
 def score_model(name: str, model: Any, data: WindowedData, *, kind: str, **info: Any) -> ModelScore:
     val_mse = info.pop("val_mse", None)
     if val_mse is None:
-        val_mse = scores(data.val.y, predict(model, data.val.x), data)["mse"]
-    y_pred = predict(model, data.test.x)
+        val_mse = scores(data.val.y, predict(model, data.val.x, future=data.val.future), data)["mse"]
+    y_pred = predict(model, data.test.x, future=data.test.future)
     # Ridge keeps its closed-form weights in buffers: count them; persistence has nothing to learn.
     params = count_parameters(model, trainable_only=False)
     if name == "ridge":
