@@ -92,3 +92,24 @@ def test_models_train_and_evaluate_with_future(tmp_path, name):
     assert not np.allclose(other, predict(model, wd.test.x, future=wd.test.future))
     with pytest.raises(ValueError, match="known-future"):
         model(torch.as_tensor(wd.test.x[:2]))
+
+
+@pytest.mark.slow
+def test_sweep_report_and_forecast_with_calendar_inputs_and_options(ray_session, tmp_path, data_cache):
+    """The whole path: a sweep whose decoders read the calendar, its report, and a forecast of the next days."""
+    from conftest import sweep_argv
+
+    from reports.forecast import main as forecast_main
+    from sweeps.run_all import main
+
+    runs = tmp_path / "runs"
+    argv = sweep_argv(runs, "cal", data_cache, "data.calendar_features=true", "--models", "gru_ar,transformer",
+                      "models.gru_ar.norm=revin", "models.gru_ar.linear_skip=true", "models.transformer.norm=window",
+                      "--wandb-mode", "disabled")
+    assert main(argv) == 0
+    ranking = pd.read_csv(runs / "cal" / "report" / "ranking.csv")
+    assert {"gru_ar", "transformer", "ridge", "persistence"} <= set(ranking.model)
+    assert "norm=revin" in ranking.set_index("model").hparams["gru_ar"]
+    assert forecast_main([str(runs / "cal"), "--model", "gru_ar"]) == 0
+    frame = pd.read_csv(runs / "cal" / "forecast.csv")
+    assert len(frame) == 7 and frame.drop(columns="date").notna().all().all()
