@@ -27,7 +27,11 @@ class ModelScore:
     epochs: int | None = None
     train_time_s: float | None = None
     trial_id: str | None = None
-    quantiles: np.ndarray | None = None  # (n_windows, n_outputs, n_targets, 3): the 10/50/90% forecasts, scaled
+    quantiles: np.ndarray | None = None  # (n_windows, n_outputs, n_targets, len(quantile_levels)), scaled
+    # Validation forecasts, kept so reports/intervals.py can calibrate intervals without touching test targets.
+    val_pred: np.ndarray | None = None  # (n_val_windows, n_outputs, n_targets), scaled
+    val_quantiles: np.ndarray | None = None
+    quantile_levels: tuple[float, ...] | None = None
     # One entry per training seed (the search's own trial first), where the model was trained with several.
     seed_val_mse: list[float] = field(default_factory=list)
     seed_test_mse: list[float] = field(default_factory=list)
@@ -40,15 +44,16 @@ class ModelScore:
 
 def score_model(name: str, model: Any, data: WindowedData, *, kind: str, **info: Any) -> ModelScore:
     val_mse = info.pop("val_mse", None)
+    val_pred = predict(model, data.val.x, future=data.val.future)
     if val_mse is None:
-        val_mse = scores(data.val.y, predict(model, data.val.x), data, data.val.mask)["mse"]
-    y_pred = predict(model, data.test.x)
+        val_mse = scores(data.val.y, val_pred, data, data.val.mask)["mse"]
+    y_pred = predict(model, data.test.x, future=data.test.future)
     # Ridge keeps its closed-form weights in buffers: count them; persistence has nothing to learn.
     params = count_parameters(model, trainable_only=False)
     if name == "ridge":
         params += sum(b.numel() for n, b in model.named_buffers() if n != "alpha")
     return ModelScore(name, kind, float(val_mse), scores(data.test.y, y_pred, data, data.test.mask), y_pred, params,
-                      **info)
+                      val_pred=val_pred, **info)
 
 
 def score_predictions(name: str, val_pred: np.ndarray, test_pred: np.ndarray, data: WindowedData, *, kind: str,
@@ -56,7 +61,8 @@ def score_predictions(name: str, val_pred: np.ndarray, test_pred: np.ndarray, da
     """A forecaster given by its validation and test forecasts (scaled), scored like every model."""
     info.setdefault("params", 0)
     return ModelScore(name, kind, float(scores(data.val.y, val_pred, data, data.val.mask)["mse"]),
-                      scores(data.test.y, test_pred, data, data.test.mask), np.asarray(test_pred, np.float32), **info)
+                      scores(data.test.y, test_pred, data, data.test.mask), np.asarray(test_pred, np.float32),
+                      val_pred=np.asarray(val_pred, np.float32), **info)
 
 
 def baseline_scores(data: WindowedData, season: int | None = None) -> tuple[list[ModelScore], list[str]]:
