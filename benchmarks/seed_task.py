@@ -8,7 +8,9 @@ Validation is carved from the end of the train file; test = the test file with w
 the day both files hold (2017-01-01) is taken from the test file. Each model's trial is chosen on validation only
 and scored once on test. Scores are printed on the seed deck's scale — a z-score with the raw train file's mean and
 std, all 4 features, all 78 windows — computed from the original-unit predictions, independent of the scaler the
-models used; then per feature in original units. Results: a table and benchmarks/results/seed_task.json.
+models used; then per feature in original units; then each model's prediction intervals (split conformal,
+calibrated on validation): test coverage and mean width per feature. Results: tables and
+benchmarks/results/seed_task.json.
 """
 
 from __future__ import annotations
@@ -53,6 +55,12 @@ def seed_scale_scores(predictions: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("seed_scale_mse").reset_index(drop=True)
 
 
+def interval_summary(run_dir: Path) -> pd.DataFrame:
+    """Per model and level: test coverage and mean width per feature (original units), from the report."""
+    table = pd.read_csv(run_dir / "report" / "intervals.csv")
+    return table[["model", "level", "coverage", *[f"{f}_width" for f in FEATURES]]]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("overrides", nargs="*", metavar="key=value", help="levers, e.g. data.calendar_features=true")
@@ -86,9 +94,17 @@ def main() -> None:
         "best_model": best.model,
         "best_below_ridge": bool(best.seed_scale_mse < ridge),
     }
+    intervals = interval_summary(run_dir)
+    trained_val = pd.read_csv(run_dir / "report" / "ranking.csv").query("kind == 'trained'")
+    winner = str(trained_val.sort_values("val_mse").model.iloc[0])  # chosen on validation, like the forecast
+    held = intervals[intervals.model == winner]
+    verdict["interval_winner"] = winner
+    verdict["winner_coverage"] = {f"{lv:g}": float(c) for lv, c in zip(held.level, held.coverage, strict=True)}
+    verdict["winner_within_7pp"] = bool((abs(held.coverage - held.level) <= 0.07).all())
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"command": " ".join(["benchmarks/seed_task.py", *sys.argv[1:]]),
                                           "run_dir": str(run_dir), "table": table.to_dict(orient="records"),
+                                          "intervals": intervals.to_dict(orient="records"),
                                           "verdict": verdict}, indent=2, default=str))
     cols = ["model", "seed_scale_mse", "seed_scale_mae", "deck_claimed", "audit_recomputed", "windows"]
     print("\n=== Seed task: Delhi, 30 in / 7 out, test file windows, seed-deck scale (raw-train z-score) ===")
@@ -100,6 +116,11 @@ def main() -> None:
           + ", ".join(f"{m} {'<' if ok else '>='}" for m, ok in below_persistence.items()))
     print(f"Best model ({best.model}, {best.seed_scale_mse:.3f}) below ridge ({ridge:.3f}): "
           f"{'yes' if verdict['best_below_ridge'] else 'NO'}")
+    print("\nPrediction intervals on test (split conformal on validation residuals): coverage, mean width:")
+    print(intervals.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"Validation winner {winner}: coverage " + ", ".join(f"{c:.1%} at {lv:.0%}" for lv, c in
+          zip(held.level, held.coverage, strict=True)) + (" (within 7 pp)" if verdict["winner_within_7pp"] else
+                                                          " (NOT within 7 pp)"))
     print(f"written to {args.out}; report: {run_dir / 'report' / 'index.html'}")
 
 

@@ -18,7 +18,7 @@ from models.baselines import PERSISTENCE_HPARAMS, RIDGE_HPARAMS, Persistence, Ri
 from models.config import TrainConfig
 from models.metrics import count_parameters, evaluate, predict, scores
 from models.rnn import AR_HPARAMS, NAR_HPARAMS, RNNConfig, Seq2SeqRNN
-from models.train import FitResult, NonFiniteLossError, TrainState, fit
+from models.train import EpochEnd, FitResult, NonFiniteLossError, TrainState, fit
 from models.transformer import HPARAMS as TRANSFORMER_HPARAMS
 from models.transformer import TimeSeriesTransformer, TransformerConfig
 
@@ -105,6 +105,7 @@ __all__ = [
     "BASELINES",
     "MODEL_NAMES",
     "TRAINED_MODELS",
+    "EpochEnd",
     "FitResult",
     "NonFiniteLossError",
     "TrainConfig",

@@ -19,6 +19,8 @@ class TrainConfig(StrictModel):
     seed: int = 0
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
-        "auto", description="auto: bf16 autocast on CUDA when supported, fp32 elsewhere."
+        "auto",
+        description="auto: fp32 (measured fastest for these small models on GPUs, see benchmarks/gpu.py); bf16 / "
+        "fp16: CUDA autocast. fp16, and bf16 on RNNs (which autocast runs in fp16), always scale the loss.",
     )
     compile: bool = Field(False, description="torch.compile the model (GPU only).")

@@ -18,7 +18,7 @@ import pandas as pd
 
 from data_pipeline import Scaler, WindowedData, build_windowed_data
 from models.chronos import CHRONOS2
-from reports import figures, pretrained
+from reports import figures, intervals, pretrained
 from reports.data_section import data_tables
 from reports.render import render_html, render_markdown
 from reports.runs import RunDir, RunDirError, best_trials, load_best_model, read_run
@@ -39,10 +39,15 @@ class Report:
     index_html: Path
     ranking: pd.DataFrame
     figures: list[Path]
+    intervals: pd.DataFrame | None = None  # reports.intervals.interval_table: test scores of every interval
 
     @property
     def ranking_rows(self) -> list[dict[str, Any]]:
         return json.loads(self.ranking.to_json(orient="records"))
+
+    @property
+    def interval_rows(self) -> list[dict[str, Any]]:
+        return [] if self.intervals is None else json.loads(self.intervals.to_json(orient="records"))
 
 
 def load_data(run: RunDir) -> WindowedData:
@@ -64,9 +69,10 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
 
     results: list[ModelScore] = []
     notes: list[str] = []
+    levels = intervals.interval_levels(run.config)
     for name, trial in sorted(best.items()):
         if name == CHRONOS2:
-            results.append(pretrained.finetuned_score(trial, data))
+            results.append(pretrained.finetuned_score(trial, data, levels))
             continue
         model = load_best_model(trial, data.shapes)
         results.append(score_model(name, model, data, kind="trained", val_mse=trial.best_val_mse,
@@ -74,10 +80,16 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
                                    train_time_s=round(trial.train_time_s, 2), trial_id=trial.trial_id))
     results += baseline_scores(data)
     if CHRONOS2 in run.config.get("models", {}):
-        zeroshot, note = _chronos_zeroshot(run, data)
+        zeroshot, note = _chronos_zeroshot(run, data, levels)
         results += [zeroshot] if zeroshot else []
         notes += [note] if note else []
-    ranking = ranking_table(results, data)
+    bands = intervals.all_bands(results, data, levels)
+    interval_scores = intervals.interval_table(bands, data)
+    ranking = intervals.ranking_columns(ranking_table(results, data), interval_scores)
+    # The winner's intervals are shaded: the model `python -m reports.forecast` uses, lowest validation MSE.
+    winner = min((r for r in results if r.trial_id is not None), key=lambda r: r.val_mse, default=None)
+    winner_bands = [(b.level, b.lower, b.upper) for b in bands
+                    if winner is not None and b.model == winner.model and b.method == intervals.CONFORMAL]
 
     final = run.path / "report"
     tmp = run.path / f"report.tmp-{os.getpid()}"
@@ -86,11 +98,16 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
     fig_dir = tmp / "figures"
     horizon = per_horizon_table(results)
     figs = [
-        ("Forecast vs actual on test windows", figures.forecast_examples(results, data, fig_dir)),
+        ("Forecast vs actual on test windows", figures.forecast_examples(
+            results, data, fig_dir, bands=winner_bands, band_model=winner.model if winner else "")),
         ("Training curves", figures.loss_curves(best, fig_dir)),
         ("Error by forecast horizon", figures.per_horizon(horizon, fig_dir, data.summary.get("frequency", "D"))),
         ("Sensitivity to the grid: validation MSE of every trial", figures.val_distribution(run, fig_dir)),
     ]
+    interval_horizon = intervals.coverage_by_horizon(bands, data)
+    if bands:
+        figs.append(("Prediction intervals: nominal vs empirical coverage on test",
+                     figures.calibration(interval_horizon, fig_dir, data.summary.get("frequency", "D"))))
     with_quantiles = [r for r in results if r.quantiles is not None]
     if with_quantiles:
         coverage = {r.model: pretrained.interval_coverage(r, data) for r in with_quantiles}
@@ -98,8 +115,17 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
                      figures.interval_coverage(coverage, fig_dir)))
     sections = _sections(run, data, ranking, results, horizon, figs)
     sections["notes"] += notes
+    sections["intervals"] = intervals.reading_table(interval_scores, list(ranking.model), data.target_names)
+    sections["interval_horizon"] = interval_horizon
+    sections["interval_text"] = _interval_text(levels, len(data.val), winner.model if winner else None,
+                                               interval_scores)
+    without = [r.model for r in results if r.val_pred is None]
+    if without:
+        sections["notes"].append(f"No prediction interval for {', '.join(without)}: no validation forecasts kept.")
     ranking.to_csv(tmp / "ranking.csv", index=False)
-    predictions_frame(results, data).to_parquet(tmp / "predictions.parquet", index=False)
+    intervals.add_prediction_columns(predictions_frame(results, data), results, bands, data).to_parquet(
+        tmp / "predictions.parquet", index=False)
+    interval_scores.to_csv(tmp / "intervals.csv", index=False)
     (tmp / "index.html").write_text(render_html(sections))
     (tmp / "report.md").write_text(render_markdown(sections))
     _swap_in(tmp, final)
@@ -107,16 +133,31 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
         print(f"Report built in {time.monotonic() - started:.1f} s: {final / 'index.html'}")
         print(ranking[["rank", "model", "test_mse", "test_mae", "val_mse", "skill_vs_persistence"]]
               .to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    return Report(final, final / "index.html", ranking, [final / "figures" / f.name for _, f in figs])
+    return Report(final, final / "index.html", ranking, [final / "figures" / f.name for _, f in figs],
+                  interval_scores)
 
 
-def _chronos_zeroshot(run: RunDir, data: WindowedData) -> tuple[ModelScore | None, str | None]:
+def _interval_text(levels: tuple[float, ...], n_val: int, winner: str | None, scores: pd.DataFrame) -> str:
+    shown = ", ".join(f"{level:.0%}" for level in levels)
+    held = scores[scores.model == winner] if winner is not None and len(scores) else scores.iloc[0:0]
+    return (f"Split-conformal intervals at {shown}: each model's absolute errors on the {n_val} validation windows, "
+            f"per target and forecast day, give the half-width (the ceil((n+1)·level)-th smallest error); test "
+            f"targets only score them. Quantile models (Chronos-2) also get CQR: their own band widened by the "
+            f"validation margin. Coverage is the share of test values inside; the interval score (Winkler) is "
+            f"width + 2/(1-level) × distance outside, in scaled units; widths are in original units."
+            + (f" Shaded in the forecast figure: {winner}, the validation winner, whose intervals held "
+               + ", ".join(f"{c:.1%} (nominal {lv:.0%})" for lv, c in zip(held.level, held.coverage, strict=True))
+               + " of test values." if winner and len(held) else ""))
+
+
+def _chronos_zeroshot(run: RunDir, data: WindowedData,
+                      levels: tuple[float, ...]) -> tuple[ModelScore | None, str | None]:
     skipped_file = run.path / "skipped.json"
     skipped = json.loads(skipped_file.read_text()) if skipped_file.exists() else {}
     if CHRONOS2 in skipped:
         return None, skipped[CHRONOS2]
     try:
-        return pretrained.zeroshot_score(run.config["pretrained"]["path"], data), None
+        return pretrained.zeroshot_score(run.config["pretrained"]["path"], data, levels), None
     except (ImportError, RuntimeError) as err:
         return None, f"Chronos-2 zero-shot skipped: {str(err).splitlines()[0]}"
 

@@ -59,8 +59,10 @@ def window_dates(origin: pd.Timestamp, n_inputs: int, n_outputs: int,
     return past, pd.date_range(start=origin, periods=n_outputs, freq=freq)
 
 
-def forecast_examples(results: list[ModelScore], data: WindowedData, out: Path, n_windows: int = 3) -> Path:
-    """The same test windows for every model, spread over the test period, in original units."""
+def forecast_examples(results: list[ModelScore], data: WindowedData, out: Path, n_windows: int = 3,
+                      bands: list[tuple[float, np.ndarray, np.ndarray]] | None = None, band_model: str = "") -> Path:
+    """The same test windows for every model, spread over the test period, in original units. `bands`: one
+    model's (level, lower, upper) intervals on the test windows (scaled), shaded widest first."""
     import matplotlib.dates as mdates
 
     n = len(data.test)
@@ -80,6 +82,9 @@ def forecast_examples(results: list[ModelScore], data: WindowedData, out: Path, 
         for row, target in enumerate(targets):
             ax = axes[row, col]
             ax.plot(past, history_x[w, -shown:, row], color="black", lw=1, label="observed input")
+            for i, (level, lo, hi) in enumerate(sorted(bands or [], key=lambda b: -b[0])):
+                ax.fill_between(future, data.targets_to_original(lo[w])[:, row], data.targets_to_original(hi[w])[:, row],
+                                color="C0", alpha=0.12 + 0.12 * i, lw=0, label=f"{band_model} {level:.0%} interval")
             ax.plot(future, y_true[w, :, row], color="black", lw=2.2, marker="o", ms=3, label="actual")
             for r in results:
                 style = "--" if r.kind == "baseline" else "-"
@@ -161,3 +166,24 @@ def interval_coverage(coverage: dict[str, list[float]], out: Path) -> Path:
     ax.set_title("10%-90% forecast interval coverage on test", fontsize=10)
     ax.legend(fontsize=7)
     return _save(fig, out / "interval_coverage.png")
+
+
+def calibration(coverage: pd.DataFrame, out: Path, frequency: str = "D") -> Path:
+    """Nominal vs empirical test coverage per forecast day: one panel per level, one line per model.
+    `coverage`: rows = forecast day, columns '<model> <level>%' (reports.intervals.coverage_by_horizon)."""
+    levels = sorted({c.rsplit(" ", 1)[1] for c in coverage.columns}, key=lambda t: float(t.rstrip("%")))
+    fig, axes = plt.subplots(1, len(levels), figsize=(5.2 * len(levels), 3.8), squeeze=False)
+    for ax, tag in zip(axes[0], levels, strict=True):
+        nominal = float(tag.rstrip("%")) / 100
+        for col in [c for c in coverage.columns if c.endswith(f" {tag}")]:
+            model = col.rsplit(" ", 1)[0]
+            style = "--" if model in ("persistence", "ridge") else "-"
+            ax.plot(coverage.index, coverage[col], style, marker="o", ms=3, label=model)
+        ax.axhline(nominal, color="black", lw=1.2, ls=":", label=f"nominal {tag}")
+        ax.set_ylim(max(0.0, min(nominal - 0.3, float(coverage.min().min()) - 0.05)), 1.01)
+        ax.set_xlabel(f"forecast {step_name(frequency)}")
+        ax.set_ylabel("share of test values inside")
+        ax.set_title(f"{tag} intervals (calibrated on validation)", fontsize=9)
+        ax.legend(fontsize=6, ncol=2)
+    fig.suptitle("Interval coverage on test: nominal vs empirical, per model and forecast step", fontsize=10)
+    return _save(fig, out / "interval_calibration.png")

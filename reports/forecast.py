@@ -1,7 +1,9 @@
 """`python -m reports.forecast runs/<name> [--model NAME] [data.path=...]`: forecast the next days with the winner.
 
 Loads the best checkpoint (of the model ranked first on validation, or of --model), feeds it the last N_INPUTS
-days of the data, and writes the next N_OUTPUTS days in original units to runs/<name>/forecast.csv.
+days of the data, and writes the next N_OUTPUTS days in original units to runs/<name>/forecast.csv: per target the
+point forecast and `_lo80/_hi80/_lo95/_hi95` (the run's `report.interval_levels`), split-conformal intervals
+calibrated on the model's errors on the run's own validation windows.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pandas as pd
 from data_pipeline import DataConfig, DataError, Scaler, apply_overrides, forecast_input
 from models import predict
 from models.chronos import CHRONOS2
+from reports.intervals import conformal_half_width, interval_levels, level_tag
 from reports.runs import RunDirError, best_trials, load_best_model, read_run
 
 
@@ -43,18 +46,42 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
 
     summary = json.loads((run.path / "data_summary.json").read_text())
     n_targets = len(summary["target_names"])
+    from reports.build import load_data
+
+    try:  # the run's own validation windows calibrate the interval, whatever data.path is now
+        val = load_data(run).val
+    except DataError as err:
+        raise RunDirError(f"the forecast's intervals are calibrated on the sweep's validation windows, which need "
+                          f"the sweep's own data files: {err}") from err
     if model == CHRONOS2:
         from models.chronos import chronos_predict, load_chronos
 
         pipeline = load_chronos(Path(best[model].checkpoint))
-        y_scaled = chronos_predict(pipeline, x, n_targets=n_targets, n_outputs=window.output, scaler=scaler)[0][0]
+
+        def run_model(inputs: np.ndarray) -> np.ndarray:
+            return chronos_predict(pipeline, inputs, n_targets=n_targets, n_outputs=window.output, scaler=scaler)[0]
     else:
         shapes = dict(n_features=len(scaler.feature_names), n_targets=n_targets, n_inputs=window.input,
                       n_outputs=window.output)
-        y_scaled = predict(load_best_model(best[model], shapes), x)[0]
+        net = load_best_model(best[model], shapes)
+
+        def run_model(inputs: np.ndarray) -> np.ndarray:
+            return predict(net, inputs)
+    y_scaled = run_model(x)[0]
+    val_pred = run_model(val.x)
     k = y_scaled.shape[-1]
-    y = scaler.inverse(y_scaled, slice(0, k))
-    frame = pd.DataFrame(y, columns=scaler.feature_names[:k])
+    columns: dict[str, np.ndarray] = {}
+    point = scaler.inverse(y_scaled, slice(0, k))
+    bounds = {}
+    for level in interval_levels(run.config):
+        q = conformal_half_width(val_pred, val.y, level)
+        bounds[level] = (scaler.inverse(y_scaled - q, slice(0, k)), scaler.inverse(y_scaled + q, slice(0, k)))
+    for j, target in enumerate(scaler.feature_names[:k]):
+        columns[target] = point[:, j]
+        for level, (lo, hi) in bounds.items():
+            columns[f"{target}_lo{level_tag(level)}"] = lo[:, j]
+            columns[f"{target}_hi{level_tag(level)}"] = hi[:, j]
+    frame = pd.DataFrame(columns)
     frame.insert(0, "date", dates.date)
     frame.attrs["model"] = model
     return frame

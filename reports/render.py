@@ -62,6 +62,11 @@ def render_html(sections: dict[str, Any]) -> str:
     for note in s["notes"]:
         parts.append(f"<p class='note'>{html.escape(note)}</p>")
     parts.append("<h2>Ranking (test split, scored once)</h2>" + table_html(s["ranking"]))
+    if len(s.get("intervals", [])):
+        parts.append("<h2>Prediction intervals (test split, calibrated on validation)</h2>"
+                     f"<p>{html.escape(s['interval_text'])}</p>" + table_html(s["intervals"], baseline_col=None))
+        parts.append("<h3>Interval coverage per forecast day (test)</h3>"
+                     + table_html(s["interval_horizon"], index=True, baseline_col=None))
     parts.append("<h2>Trials per model</h2>" + table_html(s["trial_counts"], baseline_col=None))
     for title, fig in s["figures"]:
         parts.append(f"<h2>{html.escape(title)}</h2>{_img(fig, title)}")
@@ -81,6 +86,10 @@ def render_markdown(sections: dict[str, Any]) -> str:
     out = [f"# {s['title']}", "", s["protocol"], ""]
     out += [f"> {n}" for n in s["notes"]] + [""]
     out += ["## Ranking (test split, scored once)", "", table_md(s["ranking"]), ""]
+    if len(s.get("intervals", [])):
+        out += ["## Prediction intervals (test split, calibrated on validation)", "", s["interval_text"], "",
+                table_md(s["intervals"]), "", "### Interval coverage per forecast day (test)", "",
+                table_md(s["interval_horizon"], index=True), ""]
     out += ["## Trials per model", "", table_md(s["trial_counts"]), ""]
     for title, fig in s["figures"]:
         out += [f"## {title}", "", f"![{title}](figures/{fig.name})", ""]

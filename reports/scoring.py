@@ -26,19 +26,25 @@ class ModelScore:
     epochs: int | None = None
     train_time_s: float | None = None
     trial_id: str | None = None
-    quantiles: np.ndarray | None = None  # (n_windows, n_outputs, n_targets, 3): the 10/50/90% forecasts, scaled
+    quantiles: np.ndarray | None = None  # (n_windows, n_outputs, n_targets, len(quantile_levels)), scaled
+    # Validation forecasts, kept so reports/intervals.py can calibrate intervals without touching test targets.
+    val_pred: np.ndarray | None = None  # (n_val_windows, n_outputs, n_targets), scaled
+    val_quantiles: np.ndarray | None = None
+    quantile_levels: tuple[float, ...] | None = None
 
 
 def score_model(name: str, model: Any, data: WindowedData, *, kind: str, **info: Any) -> ModelScore:
     val_mse = info.pop("val_mse", None)
+    val_pred = predict(model, data.val.x)
     if val_mse is None:
-        val_mse = scores(data.val.y, predict(model, data.val.x), data)["mse"]
+        val_mse = scores(data.val.y, val_pred, data)["mse"]
     y_pred = predict(model, data.test.x)
     # Ridge keeps its closed-form weights in buffers: count them; persistence has nothing to learn.
     params = count_parameters(model, trainable_only=False)
     if name == "ridge":
         params += sum(b.numel() for n, b in model.named_buffers() if n != "alpha")
-    return ModelScore(name, kind, float(val_mse), scores(data.test.y, y_pred, data), y_pred, params, **info)
+    return ModelScore(name, kind, float(val_mse), scores(data.test.y, y_pred, data), y_pred, params,
+                      val_pred=val_pred, **info)
 
 
 def baseline_scores(data: WindowedData) -> list[ModelScore]:

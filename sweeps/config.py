@@ -1,7 +1,7 @@
 """The full sweep config: YAML + profile + dotted overrides -> one validated `SweepConfig`.
 
 Each package owns its section's schema (data_pipeline: data/window/split, models: train); this module composes
-them and owns `models`, `sweep`, `wandb` and `pretrained`.
+them and owns `models`, `sweep`, `wandb`, `pretrained` and `report` (read back by the report from config.yaml).
 """
 
 from __future__ import annotations
@@ -38,9 +38,14 @@ class SweepSection(StrictModel):
     reduction_factor: float = Field(3.0, gt=1)
     num_samples: int = Field(1, ge=1)
     max_failures: int = Field(1, ge=0)
+    checkpoint_every: int = Field(
+        10, ge=1, description="Checkpoint a trial every N epochs, besides whenever its validation MSE improves.")
     cpus_per_trial: float | None = Field(None, gt=0)
     gpus_per_trial: float | None = Field(None, ge=0)
     max_concurrent_trials: int | None = Field(None, ge=1)
+    resource_wait_s: float = Field(
+        900, ge=0, description="On a cluster (--address): how long to wait for nodes to join when one trial does "
+        "not fit yet (a head with CPU: 0, GPU workers still booting).")
     storage_path: str | None = None
     reuse_actors: bool = True
 
@@ -56,6 +61,19 @@ class PretrainedSection(StrictModel):
     path: str = Field("autogluon/chronos-2-small", description="Chronos-2 weights: a hub id or a local directory.")
 
 
+class ReportSection(StrictModel):
+    interval_levels: list[float] = Field(
+        [0.8, 0.95], min_length=1, description="Prediction-interval levels, calibrated on validation residuals.")
+
+    @field_validator("interval_levels")
+    @classmethod
+    def _levels_are_probabilities(cls, levels: list[float]) -> list[float]:
+        bad = [v for v in levels if not 0 < v < 1]
+        if bad:
+            raise ValueError(f"levels must lie strictly between 0 and 1 (0.8 for an 80% interval), got {bad}")
+        return sorted(set(levels))
+
+
 class SweepConfig(StrictModel):
     data: DataConfig = Field(default_factory=DataConfig)
     window: WindowConfig = Field(default_factory=WindowConfig)
@@ -65,6 +83,7 @@ class SweepConfig(StrictModel):
     sweep: SweepSection = Field(default_factory=SweepSection)
     wandb: WandbSection = Field(default_factory=WandbSection)
     pretrained: PretrainedSection = Field(default_factory=PretrainedSection)
+    report: ReportSection = Field(default_factory=ReportSection)
 
     @field_validator("models")
     @classmethod

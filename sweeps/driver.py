@@ -141,8 +141,8 @@ def _check_writable(path: Path, what: str, fix: str) -> None:
 def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., None] | None = None) -> SweepOutcome:
     """`trainable` (default: sweeps.trainable.train_trial) runs one trial; it is called with the same keywords
     as train_trial, so a caller may wrap it (e.g. to time or to fail trials on purpose)."""
-    # Every epoch is checkpointed (a lost trial loses at most one epoch), which makes Ray warn on every
-    # forced experiment snapshot; the cost is measured in benchmarks/throughput.py instead of printed each time.
+    # Trials checkpoint often (on every improvement, and every sweep.checkpoint_every epochs), which makes Ray
+    # warn on forced experiment snapshots; the cost is measured in benchmarks/ instead of printed each time.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     import ray
     from ray import tune
@@ -196,6 +196,7 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., Non
             threads=max(1, int(cpus)),
             pretrained_path=cfg.pretrained.path,
             wandb=TrialWandb(wandb_plan.mode, cfg.wandb.project, cfg.wandb.entity, opts.name, str(run_dir)),
+            checkpoint_every=cfg.sweep.checkpoint_every,
         ),
         {"cpu": cpus, "gpu": gpus},
     )
@@ -204,7 +205,8 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., Non
     callbacks: list[Any] = [SweepProgress(len(trials), sweep_started_at)]
 
     run_record = {"name": opts.name, "experiment_path": experiment_path, "wandb_mode": wandb_plan.mode,
-                  "n_trials": len(trials), "started_at": sweep_started_at}
+                  "n_trials": len(trials), "started_at": sweep_started_at,
+                  "resources_per_trial": {"cpu": cpus, "gpu": gpus}}
     # Written before any trial runs, so a report can find the results even if this driver never returns.
     _write_atomic(run_dir / "run.json", json.dumps(run_record, indent=2))
     tuner = _tuner(cfg, resourced, trials, callbacks, storage_path, experiment_name, experiment_path)
@@ -355,15 +357,36 @@ def _init_ray(address: str | None, *, wandb_online: bool = False) -> None:
 
 
 def _trial_resources(cfg: SweepConfig, cluster: dict[str, float], *, on_cluster: bool) -> tuple[float, float]:
-    has_gpu = cluster.get("GPU", 0) > 0
-    gpus = cfg.sweep.gpus_per_trial if cfg.sweep.gpus_per_trial is not None else (0.25 if has_gpu else 0.0)
-    # An autoscaling cluster may have no GPU node up yet: asking for GPUs is what makes it start one.
-    if gpus > 0 and not has_gpu and not on_cluster:
-        raise ConfigError(f"sweep.gpus_per_trial={gpus} but Ray sees no GPU; set it to 0 or run on a GPU node")
-    cpus = cfg.sweep.cpus_per_trial if cfg.sweep.cpus_per_trial is not None else 1.0
-    if cpus > cluster.get("CPU", 0):
-        raise ConfigError(f"--cpus-per-trial={cpus:g} but Ray sees only {cluster.get('CPU', 0):g} CPUs")
+    from sweeps.resources import ResourceError, default_trial_resources, missing, wait_for_resources
+
+    asked_cpus, asked_gpus = cfg.sweep.cpus_per_trial, cfg.sweep.gpus_per_trial
+    if on_cluster:
+        # An autoscaling cluster may not have its workers yet (the head offers `CPU: 0`): wait for them, bounded.
+        import ray
+
+        try:
+            cluster = wait_for_resources(ray.cluster_resources, asked_cpus or 1.0, asked_gpus or 0.0,
+                                         timeout_s=cfg.sweep.resource_wait_s, ask=_ask_autoscaler,
+                                         say=lambda line: print(line, flush=True))
+        except ResourceError as err:
+            raise ConfigError(str(err)) from err
+    cpus, gpus = default_trial_resources(cluster, asked_cpus, asked_gpus)
+    lacking = missing(cluster, cpus, gpus)
+    if lacking is not None:
+        raise ConfigError(f"one trial needs {lacking}: set --cpus-per-trial / --gpus-per-trial (sweep.*) to what "
+                          "this machine has, or run on a bigger one")
     return cpus, gpus
+
+
+def _ask_autoscaler(bundle: dict[str, float] | None) -> None:
+    """Ask Ray's autoscaler for one trial's resources (None withdraws the request); a cluster without an
+    autoscaler simply ignores it."""
+    from ray.autoscaler.sdk import request_resources
+
+    try:
+        request_resources(bundles=[bundle] if bundle else [])
+    except Exception as err:  # noqa: BLE001 - only a hint to the autoscaler; waiting works without it
+        print(f"(could not ask the autoscaler for resources: {type(err).__name__}: {err})")
 
 
 def _join(base: str, name: str) -> str:

@@ -44,7 +44,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--resume", action="store_true",
                    help="resume an interrupted sweep of the same name (re-running the same name does too)")
     p.add_argument("--cpus-per-trial", type=float, help="CPUs per trial (default 1)")
-    p.add_argument("--gpus-per-trial", type=float, help="GPU share per trial (default 0.25 when GPUs exist)")
+    p.add_argument("--gpus-per-trial", type=float,
+                   help="GPU share per trial (default with GPUs: GPUs / CPUs, so every core runs a trial)")
     p.add_argument("--wandb-mode", choices=("online", "offline", "disabled"),
                    help="default: online with a key and a reachable server, else offline")
     p.add_argument("--wandb-report", action="store_true", help="also create a W&B Report (online only)")
@@ -121,7 +122,8 @@ def _run(args: argparse.Namespace) -> int:
         from sweeps.tracking import create_wandb_report, log_summary
 
         log_summary(outcome.wandb, project=cfg.wandb.project, entity=cfg.wandb.entity, group=opts.name,
-                    wandb_dir=outcome.run_dir, ranking_rows=report.ranking_rows, figures=report.figures)
+                    wandb_dir=outcome.run_dir, ranking_rows=report.ranking_rows, figures=report.figures,
+                    interval_rows=report.interval_rows)
         if cfg.wandb.report:
             create_wandb_report(outcome.wandb, project=cfg.wandb.project, entity=cfg.wandb.entity,
                                 group=opts.name, ranking_rows=report.ranking_rows)

@@ -121,8 +121,10 @@ def log_summary(
     wandb_dir: Path,
     ranking_rows: list[dict[str, Any]],
     figures: list[Path],
+    interval_rows: list[dict[str, Any]] | None = None,
 ) -> str | None:
-    """Log the final ranking table and report figures to one summary run. Returns the run's path or None.
+    """Log the final ranking table, the prediction intervals' test scores (one row per model, method and level)
+    and the report figures to one summary run. Returns the run's path or None.
 
     W&B problems are reported and swallowed: the report on disk is the product, W&B a mirror of it.
     """
@@ -139,6 +141,10 @@ def log_summary(
             columns = list(ranking_rows[0].keys())
             table = wandb.Table(columns=columns, data=[[_plain(r.get(c)) for c in columns] for r in ranking_rows])
             run.log({"ranking": table})
+        if interval_rows:
+            columns = list(interval_rows[0].keys())
+            run.log({"intervals": wandb.Table(columns=columns,
+                                              data=[[_plain(r.get(c)) for c in columns] for r in interval_rows])})
         for fig in figures:
             run.log({f"figures/{fig.stem}": wandb.Image(str(fig))})
         run.summary["best_model"] = ranking_rows[0]["model"] if ranking_rows else None

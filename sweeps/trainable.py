@@ -19,7 +19,7 @@ from ray import tune
 from data_pipeline import WindowedData
 from models import TrainConfig, build
 from models.chronos import CHRONOS2
-from models.train import TrainState, fit
+from models.train import EpochEnd, TrainState, fit
 from sweeps.tracking import TrialLogger, TrialWandb
 from sweeps.trial_files import CHRONOS_DIR, FINISHED_FILE
 from sweeps.trial_files import TRIAL_STATE_FILE as STATE_FILE
@@ -33,6 +33,7 @@ def train_trial(
     threads: int,
     pretrained_path: str,
     wandb: TrialWandb | None = None,
+    checkpoint_every: int = 1,
 ) -> None:
     trial = config["trial"]
     torch.set_num_threads(max(1, threads))
@@ -44,33 +45,40 @@ def train_trial(
                 # Finished before the driver was interrupted, but its end had not reached the experiment
                 # state: it is done, and reporting again would only duplicate its last result.
                 return None
-            resume = TrainState.from_dict(torch.load(Path(ckpt_dir) / STATE_FILE, weights_only=True))
+            # map_location: a trial checkpointed on a GPU node may resume on a CPU-only one
+            resume = TrainState.from_dict(torch.load(Path(ckpt_dir) / STATE_FILE, map_location="cpu",
+                                                     weights_only=True))
     logger = TrialLogger(wandb, trial_id=tune.get_context().get_trial_id(), model=trial["model"], tag=trial["tag"],
                          config={"trial": trial, "train": base_train})
     try:
         if trial["model"] == CHRONOS2:
             return _finetune_chronos(trial, data, pretrained_path, seed=int(base_train["seed"]), logger=logger)
-        return _train(trial, data, base_train, resume, logger)
+        return _train(trial, data, base_train, resume, logger, checkpoint_every)
     finally:
         logger.finish()
 
 
 def _train(trial: dict[str, Any], data: WindowedData, base_train: dict[str, Any], resume: TrainState | None,
-           logger: TrialLogger) -> None:
+           logger: TrialLogger, checkpoint_every: int) -> None:
     train_cfg = TrainConfig.model_validate({**base_train, **trial["train"]})
     model = build(trial["model"], **data.shapes, seed=train_cfg.seed, **trial["hparams"])
     last: dict[str, Any] = {}
     last_state: list[TrainState] = []
 
-    def on_epoch(metrics: dict[str, Any], state: TrainState) -> None:
+    def on_epoch(metrics: dict[str, Any], end: EpochEnd) -> None:
         last.clear()
         last.update(metrics)
-        last_state[:] = [state]
         logger.log(metrics)
-        with tempfile.TemporaryDirectory() as tmp:
-            torch.save(state.to_dict(), Path(tmp) / STATE_FILE)
-            tune.report(dict(metrics, trial_finished=False, node_id=_node_id()),
-                        checkpoint=tune.Checkpoint.from_directory(tmp))
+        due = checkpoint_due(end, checkpoint_every)
+        if due or end.final:  # the last epoch's state also goes into the closing checkpoint below
+            last_state[:] = [end.snapshot()]
+        report = dict(metrics, trial_finished=False, node_id=_node_id())
+        if not due:
+            tune.report(report)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                torch.save(last_state[0].to_dict(), Path(tmp) / STATE_FILE)
+                tune.report(report, checkpoint=tune.Checkpoint.from_directory(tmp))
 
     result = fit(model, data, train_cfg, on_epoch=on_epoch, resume=resume)
     # A closing report marks the trial as finished by its own stopping rule (not by ASHA or an interruption).
@@ -88,6 +96,13 @@ def _train(trial: dict[str, Any], data: WindowedData, base_train: dict[str, Any]
         (Path(tmp) / FINISHED_FILE).write_text(json.dumps(closing, default=str))
         tune.report(closing, checkpoint=tune.Checkpoint.from_directory(tmp))
     return None
+
+
+def checkpoint_due(end: EpochEnd, every: int) -> bool:
+    """Checkpoint when validation improves (so the newest checkpoint always holds the best weights the reported
+    `best_val_mse` belongs to, also for a trial ASHA stops next) and every `every` epochs (so a resumed trial
+    repeats fewer than `every` epochs). Other epochs only report their metrics."""
+    return end.improved or end.epoch % every == 0
 
 
 def _finetune_chronos(trial: dict[str, Any], data: WindowedData, pretrained_path: str, *, seed: int,

@@ -179,7 +179,7 @@ class LocalCluster:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def _start(self, role: str, args: list[str]) -> None:
+    def _start(self, role: str, args: list[str], num_cpus: int = 1) -> None:
         # Short temp dirs: Ray's unix sockets live there and socket paths are limited to 107 bytes.
         temp = Path(tempfile.mkdtemp(prefix=f"fsr-{role}-"))
         self.temp_dirs.append(temp)
@@ -187,7 +187,7 @@ class LocalCluster:
             ray_bin(),
             "start",
             *args,
-            "--num-cpus=1",
+            f"--num-cpus={num_cpus}",
             "--num-gpus=0",
             "--object-store-memory=150000000",
             "--disable-usage-stats",
@@ -201,8 +201,8 @@ class LocalCluster:
                 f"ray start ({role}) exited {rc}:\n{(self.logs / f'ray-start-{role}.log').read_text()}"
             )
 
-    def start_head(self) -> None:
-        self._start("head", ["--head", f"--port={self.port}", "--include-dashboard=false"])
+    def start_head(self, num_cpus: int = 1) -> None:
+        self._start("head", ["--head", f"--port={self.port}", "--include-dashboard=false"], num_cpus)
 
     def start_worker(self, name: str = "worker") -> None:
         self._start(name, [f"--address={self.address}"])

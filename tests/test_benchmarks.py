@@ -28,6 +28,9 @@ def test_seed_task_benchmark_smoke(tmp_path: Path):
     below = all(row["seed_scale_mse"] < persistence for row in trained)
     assert result["verdict"]["every_architecture_below_persistence"] == below
     assert f"Every architecture below persistence ({persistence:.3f}): {'yes' if below else 'NO'}" in proc.stdout
+    assert {row["level"] for row in result["intervals"]} == {0.8, 0.95}
+    assert {row["model"] for row in result["intervals"]} == models
+    assert isinstance(result["verdict"]["winner_within_7pp"], bool) and "Validation winner" in proc.stdout
 
 
 def test_throughput_benchmark_smoke(tmp_path: Path):
@@ -50,3 +53,29 @@ def test_small_benchmarks_smoke(script: str, key: str, tmp_path: Path):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     result = json.loads(out.read_text())
     assert len(result[key]) >= 2 and result["command"].startswith(f"benchmarks/{script}")
+
+
+def test_gpu_benchmark_says_no_gpu_on_a_cpu_box_and_runs_every_stage_on_the_cpu(tmp_path: Path):
+    import torch
+
+    if not torch.cuda.is_available():
+        proc = subprocess.run([sys.executable, "benchmarks/gpu.py", "--smoke", "--out", str(tmp_path / "none.json")],
+                              capture_output=True, text=True, timeout=120, cwd=REPO)
+        assert proc.returncode == 0 and "no GPU" in proc.stdout and not (tmp_path / "none.json").exists()
+    out = tmp_path / "gpu.json"
+    proc = subprocess.run([sys.executable, "benchmarks/gpu.py", "--device", "cpu", "--smoke", "--out", str(out)],
+                          capture_output=True, text=True, timeout=900, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert {r["precision"] for r in result["epoch"]["runs"]} == {"fp32", "bf16", "fp16"}
+    assert result["epoch"]["gru_speedup_gpu_fp32_over_cpu_1_thread"] > 0
+    sweeps = result["sweeps"]
+    assert sweeps["default_grid"]["trials_finished"] == 5 and sweeps["default_grid"]["exit_code"] == 0
+    # the driver's default on a GPU node: every core runs a trial, all share the (here: declared) GPU
+    cpus = result["ray_resources"]["CPU"]
+    assert sweeps["default_grid"]["resources_per_trial"] == {"cpu": 1.0, "gpu": pytest.approx(1 / cpus, abs=1e-4)}
+    assert set(sweeps["subset"]["packings"]) == {"1_per_gpu", "2_per_gpu", "cpu_only"}
+    assert all(row["trial_epochs"] == 10 for row in sweeps["subset"]["packings"].values())
+    full = result["full_profile"]  # the full profile is capped at 20 s in smoke mode: the interrupt path runs
+    assert full["capped"] and full["exit_code"] == 130 and full["trial_epochs"] > 0
+    assert "trial-epochs/s" in proc.stdout

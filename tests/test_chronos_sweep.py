@@ -42,6 +42,12 @@ def test_chronos2_zeroshot_and_finetuned_are_ranked_like_every_model(ray_session
     temp = chronos[chronos.target == "temp_max"].y_pred
     assert temp.between(-30, 60).all() and temp.std() > 0  # original units, not z-scores
     assert (report / "figures" / "interval_coverage.png").exists()
+    # Both interval kinds for each Chronos-2 entry: split conformal on its median and CQR on its own quantiles.
+    intervals = pd.read_csv(report / "intervals.csv")
+    for name in ("chronos2_zeroshot", "chronos2_finetuned"):
+        assert {name, f"{name} (CQR)"} <= set(intervals.model)
+    assert {"cqr_lo80", "cqr_hi95"} <= set(preds.columns)
+    assert chronos.cqr_lo80.notna().all() and preds[preds.model == "gru_nar"].cqr_lo80.isna().all()
 
 
 @pytest.mark.slow

@@ -88,6 +88,60 @@ def test_the_schema_check_catches_broken_configs(breakage, expected):
         _validated(config)
 
 
+def _shims(bin_dir: Path, log: Path) -> dict[str, str]:
+    """Stand-ins for the system commands a node's setup runs (none of them touches this machine): each logs its
+    arguments; dpkg and mountpoint answer "not there yet", curl plays the EC2 instance metadata service."""
+    bin_dir.mkdir()
+    scripts = {
+        "sudo": 'echo "sudo $*" >> "$SHIM_LOG"; if [ "$1" = DEBIAN_FRONTEND=noninteractive ]; then shift; fi; '
+                'if [ "$1" = apt-get ]; then "$@"; fi',
+        "apt-get": 'echo "apt-get $*" >> "$SHIM_LOG"',
+        "dpkg": "exit 1",
+        "mountpoint": "exit 1",
+        "curl": 'echo "curl $*" >> "$SHIM_LOG"; case "$*" in *placement/region*) echo ap-south-7;; *) echo tok;; esac',
+    }
+    for name, body in scripts.items():
+        (bin_dir / name).write_text(f"#!/bin/bash\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    return {"PATH": f"{bin_dir}:{os.environ['PATH']}", "SHIM_LOG": str(log), "HOME": str(bin_dir.parent)}
+
+
+def test_every_aws_node_installs_its_packages_mounts_efs_in_its_region_and_shares_the_token(tmp_path: Path):
+    """Beyond the schema: run each node's system setup commands against logging stand-ins, and follow the auth
+    token from the head's start commands to the workers'."""
+    prepared = _validated(yaml.safe_load((REPO / "cluster.yaml").read_text()))
+    head_type = prepared["head_node_type"]
+    system = [c for c in prepared["setup_commands"] if "apt-get" in c or "mount" in c]
+    assert len(system) == 2
+    for node in prepared["available_node_types"]:
+        commands = prepared["head_setup_commands" if node == head_type else "worker_setup_commands"]
+        assert all(c in commands for c in system), node  # every node type runs them
+
+    log = tmp_path / "shim.log"
+    env = _shims(tmp_path / "bin", log)
+    for command in system:
+        proc = subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 0, (command, proc.stderr)
+    calls = log.read_text()
+    assert "apt-get install -y -qq nfs-common python3-venv" in calls
+    # the EFS name takes the region the node runs in (the provider's), asked from the instance metadata
+    assert "sudo mount -t nfs4" in calls and "fs-0123456789abcdef0.efs.ap-south-7.amazonaws.com:/ /mnt/shared" in calls
+    assert prepared["provider"]["region"] not in "\n".join(system)
+
+    # Token hand-over over the shared mount: the head writes it (mode 600), every worker starts with it.
+    token = "/mnt/shared/.ray_auth_token"
+    head_start = prepared["head_start_ray_commands"]
+    assert any(c.startswith("install -m 600 ~/.ray/auth_token " + token) for c in head_start)
+    assert any(f"RAY_AUTH_TOKEN_PATH={token}" in c and "ray start --address" in c
+               for c in prepared["worker_start_ray_commands"])
+    assert any("RAY_AUTH_MODE=token" in c for c in prepared["setup_commands"])
+    # The head offers no CPUs to trials; the driver waits for workers (tests/test_resources.py).
+    assert prepared["available_node_types"][head_type]["resources"] == {"CPU": 0}
+    text = (REPO / "cluster.yaml").read_text()
+    for rule in ("TCP 22 (SSH)", "all TCP from the group itself", "TCP 2049 (NFS)"):
+        assert rule in text
+
+
 # --------------------------------------------------------------------------------------------------------------
 # A real multi-node Ray on this machine: a head and a worker node, each its own `ray start`
 
@@ -145,6 +199,33 @@ def _wait(proc: subprocess.Popen, log: Path, timeout_s: float = SWEEP_TIMEOUT_S)
     out = log.read_text()
     assert proc.returncode == 0, out[-4000:]
     return out
+
+
+@pytest.mark.slow
+def test_a_driver_started_before_any_worker_waits_for_one_then_sweeps(group: ProcessGroup, tmp_path: Path):
+    """cluster.yaml's head offers `CPU: 0`: a driver submitted before the first worker is up must wait for it."""
+    c = LocalCluster(group, tmp_path)
+    try:
+        c.start_head(num_cpus=0)
+        c.wait_for_nodes(1)
+        runs, storage, cache = tmp_path / "runs", tmp_path / "shared", tmp_path / "cache"
+        log = tmp_path / "late-worker.log"
+        proc = _sweep(c, runs, storage, cache, "late-worker", "--models", "gru_nar")
+        deadline = time.monotonic() + 120
+        while "Waiting for the cluster to add nodes: one trial needs 1 CPU (Ray sees 0)" not in log.read_text():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the driver did not wait for a worker:\n{log.read_text()[-4000:]}")
+            time.sleep(0.5)
+        c.start_worker()
+        out = _wait(proc, log)
+        assert "The cluster has grown to 1 CPU + 0 GPU" in out
+        assert "1 CPU + 0 GPU per trial" in out
+        rows = result_rows(storage / "late-worker")
+        assert len(rows) == 1 and rows[next(iter(rows))][-1]["trial_finished"]
+    finally:
+        group.stop()
+        for temp in c.temp_dirs:
+            shutil.rmtree(temp, ignore_errors=True)
 
 
 def _node_of_row(rows: list[dict]) -> list[str]:

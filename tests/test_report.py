@@ -45,6 +45,22 @@ def test_test_metrics_recomputed_from_predictions_match_the_ranking(smoke_run: P
     assert preds.groupby("model").forecast_origin.nunique().eq(n_windows).all()
 
 
+def test_interval_coverage_recomputed_from_predictions_matches_the_ranking(smoke_run: Path):
+    preds = pd.read_parquet(smoke_run / "report" / "predictions.parquet")
+    ranking = pd.read_csv(smoke_run / "report" / "ranking.csv").set_index("model")
+    assert {"lo80", "hi80", "lo95", "hi95"} <= set(preds.columns)
+    assert preds[["lo80", "hi80", "lo95", "hi95"]].notna().all().all()
+    assert ((preds.lo95 <= preds.lo80) & (preds.lo80 <= preds.y_pred) & (preds.y_pred <= preds.hi80)
+            & (preds.hi80 <= preds.hi95)).all()
+    for model, frame in preds.groupby("model"):
+        for tag in ("80", "95"):
+            inside = (frame.y_true >= frame[f"lo{tag}"]) & (frame.y_true <= frame[f"hi{tag}"])
+            assert inside.mean() == pytest.approx(ranking.loc[model, f"coverage_{tag}"], abs=1e-9)
+    intervals = pd.read_csv(smoke_run / "report" / "intervals.csv")
+    assert set(intervals.model) == SEVEN and set(intervals.level) == {0.8, 0.95}
+    assert (intervals.temp_max_width > 0).all()
+
+
 def test_report_rebuilds_identically_from_stored_results(smoke_run: Path, tmp_path: Path):
     before = {p.name: p.read_bytes() for p in (smoke_run / "report").glob("*.csv")}
     preds_before = pd.read_parquet(smoke_run / "report" / "predictions.parquet")
@@ -57,11 +73,24 @@ def test_report_rebuilds_identically_from_stored_results(smoke_run: Path, tmp_pa
 def test_forecast_with_the_winner_writes_the_next_days(smoke_run: Path, capsys):
     assert forecast_main([str(smoke_run)]) == 0
     frame = pd.read_csv(smoke_run / "forecast.csv", parse_dates=["date"])
-    assert list(frame.columns) == ["date", "precipitation", "temp_max", "temp_min", "wind"]
+    targets = ["precipitation", "temp_max", "temp_min", "wind"]
+    assert list(frame.columns) == ["date", *[f"{t}{s}" for t in targets for s in ("", "_lo80", "_hi80", "_lo95",
+                                                                                   "_hi95")]]
+    for t in targets:  # nested intervals around the point forecast, widening with the level
+        assert (frame[f"{t}_lo95"] <= frame[f"{t}_lo80"]).all() and (frame[f"{t}_lo80"] <= frame[t]).all()
+        assert (frame[t] <= frame[f"{t}_hi80"]).all() and (frame[f"{t}_hi80"] <= frame[f"{t}_hi95"]).all()
+        assert (frame[f"{t}_hi80"] > frame[f"{t}_lo80"]).all()
+    # The same validation calibration as the report's: each day's width equals the winner's width on test windows.
+    winner = capsys.readouterr().out.split("Forecast by ", 1)[1].split(" ", 1)[0]
+    preds = pd.read_parquet(smoke_run / "report" / "predictions.parquet")
+    preds = preds[preds.model == winner]
+    width = (preds.hi80 - preds.lo80).groupby([preds.horizon, preds.target]).first()
+    for t in targets:
+        np.testing.assert_allclose((frame[f"{t}_hi80"] - frame[f"{t}_lo80"]).to_numpy(),
+                                   width.xs(t, level="target").to_numpy(), rtol=1e-4)
     assert len(frame) == 7 and frame.date.iloc[0] == pd.Timestamp("2016-01-01")
     assert frame.date.diff().dropna().eq(pd.Timedelta(days=1)).all()
     assert frame.temp_max.between(-20, 45).all()  # original units (°C), not z-scores near 0
-    assert "Forecast by" in capsys.readouterr().out
     assert forecast_main([str(smoke_run), "--model", "nope"]) == 2
 
 
@@ -86,8 +115,9 @@ def test_html_page_renders_in_headless_chromium_with_every_image(smoke_run: Path
     match = re.search(r'data-probe="(\d+):(\d+):(\d+)"', out.stdout)
     assert match, out.stderr[-2000:]
     images, loaded, rows = map(int, match.groups())
-    assert images == 4 and loaded == images
-    assert rows >= 7
+    assert images == 5 and loaded == images  # the interval calibration figure is the fifth
+    assert rows >= 7 + 7 + 7  # ranking, intervals (one row per model), coverage per forecast day
+    assert "Prediction intervals" in out.stdout and "cover 80%" in out.stdout and "cover 95%" in out.stdout
 
 
 def test_a_crash_while_writing_keeps_the_previous_report(smoke_run: Path, monkeypatch):

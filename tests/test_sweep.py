@@ -87,6 +87,8 @@ def test_the_summary_run_logs_the_ranking_and_figures_offline(smoke_run: Path):
     rows = history(summary_runs[0])
     table = next(row for row in rows if "ranking/_type" in row)
     assert table["ranking/_type"] == "table-file" and table["ranking/nrows"] == 7
+    intervals = next(row for row in rows if "intervals/_type" in row)
+    assert intervals["intervals/nrows"] == 7 * 2  # every model at 80% and 95%
     logged = {key.rsplit("/", 1)[0] for row in rows for key in row}
     assert {"figures/forecast_examples", "figures/loss_curves", "figures/per_horizon"} <= logged
 

@@ -1,0 +1,152 @@
+"""Split-conformal intervals: calibrated where the noise is known, and built from validation data only."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data_pipeline import DataConfig, SplitConfig, WindowConfig, build_windowed_data
+from reports.intervals import (
+    CONFORMAL,
+    all_bands,
+    band_scores,
+    conformal_half_width,
+    conformal_quantile,
+    conformal_rank,
+    interval_levels,
+    level_tag,
+)
+from reports.runs import RunDirError
+from reports.scoring import baseline_scores
+
+PHI, SIGMA = 0.7, 2.0  # AR(1) coefficient and the Gaussian innovation's standard deviation
+
+
+@pytest.fixture(scope="module")
+def ar1_data(tmp_path_factory):
+    """Two independent AR(1) series with Gaussian innovations: the h-step forecast error of the best predictor is
+    Gaussian with variance SIGMA² (1 - PHI^2h) / (1 - PHI²), so calibrated widths are known."""
+    rng = np.random.default_rng(0)
+    n = 6000
+    series = np.zeros((n, 2))
+    for t in range(1, n):
+        series[t] = PHI * series[t - 1] + rng.normal(0, SIGMA, size=2)
+    days = pd.date_range("2000-01-01", periods=n, freq="D")
+    path = tmp_path_factory.mktemp("ar1") / "ar1.csv"
+    pd.DataFrame({"date": days, "a": series[:, 0] + 20, "b": series[:, 1] - 5}).to_csv(path, index=False)
+    return build_windowed_data(DataConfig(path=str(path), outlier_policy="keep"), WindowConfig(input=10, output=5),
+                               SplitConfig(val_fraction=0.3, test_fraction=0.4), cache=False)
+
+
+def test_the_finite_sample_rank_and_too_few_windows():
+    assert conformal_rank(9, 0.8) == 8  # ceil(10 * 0.8): exactly 8, not rounded up by float error
+    assert conformal_rank(99, 0.95) == 95
+    scores = np.arange(1.0, 10.0)[:, None]  # 9 windows, scores 1..9
+    assert conformal_quantile(scores, 0.8)[0] == 8.0
+    assert np.isinf(conformal_quantile(scores, 0.95)[0])  # ceil(10 * 0.95) = 10 > 9: no finite guarantee
+    assert level_tag(0.8) == "80" and level_tag(0.95) == "95" and level_tag(0.975) == "97.5"
+
+
+def test_split_conformal_covers_its_level_on_exchangeable_gaussian_errors():
+    rng = np.random.default_rng(1)
+    val_err, test_err = rng.normal(0, 3, size=(500, 7, 2)), rng.normal(0, 3, size=(20000, 7, 2))
+    for level in (0.8, 0.95):
+        q = conformal_half_width(np.zeros_like(val_err), val_err, level)
+        coverage = float((np.abs(test_err) <= q).mean())
+        assert abs(coverage - level) < 0.03, (level, coverage)
+
+
+def test_intervals_on_ar1_data_cover_80_and_95_percent_with_the_gaussian_widths(ar1_data):
+    data = ar1_data
+    assert len(data.val) > 1000 and len(data.test) > 2000
+    results = {r.model: r for r in baseline_scores(data)}
+    bands = [b for b in all_bands(list(results.values()), data, (0.8, 0.95)) if b.method == CONFORMAL]
+    assert {(b.model, b.level) for b in bands} == {(m, lv) for m in ("persistence", "ridge") for lv in (0.8, 0.95)}
+    h = np.arange(1, data.n_outputs + 1)
+    sd_best = SIGMA * np.sqrt((1 - PHI ** (2 * h)) / (1 - PHI**2))  # the optimal h-step error's sd, per day
+    z = {0.8: 1.2816, 0.95: 1.9600}
+    for b in bands:
+        s = band_scores(b, data)
+        assert abs(s["coverage"] - b.level) < 0.03, (b.model, b.level, s["coverage"])
+        if b.model == "ridge":  # ridge learns the AR(1) predictor: its widths must be the Gaussian ones
+            half = (data.targets_to_original(b.upper) - data.targets_to_original(b.lower)).mean(axis=0) / 2
+            np.testing.assert_allclose(half, np.repeat(z[b.level] * sd_best[:, None], 2, axis=1), rtol=0.12)
+    ridge_80 = band_scores(next(b for b in bands if b.model == "ridge" and b.level == 0.8), data)
+    persistence_80 = band_scores(next(b for b in bands if b.model == "persistence" and b.level == 0.8), data)
+    assert ridge_80["winkler_scaled"] < persistence_80["winkler_scaled"]  # the better model: tighter intervals
+
+
+def test_intervals_never_read_test_targets(ar1_data):
+    data = ar1_data
+    rng = np.random.default_rng(5)
+    perturbed = dataclasses.replace(data, test=dataclasses.replace(
+        data.test, y=data.test.y + rng.normal(0, 5, size=data.test.y.shape).astype(np.float32)))
+    before = all_bands(baseline_scores(data), data, (0.8, 0.95))
+    after = all_bands(baseline_scores(perturbed), perturbed, (0.8, 0.95))
+    assert len(before) == len(after) == 4
+    for b, a in zip(before, after, strict=True):
+        assert (b.model, b.method, b.level) == (a.model, a.method, a.level)
+        np.testing.assert_array_equal(b.lower, a.lower)
+        np.testing.assert_array_equal(b.upper, a.upper)
+    # ...while the test scores do change: test targets are read, once, to score the intervals.
+    assert band_scores(before[0], data)["coverage"] != band_scores(after[0], perturbed)["coverage"]
+
+
+def test_levels_come_from_the_run_config_with_defaults():
+    assert interval_levels({}) == (0.8, 0.95)
+    assert interval_levels({"report": {"interval_levels": [0.9, 0.5]}}) == (0.5, 0.9)
+    with pytest.raises(RunDirError, match="report.interval_levels"):
+        interval_levels({"report": {"interval_levels": [80]}})
+
+
+def test_cqr_widens_a_quantile_models_band_from_validation_only(tmp_path: Path, ar1_data):
+    """Chronos-2's own quantiles are conformalized (CQR) beside the split-conformal interval of its median."""
+    pytest.importorskip("chronos")
+    import torch
+    from chronos_fixture import save_tiny_chronos2
+
+    from reports.pretrained import zeroshot_score
+
+    def head(data, n):  # a few windows per split keep the tiny model fast on a busy 2-core machine
+        return dataclasses.replace(data, **{s: dataclasses.replace(
+            getattr(data, s), x=getattr(data, s).x[:n], y=getattr(data, s).y[:n],
+            origin=getattr(data, s).origin[:n]) for s in ("val", "test")})
+
+    data = head(ar1_data, 60)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        tiny = str(save_tiny_chronos2(tmp_path / "tiny"))
+        result = zeroshot_score(tiny, data, (0.8,))
+        perturbed = dataclasses.replace(data, test=dataclasses.replace(data.test, y=data.test.y + 3.0))
+        again = zeroshot_score(tiny, perturbed, (0.8,))
+    finally:
+        torch.set_num_threads(threads)
+    bands = all_bands([result], data, (0.8,))
+    assert [(b.label, b.method) for b in bands] == [("chronos2_zeroshot", "conformal"),
+                                                   ("chronos2_zeroshot (CQR)", "cqr")]
+    cqr = bands[1]
+    # On validation the CQR band holds at least ceil(61 * 0.8) = 49 of 60 values per cell, by construction.
+    lo_i, hi_i = (result.quantile_levels.index(q) for q in (0.1, 0.9))
+    margin = cqr.lower[0] - result.quantiles[0, ..., lo_i]  # the same margin for every window
+    val_inside = ((data.val.y >= result.val_quantiles[..., lo_i] + margin)
+                  & (data.val.y <= result.val_quantiles[..., hi_i] - margin)).sum(axis=0)
+    assert (val_inside >= 49).all()
+    for b, a in zip(bands, all_bands([again], perturbed, (0.8,)), strict=True):
+        np.testing.assert_array_equal(b.lower, a.lower)
+        np.testing.assert_array_equal(b.upper, a.upper)
+
+
+def test_the_report_section_of_the_sweep_config_is_validated():
+    from sweeps.config import ConfigError, load_config
+
+    assert load_config().report.interval_levels == [0.8, 0.95]
+    assert load_config(overrides=["report.interval_levels=[0.95, 0.5]"]).report.interval_levels == [0.5, 0.95]
+    with pytest.raises(ConfigError, match=r"report\.interval_levels: .*strictly between 0 and 1"):
+        load_config(overrides=["report.interval_levels=[95]"])
+    with pytest.raises(ConfigError, match=r"report\.levels: unknown key"):
+        load_config(overrides=["report.levels=[0.9]"])

@@ -1,0 +1,26 @@
+"""The trainable and the driver import W&B only when a sweep logs to it: they run where wandb is not installed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_the_sweep_modules_do_not_import_wandb():
+    code = ("import sys; import sweeps.trainable, sweeps.driver, sweeps.run_all, sweeps.resources; "
+            "print('wandb' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "False"
+
+
+def test_a_disabled_trial_logger_never_imports_wandb():
+    code = ("import sys; from sweeps.tracking import TrialLogger, TrialWandb; "
+            "log = TrialLogger(TrialWandb('disabled', 'p', None, 'g', '/nonexistent'), trial_id='t', model='m', "
+            "tag='x', config={}); log.log({'a': 1}); log.finish(); print('wandb' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "False"
