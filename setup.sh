@@ -5,6 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 python3 -m venv .venv
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev,chronos]" 2>&1 \
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev,chronos,bench]" 2>&1 \
   | grep -v "is ignored: it is neither a file nor a directory" || true
 .venv/bin/python -c "import torch, ray, wandb; print(f'ready: torch {torch.__version__}, ray {ray.__version__}, wandb {wandb.__version__}')"

@@ -3,7 +3,7 @@
 from data_pipeline.config import DataConfig, SplitConfig, StrictModel, WindowConfig
 from data_pipeline.config_files import apply_overrides, load_yaml
 from data_pipeline.errors import DataError
-from data_pipeline.forecast import forecast_input
+from data_pipeline.forecast import forecast_input, future_input
 from data_pipeline.series import SeriesBundle, load_series
 from data_pipeline.types import Scaler, SplitWindows, WindowedData
 from data_pipeline.windows import build_windowed_data
@@ -21,6 +21,7 @@ __all__ = [
     "apply_overrides",
     "build_windowed_data",
     "forecast_input",
+    "future_input",
     "load_series",
     "load_yaml",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from data_pipeline.cleaning import calendar_frame
 from data_pipeline.config import DataConfig, WindowConfig
 from data_pipeline.errors import DataError
 from data_pipeline.series import load_series
@@ -32,3 +33,15 @@ def forecast_input(
     x = scaler.transform(frame.to_numpy(dtype=np.float64)[-window.input :])
     dates = pd.date_range(frame.index[-1], periods=window.output + 1, freq=bundle.freq)[1:]
     return np.ascontiguousarray(x[None, :, :], dtype=np.float32), pd.DatetimeIndex(dates)
+
+
+def future_input(dates: pd.DatetimeIndex, scaler: Scaler, future_names: list[str]) -> np.ndarray:
+    """Known-future inputs of the forecast days (1, len(dates), n_future): their calendar values, scaled like x."""
+    unknown = [n for n in future_names if n not in scaler.feature_names]
+    if unknown:
+        raise DataError(f"known-future input(s) {unknown} are not among the scaler's features "
+                        f"{list(scaler.feature_names)}; use the data config the model was trained with")
+    cols = [scaler.feature_names.index(n) for n in future_names]
+    raw = calendar_frame(pd.DatetimeIndex(dates))[list(future_names)].to_numpy(dtype=np.float64)
+    scaled = (raw - scaler.center[cols]) / scaler.scale[cols]
+    return np.ascontiguousarray(scaled[None], dtype=np.float32)

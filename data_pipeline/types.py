@@ -61,11 +61,19 @@ class SplitWindows:
 
     Targets are always the first n_targets features, so x[:, -1, :n_targets] is the last observed target value.
     `origin` holds each window's forecast origin: the date of its first forecast day.
+    `future`: (n, n_outputs, n_future) known-future inputs of the forecast days, scaled like x: the calendar
+    values of each target day (functions of its date alone, never of a target); n_future = 0 when off.
+    Further per-window arrays (a series id, say) belong beside it, indexed by window like x, y and origin.
     """
 
     x: np.ndarray
     y: np.ndarray
     origin: np.ndarray  # datetime64[ns], shape (n,)
+    future: np.ndarray | None = None  # None -> (n, n_outputs, 0)
+
+    def __post_init__(self) -> None:
+        if self.future is None:
+            self.future = np.zeros((*self.y.shape[:2], 0), np.float32)
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -84,6 +92,7 @@ class WindowedData:
     summary: dict[str, Any] = field(
         default_factory=dict
     )  # human/JSON summary: rows, dates, gaps, outliers, splits
+    future_names: list[str] = field(default_factory=list)  # columns of each split's `future` (calendar ones)
 
     @property
     def n_features(self) -> int:
@@ -94,10 +103,14 @@ class WindowedData:
         return len(self.target_names)
 
     @property
+    def n_future(self) -> int:
+        return len(self.future_names)
+
+    @property
     def shapes(self) -> dict[str, int]:
-        """The four shape arguments of `models.build`, as this data dictates them."""
+        """The shape arguments of `models.build`, as this data dictates them."""
         return dict(n_features=self.n_features, n_targets=self.n_targets, n_inputs=self.n_inputs,
-                    n_outputs=self.n_outputs)
+                    n_outputs=self.n_outputs, n_future=self.n_future)
 
     def split(self, name: str) -> SplitWindows:
         return {"train": self.train, "val": self.val, "test": self.test}[name]

@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.ipc  # noqa: F401  (registers pa.ipc)
 
+from data_pipeline.cleaning import CALENDAR_COLUMNS
 from data_pipeline.config import DataConfig, SplitConfig, WindowConfig
 from data_pipeline.errors import DataError
 from data_pipeline.series import SeriesBundle, load_series, source_digest
@@ -24,7 +25,7 @@ from data_pipeline.types import Scaler, SplitWindows, WindowedData
 
 SPLITS = ("train", "val", "test")
 # Bump when the pipeline's output changes for the same inputs, so stale caches are never reused.
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"  # 2: known-future (calendar) arrays
 
 
 @dataclass(frozen=True)
@@ -73,23 +74,31 @@ def fit_scaler(values: np.ndarray, kind: str, names: list[str]) -> Scaler:
 
 
 def make_windows(
-    scaled: np.ndarray, dates: pd.DatetimeIndex, origins: np.ndarray, n_in: int, n_out: int, n_targets: int
+    scaled: np.ndarray, dates: pd.DatetimeIndex, origins: np.ndarray, n_in: int, n_out: int, n_targets: int,
+    future_cols: list[int] | None = None,
 ) -> SplitWindows:
+    """`future_cols`: the columns (calendar ones only) whose forecast-day values become `future`."""
     n_feat = scaled.shape[1]
+    cols = list(future_cols or [])
     if len(origins) == 0:
         return SplitWindows(
             np.zeros((0, n_in, n_feat), np.float32),
             np.zeros((0, n_out, n_targets), np.float32),
             np.array([], dtype="datetime64[ns]"),
+            np.zeros((0, n_out, len(cols)), np.float32),
         )
     view = np.lib.stride_tricks.sliding_window_view(scaled, n_in, axis=0)  # (n - n_in + 1, f, n_in)
     x = view[origins - n_in].transpose(0, 2, 1)
     yview = np.lib.stride_tricks.sliding_window_view(scaled[:, :n_targets], n_out, axis=0)
     y = yview[origins].transpose(0, 2, 1)
+    # the same forecast days as y, but the calendar columns: known in advance for any date
+    fview = np.lib.stride_tricks.sliding_window_view(scaled[:, cols], n_out, axis=0)
+    future = fview[origins].transpose(0, 2, 1)
     return SplitWindows(
         np.ascontiguousarray(x, dtype=np.float32),
         np.ascontiguousarray(y, dtype=np.float32),
         dates.to_numpy().astype("datetime64[ns]")[origins],
+        np.ascontiguousarray(future, dtype=np.float32),
     )
 
 
@@ -144,8 +153,12 @@ def _split_table(s: SplitWindows) -> pa.Table:
     x = pa.FixedSizeListArray.from_arrays(pa.array(s.x.reshape(-1), pa.float32()), int(np.prod(s.x.shape[1:])))
     y = pa.FixedSizeListArray.from_arrays(pa.array(s.y.reshape(-1), pa.float32()), int(np.prod(s.y.shape[1:])))
     origin = pa.array(s.origin.astype("datetime64[ns]"), pa.timestamp("ns"))
-    shapes = json.dumps({"x": list(s.x.shape), "y": list(s.y.shape)})
-    return pa.table({"x": x, "y": y, "origin": origin}, metadata={"shapes": shapes, "rows": str(n)})
+    columns = {"x": x, "y": y, "origin": origin}
+    if s.future.shape[2]:
+        columns["future"] = pa.FixedSizeListArray.from_arrays(
+            pa.array(s.future.reshape(-1), pa.float32()), int(np.prod(s.future.shape[1:])))
+    shapes = json.dumps({"x": list(s.x.shape), "y": list(s.y.shape), "future": list(s.future.shape)})
+    return pa.table(columns, metadata={"shapes": shapes, "rows": str(n)})
 
 
 def _split_from_table(table: pa.Table) -> SplitWindows:
@@ -153,8 +166,12 @@ def _split_from_table(table: pa.Table) -> SplitWindows:
     x = table.column("x").combine_chunks().flatten().to_numpy().reshape(shapes["x"])
     y = table.column("y").combine_chunks().flatten().to_numpy().reshape(shapes["y"])
     origin = table.column("origin").to_numpy().astype("datetime64[ns]")
+    future = None
+    if "future" in table.column_names:
+        future = np.array(table.column("future").combine_chunks().flatten().to_numpy().reshape(shapes["future"]),
+                          np.float32)
     # Copies: arrays straight off the memory map are read-only, and torch warns on (and must not write to) them.
-    return SplitWindows(np.array(x, np.float32), np.array(y, np.float32), origin)
+    return SplitWindows(np.array(x, np.float32), np.array(y, np.float32), origin, future)
 
 
 def _save(path: Path, wd: WindowedData) -> None:
@@ -166,6 +183,7 @@ def _save(path: Path, wd: WindowedData) -> None:
         "n_inputs": wd.n_inputs,
         "n_outputs": wd.n_outputs,
         "summary": wd.summary,
+        "future_names": wd.future_names,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, suffix=".tmp"))
@@ -200,6 +218,7 @@ def _load(path: Path) -> WindowedData | None:
         int(meta["n_inputs"]),
         int(meta["n_outputs"]),
         meta["summary"],
+        list(meta.get("future_names", [])),
     )
 
 
@@ -223,6 +242,9 @@ def build_from_bundle(
     scaler = fit_scaler(values[: ranges["train"].stop], data.scaler, bundle.feature_names)
     scaled = scaler.transform(values)
     n_t = len(bundle.target_names)
+    # Known-future inputs: the calendar columns, read on the forecast days (functions of the date alone).
+    future_names = list(CALENDAR_COLUMNS) if data.calendar_features else []
+    future_cols = [bundle.feature_names.index(c) for c in future_names]
     out: dict[str, SplitWindows] = {}
     split_summary: dict[str, Any] = {}
     for name in SPLITS:
@@ -232,7 +254,7 @@ def build_from_bundle(
         origins = r.origins(window.input, window.output)
         if len(origins) == 0:
             raise DataError(_zero_window_message(name, r, window, bundle))
-        out[name] = make_windows(scaled, frame.index, origins, window.input, window.output, n_t)
+        out[name] = make_windows(scaled, frame.index, origins, window.input, window.output, n_t, future_cols)
         split_summary[name] = {
             "start": str(frame.index[r.start].date()),
             "end": str(frame.index[r.stop - 1].date()),
@@ -244,6 +266,7 @@ def build_from_bundle(
     summary["windows"] = {n: len(out[n]) for n in SPLITS}
     summary["scaler"] = data.scaler
     summary["window"] = {"input": window.input, "output": window.output}
+    summary["future_names"] = future_names
     return WindowedData(
         out["train"],
         out["val"],
@@ -254,6 +277,7 @@ def build_from_bundle(
         window.input,
         window.output,
         summary,
+        future_names,
     )
 
 

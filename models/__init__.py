@@ -2,7 +2,8 @@
 
 Knows nothing of Ray or W&B (see DESIGN.md: models is layer 1).
 
-    model = build("gru_nar", n_features=4, n_targets=2, n_inputs=30, n_outputs=7, hidden_size=64)
+    model = build("gru_nar", n_features=4, n_targets=2, n_inputs=30, n_outputs=7, hidden_size=64,
+                  norm="window", linear_skip=True)
     result = fit(model, data, TrainConfig(epochs=100))
     evaluate(model, data.test, data)
 """
@@ -66,12 +67,15 @@ def build(
     n_targets: int,
     n_inputs: int,
     n_outputs: int,
+    n_future: int = 0,
     seed: int | None = None,
     **hparams,
 ) -> nn.Module:
     """Build a model by name. Unset hparams take their defaults; unknown ones are an error, not ignored.
 
-    `seed`, if given, makes the weight initialisation reproducible without touching the global RNG.
+    `n_future`: known-future inputs per forecast day (the data's calendar values); trained models then need
+    `future=` in forward. `seed`, if given, makes the weight initialisation reproducible without touching the
+    global RNG.
     """
     ctor, defaults = _entry(name)
     unknown = sorted(set(hparams) - set(defaults))
@@ -86,10 +90,14 @@ def build(
     }.items():
         if int(v) != v or v < 1:
             raise ValueError(f"{k} must be a positive integer, got {v!r}")
+    if int(n_future) != n_future or n_future < 0:
+        raise ValueError(f"n_future must be a non-negative integer, got {n_future!r}")
     kwargs = dict(defaults, **hparams)
     shapes = dict(
         n_features=int(n_features), n_targets=int(n_targets), n_inputs=int(n_inputs), n_outputs=int(n_outputs)
     )
+    if n_future:  # only when present, so the default call is exactly what it was
+        shapes["n_future"] = int(n_future)
     if n_targets > n_features:
         raise ValueError(
             f"n_targets ({n_targets}) cannot exceed n_features ({n_features}): targets are features"

@@ -22,13 +22,13 @@ RIDGE_HPARAMS = {"alphas": DEFAULT_ALPHAS}
 
 
 class Persistence(nn.Module):
-    def __init__(self, n_features: int, n_targets: int, n_inputs: int, n_outputs: int):
+    def __init__(self, n_features: int, n_targets: int, n_inputs: int, n_outputs: int, n_future: int = 0):
         super().__init__()
         self.n_targets, self.n_outputs = n_targets, n_outputs
         # a buffer so .to(device), state_dict and checkpointing work like for any other model
         self.register_buffer("dummy", torch.zeros(()))
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, future: torch.Tensor | None = None) -> torch.Tensor:
         last = x[:, -1, : self.n_targets]
         return last.unsqueeze(1).expand(-1, self.n_outputs, -1).contiguous()
 
@@ -40,6 +40,7 @@ class Ridge(nn.Module):
         n_targets: int,
         n_inputs: int,
         n_outputs: int,
+        n_future: int = 0,  # accepted for a uniform build(); ridge reads the input window only
         alphas: Sequence[float] = DEFAULT_ALPHAS,
     ):
         super().__init__()
@@ -59,7 +60,7 @@ class Ridge(nn.Module):
     def fitted(self) -> bool:
         return bool(torch.isfinite(self.alpha))
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, future: torch.Tensor | None = None) -> torch.Tensor:
         last = x[:, -1, : self.n_targets]
         delta = x.flatten(1) @ self.weight + self.bias
         return last.unsqueeze(1) + delta.view(-1, self.n_outputs, self.n_targets)

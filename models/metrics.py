@@ -21,15 +21,28 @@ def model_device(model: nn.Module) -> torch.device:
 
 @torch.no_grad()
 def predict(
-    model: nn.Module, x: np.ndarray, batch_size: int = 1024, device: str | torch.device | None = None
+    model: nn.Module,
+    x: np.ndarray,
+    batch_size: int = 1024,
+    device: str | torch.device | None = None,
+    future: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Scaled forecasts (n, n_outputs, n_targets) float32, in eval mode; y is never passed."""
+    """Scaled forecasts (n, n_outputs, n_targets) float32, in eval mode; y is never passed.
+
+    `future`: the windows' known-future inputs (SplitWindows.future), for models built with n_future > 0.
+    """
     device = torch.device(device) if device is not None else model_device(model)
     was_training = model.training
     model.eval()
     try:
         xt = torch.as_tensor(np.asarray(x, dtype=np.float32))
-        outs = [model(xt[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(xt), batch_size)]
+        ft = None if future is None else torch.as_tensor(np.asarray(future, dtype=np.float32))
+
+        def batch(i: int) -> torch.Tensor:
+            f = None if ft is None else ft[i : i + batch_size].to(device)
+            return model(xt[i : i + batch_size].to(device), future=f).float().cpu()
+
+        outs = [batch(i) for i in range(0, len(xt), batch_size)]
     finally:
         model.train(was_training)
     if not outs:
@@ -64,4 +77,4 @@ def scores(y_true_scaled: np.ndarray, y_pred_scaled: np.ndarray, data: WindowedD
 def evaluate(model: nn.Module, split: SplitWindows, data: WindowedData) -> dict:
     """{"mse", "mae"} scaled (mean over windows x horizons x targets), "per_target" {name: {rmse, mae}} in
     original units, "per_horizon_mse" (scaled, one per forecast day), "n_windows"."""
-    return scores(split.y, predict(model, split.x), data)
+    return scores(split.y, predict(model, split.x, future=split.future), data)

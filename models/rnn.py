@@ -5,6 +5,15 @@
     lstm_nar / gru_nar non-autoregressive: the decoder runs once over learned horizon embeddings and never
                        receives a prediction or a target, so train and test see exactly the same inputs.
 
+Options (hyperparameters, see models/blocks.py):
+    norm         none | window | revin: forecast in each input window's own frame (mean/std of the input days
+                 only), with a learnable affine for revin; helps when the level leaves the training range.
+    linear_skip  add a linear map from the input window to the forecast (NLinear/DLinear), so the network
+                 never lacks the linear extrapolation ridge regression has.
+Known-future inputs: built with n_future > 0, the decoders also read `future` (batch, n_outputs, n_future), the
+calendar values of the forecast days (never a target): the AR decoder with each step's input, the NAR decoder
+added to its horizon embeddings.
+
 Shapes: x (batch, n_inputs, n_features) scaled; output (batch, n_outputs, n_targets) scaled. Targets are the
 first n_targets features, so x[:, -1, :n_targets] is the last observed value of every target. Both decoders
 predict a change relative to that value: "tomorrow looks like today" is then the zero-weight starting point.
@@ -18,9 +27,11 @@ from typing import Literal
 import torch
 from torch import nn
 
+from models.blocks import LinearSkip, WindowNorm, check_future, check_options
+
 # hparams a caller may set through models.build, with their defaults
-AR_HPARAMS = {"hidden_size": 64, "num_layers": 2, "dropout": 0.1, "teacher_forcing": 0.0}
-NAR_HPARAMS = {"hidden_size": 64, "num_layers": 2, "dropout": 0.1}
+NAR_HPARAMS = {"hidden_size": 64, "num_layers": 2, "dropout": 0.1, "norm": "none", "linear_skip": False}
+AR_HPARAMS = {**NAR_HPARAMS, "teacher_forcing": 0.0}
 
 
 @dataclass
@@ -35,8 +46,14 @@ class RNNConfig:
     num_layers: int = 2
     dropout: float = 0.1
     teacher_forcing: float = 0.0  # AR only: probability (per batch and step) of feeding the true y
+    norm: str = "none"  # none | window | revin
+    linear_skip: bool = False
+    n_future: int = 0  # known-future inputs per forecast day (calendar values); 0 = none
 
     def __post_init__(self) -> None:
+        check_options(self.norm, self.linear_skip)
+        if self.n_future < 0:
+            raise ValueError(f"n_future must be >= 0, got {self.n_future}")
         if self.cell not in ("lstm", "gru"):
             raise ValueError(f"cell must be 'lstm' or 'gru', got {self.cell!r}")
         if self.decoder not in ("ar", "nar"):
@@ -83,17 +100,20 @@ class ARDecoder(nn.Module):
     def __init__(self, cfg: RNNConfig):
         super().__init__()
         self.cfg = cfg
-        self.rnn = _rnn(cfg, cfg.n_targets)
+        self.rnn = _rnn(cfg, cfg.n_targets + cfg.n_future)
         self.drop = nn.Dropout(cfg.dropout)  # acts on the decoder output so dropout works with 1 layer too
         self.head = nn.Linear(cfg.hidden_size, cfg.n_targets)
 
-    def forward(self, state, last: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, state, last: torch.Tensor, y: torch.Tensor | None,
+                future: torch.Tensor | None = None) -> torch.Tensor:
         # Teacher forcing is a training-only device: in eval mode the model is free-running, full stop.
         use_tf = self.training and y is not None and self.cfg.teacher_forcing > 0
         inp = last  # first input: the last observed targets, not zeros
         outs = []
         for t in range(self.cfg.n_outputs):
-            out, state = self.rnn(inp.unsqueeze(1), state)
+            # the day being forecast's calendar values ride along with the previous day's value
+            step = inp if future is None else torch.cat([inp, future[:, t]], dim=-1)
+            out, state = self.rnn(step.unsqueeze(1), state)
             pred = inp + self.head(self.drop(out[:, 0]))  # residual on what was fed in
             outs.append(pred)
             # one coin per step for the whole batch (global torch RNG, so seeded runs repeat exactly)
@@ -110,13 +130,17 @@ class NARDecoder(nn.Module):
         self.cfg = cfg
         # small init: the horizon embedding only has to tell the decoder "which day", the state does the rest
         self.horizon = nn.Parameter(0.02 * torch.randn(cfg.n_outputs, cfg.hidden_size))
+        self.future_proj = nn.Linear(cfg.n_future, cfg.hidden_size) if cfg.n_future else None
         self.rnn = _rnn(cfg, cfg.hidden_size)
         self.drop = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(cfg.hidden_size, cfg.n_targets)
 
-    def forward(self, state, last: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, state, last: torch.Tensor, y: torch.Tensor | None = None,
+                future: torch.Tensor | None = None) -> torch.Tensor:
         del y  # never used, by construction
         queries = self.horizon.unsqueeze(0).expand(last.shape[0], -1, -1)
+        if self.future_proj is not None:
+            queries = queries + self.future_proj(future)  # which day, plus that day's calendar values
         out, _ = self.rnn(queries, state)
         return last.unsqueeze(1) + self.head(self.drop(out))
 
@@ -125,16 +149,25 @@ class Seq2SeqRNN(nn.Module):
     def __init__(self, cfg: RNNConfig):
         super().__init__()
         self.cfg = cfg
+        self.norm = WindowNorm(cfg.norm, cfg.n_features, cfg.n_targets)  # no random init: seeding unchanged
         self.encoder = Encoder(cfg)
         # dropout on the encoder's hand-over state: the only dropout between encoder and decoder when
         # num_layers == 1, where nn.LSTM/GRU's own inter-layer dropout is inactive
         self.state_drop = nn.Dropout(cfg.dropout)
         self.decoder = ARDecoder(cfg) if cfg.decoder == "ar" else NARDecoder(cfg)
+        self.skip = LinearSkip(cfg.n_inputs, cfg.n_features, cfg.n_outputs, cfg.n_targets) if cfg.linear_skip else None
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None,
+                future: torch.Tensor | None = None) -> torch.Tensor:
+        future = check_future(future, self.cfg.n_future, self.cfg.n_outputs, x)
+        x, stats = self.norm.normalize(x)  # stats from the input window only
+        y = self.norm.normalize_targets(y, stats) if (self.training and y is not None) else None
         last = x[:, -1, : self.cfg.n_targets]
         state = self.encoder(x)
         # LSTM: drop on h only; c is the cell's memory, not an activation
         is_lstm = isinstance(state, tuple)
         state = (self.state_drop(state[0]), state[1]) if is_lstm else self.state_drop(state)
-        return self.decoder(state, last, y if self.training else None)
+        out = self.decoder(state, last, y, future)
+        if self.skip is not None:
+            out = out + self.skip(x)
+        return self.norm.denormalize(out, stats)

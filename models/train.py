@@ -161,13 +161,15 @@ def _check_finite(value: float, what: str, epoch: int) -> None:
 
 
 @torch.no_grad()
-def _val_errors(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+def _val_errors(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                future: torch.Tensor | None = None) -> tuple[float, float]:
     """Scaled MSE and MAE on a device-resident split, in fp32 and eval mode."""
     model.eval()
     sq = torch.zeros((), device=x.device, dtype=torch.float64)
     ab = torch.zeros((), device=x.device, dtype=torch.float64)
     for i in range(0, len(x), EVAL_BATCH):
-        err = model(x[i : i + EVAL_BATCH]).float() - y[i : i + EVAL_BATCH]
+        f = None if future is None else future[i : i + EVAL_BATCH]
+        err = model(x[i : i + EVAL_BATCH], future=f).float() - y[i : i + EVAL_BATCH]
         sq += err.double().pow(2).sum()
         ab += err.double().abs().sum()
     n = y.numel()
@@ -211,6 +213,9 @@ def fit(
     y_train = torch.as_tensor(data.train.y, dtype=torch.float32, device=device)
     x_val = torch.as_tensor(data.val.x, dtype=torch.float32, device=device)
     y_val = torch.as_tensor(data.val.y, dtype=torch.float32, device=device)
+    # known-future inputs (calendar values of the forecast days); zero columns when the data has none
+    f_train = torch.as_tensor(data.train.future, dtype=torch.float32, device=device)
+    f_val = torch.as_tensor(data.val.future, dtype=torch.float32, device=device)
     n = len(x_train)
     if n == 0 or len(x_val) == 0:
         raise ValueError(f"fit needs train and val windows, got {n} and {len(x_val)}")
@@ -248,7 +253,7 @@ def fit(
             idx = order[i : i + cfg.batch_size]
             xb, yb = x_train[idx], y_train[idx]
             with autocast():
-                pred = step_model(xb, yb)  # y only matters to AR decoders with teacher forcing
+                pred = step_model(xb, yb, future=f_train[idx])  # y only matters to AR teacher forcing
             loss = nn.functional.mse_loss(pred.float(), yb)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -260,7 +265,7 @@ def fit(
         train_loss = float(loss_sum) / n  # the one host sync of the training pass
         _check_finite(train_loss, "train loss", epoch)
 
-        val_mse, val_mae = _val_errors(step_model, x_val, y_val)
+        val_mse, val_mae = _val_errors(step_model, x_val, y_val, f_val)
         _check_finite(val_mse, "validation MSE", epoch)
         improved = val_mse < best_val
         if improved:

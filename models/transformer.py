@@ -5,6 +5,14 @@ from nothing but a learned embedding per forecast day, the sinusoidal position o
 input positions) and the last *observed* target values. No target value of any forecast day can reach the
 decoder, in training or in evaluation, so there is nothing to mask and nothing to leak; `y` is ignored.
 
+Options (hyperparameters, see models/blocks.py):
+    norm         none | window | revin: forecast in each input window's own frame (mean/std of the input days
+                 only), with a learnable affine for revin; helps when the level leaves the training range.
+    linear_skip  add a linear map from the input window to the forecast (NLinear/DLinear), so the network
+                 never lacks the linear extrapolation ridge regression has.
+Known-future inputs: built with n_future > 0, each decoder query also gets a projection of `future`
+(batch, n_outputs, n_future), the calendar values of its forecast day (never a target).
+
 Shapes: x (batch, n_inputs, n_features) scaled -> (batch, n_outputs, n_targets) scaled.
 """
 
@@ -16,7 +24,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-HPARAMS = {"d_model": 64, "nhead": 4, "num_layers": 2, "dim_feedforward": None, "dropout": 0.1}
+from models.blocks import LinearSkip, WindowNorm, check_future, check_options
+
+HPARAMS = {"d_model": 64, "nhead": 4, "num_layers": 2, "dim_feedforward": None, "dropout": 0.1, "norm": "none",
+           "linear_skip": False}
 
 
 @dataclass
@@ -30,8 +41,14 @@ class TransformerConfig:
     num_layers: int = 2
     dim_feedforward: int | None = None  # None -> 4 * d_model
     dropout: float = 0.1
+    norm: str = "none"  # none | window | revin
+    linear_skip: bool = False
+    n_future: int = 0  # known-future inputs per forecast day (calendar values); 0 = none
 
     def __post_init__(self) -> None:
+        check_options(self.norm, self.linear_skip)
+        if self.n_future < 0:
+            raise ValueError(f"n_future must be >= 0, got {self.n_future}")
         if self.d_model % self.nhead != 0:
             raise ValueError(
                 f"d_model ({self.d_model}) must be divisible by nhead ({self.nhead}): "
@@ -79,16 +96,28 @@ class TimeSeriesTransformer(nn.Module):
         )
         self.decoder = nn.TransformerDecoder(dec_layer, cfg.num_layers, norm=nn.LayerNorm(d))
         self.head = nn.Linear(d, cfg.n_targets)
+        # created last, and only when asked for, so the default model's seeded initialisation is unchanged
+        self.norm = WindowNorm(cfg.norm, cfg.n_features, cfg.n_targets)
+        self.future_proj = nn.Linear(cfg.n_future, d) if cfg.n_future else None
+        self.skip = LinearSkip(cfg.n_inputs, cfg.n_features, cfg.n_outputs, cfg.n_targets) if cfg.linear_skip else None
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None,
+                future: torch.Tensor | None = None) -> torch.Tensor:
         del y  # the decoder never sees targets: not in training, not in evaluation
+        future = check_future(future, self.cfg.n_future, self.cfg.n_outputs, x)
         n_in, n_out = self.cfg.n_inputs, self.cfg.n_outputs
+        x, stats = self.norm.normalize(x)  # stats from the input window only
         last = x[:, -1, : self.cfg.n_targets]
 
         memory = self.encoder(self.drop(self.input_proj(x) + self.pe[:n_in]))
 
         queries = self.horizon + self.pe[n_in : n_in + n_out]  # (n_outputs, d)
         queries = queries.unsqueeze(0) + self.last_proj(last).unsqueeze(1)  # (batch, n_outputs, d)
+        if self.future_proj is not None:
+            queries = queries + self.future_proj(future)  # each forecast day's calendar values
         # no causal mask: queries hold no targets, so letting day 3 attend to day 5's query leaks nothing
         out = self.decoder(self.drop(queries), memory)
-        return last.unsqueeze(1) + self.head(out)  # residual on the last observed value
+        out = last.unsqueeze(1) + self.head(out)  # residual on the last observed value
+        if self.skip is not None:
+            out = out + self.skip(x)
+        return self.norm.denormalize(out, stats)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data_pipeline import DataConfig, DataError, Scaler, apply_overrides, forecast_input
+from data_pipeline import DataConfig, DataError, Scaler, apply_overrides, forecast_input, future_input
 from models import predict
 from models.chronos import CHRONOS2
 from reports.intervals import conformal_half_width, interval_levels, level_tag
@@ -58,17 +58,21 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
 
         pipeline = load_chronos(Path(best[model].checkpoint))
 
-        def run_model(inputs: np.ndarray) -> np.ndarray:
+        future = None  # Chronos-2 reads no known-future inputs
+
+        def run_model(inputs: np.ndarray, known_future: np.ndarray | None) -> np.ndarray:
             return chronos_predict(pipeline, inputs, n_targets=n_targets, n_outputs=window.output, scaler=scaler)[0]
     else:
+        future_names = list(summary.get("future_names", []))  # the calendar values the decoders read
         shapes = dict(n_features=len(scaler.feature_names), n_targets=n_targets, n_inputs=window.input,
-                      n_outputs=window.output)
+                      n_outputs=window.output, n_future=len(future_names))
         net = load_best_model(best[model], shapes)
+        future = future_input(dates, scaler, future_names)
 
-        def run_model(inputs: np.ndarray) -> np.ndarray:
-            return predict(net, inputs)
-    y_scaled = run_model(x)[0]
-    val_pred = run_model(val.x)
+        def run_model(inputs: np.ndarray, known_future: np.ndarray | None) -> np.ndarray:
+            return predict(net, inputs, future=known_future)
+    y_scaled = run_model(x, future)[0]
+    val_pred = run_model(val.x, val.future)
     k = y_scaled.shape[-1]
     columns: dict[str, np.ndarray] = {}
     point = scaler.inverse(y_scaled, slice(0, k))

@@ -22,6 +22,7 @@ from data_pipeline import (
     load_yaml,
 )
 from models import TrainConfig
+from models.blocks import NORMS
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.yaml"
 PROFILES = ("smoke", "default", "full")
@@ -126,6 +127,10 @@ def _check_model_section(name: str, params: Any) -> None:
             raise ValueError(f"{where}: fine-tuning mode is 'full' or 'lora', got {values}")
         if key == "steps" and any(not isinstance(v, int) or v < 1 for v in values):
             raise ValueError(f"{where}: steps must be positive integers, got {values}")
+        if key == "norm" and any(v not in NORMS for v in values):
+            raise ValueError(f"{where}: norm is one of {', '.join(NORMS)}, got {values}")
+        if key == "linear_skip" and any(not isinstance(v, bool) for v in values):
+            raise ValueError(f"{where}: linear_skip is true or false, got {values}")
         if key in ("dropout", "teacher_forcing"):
             hi_ok = (lambda v: v <= 1) if key == "teacher_forcing" else (lambda v: v < 1)
             for v in values:

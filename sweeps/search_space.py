@@ -17,7 +17,8 @@ from sweeps.config import TRAIN_OVERRIDABLE, SweepConfig
 
 _SHORT = {"hidden_size": "h", "d_model": "d", "num_layers": "l", "dropout": "p", "nhead": "nh",
           "learning_rate": "lr", "weight_decay": "wd", "batch_size": "bs", "teacher_forcing": "tf",
-          "dim_feedforward": "ff", "steps": "s", "mode": ""}
+          "dim_feedforward": "ff", "steps": "s", "mode": "", "norm": "norm-",
+          "linear_skip": "skip"}
 
 
 def expand_trials(cfg: SweepConfig) -> list[dict[str, Any]]:

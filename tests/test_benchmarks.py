@@ -79,3 +79,22 @@ def test_gpu_benchmark_says_no_gpu_on_a_cpu_box_and_runs_every_stage_on_the_cpu(
     full = result["full_profile"]  # the full profile is capped at 20 s in smoke mode: the interrupt path runs
     assert full["capped"] and full["exit_code"] == 130 and full["trial_epochs"] > 0
     assert "trial-epochs/s" in proc.stdout
+
+
+def test_shift_benchmark_smoke(tmp_path: Path):
+    out = tmp_path / "shift.json"
+    proc = subprocess.run([sys.executable, "benchmarks/shift.py", "--smoke", "--runs-dir", str(tmp_path),
+                           "--out", str(out)], capture_output=True, text=True, timeout=900, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    result = json.loads(out.read_text())["cases"]
+    assert set(result) == {"trend", "co2"}
+    for case in result.values():
+        assert set(case["variants"]) == {"plain", "options"}
+        for variant in case["variants"].values():
+            assert set(variant["test_mse"]) == {"lstm_ar", "lstm_nar", "gru_ar", "gru_nar", "transformer"}
+        # each variant's chosen trials really carry its options
+        assert all("norm=none" in h for h in case["variants"]["plain"]["hparams"].values())
+        assert all("norm=window" in h and "linear_skip=True" in h
+                   for h in case["variants"]["options"]["hparams"].values())
+        assert case["persistence"] > 0 and case["ridge"] > 0
+    assert "best/ridge" in proc.stdout

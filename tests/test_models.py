@@ -195,14 +195,15 @@ def test_dropout_active_in_train_off_in_eval(name, num_layers):
 
 def test_registry_names_and_errors():
     assert set(MODEL_NAMES) == set(TRAINED_MODELS) | set(BASELINES)
-    assert hparam_names("gru_ar") == {"hidden_size", "num_layers", "dropout", "teacher_forcing"}
-    assert hparam_names("lstm_nar") == {"hidden_size", "num_layers", "dropout"}
-    assert hparam_names("transformer") == {"d_model", "nhead", "num_layers", "dim_feedforward", "dropout"}
+    options = {"norm", "linear_skip"}
+    assert hparam_names("gru_ar") == {"hidden_size", "num_layers", "dropout", "teacher_forcing"} | options
+    assert hparam_names("lstm_nar") == {"hidden_size", "num_layers", "dropout"} | options
+    assert hparam_names("transformer") == {"d_model", "nhead", "num_layers", "dim_feedforward", "dropout"} | options
     assert hparam_names("persistence") == set()
     assert hparam_names("ridge") == {"alphas"}
     with pytest.raises(ValueError, match="valid names: lstm_ar"):
         build("mlp", n_features=1, n_targets=1, n_inputs=2, n_outputs=1)
-    with pytest.raises(ValueError, match=r"hidden\b.*allowed: dropout, hidden_size"):
+    with pytest.raises(ValueError, match=r"hidden\b.*allowed: dropout, hidden_size, linear_skip"):
         build("gru_nar", n_features=1, n_targets=1, n_inputs=2, n_outputs=1, hidden=3)
     with pytest.raises(ValueError, match="teacher_forcing"):
         build("gru_nar", n_features=1, n_targets=1, n_inputs=2, n_outputs=1, teacher_forcing=0.5)
@@ -245,3 +246,144 @@ def test_scores_and_evaluate(data):
     assert np.isclose(ev["per_target"]["f1"]["rmse"], np.sqrt(np.mean(err**2)))
     assert np.isclose(ev["per_target"]["f1"]["mae"], np.mean(np.abs(err)))
     assert model.training  # predict restores the mode it found
+
+
+# ------------------------------------------------------------ window normalisation, linear skip, known future
+
+OPTIONS = [
+    {"norm": "window"},
+    {"norm": "revin"},
+    {"linear_skip": True},
+    {"norm": "window", "linear_skip": True},
+    {"norm": "revin", "linear_skip": True},
+]
+
+
+def _future(no=4, n_future=2, batch=5, seed=7):
+    return torch.randn(batch, no, n_future, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("name", TRAINED_MODELS)
+@pytest.mark.parametrize("opts", OPTIONS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
+def test_options_keep_eval_independent_of_y(name, opts):
+    extra = {"teacher_forcing": 1.0} if name.endswith("_ar") else {}
+    model = build(name, n_features=3, n_targets=2, n_inputs=12, n_outputs=4, n_future=2, seed=0,
+                  **SMALL[name], **extra, **opts).eval()
+    x, y = _xy()
+    f = _future()
+    with torch.no_grad():
+        ref = model(x, future=f)
+        assert ref.shape == (5, 4, 2) and torch.isfinite(ref).all()
+        assert torch.equal(ref, model(x, y, f))
+        assert torch.equal(ref, model(x, 1e6 * torch.randn_like(y), f))
+        assert torch.equal(ref, model(x, torch.full_like(y, float("nan")), f))
+
+
+@pytest.mark.parametrize("name", TRAINED_MODELS)
+@pytest.mark.parametrize("norm", ["window", "revin"])
+def test_normalisation_statistics_come_from_the_input_window_only(name, norm):
+    """Shift and scale every feature of one window: the forecast moves with that window's own statistics.
+
+    This holds only if the statistics are the window's own: statistics from the training set, from other windows
+    of the batch or from the target days would break it. Window 0 is changed, window 1 is kept and must not move.
+    """
+    model = _build(name, norm=norm, linear_skip=True).eval()
+    with torch.no_grad():  # give the RevIN affine and the skip path non-trivial values
+        for n, p in model.named_parameters():
+            if n.startswith(("norm.", "skip.")):
+                p.add_(0.3 * torch.randn_like(p))
+    x, _ = _xy()
+    a = torch.tensor([3.0, 0.5, 2.0])
+    c = torch.tensor([40.0, -7.0, 5.0])
+    x2 = x.clone()
+    x2[0] = x[0] * a + c
+    with torch.no_grad():
+        out, out2 = model(x), model(x2)
+    torch.testing.assert_close(out2[0], out[0] * a[:2] + c[:2], rtol=1e-4, atol=1e-3)
+    assert torch.equal(out2[1:], out[1:])
+    stats = model.norm.statistics(x2)
+    torch.testing.assert_close(stats[0][0, 0], x2[0].mean(0))  # mean over the input days, per feature
+
+
+def test_without_normalisation_a_level_shift_is_not_followed():
+    """The control for the test above: the plain network sees absolute levels, so a shift changes its shape."""
+    model = _build("gru_nar").eval()
+    x, _ = _xy()
+    with torch.no_grad():
+        diff = model(x + 40.0) - (model(x) + 40.0)
+    assert diff.abs().max() > 1e-2
+
+
+@pytest.mark.parametrize("name", TRAINED_MODELS)
+def test_linear_skip_starts_at_zero_and_is_a_linear_map_of_the_window(name):
+    plain, skip = _build(name), _build(name, linear_skip=True)
+    x, _ = _xy()
+    plain.eval()
+    skip.eval()
+    with torch.no_grad():
+        assert torch.equal(plain(x), skip(x))  # same seeded network, skip path zero at initialisation
+        w = torch.randn_like(skip.skip.proj.weight)
+        skip.skip.proj.weight.copy_(w)
+        expected = plain(x) + (x.flatten(1) @ w.T).view(5, 4, 2)
+        torch.testing.assert_close(skip(x), expected)
+
+
+@pytest.mark.parametrize("name", TRAINED_MODELS)
+def test_default_options_keep_the_seeded_model_unchanged(name):
+    a = _build(name)
+    b = _build(name, norm="none", linear_skip=False)
+    assert [n for n, _ in a.named_parameters()] == [n for n, _ in b.named_parameters()]
+    assert not any(n.startswith(("norm.", "skip.", "future_proj", "decoder.future_proj")) for n, _ in a.named_parameters())
+
+
+@pytest.mark.parametrize("name", TRAINED_MODELS)
+def test_known_future_inputs_reach_the_decoder_and_are_required(name):
+    model = build(name, n_features=3, n_targets=2, n_inputs=12, n_outputs=4, n_future=2, seed=0,
+                  **SMALL[name]).eval()
+    x, _ = _xy()
+    f = _future()
+    with torch.no_grad():
+        base = model(x, future=f)
+        g = f.clone()
+        g[:, -1] += 1.0  # change only the last forecast day's calendar values
+        changed = model(x, future=g)
+    assert not torch.allclose(base, changed)
+    if name.endswith("_ar"):  # causal: an AR step reads only its own day's values, so earlier days stay put
+        assert torch.equal(base[:, :-1], changed[:, :-1])
+    with pytest.raises(ValueError, match="known-future"):
+        model(x)
+    with pytest.raises(ValueError, match=r"shape \(5, 4, 2\)"):
+        model(x, future=f[:, :3])
+
+
+@pytest.mark.parametrize("name", ["lstm_ar", "gru_ar"])
+def test_teacher_forcing_feeds_targets_in_the_window_frame(name):
+    """With normalisation, the true y fed back in training is mapped into the window's frame first."""
+    model = _build(name, norm="window", teacher_forcing=1.0, dropout=0.0).train()
+    inputs = []
+    model.decoder.rnn.register_forward_hook(lambda m, args, out: inputs.append(args[0].detach().clone()))
+    x, y = _xy()
+    model(x, y)
+    mean, std = x.mean(1), x.std(1, unbiased=False)
+    torch.testing.assert_close(inputs[1][:, 0], (y[:, 0] - mean[:, :2]) / torch.sqrt(std[:, :2] ** 2 + 1e-5))
+
+
+@pytest.mark.parametrize("bad,match", [({"norm": "batch"}, "norm must be one of none, window, revin"),
+                                      ({"linear_skip": "yes"}, "linear_skip must be true or false")])
+def test_bad_options_are_named(bad, match):
+    with pytest.raises(ValueError, match=match):
+        _build("gru_nar", **bad)
+
+
+@pytest.mark.parametrize("name", TRAINED_MODELS)
+def test_options_train_and_weights_round_trip(tmp_path, data, name):
+    kw = {"n_features": 3, "n_targets": 2, "n_inputs": 12, "n_outputs": 4}
+    hp = {**SMALL[name], "norm": "revin", "linear_skip": True}
+    model = build(name, **kw, **hp, seed=0)
+    models.fit(model, data, models.TrainConfig(epochs=2, batch_size=64, device="cpu"))
+    # as a trial's checkpoint does: the weights alone, loaded with weights_only, into a model rebuilt from hparams
+    path = tmp_path / f"{name}.pt"
+    torch.save(model.state_dict(), path)
+    loaded = build(name, **kw, **hp)
+    loaded.load_state_dict(torch.load(path, weights_only=True))
+    np.testing.assert_array_equal(predict(model, data.val.x), predict(loaded, data.val.x))

@@ -64,7 +64,23 @@ BAD_INPUTS = {
                             "models.gru_ar"),
     "per-model batch size 0": (lambda t: ["models.gru_nar.batch_size=0", "--models", "gru_nar"], "batch_size"),
     "a target listed twice": (lambda t: ["data.targets=[temp_max, temp_max]"], "more than once"),
+    "an unknown norm": (lambda t: ["models.gru_nar.norm={grid: [none, batch]}", "--models", "gru_nar"],
+                        "models.gru_nar.norm: norm is one of none, window, revin"),
+    "a non-boolean linear_skip": (lambda t: ["models.lstm_ar.linear_skip=2", "--models", "lstm_ar"],
+                                  "models.lstm_ar.linear_skip: linear_skip is true or false"),
 }
+
+
+def test_norm_and_linear_skip_are_searched_like_any_other_hyperparameter():
+    from sweeps.search_space import expand_trials
+
+    cfg = load_config(None, ["models.transformer.norm={grid: [none, window, revin]}",
+                             "models.transformer.linear_skip={grid: [false, true]}"], models=["transformer"])
+    trials = expand_trials(cfg)
+    assert len(trials) == 2 * 2 * 2 * 3 * 2  # d_model x num_layers x dropout x norm x linear_skip
+    assert {(t["hparams"]["norm"], t["hparams"]["linear_skip"]) for t in trials} == {
+        (n, s) for n in ("none", "window", "revin") for s in (False, True)}
+    assert len({t["tag"] for t in trials}) == len(trials)
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
