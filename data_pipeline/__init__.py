@@ -1,10 +1,10 @@
 """Data pipeline: source file -> validated, cleaned series -> scaled train/val/test windows."""
 
-from data_pipeline.config import DataConfig, SplitConfig, WindowConfig
+from data_pipeline.config import DataConfig, SplitConfig, StrictModel, WindowConfig
+from data_pipeline.config_files import apply_overrides, load_yaml
 from data_pipeline.errors import DataError
 from data_pipeline.forecast import forecast_input
 from data_pipeline.series import SeriesBundle, load_series
-from data_pipeline.settings import apply_overrides, load_yaml
 from data_pipeline.types import Scaler, SplitWindows, WindowedData
 from data_pipeline.windows import build_windowed_data
 
@@ -15,6 +15,7 @@ __all__ = [
     "SeriesBundle",
     "SplitConfig",
     "SplitWindows",
+    "StrictModel",
     "WindowConfig",
     "WindowedData",
     "apply_overrides",

@@ -12,7 +12,7 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 from pandas.tseries.offsets import BaseOffset
 
-from data_pipeline.errors import DataError
+from data_pipeline.errors import MAX_LISTED, DataError
 
 log = logging.getLogger("data_pipeline")
 
@@ -25,7 +25,6 @@ LEVEL_WINDOW = 31
 # band there, while a few garbage rows (well under 0.5% of the data) cannot move those quantiles.
 TAIL_Q = 0.005
 _TAIL_Z = NormalDist().inv_cdf(1 - TAIL_Q)
-MAX_LISTED = 10
 
 
 def infer_frequency(index: pd.DatetimeIndex, label: str) -> BaseOffset:

@@ -12,12 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 EMBEDDED_SOURCES = ("seattle_weather",)
 
 
-class _Strict(BaseModel):
-    # Unknown keys are errors: a typo in a config must never be silently ignored.
+class StrictModel(BaseModel):
+    """Base of every config section: unknown keys are errors (a typo must never be silently ignored)."""
+
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-class DataConfig(_Strict):
+class DataConfig(StrictModel):
     source: Literal["seattle_weather"] = Field(
         "seattle_weather", description="Embedded dataset used when `path` is not set."
     )
@@ -56,12 +57,12 @@ class DataConfig(_Strict):
         return self
 
 
-class WindowConfig(_Strict):
+class WindowConfig(StrictModel):
     input: int = Field(30, gt=0, description="Days the model sees (N_INPUTS).")
     output: int = Field(7, gt=0, description="Days the model forecasts (N_OUTPUTS).")
 
 
-class SplitConfig(_Strict):
+class SplitConfig(StrictModel):
     val_fraction: float = Field(
         0.15, gt=0, lt=1, description="Tail of the training period held out for validation."
     )

@@ -13,10 +13,8 @@ from pandas.tseries.offsets import BaseOffset
 
 from data_pipeline import cleaning
 from data_pipeline.config import DataConfig
-from data_pipeline.errors import DataError
+from data_pipeline.errors import MAX_LISTED, DataError
 from data_pipeline.io import file_digest, parse_table, read_table, resolve_columns, to_numeric_features
-
-MAX_LISTED = 10
 
 
 @dataclass

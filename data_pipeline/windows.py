@@ -257,6 +257,14 @@ def build_from_bundle(
     )
 
 
+# The (train file, test file) pairs whose shared dates this process has already warned about.
+_OVERLAP_WARNED: set[tuple[str | None, str | None]] = set()
+
+
+def _overlap_key(data: DataConfig) -> tuple[str | None, str | None]:
+    return data.path, data.test_path
+
+
 def build_windowed_data(
     data: DataConfig, window: WindowConfig, split: SplitConfig, cache: bool = True
 ) -> WindowedData:
@@ -268,8 +276,10 @@ def build_windowed_data(
         hit = _load(path) if path.is_dir() else None
         if hit is not None:
             overlap = hit.summary.get("overlap_dropped", {})
-            if overlap.get("count"):
-                # Same warning as a fresh build, so callers do not behave differently on a cache hit.
+            if overlap.get("count") and _overlap_key(data) not in _OVERLAP_WARNED:
+                # Same warning as a fresh build, so callers do not behave differently on a cache hit; but once per
+                # process: a sweep and its report build the same data one after the other.
+                _OVERLAP_WARNED.add(_overlap_key(data))
                 warnings.warn(
                     f"{data.path} and {data.test_path} share {overlap['count']} date(s) "
                     f"({', '.join(overlap['dates'])}); kept the test file's rows and dropped them from training",
@@ -278,8 +288,10 @@ def build_windowed_data(
                 )
             hit.summary["cache"] = "hit"
             return hit
-    bundle = load_series(data)
+    bundle = load_series(data)  # warns about dates shared by the two files
     wd = build_from_bundle(bundle, data, window, split)
+    if wd.summary.get("overlap_dropped", {}).get("count"):
+        _OVERLAP_WARNED.add(_overlap_key(data))
     if cache:
         path = _cache_dir(data) / _cache_key(bundle.digest, data, window, split)
         wd.summary["cache_key"] = path.name

@@ -16,7 +16,9 @@ from torch import nn
 
 from models.baselines import PERSISTENCE_HPARAMS, RIDGE_HPARAMS, Persistence, Ridge, fit_ridge
 from models.config import TrainConfig
+from models.metrics import count_parameters, evaluate, predict, scores
 from models.rnn import AR_HPARAMS, NAR_HPARAMS, RNNConfig, Seq2SeqRNN
+from models.train import EpochEnd, FitResult, NonFiniteLossError, TrainState, fit
 from models.transformer import HPARAMS as TRANSFORMER_HPARAMS
 from models.transformer import TimeSeriesTransformer, TransformerConfig
 
@@ -99,10 +101,6 @@ def build(
         return ctor(**shapes, **kwargs)
 
 
-from models.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402  (needs build)
-from models.metrics import count_parameters, evaluate, predict, scores  # noqa: E402
-from models.train import EpochEnd, FitResult, NonFiniteLossError, TrainState, fit  # noqa: E402
-
 __all__ = [
     "BASELINES",
     "MODEL_NAMES",
@@ -119,8 +117,6 @@ __all__ = [
     "fit_ridge",
     "hparam_defaults",
     "hparam_names",
-    "load_checkpoint",
     "predict",
-    "save_checkpoint",
     "scores",
 ]

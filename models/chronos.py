@@ -3,7 +3,7 @@
 Knows nothing of Ray or W&B (see DESIGN.md: models is layer 1). `chronos-forecasting` is an optional extra
 (`pip install .[chronos]`) and is imported lazily, so importing this module costs nothing without it.
 
-    pipeline = load_chronos(DEFAULT_CHRONOS2)                       # or a local directory
+    pipeline = load_chronos(DEFAULT_CHRONOS2)                       # hub cache (or a local directory)
     point, q = chronos_predict(pipeline, data.val.x, n_targets=data.n_targets,
                                n_outputs=data.n_outputs, scaler=data.scaler)
     scores(data.val.y, point, data)                                 # point is in our scaled units
@@ -14,6 +14,9 @@ Knows nothing of Ray or W&B (see DESIGN.md: models is layer 1). `chronos-forecas
 How our arrays map onto Chronos-2: every window is one forecasting task. Its context is the window's inputs in
 ORIGINAL units (Chronos normalises each series itself); the targets are forecast jointly as variates of one
 group and the remaining features ride along as past-only covariates (values known only up to the origin).
+
+One file, over 250 lines on purpose: like rnn.py and transformer.py it holds one model family whole, and loading,
+zero-shot forecasting and fine-tuning all share the window <-> task mapping above.
 """
 
 from __future__ import annotations
@@ -23,29 +26,34 @@ import math
 import os
 import random
 import shutil
-import socket
-import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
 
 import numpy as np
 import torch
 
 from data_pipeline.types import Scaler, SplitWindows
+from models.train import resolve_device
 
 if TYPE_CHECKING:
     from chronos import Chronos2Pipeline
 
 DEFAULT_CHRONOS2 = "autogluon/chronos-2-small"
 DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
-HUB_PROBE_TIMEOUT_S = 2.0
 FINETUNE_MODES = ("full", "lora")
 
 
 class PretrainedUnavailable(RuntimeError):
     """A pretrained model could not be loaded: not a local model directory, and not fetchable from the hub."""
+
+    @classmethod
+    def for_path(cls, path: str, why: str) -> PretrainedUnavailable:
+        return cls(
+            f"pretrained Chronos-2 model {path!r} could not be loaded: {why}. "
+            f"Set pretrained.path to a local copy: a directory written by save_pretrained, or one made with "
+            f"`hf download {DEFAULT_CHRONOS2} --local-dir DIR` on a machine with network access."
+        )
 
 
 def _import_chronos2():
@@ -57,13 +65,6 @@ def _import_chronos2():
             "pip install -c constraints.txt 'chronos-forecasting==2.3.2' (or `pip install .[chronos]`)"
         ) from e
     return Chronos2Pipeline
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """Device "auto" means cuda when available, else cpu; anything else is passed to torch.device."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 @contextlib.contextmanager
@@ -80,48 +81,7 @@ def _quiet_transformers() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def _hub_endpoint() -> str:
-    # The endpoint the hub client will actually use (HF_ENDPOINT is read when huggingface_hub is imported).
-    try:
-        from huggingface_hub import constants
-
-        return str(constants.ENDPOINT)
-    except Exception:  # pragma: no cover - huggingface_hub comes with transformers
-        return os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-
-
-def _hub_reachable(endpoint: str, timeout_s: float = HUB_PROBE_TIMEOUT_S) -> tuple[bool, str]:
-    """TCP-connect to the hub host. DNS lookups ignore socket timeouts, so the probe runs in a daemon
-    thread that we stop waiting for after `timeout_s`: this never blocks longer than that."""
-    url = urlparse(endpoint if "://" in endpoint else f"https://{endpoint}")
-    host = url.hostname or "huggingface.co"
-    port = url.port or (80 if url.scheme == "http" else 443)
-    result: dict[str, Any] = {}
-
-    def probe() -> None:
-        try:
-            with socket.create_connection((host, port), timeout=timeout_s):
-                result["ok"] = True
-        except OSError as e:
-            result["error"] = f"{type(e).__name__}: {e}"
-
-    thread = threading.Thread(target=probe, name="hub-probe", daemon=True)
-    thread.start()
-    thread.join(timeout_s + 0.5)
-    if result.get("ok"):
-        return True, f"{host}:{port}"
-    return False, f"{host}:{port} unreachable ({result.get('error', f'no answer in {timeout_s:g} s')})"
-
-
-def _unavailable(path: str, why: str) -> PretrainedUnavailable:
-    return PretrainedUnavailable(
-        f"pretrained Chronos-2 model {path!r} could not be loaded: {why}. "
-        f"Set pretrained.path to a local copy: a directory written by save_pretrained, or one made with "
-        f"`hf download {DEFAULT_CHRONOS2} --local-dir DIR` on a machine with network access."
-    )
-
-
-def _looks_like_local_path(path: str) -> bool:
+def looks_like_local_path(path: str) -> bool:
     # Hub ids are "name" or "org/name"; anything else is meant as a path on disk.
     return (
         os.path.isabs(path)
@@ -132,38 +92,22 @@ def _looks_like_local_path(path: str) -> bool:
     )
 
 
-def _fetch_from_hub(repo_id: str) -> Path:
-    """The local snapshot directory of hub model `repo_id`, downloaded only if the hub host answers a 2 s probe.
-
-    Chronos2Pipeline.from_pretrained is never handed a hub id: its adapter lookup ignores local_files_only and
-    retries for ~25 s without network. With the hub unreachable (or HF_HUB_OFFLINE set) only the local hub
-    cache is consulted, which needs no network.
-    """
+def _from_hub_cache(repo_id: str) -> Path:
+    """The local hub-cache snapshot of `repo_id`; never asks the network (the sweep's fetch puts it there)."""
     from huggingface_hub import snapshot_download
 
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
-    reachable, where = (False, "HF_HUB_OFFLINE is set") if offline else _hub_reachable(_hub_endpoint())
     try:
-        return Path(
-            snapshot_download(
-                repo_id, local_files_only=not reachable, allow_patterns=["*.json", "*.safetensors"]
-            )
-        )
-    except Exception as e:  # hub client errors: not found, gated, invalid id, cache miss, connection
-        if reachable:
-            first_line = (str(e).strip().splitlines() or [""])[0]
-            why = f"not found on the hub or not fetchable ({type(e).__name__}: {first_line})"
-        else:
-            why = f"offline ({where}) and not in the local hub cache"
-        raise _unavailable(repo_id, why) from e
+        return Path(snapshot_download(repo_id, local_files_only=True, allow_patterns=["*.json", "*.safetensors"]))
+    except Exception as e:  # a cache miss, an invalid id
+        raise PretrainedUnavailable.for_path(repo_id, "not in the local hub cache (a sweep downloads it there "
+                                                      "when the hub answers)") from e
 
 
 def load_chronos(path: str | os.PathLike = DEFAULT_CHRONOS2, *, device: str = "auto") -> Chronos2Pipeline:
     """A Chronos-2 pipeline from a local model directory or a hugging-face hub id, in float32 and eval mode.
 
-    Never hangs without network: a hub id is only fetched (into the hub cache, then loaded from there) after
-    a 2 s TCP probe of the hub host succeeds; otherwise it is looked up in the local hub cache only. Every
-    failure to find the model raises `PretrainedUnavailable`: one line naming `path` and how to set
+    Never uses the network: a hub id is looked up in the local hub cache only (sweeps/hub.py fetches it there).
+    Every failure to find the model raises `PretrainedUnavailable`: one line naming `path` and how to set
     `pretrained.path`.
     """
     Chronos2Pipeline = _import_chronos2()
@@ -173,19 +117,20 @@ def load_chronos(path: str | os.PathLike = DEFAULT_CHRONOS2, *, device: str = "a
 
     if local.is_dir():
         if not (local / "config.json").is_file() and not (local / "adapter_config.json").is_file():
-            raise _unavailable(path, "the directory holds no config.json (not a save_pretrained directory)")
+            raise PretrainedUnavailable.for_path(
+                path, "the directory holds no config.json (not a save_pretrained directory)")
         try:
             with _quiet_transformers():
                 pipeline = Chronos2Pipeline.from_pretrained(str(local), local_files_only=True)
         except (OSError, AssertionError, ValueError, KeyError) as e:
             first_line = (str(e).strip().splitlines() or [""])[0]
-            raise _unavailable(
+            raise PretrainedUnavailable.for_path(
                 path, f"not a Chronos-2 model directory ({type(e).__name__}: {first_line})"
             ) from e
-    elif _looks_like_local_path(path):
-        raise _unavailable(path, "no such local directory")
+    elif looks_like_local_path(path):
+        raise PretrainedUnavailable.for_path(path, "no such local directory")
     else:
-        local = _fetch_from_hub(path)
+        local = _from_hub_cache(path)
         with _quiet_transformers():
             pipeline = Chronos2Pipeline.from_pretrained(str(local), local_files_only=True)
 

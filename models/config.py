@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from data_pipeline.config import StrictModel
 
 
-class TrainConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
+class TrainConfig(StrictModel):
     epochs: int = Field(200, gt=0, description="Upper bound; early stopping usually ends sooner.")
     batch_size: int = Field(64, gt=0)
     learning_rate: float = Field(1e-3, gt=0)

@@ -19,6 +19,7 @@ import pandas as pd
 from data_pipeline import Scaler, WindowedData, build_windowed_data
 from models.chronos import CHRONOS2
 from reports import figures, pretrained
+from reports.data_section import data_tables
 from reports.render import render_html, render_markdown
 from reports.runs import RunDir, RunDirError, best_trials, load_best_model, read_run
 from reports.scoring import (
@@ -87,7 +88,7 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
     figs = [
         ("Forecast vs actual on test windows", figures.forecast_examples(results, data, fig_dir)),
         ("Training curves", figures.loss_curves(best, fig_dir)),
-        ("Error by forecast horizon", figures.per_horizon(horizon, fig_dir)),
+        ("Error by forecast horizon", figures.per_horizon(horizon, fig_dir, data.summary.get("frequency", "D"))),
         ("Sensitivity to the grid: validation MSE of every trial", figures.val_distribution(run, fig_dir)),
     ]
     with_quantiles = [r for r in results if r.quantiles is not None]
@@ -194,13 +195,10 @@ def _sections(run: RunDir, data: WindowedData, ranking: pd.DataFrame, results: l
         notes.append(f"Not ranked (no trial with a checkpoint): {', '.join(missing)}.")
     failed = pd.DataFrame([{"model": t.model, "trial": t.trial_id, "hparams": t.tag, "error": t.error}
                            for t in run.trials if t.status == "failed"])
-    data_text = json.dumps({k: summary.get(k) for k in ("source", "rows", "date_range", "feature_names",
-                                                         "target_names", "splits", "windows", "outliers",
-                                                         "outlier_policy") if k in summary}, indent=2, default=str)
     return {
         "title": f"Forecast Sweep report: {run.path.name}",
         "protocol": protocol, "notes": notes, "ranking": _ranking_for_reading(ranking),
         "trial_counts": _trial_counts(run), "per_target": _per_target_wide(per_target_table(results), ranking),
         "per_horizon": horizon, "failed": failed,
-        "figures": figs, "data_text": data_text,
+        "figures": figs, "data_tables": data_tables(summary),
     }

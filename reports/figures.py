@@ -10,8 +10,10 @@ matplotlib.use("Agg")  # headless: reports are built on servers and in CI
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from pandas.tseries.frequencies import to_offset  # noqa: E402
 
 from data_pipeline import WindowedData  # noqa: E402
+from models import BASELINES  # noqa: E402
 from reports.runs import RunDir, TrialRecord  # noqa: E402
 from reports.scoring import ModelScore  # noqa: E402
 
@@ -48,6 +50,15 @@ def loss_curves(best: dict[str, TrialRecord], out: Path) -> Path:
     return _save(fig, out / "loss_curves.png")
 
 
+def window_dates(origin: pd.Timestamp, n_inputs: int, n_outputs: int,
+                 frequency: str) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
+    """The dates of a window's inputs and of its forecast, on the series' own frequency (daily, hourly, weekly,
+    monthly, ...; data_summary.json records it)."""
+    freq = to_offset(frequency)
+    past = pd.date_range(end=origin, periods=n_inputs + 1, freq=freq)[:-1]
+    return past, pd.date_range(start=origin, periods=n_outputs, freq=freq)
+
+
 def forecast_examples(results: list[ModelScore], data: WindowedData, out: Path, n_windows: int = 3) -> Path:
     """The same test windows for every model, spread over the test period, in original units."""
     import matplotlib.dates as mdates
@@ -64,8 +75,8 @@ def forecast_examples(results: list[ModelScore], data: WindowedData, out: Path, 
     shown = min(data.n_inputs, max(2 * h, 14))
     for col, w in enumerate(picks):
         origin = pd.Timestamp(data.test.origin[w])
-        past = pd.date_range(end=origin - pd.Timedelta(days=1), periods=data.n_inputs, freq="D")[-shown:]
-        future = pd.date_range(start=origin, periods=h, freq="D")
+        past, future = window_dates(origin, data.n_inputs, h, data.summary.get("frequency", "D"))
+        past = past[-shown:]
         for row, target in enumerate(targets):
             ax = axes[row, col]
             ax.plot(past, history_x[w, -shown:, row], color="black", lw=1, label="observed input")
@@ -73,8 +84,9 @@ def forecast_examples(results: list[ModelScore], data: WindowedData, out: Path, 
             for r in results:
                 style = "--" if r.kind == "baseline" else "-"
                 ax.plot(future, data.targets_to_original(r.y_pred[w])[:, row], style, lw=1.2, label=r.model)
-            ax.axvline(origin - pd.Timedelta(hours=12), color="grey", lw=0.8, ls=":")
-            ax.set_title(f"{target}, forecast from {origin.date()}", fontsize=8)
+            ax.axvline(origin - (origin - past[-1]) / 2, color="grey", lw=0.8, ls=":")
+            when = origin.date() if origin == origin.normalize() else origin.strftime("%Y-%m-%d %H:%M")
+            ax.set_title(f"{target}, forecast from {when}", fontsize=8)
             locator = mdates.AutoDateLocator(maxticks=5)
             ax.xaxis.set_major_locator(locator)
             ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
@@ -88,12 +100,21 @@ def forecast_examples(results: list[ModelScore], data: WindowedData, out: Path, 
     return out / "forecast_examples.png"
 
 
-def per_horizon(table: pd.DataFrame, out: Path) -> Path:
+def step_name(frequency: str) -> str:
+    """"day" for daily data, "hour" for hourly, ...; "step" for anything less common."""
+    base = to_offset(frequency).rule_code.split("-")[0]
+    names = {"D": "day", "B": "business day", "h": "hour", "H": "hour", "min": "minute", "T": "minute",
+             "W": "week", "MS": "month", "ME": "month", "M": "month", "QS": "quarter", "QE": "quarter",
+             "YS": "year", "YE": "year"}
+    return names.get(base, "step") if to_offset(frequency).n == 1 else "step"
+
+
+def per_horizon(table: pd.DataFrame, out: Path, frequency: str = "D") -> Path:
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     for model in table.columns:
-        style = "--" if model in ("persistence", "ridge") else "-"
+        style = "--" if model in BASELINES else "-"
         ax.plot(table.index, table[model], style, marker="o", ms=3, label=model)
-    ax.set_xlabel("forecast day")
+    ax.set_xlabel(f"forecast {step_name(frequency)}")
     ax.set_ylabel("test MSE (scaled)")
     ax.set_title("Test error by forecast horizon", fontsize=10)
     ax.legend(fontsize=7, ncol=2)

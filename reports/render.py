@@ -69,7 +69,10 @@ def render_html(sections: dict[str, Any]) -> str:
     parts.append("<h2>Per-horizon test MSE (scaled)</h2>" + table_html(s["per_horizon"], index=True, baseline_col=None))
     if len(s["failed"]):
         parts.append("<h2>Failed trials</h2>" + table_html(s["failed"], baseline_col=None))
-    parts.append(f"<h2>Data</h2><pre>{html.escape(s['data_text'])}</pre></body></html>")
+    parts.append("<h2>Data</h2>")
+    for title, table in s["data_tables"]:
+        parts.append(f"<h3>{html.escape(title)}</h3>" + table_html(table, baseline_col=None))
+    parts.append("</body></html>")
     return "".join(parts)
 
 
@@ -85,5 +88,7 @@ def render_markdown(sections: dict[str, Any]) -> str:
     out += ["## Per-horizon test MSE (scaled)", "", table_md(s["per_horizon"], index=True), ""]
     if len(s["failed"]):
         out += ["## Failed trials", "", table_md(s["failed"]), ""]
-    out += ["## Data", "", "```", s["data_text"], "```", ""]
+    out += ["## Data", ""]
+    for title, table in s["data_tables"]:
+        out += [f"### {title}", "", table_md(table), ""]
     return "\n".join(out)

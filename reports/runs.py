@@ -18,9 +18,9 @@ from torch import nn
 
 from data_pipeline import DataConfig, SplitConfig, WindowConfig
 from models import TrainConfig, build
-from models.checkpoint import CHRONOS_DIR, FINISHED_FILE
-from models.checkpoint import TRIAL_STATE_FILE as STATE_FILE
 from models.train import TrainState
+from sweeps.trial_files import CHRONOS_DIR, FAILED, FINISHED_FILE, trial_status
+from sweeps.trial_files import TRIAL_STATE_FILE as STATE_FILE
 
 
 class RunDirError(ValueError):
@@ -126,10 +126,7 @@ def _read_trial(trial_dir: Path) -> TrialRecord | None:
     error_file = trial_dir / "error.txt"
     error = error_file.read_text().strip().splitlines()[-1] if error_file.exists() else None
     checkpoints = sorted(trial_dir.glob("checkpoint_*"))
-    # Finished: its closing result was recorded, or its closing checkpoint was (a driver killed in between).
-    done = any(r.get("trial_finished") for r in history) or bool(
-        checkpoints and (checkpoints[-1] / FINISHED_FILE).exists())
-    status = "finished" if done else ("failed" if error else "stopped")
+    status = trial_status(history, checkpoints[-1] if checkpoints else None, errored=error is not None)
     # A trained model's checkpoint is its training state; a fine-tuned Chronos-2 one is a model directory.
     checkpoint = None
     if checkpoints:
@@ -138,7 +135,7 @@ def _read_trial(trial_dir: Path) -> TrialRecord | None:
     return TrialRecord(
         trial_id=trial_dir.name.removeprefix(f"{info['model']}_"), model=info["model"], tag=info["tag"],
         hparams=info["hparams"], train=info["train"], history=_epoch_rows(history),
-        status=status, error=error if status == "failed" else None,
+        status=status, error=error if status == FAILED else None,
         checkpoint=checkpoint if checkpoint is not None and checkpoint.exists() else None, dir=trial_dir,
     )
 

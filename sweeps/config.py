@@ -10,9 +10,17 @@ import copy
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
-from data_pipeline import DataConfig, DataError, SplitConfig, WindowConfig, apply_overrides, load_yaml
+from data_pipeline import (
+    DataConfig,
+    DataError,
+    SplitConfig,
+    StrictModel,
+    WindowConfig,
+    apply_overrides,
+    load_yaml,
+)
 from models import TrainConfig
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.yaml"
@@ -24,20 +32,7 @@ class ConfigError(ValueError):
     """A config problem, phrased for the user: which key, what is wrong, what to do."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class FaultInjection(_Strict):
-    """Testing aid: make chosen trials fail on purpose, to prove a failing trial never kills a sweep."""
-
-    model: str
-    epoch: int = Field(1, ge=1)
-    kind: Literal["raise", "nan", "oom"] = "raise"
-    times: int = Field(1, ge=1, description="How many attempts fail; retries after that succeed.")
-
-
-class SweepSection(_Strict):
+class SweepSection(StrictModel):
     scheduler: Literal["asha", "none"] = "asha"
     grace_period: int = Field(5, ge=1)
     reduction_factor: float = Field(3.0, gt=1)
@@ -53,21 +48,20 @@ class SweepSection(_Strict):
         "not fit yet (a head with CPU: 0, GPU workers still booting).")
     storage_path: str | None = None
     reuse_actors: bool = True
-    fault_injection: list[FaultInjection] = Field(default_factory=list)
 
 
-class WandbSection(_Strict):
+class WandbSection(StrictModel):
     mode: Literal["auto", "online", "offline", "disabled"] = "auto"
     project: str = "forecast-sweep"
     entity: str | None = None
     report: bool = Field(False, description="Also create a W&B Report (online only, needs wandb-workspaces).")
 
 
-class PretrainedSection(_Strict):
+class PretrainedSection(StrictModel):
     path: str = Field("autogluon/chronos-2-small", description="Chronos-2 weights: a hub id or a local directory.")
 
 
-class SweepConfig(_Strict):
+class SweepConfig(StrictModel):
     data: DataConfig = Field(default_factory=DataConfig)
     window: WindowConfig = Field(default_factory=WindowConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)

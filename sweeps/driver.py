@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,12 +14,12 @@ from typing import Any
 import yaml
 
 from data_pipeline import WindowedData, build_windowed_data
-from models.checkpoint import FINISHED_FILE
 from sweeps.config import ConfigError, SweepConfig
 from sweeps.progress import INTERRUPTED, SweepProgress
 from sweeps.resume import repair_missing_checkpoints
 from sweeps.search_space import expand_trials
 from sweeps.tracking import TrialWandb, WandbPlan, plan_wandb
+from sweeps.trial_files import trial_status
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 METRIC = "best_val_mse"
@@ -37,38 +39,65 @@ class SweepOutcome:
     experiment_path: str
     wandb: WandbPlan
     trials: list[dict[str, Any]] = field(default_factory=list)  # one row per trial: model, tag, status, metrics
-    wall_time_s: float = 0.0
+    wall_time_s: float = 0.0  # this run of the driver
+    sweep_started_at: float | None = None  # wall clock (epoch seconds) of the sweep's first start; None: unknown
+    resumed: bool = False  # this run continued a sweep an earlier run started
 
 
 def run_dir_for(opts: SweepOptions) -> Path:
     return (opts.runs_root / opts.name).resolve()
 
 
-def prepare_run_dir(cfg: SweepConfig, opts: SweepOptions) -> Path:
-    """Create runs/<name>, refusing to mix two different sweeps under one name."""
-    run_dir = run_dir_for(opts)
-    # Absolute data paths: the report and the forecast command may run from another directory.
+def absolute_data_paths(cfg: SweepConfig) -> None:
+    """The report and the forecast command may run from another directory: store data paths absolute."""
     for key in ("path", "test_path"):
         value = getattr(cfg.data, key)
         if value and "://" not in value:
             setattr(cfg.data, key, str(Path(value).expanduser().resolve()))
-    resolved = cfg.model_dump(mode="json")
+
+
+def has_started_trials(run_dir: Path) -> bool:
+    """Whether any trial of the sweep stored in `run_dir` has started (Ray wrote its params.json). Only then do
+    its config and data bind the name: a start that failed before its first trial leaves nothing to protect."""
+    run_json = run_dir / "run.json"
+    if not run_json.exists():
+        return False
+    experiment = json.loads(run_json.read_text())["experiment_path"]
+    if "://" in experiment:
+        return True  # remote storage: assume trials ran rather than list a bucket here
+    return any(Path(experiment).glob("*/params.json"))
+
+
+def refuse_other_config(run_dir: Path, resolved: dict[str, Any]) -> None:
+    """Refuse to mix two different sweeps under one name (called only when the stored one has started trials)."""
     stored_path = run_dir / "config.yaml"
+    if not stored_path.exists():
+        return
+    stored = yaml.safe_load(stored_path.read_text())
+    if _identity(stored) != _identity(resolved):
+        diff = sorted(_diff_keys(_identity(stored), _identity(resolved)))
+        raise ConfigError(
+            f"{run_dir} already holds a sweep with a different config (differs at: {', '.join(diff[:6])}); "
+            "use another --name, or delete that directory to start over"
+        )
+
+
+def prepare_run_dir(cfg: SweepConfig, run_dir: Path, resolved: dict[str, Any], *, resuming: bool) -> None:
+    """Create runs/<name> and write its config: only once the config, the data and every trial have validated."""
     _check_writable(run_dir, "run directory", "pass another --runs-dir")
     if cfg.sweep.storage_path and "://" not in cfg.sweep.storage_path:
         _check_writable(Path(cfg.sweep.storage_path), "sweep.storage_path", "point --storage-path at a writable "
                         "directory shared by all nodes")
-    if stored_path.exists():
-        stored = yaml.safe_load(stored_path.read_text())
-        if _identity(stored) != _identity(resolved):
-            diff = sorted(_diff_keys(_identity(stored), _identity(resolved)))
-            raise ConfigError(
-                f"{run_dir} already holds a sweep with a different config (differs at: {', '.join(diff[:6])}); "
-                "use another --name, or delete that directory to start over"
-            )
-    else:
-        _write_atomic(stored_path, yaml.safe_dump(resolved, sort_keys=False))
-    return run_dir
+    if resuming:
+        return
+    # A start that never reached a trial may have left Ray's snapshot of its (other) trial list: start afresh.
+    run_json = run_dir / "run.json"
+    if run_json.exists():
+        stale = json.loads(run_json.read_text())["experiment_path"]
+        if "://" not in stale and Path(stale).is_dir():
+            shutil.rmtree(stale)
+        run_json.unlink()
+    _write_atomic(run_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
 
 
 # What defines a sweep's trials and results. Resources, retries, storage and W&B may change between an
@@ -104,7 +133,9 @@ def _check_writable(path: Path, what: str, fix: str) -> None:
         raise ConfigError(f"{what} {path} is not writable ({err.strerror or err}); {fix}") from err
 
 
-def run_sweep(cfg: SweepConfig, opts: SweepOptions) -> SweepOutcome:
+def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., None] | None = None) -> SweepOutcome:
+    """`trainable` (default: sweeps.trainable.train_trial) runs one trial; it is called with the same keywords
+    as train_trial, so a caller may wrap it (e.g. to time or to fail trials on purpose)."""
     # Trials checkpoint often (on every improvement, and every sweep.checkpoint_every epochs), which makes Ray
     # warn on forced experiment snapshots; the cost is measured in benchmarks/ instead of printed each time.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
@@ -113,17 +144,27 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions) -> SweepOutcome:
 
     from sweeps.trainable import train_trial
 
+    trial_fn = trainable or train_trial
     started = time.monotonic()
-    run_dir = prepare_run_dir(cfg, opts)
+    run_dir = run_dir_for(opts)
+    absolute_data_paths(cfg)
+    resolved = cfg.model_dump(mode="json")
+    # Nothing is written to the run directory until the config, the data and every trial have validated.
+    resuming = has_started_trials(run_dir)
+    if resuming:
+        refuse_other_config(run_dir, resolved)
     data = build_windowed_data(cfg.data, cfg.window, cfg.split)
-    _refuse_changed_data(run_dir, data)
-    _write_atomic(run_dir / "data_summary.json", json.dumps(data.summary, indent=2, default=str))
-    data.scaler.save(run_dir / "scaler.json")
-    skipped = _check_pretrained(cfg, run_dir)
+    if resuming:
+        _refuse_changed_data(run_dir, data)
+    skipped = _check_pretrained(cfg)
     trials = [t for t in expand_trials(cfg) if t["model"] not in skipped]
     if not trials:
         raise ConfigError(f"nothing left to sweep: {'; '.join(skipped.values())}")
     check_trials(trials, cfg, data)
+    prepare_run_dir(cfg, run_dir, resolved, resuming=resuming)
+    _write_atomic(run_dir / "data_summary.json", json.dumps(data.summary, indent=2, default=str))
+    data.scaler.save(run_dir / "scaler.json")
+    _write_atomic(run_dir / "skipped.json", json.dumps(skipped, indent=2))
     _write_atomic(run_dir / "trials.json", json.dumps(trials, indent=2))
 
     wandb_plan = plan_wandb(opts.wandb_mode or cfg.wandb.mode)
@@ -142,32 +183,34 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions) -> SweepOutcome:
         f"results in {experiment_path}"
     )
 
-    trainable = tune.with_resources(
+    resourced = tune.with_resources(
         tune.with_parameters(
-            train_trial,
+            trial_fn,
             data=data,
             base_train=cfg.train.model_dump(),
             threads=max(1, int(cpus)),
-            faults=[f.model_dump() for f in cfg.sweep.fault_injection],
             pretrained_path=cfg.pretrained.path,
             wandb=TrialWandb(wandb_plan.mode, cfg.wandb.project, cfg.wandb.entity, opts.name, str(run_dir)),
-            fault_dir=str(run_dir / "faults"),
             checkpoint_every=cfg.sweep.checkpoint_every,
         ),
         {"cpu": cpus, "gpu": gpus},
     )
-    callbacks: list[Any] = [SweepProgress(len(trials))]
+    # A resumed sweep keeps its first start time; an older run.json without one leaves it unknown.
+    sweep_started_at = json.loads((run_dir / "run.json").read_text()).get("started_at") if resuming else time.time()
+    callbacks: list[Any] = [SweepProgress(len(trials), sweep_started_at)]
 
     run_record = {"name": opts.name, "experiment_path": experiment_path, "wandb_mode": wandb_plan.mode,
-                  "n_trials": len(trials), "resources_per_trial": {"cpu": cpus, "gpu": gpus}}
+                  "n_trials": len(trials), "started_at": sweep_started_at,
+                  "resources_per_trial": {"cpu": cpus, "gpu": gpus}}
     # Written before any trial runs, so a report can find the results even if this driver never returns.
     _write_atomic(run_dir / "run.json", json.dumps(run_record, indent=2))
-    tuner = _tuner(cfg, trainable, trials, callbacks, storage_path, experiment_name, experiment_path)
+    tuner = _tuner(cfg, resourced, trials, callbacks, storage_path, experiment_name, experiment_path)
     results = tuner.fit()
     if INTERRUPTED.is_set():
         raise KeyboardInterrupt
     rows = [_trial_row(r) for r in results]
-    outcome = SweepOutcome(run_dir, experiment_path, wandb_plan, rows, time.monotonic() - started)
+    outcome = SweepOutcome(run_dir, experiment_path, wandb_plan, rows, time.monotonic() - started, sweep_started_at,
+                           resuming)
     _write_atomic(run_dir / "run.json", json.dumps(dict(run_record, wall_time_s=outcome.wall_time_s), indent=2))
     return outcome
 
@@ -237,7 +280,7 @@ def check_trials(trials: list[dict[str, Any]], cfg: SweepConfig, data: WindowedD
             raise ConfigError(f"{where}: {str(err).splitlines()[0] or type(err).__name__}") from err
 
 
-def _check_pretrained(cfg: SweepConfig, run_dir: Path) -> dict[str, str]:
+def _check_pretrained(cfg: SweepConfig) -> dict[str, str]:
     """Load the pretrained weights once before any trial, so a missing model costs one clear line, not a
     failed trial per grid point; the sweep goes on without it and the report says why."""
     from models.chronos import CHRONOS2
@@ -246,12 +289,12 @@ def _check_pretrained(cfg: SweepConfig, run_dir: Path) -> dict[str, str]:
     if CHRONOS2 in cfg.models:
         try:
             from models.chronos import load_chronos
+            from sweeps.hub import fetch_pretrained
 
-            load_chronos(cfg.pretrained.path, device="cpu")
+            load_chronos(fetch_pretrained(cfg.pretrained.path), device="cpu")
         except (ImportError, RuntimeError) as err:
             skipped[CHRONOS2] = f"Chronos-2 skipped: {str(err).splitlines()[0]}"
             print(skipped[CHRONOS2])
-    _write_atomic(run_dir / "skipped.json", json.dumps(skipped, indent=2))
     return skipped
 
 
@@ -262,18 +305,12 @@ def trial_dirname(trial: Any) -> str:
 def _trial_row(result: Any) -> dict[str, Any]:
     info = result.config["trial"]
     metrics = result.metrics or {}
-    finished_marker = result.checkpoint is not None and "://" not in result.checkpoint.path and (
-        Path(result.checkpoint.path) / FINISHED_FILE).exists()
-    if result.error is not None:
-        status = "failed"
-    elif metrics.get("trial_finished") or finished_marker:
-        status = "finished"
-    else:
-        status = "stopped"  # by ASHA, or interrupted before it finished
+    local = result.checkpoint is not None and "://" not in result.checkpoint.path
     return {
         "model": info["model"],
         "tag": info["tag"],
-        "status": status,
+        "status": trial_status([metrics], Path(result.checkpoint.path) if local else None,
+                               errored=result.error is not None),
         "best_val_mse": metrics.get(METRIC),
         "epochs": metrics.get("epoch"),
         "error": None if result.error is None else f"{type(result.error).__name__}: {result.error}"[:300],

@@ -11,23 +11,35 @@ from typing import Any
 
 from ray.tune import Callback
 
+from sweeps.trial_files import FINISHED, trial_status
+
 # Module-level, not on the callback: Ray pickles callbacks with the experiment state.
 INTERRUPTED = threading.Event()
 
 
 class SweepProgress(Callback):
+    """Two clocks: the bracketed seconds count from this run's start (a resumed sweep starts them again); the
+    line printed on a resume says how long ago the sweep itself first started. Counts include restored trials."""
+
     # No stream attribute: Ray pickles callbacks with the experiment state, and sys.stdout cannot be pickled.
-    def __init__(self, total_trials: int):
+    # A restored sweep gets back the callback pickled at its first start: `setup` resets what is per run.
+    def __init__(self, total_trials: int, sweep_started_at: float | None = None):
         self.total = total_trials
+        self.sweep_started_at = time.time() if sweep_started_at is None else sweep_started_at  # wall clock
+        self._reset()
+
+    def _reset(self) -> None:
         self.started = time.monotonic()
         self.done: dict[str, int] = defaultdict(int)
         self.failed: dict[str, int] = defaultdict(int)
         self.best: dict[str, float] = {}
         self.epochs: dict[str, int] = {}
+        self.restored: int | None = None
 
     def setup(self, **info: Any) -> None:
         """Note a Ctrl-C before Ray's own handler turns it into a graceful stop, so the driver can tell an
         interrupted sweep (resume it) from a finished one (report it)."""
+        self._reset()
         INTERRUPTED.clear()
         if threading.current_thread() is not threading.main_thread():
             return
@@ -40,15 +52,32 @@ class SweepProgress(Callback):
 
         signal.signal(signal.SIGINT, note_interrupt)
 
+    def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
+        if self.restored is not None:
+            return
+        # Trials that ended in an earlier run of this sweep are not run again: count them once, up front.
+        ended = [t for t in trials if t.status in ("TERMINATED", "ERROR")]
+        self.restored = len(ended)
+        for trial in ended:
+            model = trial.config["trial"]["model"]
+            (self.failed if trial.status == "ERROR" else self.done)[model] += 1
+            self._note_best(model, trial.last_result or {})
+        if ended:
+            since = time.time() - self.sweep_started_at
+            self._say(f"resumed: {len(ended)}/{self.total} trials restored from earlier runs (the sweep first "
+                      f"started {since:.0f} s ago; times in [ ] count from this run's start) {self._counts()}")
+
+    def _note_best(self, model: str, result: dict) -> None:
+        val = result.get("best_val_mse")
+        if isinstance(val, (int, float)) and val < self.best.get(model, float("inf")):
+            self.best[model] = float(val)
+
     def _say(self, text: str) -> None:
         elapsed = time.monotonic() - self.started
         print(f"[{elapsed:7.1f}s] {text}", file=sys.stdout, flush=True)
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
-        model = trial.config["trial"]["model"]
-        val = result.get("best_val_mse")
-        if isinstance(val, (int, float)) and val < self.best.get(model, float("inf")):
-            self.best[model] = float(val)
+        self._note_best(trial.config["trial"]["model"], result)
         self.epochs[trial.trial_id] = int(result.get("epoch", 0))
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
@@ -56,7 +85,8 @@ class SweepProgress(Callback):
         self.done[model] += 1
         epochs = self.epochs.get(trial.trial_id, 0)
         # Finished by its own early stopping / epoch budget, or cut short by ASHA for trailing its family.
-        how = "done  " if (trial.last_result or {}).get("trial_finished") else "cut   "
+        finished = trial_status([trial.last_result or {}], None, errored=False) == FINISHED
+        how = "done  " if finished else "cut   "
         self._say(f"{how} {model:<12} {trial.config['trial']['tag']:<24} epochs={epochs:<4} {self._counts()}")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:

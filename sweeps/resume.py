@@ -2,29 +2,29 @@
 
 Ray keeps one checkpoint per trial (num_to_keep=1): registering a new one deletes the old one *before* the
 experiment state that still names it is snapshotted. A driver killed in that window leaves a state naming a
-deleted checkpoint, and Ray then fails that trial with "Could not recover from checkpoint". The newest checkpoint
-of the same trial is a strictly later state of the same run, so it is put where the state expects one.
+deleted checkpoint, and Ray then fails that trial with "Could not recover from checkpoint". Keeping more
+checkpoints does not close the window: Ray forces a snapshot after `num_to_keep` new checkpoints, i.e. at the very
+registration that deletes the one its last snapshot names. The newest checkpoint of the same trial is a strictly
+later state of the same run, so it is put where the state expects one. The stored state is read through Ray's
+public `ExperimentAnalysis`.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import shutil
 from pathlib import Path
 
-_CHECKPOINT_PATH = re.compile(rb"(/[^\x00-\x1f\"]*?/checkpoint_\d{6})")
-
 
 def referenced_checkpoints(experiment: Path) -> set[Path]:
-    """Checkpoint directories named by the newest experiment-state snapshot (paths live in pickled blobs)."""
-    states = sorted(experiment.glob("experiment_state-*.json"), key=lambda p: p.stat().st_mtime)
-    if not states:
-        return set()
-    found: set[Path] = set()
-    for trial_state, run_metadata in json.loads(states[-1].read_text()).get("trial_data", []):
-        for blob in re.findall(r'"value":\s*"([0-9a-f]+)"', run_metadata + trial_state):
-            found |= {Path(m.decode()) for m in _CHECKPOINT_PATH.findall(bytes.fromhex(blob))}
+    """The checkpoint directory each trial of the stored experiment state would be restored from."""
+    from ray.tune import ExperimentAnalysis
+
+    analysis = ExperimentAnalysis(str(experiment))
+    found = set()
+    for trial in analysis.trials:
+        checkpoint = analysis.get_last_checkpoint(trial)
+        if checkpoint is not None:
+            found.add(Path(checkpoint.path))
     return found
 
 

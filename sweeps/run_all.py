@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -101,7 +102,11 @@ def _run(args: argparse.Namespace) -> int:
 
     best = best_per_model(outcome.trials)
     failed = [r for r in outcome.trials if r["status"] == "failed"]
-    print(f"\nSweep finished in {outcome.wall_time_s:.0f} s: {len(outcome.trials)} trials, {len(failed)} failed.")
+    since = ""
+    if outcome.resumed and outcome.sweep_started_at is not None:
+        since = f"; {time.time() - outcome.sweep_started_at:.0f} s since the sweep first started"
+    print(f"\nSweep finished in {outcome.wall_time_s:.0f} s (this run{since}): {len(outcome.trials)} trials, "
+          f"{len(failed)} failed.")
     print("Best trial per model (validation MSE, scaled units):")
     for model, row in sorted(best.items(), key=lambda kv: kv[1]["best_val_mse"]):
         print(f"  {model:<12} {row['best_val_mse']:.4f}  {row['tag']}")

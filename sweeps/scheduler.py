@@ -24,6 +24,10 @@ class PerModelASHA(FIFOScheduler):
             reduction_factor=reduction_factor,
         )
         self._per_model: dict[str, AsyncHyperBandScheduler] = {}
+        # Our own books, so nothing reads ASHA's private state: the trials each ASHA was told about (ASHA
+        # fails on a trial it never saw, e.g. one that finished before a resume) and how many it stopped.
+        self._added: dict[str, set[str]] = {}
+        self._stopped: dict[str, int] = {}
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
         return True  # metric and mode are fixed at construction
@@ -32,25 +36,32 @@ class PerModelASHA(FIFOScheduler):
         model = trial.config["trial"]["model"]
         if model not in self._per_model:
             self._per_model[model] = AsyncHyperBandScheduler(**self._asha_kwargs)
+            self._added[model], self._stopped[model] = set(), 0
         return self._per_model[model]
+
+    def _known(self, trial: Any) -> bool:
+        self._for(trial)
+        return trial.trial_id in self._added[trial.config["trial"]["model"]]
 
     def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
         self._for(trial).on_trial_add(tune_controller, trial)
+        self._added[trial.config["trial"]["model"]].add(trial.trial_id)
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
-        return self._for(trial).on_trial_result(tune_controller, trial, result)
+        decision = self._for(trial).on_trial_result(tune_controller, trial, result)
+        if decision == self.STOP:
+            self._stopped[trial.config["trial"]["model"]] += 1
+        return decision
 
     def on_trial_complete(self, tune_controller: Any, trial: Any, result: dict) -> None:
-        asha = self._for(trial)
-        if trial.trial_id in asha._trial_info:
-            asha.on_trial_complete(tune_controller, trial, result)
+        if self._known(trial):
+            self._for(trial).on_trial_complete(tune_controller, trial, result)
+            self._added[trial.config["trial"]["model"]].discard(trial.trial_id)
 
     def on_trial_remove(self, tune_controller: Any, trial: Any) -> None:
-        asha = self._for(trial)
-        if trial.trial_id in asha._trial_info:
-            asha.on_trial_remove(tune_controller, trial)
+        if self._known(trial):
+            self._for(trial).on_trial_remove(tune_controller, trial)
+            self._added[trial.config["trial"]["model"]].discard(trial.trial_id)
 
     def debug_string(self) -> str:
-        return "Per-architecture ASHA: " + ", ".join(
-            f"{m} stopped {s._num_stopped}" for m, s in sorted(self._per_model.items())
-        )
+        return "Per-architecture ASHA: " + ", ".join(f"{m} stopped {n}" for m, n in sorted(self._stopped.items()))

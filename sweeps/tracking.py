@@ -8,11 +8,11 @@ server answers within a couple of seconds; otherwise offline (files under runs/<
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+
+from sweeps.network import reachable
 
 DEFAULT_BASE_URL = "https://api.wandb.ai"
 
@@ -30,16 +30,6 @@ def _has_key() -> bool:
     return netrc.exists() and "api.wandb.ai" in netrc.read_text(errors="ignore")
 
 
-def server_reachable(timeout_s: float = 2.0) -> bool:
-    url = urlparse(os.environ.get("WANDB_BASE_URL", DEFAULT_BASE_URL))
-    port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        with socket.create_connection((url.hostname or "", port), timeout=timeout_s):
-            return True
-    except OSError:
-        return False
-
-
 def plan_wandb(requested: str) -> WandbPlan:
     if requested == "disabled":
         return WandbPlan("disabled", "W&B disabled by request")
@@ -49,7 +39,7 @@ def plan_wandb(requested: str) -> WandbPlan:
         if requested == "online":
             return WandbPlan("offline", "W&B: online requested but no WANDB_API_KEY is set; logging offline")
         return WandbPlan("offline", "W&B: no WANDB_API_KEY set; logging offline")
-    if not server_reachable():
+    if not reachable(os.environ.get("WANDB_BASE_URL", DEFAULT_BASE_URL))[0]:
         return WandbPlan("offline", "W&B: server not reachable within 2 s; logging offline")
     return WandbPlan("online", "W&B: logging online")
 
@@ -66,12 +56,14 @@ class TrialWandb:
 
 
 class TrialLogger:
-    """One W&B run per trial, opened inside the trial's worker process, grouped by sweep and tagged by model.
+    """One W&B run per trial, opened inside the trial's worker process with Ray's in-trial helper `setup_wandb`,
+    grouped by sweep and tagged by model.
 
     Inside the worker rather than through Ray's WandbLoggerCallback: that callback starts a queue actor per trial
     and blocks the driver about a second on each (measured: +47% wall time on the default sweep), while a worker
-    reused across trials reuses its W&B service (~0.06 s per run after the first). Any W&B failure is reported
-    once and switches logging off for that trial: W&B never fails a trial.
+    reused across trials reuses its W&B service. setup_wandb costs what a plain wandb.init does
+    (benchmarks/wandb_logging.py). Any W&B failure is reported once and switches logging off for that trial:
+    W&B never fails a trial.
     """
 
     def __init__(self, settings: TrialWandb | None, *, trial_id: str, model: str, tag: str, config: dict[str, Any]):
@@ -80,12 +72,19 @@ class TrialLogger:
             return
         try:
             import wandb
+            from ray.air.integrations.wandb import setup_wandb
 
             Path(settings.dir).mkdir(parents=True, exist_ok=True)
-            self._run = wandb.init(
-                id=trial_id, name=f"{model}-{tag}-{trial_id}", group=settings.group, tags=[model],
-                project=settings.project, entity=settings.entity, mode=settings.mode, dir=settings.dir,
-                config=config, resume="allow", reinit="finish_previous",
+            # Without a key, setup_wandb stops at its key check unless WANDB_MODE says offline (its `mode` argument
+            # only reaches wandb.init). A worker may run trials of several sweeps: set it (or clear it) each time.
+            if settings.mode == "online":
+                os.environ.pop("WANDB_MODE", None)
+            else:
+                os.environ["WANDB_MODE"] = settings.mode
+            self._run = setup_wandb(
+                config, trial_id=trial_id, trial_name=f"{model}-{tag}-{trial_id}", group=settings.group,
+                tags=[model], project=settings.project, entity=settings.entity, mode=settings.mode,
+                dir=settings.dir, resume="allow", reinit="finish_previous",
                 settings=wandb.Settings(silent=True, console="off"),
             )
         except Exception as err:  # noqa: BLE001 - W&B must never fail a trial

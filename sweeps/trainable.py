@@ -18,11 +18,11 @@ from ray import tune
 
 from data_pipeline import WindowedData
 from models import TrainConfig, build
-from models.checkpoint import CHRONOS_DIR, FINISHED_FILE
-from models.checkpoint import TRIAL_STATE_FILE as STATE_FILE
 from models.chronos import CHRONOS2
 from models.train import EpochEnd, TrainState, fit
 from sweeps.tracking import TrialLogger, TrialWandb
+from sweeps.trial_files import CHRONOS_DIR, FINISHED_FILE
+from sweeps.trial_files import TRIAL_STATE_FILE as STATE_FILE
 
 
 def train_trial(
@@ -31,8 +31,6 @@ def train_trial(
     data: WindowedData,
     base_train: dict[str, Any],
     threads: int,
-    faults: list[dict[str, Any]],
-    fault_dir: str,
     pretrained_path: str,
     wandb: TrialWandb | None = None,
     checkpoint_every: int = 1,
@@ -55,24 +53,19 @@ def train_trial(
     try:
         if trial["model"] == CHRONOS2:
             return _finetune_chronos(trial, data, pretrained_path, seed=int(base_train["seed"]), logger=logger)
-        return _train(trial, data, base_train, faults, fault_dir, resume, logger, checkpoint_every)
+        return _train(trial, data, base_train, resume, logger, checkpoint_every)
     finally:
         logger.finish()
 
 
-def _train(trial: dict[str, Any], data: WindowedData, base_train: dict[str, Any], faults: list[dict[str, Any]],
-           fault_dir: str, resume: TrainState | None, logger: TrialLogger, checkpoint_every: int) -> None:
+def _train(trial: dict[str, Any], data: WindowedData, base_train: dict[str, Any], resume: TrainState | None,
+           logger: TrialLogger, checkpoint_every: int) -> None:
     train_cfg = TrainConfig.model_validate({**base_train, **trial["train"]})
     model = build(trial["model"], **data.shapes, seed=train_cfg.seed, **trial["hparams"])
-
-    fault = _fault_for(trial["model"], faults, fault_dir)
     last: dict[str, Any] = {}
     last_state: list[TrainState] = []
 
     def on_epoch(metrics: dict[str, Any], end: EpochEnd) -> None:
-        # Errors fire before this epoch's checkpoint, so every retry meets them again (until `times` is spent).
-        if fault is not None and fault.spec["kind"] != "nan":
-            fault.maybe_fire(metrics["epoch"], model)
         last.clear()
         last.update(metrics)
         logger.log(metrics)
@@ -86,9 +79,6 @@ def _train(trial: dict[str, Any], data: WindowedData, base_train: dict[str, Any]
             with tempfile.TemporaryDirectory() as tmp:
                 torch.save(last_state[0].to_dict(), Path(tmp) / STATE_FILE)
                 tune.report(report, checkpoint=tune.Checkpoint.from_directory(tmp))
-        # Poisoned weights come after the checkpoint, so a retry resumes from clean ones.
-        if fault is not None and fault.spec["kind"] == "nan":
-            fault.maybe_fire(metrics["epoch"], model)
 
     result = fit(model, data, train_cfg, on_epoch=on_epoch, resume=resume)
     # A closing report marks the trial as finished by its own stopping rule (not by ASHA or an interruption).
@@ -123,7 +113,10 @@ def _finetune_chronos(trial: dict[str, Any], data: WindowedData, pretrained_path
 
     knobs = {**CHRONOS2_HPARAMS, **trial["hparams"]}
     started = time.perf_counter()
-    pipeline = load_chronos(pretrained_path)
+    from sweeps.hub import fetch_pretrained
+
+    # On another node the weights may not be in its hub cache yet: fetch (within the same 2 s rule) first.
+    pipeline = load_chronos(fetch_pretrained(pretrained_path))
     shapes = dict(scaler=data.scaler, n_targets=data.n_targets, n_outputs=data.n_outputs)
     with tempfile.TemporaryDirectory() as work:
         tuned = chronos_finetune(pipeline, data.train, data.val, steps=int(knobs["steps"]),
@@ -145,35 +138,3 @@ def _finetune_chronos(trial: dict[str, Any], data: WindowedData, pretrained_path
 def _node_id() -> str:
     # On one machine every node shares an IP: the node id is what tells them apart in the results.
     return ray.get_runtime_context().get_node_id()
-
-
-
-class _Fault:
-    """Fails a trial on purpose at a given epoch, a limited number of times across retries."""
-
-    def __init__(self, spec: dict[str, Any], counter: Path):
-        self.spec, self.counter = spec, counter
-
-    def maybe_fire(self, epoch: int, model: torch.nn.Module) -> None:
-        fired = int(self.counter.read_text()) if self.counter.exists() else 0
-        if epoch != self.spec["epoch"] or fired >= self.spec["times"]:
-            return
-        self.counter.write_text(str(fired + 1))
-        kind = self.spec["kind"]
-        if kind == "raise":
-            raise RuntimeError(f"injected fault at epoch {epoch}")
-        if kind == "oom":
-            raise torch.OutOfMemoryError(f"injected out-of-memory at epoch {epoch}")
-        # kind == "nan": poison the weights so the real loop meets a non-finite loss next epoch.
-        with torch.no_grad():
-            for p in model.parameters():
-                p.fill_(float("nan"))
-
-
-def _fault_for(model: str, faults: list[dict[str, Any]], fault_dir: str) -> _Fault | None:
-    for spec in faults:
-        if spec["model"] == model:
-            trial_id = tune.get_context().get_trial_id()
-            Path(fault_dir).mkdir(parents=True, exist_ok=True)
-            return _Fault(spec, Path(fault_dir) / f"{trial_id}.count")
-    return None

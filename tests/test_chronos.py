@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import numpy as np
@@ -26,6 +25,7 @@ from models.chronos import (  # noqa: E402
     windows_to_series,
 )
 from models.metrics import scores  # noqa: E402
+from sweeps.hub import fetch_pretrained  # noqa: E402
 
 QUANTILES = (0.1, 0.5, 0.9)
 
@@ -148,7 +148,6 @@ def test_finetune_changes_weights_saves_and_reloads(pipeline, data, tmp_path, mo
     if mode == "lora":
         pytest.importorskip("peft")
     before = {k: v.clone() for k, v in pipeline.model.state_dict().items()}
-    t0 = time.perf_counter()
     tuned = chronos_finetune(
         pipeline,
         data.train,
@@ -163,7 +162,6 @@ def test_finetune_changes_weights_saves_and_reloads(pipeline, data, tmp_path, mo
         output_dir=tmp_path / "ft",
         seed=0,
     )
-    assert time.perf_counter() - t0 < 30
     # The input pipeline is untouched; the tuned one differs and is a plain, ready-to-predict model.
     for k, v in pipeline.model.state_dict().items():
         assert torch.equal(v, before[k]), k
@@ -217,13 +215,14 @@ def test_bad_arguments_are_refused(pipeline, data, tmp_path):
         )
 
 
-def test_hub_id_offline_fails_fast_with_a_clear_message():
-    t0 = time.perf_counter()
-    with pytest.raises(PretrainedUnavailable) as err:
-        load_chronos(DEFAULT_CHRONOS2)
-    assert time.perf_counter() - t0 < 10
+def test_hub_id_offline_fails_with_a_clear_message(tmp_path):
+    with pytest.raises(PretrainedUnavailable, match="not in the local hub cache") as err:
+        load_chronos(DEFAULT_CHRONOS2)  # the model layer never asks the network
     msg = str(err.value)
     assert DEFAULT_CHRONOS2 in msg and "pretrained.path" in msg and "\n" not in msg
+    with pytest.raises(PretrainedUnavailable, match=r"offline \(HF_HUB_OFFLINE is set\)"):
+        fetch_pretrained(DEFAULT_CHRONOS2)
+    assert fetch_pretrained(str(tmp_path)) == str(tmp_path)  # a local path needs no fetching
 
 
 def test_missing_local_dir_and_non_model_dir_fail_clearly(tmp_path):
@@ -234,10 +233,18 @@ def test_missing_local_dir_and_non_model_dir_fail_clearly(tmp_path):
         load_chronos(str(tmp_path))
 
 
-def test_reachable_hub_without_the_model_fails_clearly(monkeypatch):
-    """A hub that answers but 404s every file (a local HTTP server standing in for HF_ENDPOINT)."""
+def _online(monkeypatch, endpoint: str) -> None:
+    """Undo the suite's offline switch for one test whose hub is a local endpoint (still no real network)."""
     from huggingface_hub import constants
 
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "ENDPOINT", endpoint)
+
+
+def test_reachable_hub_without_the_model_fails_clearly(monkeypatch):
+    """A hub that answers but 404s every file (a local HTTP server standing in for HF_ENDPOINT)."""
     class NotFound(BaseHTTPRequestHandler):
         def do_GET(self):
             self.send_response(404)
@@ -252,25 +259,19 @@ def test_reachable_hub_without_the_model_fails_clearly(monkeypatch):
     server = HTTPServer(("127.0.0.1", 0), NotFound)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{server.server_port}")
-        t0 = time.perf_counter()
+        _online(monkeypatch, f"http://127.0.0.1:{server.server_port}")
         with pytest.raises(PretrainedUnavailable, match="not found on the hub") as err:
-            load_chronos("someone/no-such-model")
-        assert time.perf_counter() - t0 < 10
+            fetch_pretrained("someone/no-such-model")
         assert "someone/no-such-model" in str(err.value)
     finally:
         server.shutdown()
         server.server_close()
 
 
-def test_unreachable_endpoint_is_not_waited_on(monkeypatch):
-    from huggingface_hub import constants
-
+def test_an_unreachable_endpoint_is_reported_as_offline(monkeypatch):
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{port}")
-    t0 = time.perf_counter()
+    _online(monkeypatch, f"http://127.0.0.1:{port}")
     with pytest.raises(PretrainedUnavailable, match="offline"):
-        load_chronos("someone/no-such-model")
-    assert time.perf_counter() - t0 < 5
+        fetch_pretrained("someone/no-such-model")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +21,7 @@ def tiny_chronos(tmp_path_factory) -> Path:
     return save_tiny_chronos2(tmp_path_factory.mktemp("chronos") / "tiny-chronos2")
 
 
+@pytest.mark.slow
 def test_chronos2_zeroshot_and_finetuned_are_ranked_like_every_model(ray_session, tiny_chronos: Path,
                                                                       tmp_path: Path, data_cache: Path):
     argv = sweep_argv(tmp_path, "chronos", data_cache, "--models", "gru_nar,chronos2", "--wandb-mode", "disabled",
@@ -44,16 +44,15 @@ def test_chronos2_zeroshot_and_finetuned_are_ranked_like_every_model(ray_session
     assert (report / "figures" / "interval_coverage.png").exists()
 
 
+@pytest.mark.slow
 def test_unreachable_weights_skip_chronos2_with_one_clear_line(ray_session, tmp_path: Path, data_cache: Path,
                                                                capsys):
-    start = time.monotonic()
     argv = sweep_argv(tmp_path, "offline", data_cache, "--models", "gru_nar,chronos2", "--wandb-mode", "disabled",
                       "pretrained.path=autogluon/chronos-2-small")
     assert main(argv) == 0
     out = capsys.readouterr().out
     line = next(x for x in out.splitlines() if x.startswith("Chronos-2 skipped"))
     assert "autogluon/chronos-2-small" in line and "pretrained.path" in line
-    assert time.monotonic() - start < 120
     skipped = json.loads((tmp_path / "offline" / "skipped.json").read_text())
     assert "chronos2" in skipped
     ranking = pd.read_csv(tmp_path / "offline" / "report" / "ranking.csv")

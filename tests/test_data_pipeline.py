@@ -215,3 +215,15 @@ def test_cli_errors(tmp_path):
     cfg.write_text("data:\n  bogus: 1\nmodels:\n  anything: goes\n")
     r = _cli("--config", str(cfg))
     assert r.returncode == 2 and "data.bogus" in r.stderr
+
+
+def test_the_shared_dates_warning_is_given_once_per_process(tmp_path):
+    """A sweep and then its report build the same data in one process: one warning, not two."""
+    cfg = DataConfig(path=str(DELHI / "DailyDelhiClimateTrain.csv"), test_path=str(DELHI / "DailyDelhiClimateTest.csv"),
+                     cache_dir=str(tmp_path))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = build_windowed_data(cfg, WindowConfig(), SplitConfig())
+        second = build_windowed_data(cfg, WindowConfig(), SplitConfig())
+    assert (first.summary["cache"], second.summary["cache"]) == ("miss", "hit")
+    assert sum("kept the test file" in str(w.message) for w in caught) == 1

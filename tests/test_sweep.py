@@ -7,18 +7,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import sweep_argv
+from conftest import FIVE, sweep_argv
 from wandb_records import history, tags
 
 from reports.runs import read_run
 from sweeps.run_all import main
 
-FIVE = {"lstm_ar", "lstm_nar", "gru_ar", "gru_nar", "transformer"}
-
 
 def test_smoke_sweep_trains_all_five_and_writes_the_run_dir(smoke_run: Path):
     run = read_run(smoke_run)
-    assert {t.model for t in run.trials} == FIVE
+    assert {t.model for t in run.trials} == set(FIVE)
     assert all(t.status == "finished" and t.epochs == 2 for t in run.trials), [(t.model, t.status) for t in run.trials]
     for name in ("config.yaml", "scaler.json", "data_summary.json", "trials.json", "run.json"):
         assert (smoke_run / name).exists(), name
@@ -38,38 +36,28 @@ def test_wandb_offline_files_hold_each_trials_epoch_metrics(smoke_run: Path):
         assert tags(by_trial[ray_id]) == [trial.model]
 
 
-def test_a_user_csv_and_a_models_subset(ray_session, tmp_path: Path, data_cache: Path):
+@pytest.mark.slow
+def test_a_user_csv_a_models_subset_and_selection_by_validation(ray_session, tmp_path: Path, data_cache: Path):
     from vega_datasets import local_data
 
     csv = tmp_path / "my_weather.csv"
     local_data.seattle_weather().rename(columns={"date": "day"}).to_csv(csv, index=False)
     argv = sweep_argv(tmp_path / "runs", "csv", data_cache, f"data.path={csv}", "data.date_column=day",
-                      "data.targets=[temp_max]", "--models", "gru_nar,transformer", "--wandb-mode", "disabled")
+                      "data.targets=[temp_max]", "--models", "gru_nar,transformer", "--wandb-mode", "disabled",
+                      "models.gru_nar.hidden_size={grid: [4, 16, 64]}")
     assert main(argv) == 0
     run = read_run(tmp_path / "runs" / "csv")
-    assert sorted(t.model for t in run.trials) == ["gru_nar", "transformer"]
-    ranking = pd.read_csv(tmp_path / "runs" / "csv" / "report" / "ranking.csv")
+    assert sorted(t.model for t in run.trials) == ["gru_nar"] * 3 + ["transformer"]
+    ranking = pd.read_csv(tmp_path / "runs" / "csv" / "report" / "ranking.csv", dtype={"trial_id": str})
     assert set(ranking.model) == {"gru_nar", "transformer", "persistence", "ridge"}
+    # Three different gru_nar trials: the ranking uses the one with the lowest validation MSE.
+    gru = {t.trial_id: t.best_val_mse for t in run.trials if t.model == "gru_nar"}
+    assert len(set(gru.values())) == 3
+    chosen = ranking.set_index("model").loc["gru_nar"]
+    assert chosen.trial_id == min(gru, key=gru.get)
+    assert chosen.val_mse == pytest.approx(min(gru.values()))
     preds = pd.read_parquet(tmp_path / "runs" / "csv" / "report" / "predictions.parquet")
     assert set(preds.target) == {"temp_max"}
-
-
-def test_failing_trials_are_retried_or_recorded_and_the_sweep_completes(ray_session, tmp_path: Path, data_cache: Path):
-    faults = ("sweep.fault_injection=[{model: gru_ar, kind: raise, times: 9}, {model: gru_nar, kind: nan, times: 1},"
-              " {model: lstm_nar, kind: oom, times: 1}]")
-    argv = sweep_argv(tmp_path / "runs", "faults", data_cache, faults, "sweep.max_failures=1",
-                      "--models", "gru_ar,gru_nar,lstm_nar", "--wandb-mode", "disabled")
-    assert main(argv) == 0
-    run = read_run(tmp_path / "runs" / "faults")
-    status = {t.model: t for t in run.trials}
-    assert status["gru_ar"].status == "failed" and "injected fault" in (status["gru_ar"].error or "")
-    # A non-finite loss and an out-of-memory error are retried from the last checkpoint and then finish.
-    assert status["gru_nar"].status == "finished"
-    assert status["lstm_nar"].status == "finished"
-    assert "NonFiniteLossError" in (status["gru_nar"].dir / "error.txt").read_text()
-    assert "OutOfMemoryError" in (status["lstm_nar"].dir / "error.txt").read_text()
-    html = (tmp_path / "runs" / "faults" / "report" / "index.html").read_text()
-    assert "Failed trials" in html and "injected fault" in html
 
 
 @pytest.mark.parametrize(
@@ -103,13 +91,9 @@ def test_the_summary_run_logs_the_ranking_and_figures_offline(smoke_run: Path):
     assert {"figures/forecast_examples", "figures/loss_curves", "figures/per_horizon"} <= logged
 
 
-def test_a_wandb_report_without_a_reachable_server_is_skipped_at_once(capsys):
-    import time
-
+def test_a_wandb_report_without_a_reachable_server_is_skipped(capsys):
     from sweeps.tracking import WandbPlan, create_wandb_report
 
-    start = time.monotonic()
     plan = WandbPlan("offline", "W&B: server not reachable within 2 s; logging offline")
     assert create_wandb_report(plan, project="p", entity=None, group="g", ranking_rows=[]) is None
-    assert time.monotonic() - start < 1
     assert "W&B Report skipped" in capsys.readouterr().out

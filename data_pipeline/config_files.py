@@ -1,4 +1,5 @@
-"""YAML config loading and dotted `key=value` overrides, shared by every CLI in the project."""
+"""Config files: read a YAML config and apply dotted `key=value` overrides (shared by every CLI). The schemas
+of the sections live in config.py."""
 
 from __future__ import annotations
 

@@ -1,0 +1,64 @@
+"""The report's Data section as tables a person reads: the source, the splits and their windows, the gaps that
+were filled, and the values flagged as implausible (data_summary.json keeps every detail)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+
+def data_tables(summary: dict[str, Any]) -> list[tuple[str, pd.DataFrame]]:
+    """(title, table) pairs; a table with nothing to show is left out."""
+    dates = summary.get("date_range") or {}
+    window = summary.get("window") or {}
+    source = [
+        ("file", summary.get("source")),
+        ("test file", summary.get("test_source")),
+        ("rows", summary.get("rows")),
+        ("dates", f"{dates.get('start')} .. {dates.get('end')}" if dates else None),
+        ("frequency", summary.get("frequency")),
+        ("features", ", ".join(summary.get("feature_names") or [])),
+        ("targets", ", ".join(summary.get("target_names") or [])),
+        ("window (in / out)", f"{window.get('input')} / {window.get('output')}" if window else None),
+        ("scaler (fitted on train)", summary.get("scaler")),
+        ("dates in both files", _listed(summary.get("overlap_dropped"), "dates")),
+    ]
+    tables = [("Source", pd.DataFrame([{"": k, "value": v} for k, v in source if v not in (None, "")]))]
+
+    windows = summary.get("windows") or {}
+    splits = pd.DataFrame([
+        {"split": name, "first target date": s.get("start"), "last date": s.get("end"), "rows": s.get("rows"),
+         "inputs from": s.get("first_input"), "windows": windows.get(name)}
+        for name, s in (summary.get("splits") or {}).items()
+    ])
+    if len(splits):
+        tables.append(("Splits and windows", splits))
+
+    gaps = summary.get("gaps") or {}
+    if gaps.get("count"):
+        shown = pd.DataFrame(gaps.get("first") or [])
+        title = (f"Gaps: {gaps['count']} ({gaps.get('missing_rows')} missing rows, "
+                 f"policy {summary.get('gap_policy')}){'; the first listed' if gaps['count'] > len(shown) else ''}")
+        tables.append((title, shown))
+
+    outliers = summary.get("outliers") or []
+    if outliers:
+        flagged = pd.DataFrame(outliers)
+        title = (f"Flagged implausible values: {len(flagged)} (policy {summary.get('outlier_policy')}, robust "
+                 f"z-score above {summary.get('outlier_threshold')})")
+        tables.append((title, flagged))
+
+    nans = summary.get("nan_filled") or {}
+    if nans:
+        tables.append((f"Missing values filled (policy {summary.get('nan_policy')})",
+                       pd.DataFrame([{"column": c, "values": n} for c, n in nans.items()])))
+    return tables
+
+
+def _listed(entry: dict[str, Any] | None, key: str) -> str | None:
+    if not entry or not entry.get("count"):
+        return None
+    shown = ", ".join(map(str, entry.get(key) or []))
+    more = entry["count"] - len(entry.get(key) or [])
+    return f"{entry['count']} ({shown}{', ...' if more > 0 else ''}); the test file's rows were kept"

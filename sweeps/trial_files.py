@@ -1,0 +1,25 @@
+"""What a sweep trial leaves in its Ray trial directory: the contract between the trainable that writes it
+(sweeps/trainable.py), the driver that summarises it, the progress lines, and the report that reads it
+(reports/runs.py). No Ray import: the report reads these files without Ray.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+TRIAL_STATE_FILE = "state.pt"  # a models.train.TrainState: weights, optimiser, best weights, history
+CHRONOS_DIR = "chronos"  # a fine-tuned Chronos-2: a save_pretrained folder
+FINISHED_FILE = "finished.json"  # present in a trial's closing checkpoint: it ended by its own rule
+
+FINISHED, STOPPED, FAILED = "finished", "stopped", "failed"
+
+
+def trial_status(results: Iterable[dict[str, Any]], last_checkpoint: Path | None, *, errored: bool) -> str:
+    """finished: ended by its own stopping rule (its closing result was recorded, or its closing checkpoint was,
+    when the driver died in between). Otherwise failed if it errored, else stopped (by ASHA, or interrupted)."""
+    if any(r.get("trial_finished") for r in results) or (
+            last_checkpoint is not None and (last_checkpoint / FINISHED_FILE).exists()):
+        return FINISHED
+    return FAILED if errored else STOPPED
