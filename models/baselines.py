@@ -137,7 +137,8 @@ class SeasonalNaive(nn.Module):
     """Forecast step h (1-based) = the observed value k*season steps earlier, k = ceil(h / season): the last
     value at the same phase of the cycle that the input window holds."""
 
-    def __init__(self, n_features: int, n_targets: int, n_inputs: int, n_outputs: int, season: int = 7):
+    def __init__(self, n_features: int, n_targets: int, n_inputs: int, n_outputs: int, season: int = 7,
+                 n_future: int = 0):  # n_future: accepted for a uniform build(); the input window is all it reads
         super().__init__()
         if season < 1 or season > n_inputs:
             raise ValueError(f"seasonal naive needs 1 <= season <= window.input ({n_inputs}), got season={season}; "
@@ -147,7 +148,7 @@ class SeasonalNaive(nn.Module):
         # position in the input window (0 = oldest) of the value one whole number of seasons back
         self.register_buffer("source", torch.as_tensor(n_inputs - 1 + h - season * np.ceil(h / season), dtype=torch.long))
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, future: torch.Tensor | None = None) -> torch.Tensor:
         return x[:, self.source, : self.n_targets].contiguous()
 
 
