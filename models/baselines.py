@@ -147,7 +147,7 @@ class SeasonalNaive(nn.Module):
         # position in the input window (0 = oldest) of the value one whole number of seasons back
         self.register_buffer("source", torch.as_tensor(n_inputs - 1 + h - season * np.ceil(h / season), dtype=torch.long))
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, future: torch.Tensor | None = None) -> torch.Tensor:
         return x[:, self.source, : self.n_targets].contiguous()
 
 
