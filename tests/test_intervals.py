@@ -63,9 +63,9 @@ def test_split_conformal_covers_its_level_on_exchangeable_gaussian_errors():
 def test_intervals_on_ar1_data_cover_80_and_95_percent_with_the_gaussian_widths(ar1_data):
     data = ar1_data
     assert len(data.val) > 1000 and len(data.test) > 2000
-    results = {r.model: r for r in baseline_scores(data)}
+    results = {r.model: r for r in baseline_scores(data)[0]}
     bands = [b for b in all_bands(list(results.values()), data, (0.8, 0.95)) if b.method == CONFORMAL]
-    assert {(b.model, b.level) for b in bands} == {(m, lv) for m in ("persistence", "ridge") for lv in (0.8, 0.95)}
+    assert {(b.model, b.level) for b in bands} == {(m, lv) for m in results for lv in (0.8, 0.95)}  # every baseline
     h = np.arange(1, data.n_outputs + 1)
     sd_best = SIGMA * np.sqrt((1 - PHI ** (2 * h)) / (1 - PHI**2))  # the optimal h-step error's sd, per day
     z = {0.8: 1.2816, 0.95: 1.9600}
@@ -85,9 +85,9 @@ def test_intervals_never_read_test_targets(ar1_data):
     rng = np.random.default_rng(5)
     perturbed = dataclasses.replace(data, test=dataclasses.replace(
         data.test, y=data.test.y + rng.normal(0, 5, size=data.test.y.shape).astype(np.float32)))
-    before = all_bands(baseline_scores(data), data, (0.8, 0.95))
-    after = all_bands(baseline_scores(perturbed), perturbed, (0.8, 0.95))
-    assert len(before) == len(after) == 4
+    before = all_bands(baseline_scores(data)[0], data, (0.8, 0.95))
+    after = all_bands(baseline_scores(perturbed)[0], perturbed, (0.8, 0.95))
+    assert len(before) == len(after) == 2 * len(baseline_scores(data)[0])  # every baseline at both levels
     for b, a in zip(before, after, strict=True):
         assert (b.model, b.method, b.level) == (a.model, a.method, a.level)
         np.testing.assert_array_equal(b.lower, a.lower)
@@ -114,7 +114,8 @@ def test_cqr_widens_a_quantile_models_band_from_validation_only(tmp_path: Path, 
     def head(data, n):  # a few windows per split keep the tiny model fast on a busy 2-core machine
         return dataclasses.replace(data, **{s: dataclasses.replace(
             getattr(data, s), x=getattr(data, s).x[:n], y=getattr(data, s).y[:n],
-            origin=getattr(data, s).origin[:n]) for s in ("val", "test")})
+            origin=getattr(data, s).origin[:n],
+            mask=None if getattr(data, s).mask is None else getattr(data, s).mask[:n]) for s in ("val", "test")})
 
     data = head(ar1_data, 60)
     threads = torch.get_num_threads()
