@@ -284,12 +284,13 @@ def subset_args(epochs: int, small: bool) -> list[str]:
     1 and 2 layers (20 trials), a fixed number of epochs, no ASHA, no early stopping."""
     widths = "[32]" if small else "[32, 128]"
     layers = "[1]" if small else "[1, 2]"
-    args = ["--profile", "default", "--models", ",".join(ARCHS), "sweep.scheduler=none",
+    # norm fixed and no seed repeats, so the subset stays 20 trials whatever the default grid searches
+    args = ["--profile", "default", "--models", ",".join(ARCHS), "sweep.scheduler=none", "sweep.final_seeds=0",
             f"train.epochs={epochs}", "train.patience=100000"]
     for arch in ARCHS:
         width_key = "d_model" if arch == "transformer" else "hidden_size"
         args += [f"models.{arch}.{width_key}={{grid: {widths}}}", f"models.{arch}.num_layers={{grid: {layers}}}",
-                 f"models.{arch}.dropout=0.1"]
+                 f"models.{arch}.dropout=0.1", f"models.{arch}.norm=none"]
     return args
 
 
