@@ -269,15 +269,15 @@ def test_driver_killed_while_building_the_report_resumes_into_a_complete_report(
 
 def test_resuming_onto_changed_data_is_refused(tmp_path: Path):
     from data_pipeline import DataConfig, SplitConfig, WindowConfig, build_windowed_data
-    from sweeps.driver import _refuse_changed_data
+    from sweeps.run_dir import refuse_changed_data
 
     csv = tmp_path / "d.csv"
     csv.write_text(_days(400))
     cfg = DataConfig(path=str(csv), cache_dir=str(tmp_path / "cache"))
     before = build_windowed_data(cfg, WindowConfig(input=10, output=3), SplitConfig())
     before.scaler.save(tmp_path / "scaler.json")
-    _refuse_changed_data(tmp_path, before)  # same data: fine
+    refuse_changed_data(tmp_path, before)  # same data: fine
     csv.write_text(_days(400).replace(",1.5,", ",9.5,"))
     after = build_windowed_data(cfg, WindowConfig(input=10, output=3), SplitConfig())
     with pytest.raises(ConfigError, match="changed since its trials ran"):
-        _refuse_changed_data(tmp_path, after)
+        refuse_changed_data(tmp_path, after)

@@ -1,0 +1,136 @@
+"""A sweep's run directory: its identity (the config and data it was started with), and safe writes into it.
+
+Nothing is written here until the config and data have validated (sweeps/driver.py calls `prepare_run_dir` last),
+and a directory whose trials never started never binds its name to a config.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from data_pipeline import WindowedData
+from sweeps.config import ConfigError, SweepConfig
+
+
+def absolute_data_paths(cfg: SweepConfig) -> None:
+    """The report and the forecast command may run from another directory: store data paths absolute."""
+    for key in ("path", "test_path"):
+        value = getattr(cfg.data, key)
+        if value and "://" not in value:
+            setattr(cfg.data, key, str(Path(value).expanduser().resolve()))
+
+
+def has_started_trials(run_dir: Path) -> bool:
+    """Whether any trial of the sweep stored in `run_dir` has started (Ray wrote its params.json). Only then do
+    its config and data bind the name: a start that failed before its first trial leaves nothing to protect."""
+    run_json = run_dir / "run.json"
+    if not run_json.exists():
+        return False
+    experiment = json.loads(run_json.read_text())["experiment_path"]
+    if "://" in experiment:
+        return True  # remote storage: assume trials ran rather than list a bucket here
+    return any(Path(experiment).glob("*/params.json"))
+
+
+def refuse_other_config(run_dir: Path, resolved: dict[str, Any]) -> None:
+    """Refuse to mix two different sweeps under one name (called only when the stored one has started trials)."""
+    stored_path = run_dir / "config.yaml"
+    if not stored_path.exists():
+        return
+    stored = yaml.safe_load(stored_path.read_text())
+    if _identity(stored) != _identity(resolved):
+        diff = sorted(_diff_keys(_identity(stored), _identity(resolved)))
+        raise ConfigError(
+            f"{run_dir} already holds a sweep with a different config (differs at: {', '.join(diff[:6])}); "
+            "use another --name, or delete that directory to start over"
+        )
+
+
+def prepare_run_dir(cfg: SweepConfig, run_dir: Path, resolved: dict[str, Any], *, resuming: bool) -> None:
+    """Create runs/<name> and write its config: only once the config, the data and every trial have validated."""
+    check_writable(run_dir, "run directory", "pass another --runs-dir")
+    if cfg.sweep.storage_path and "://" not in cfg.sweep.storage_path:
+        check_writable(Path(cfg.sweep.storage_path), "sweep.storage_path", "point --storage-path at a writable "
+                        "directory shared by all nodes")
+    if resuming:
+        return
+    # A start that never reached a trial may have left Ray's snapshot of its (other) trial list: start afresh.
+    run_json = run_dir / "run.json"
+    if run_json.exists():
+        stale = json.loads(run_json.read_text())["experiment_path"]
+        if "://" not in stale and Path(stale).is_dir():
+            shutil.rmtree(stale)
+        run_json.unlink()
+    write_atomic(run_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
+
+
+# What defines a sweep's trials and results. Resources, retries, storage and W&B may change between an
+# interrupted run and its resumption.
+_IDENTITY_SWEEP_KEYS = ("scheduler", "grace_period", "reduction_factor", "num_samples")
+
+
+def _identity(config: dict[str, Any]) -> dict[str, Any]:
+    out = {k: config.get(k) for k in ("data", "window", "split", "train", "models")}
+    out["sweep"] = {k: (config.get("sweep") or {}).get(k) for k in _IDENTITY_SWEEP_KEYS}
+    if isinstance(out["data"], dict):
+        out["data"] = {k: v for k, v in out["data"].items() if k != "cache_dir"}
+    return out
+
+
+def refuse_changed_data(run_dir: Path, data: WindowedData) -> None:
+    """A resumed sweep must train on the data its finished trials saw: the stored train-only scaler tells."""
+    from data_pipeline import Scaler
+
+    stored = run_dir / "scaler.json"
+    if stored.exists() and not Scaler.load(stored).matches(data.scaler):
+        raise ConfigError(f"the data behind {run_dir} changed since its trials ran (its training-split statistics "
+                          "differ); restore the original file, or use another --name for the new data")
+
+
+def refuse_changed_files(run_dir: Path, cfg: SweepConfig) -> None:
+    """A resumed sweep refuses data files whose content hashes differ from those recorded at its start."""
+    from data_pipeline.series import IDENTITY_FILE, check_data_identity
+
+    check_data_identity(run_dir / IDENTITY_FILE, cfg.data, "restore the original file, or use another --name "
+                        "for the new data")
+
+
+def record_data_files(run_dir: Path, cfg: SweepConfig, *, resuming: bool) -> None:
+    """Record the data files' content hashes when a sweep starts (a run directory whose trials never started
+    holds no sweep yet: its record is replaced)."""
+    from data_pipeline.series import IDENTITY_FILE
+
+    if not resuming:
+        (run_dir / IDENTITY_FILE).unlink(missing_ok=True)
+    refuse_changed_files(run_dir, cfg)  # writes the record when there is none
+
+
+def check_writable(path: Path, what: str, fix: str) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test-{os.getpid()}"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as err:
+        raise ConfigError(f"{what} {path} is not writable ({err.strerror or err}); {fix}") from err
+
+
+def _diff_keys(a: Any, b: Any, prefix: str = "") -> set[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: set[str] = set()
+        for k in set(a) | set(b):
+            out |= _diff_keys(a.get(k), b.get(k), f"{prefix}{k}.")
+        return out
+    return set() if a == b else {prefix.rstrip(".")}
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

@@ -1,0 +1,60 @@
+"""The search phase's Ray Tune Tuner: a new one over the expanded trial list, or the stored one on resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sweeps.config import SweepConfig
+from sweeps.resume import repair_missing_checkpoints
+
+METRIC = "best_val_mse"
+
+
+def build_tuner(cfg: SweepConfig, trainable: Any, trials: list[dict[str, Any]], callbacks: list[Any],
+           storage_path: str, experiment_name: str, experiment_path: str) -> Any:
+    """A new Tuner, or the stored one when this sweep was interrupted (finished trials stay finished)."""
+    from ray import tune
+
+    from sweeps.scheduler import PerModelASHA
+
+    if tune.Tuner.can_restore(experiment_path):
+        print(f"Resuming the sweep stored in {experiment_path}: finished trials are kept, the rest continue.")
+        for path in repair_missing_checkpoints(experiment_path):
+            print(f"  restored {path.parent.name}/{path.name} from that trial's newest checkpoint")
+        return tune.Tuner.restore(experiment_path, trainable=trainable, resume_errored=True)
+    scheduler = None
+    if cfg.sweep.scheduler == "asha":
+        # +1: a trial's closing report comes after its last epoch. Per-model `epochs` may exceed train.epochs.
+        max_epochs = max([cfg.train.epochs, *(int(t["train"].get("epochs", 0)) for t in trials)])
+        scheduler = PerModelASHA(metric=METRIC, mode="min", max_t=max_epochs + 1,
+                                 grace_period=cfg.sweep.grace_period, reduction_factor=cfg.sweep.reduction_factor)
+    return tune.Tuner(
+        trainable,
+        param_space={"trial": tune.grid_search(trials)},
+        tune_config=tune.TuneConfig(
+            metric=METRIC,
+            mode="min",
+            scheduler=scheduler,
+            reuse_actors=cfg.sweep.reuse_actors,
+            max_concurrent_trials=cfg.sweep.max_concurrent_trials,
+            trial_dirname_creator=trial_dirname,
+        ),
+        run_config=tune.RunConfig(
+            name=experiment_name,
+            storage_path=storage_path,
+            failure_config=tune.FailureConfig(max_failures=cfg.sweep.max_failures),
+            # One checkpoint per trial (the latest, which also holds its best weights): disk stays bounded.
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            callbacks=callbacks,
+            verbose=0,
+        ),
+    )
+
+
+def trial_dirname(trial: Any) -> str:
+    return f"{trial.config['trial']['model']}_{trial.trial_id}"
+
+
+def join_storage(base: str, name: str) -> str:
+    return f"{base.rstrip('/')}/{name}" if "://" in base else str(Path(base).resolve() / name)
