@@ -1,5 +1,8 @@
 """One training entry point for every model: `fit(model, data, cfg, on_epoch, resume)`.
 
+Over 250 lines: the loop, its device/precision policy and its resumable state belong together (a checkpoint must
+restore exactly what the loop reads), so they stay in one file read top to bottom.
+
 Trained models (RNNs, Transformer): AdamW on MSE of scaled targets, gradient clipping, early stopping on
 validation MSE, best-epoch weights loaded back at the end.
 Ridge: closed-form fit via `fit_ridge` (alpha chosen on validation); one history entry.

@@ -3,6 +3,9 @@
 Protocol: each model's trial is chosen on validation MSE alone; the chosen weights are then scored once on the
 test split, beside the baselines under the same windows and metrics. The ranking, its headline and the winner are
 decided by validation (mean over seeds where there are seeds); test columns only show how that choice held up.
+
+Over 250 lines: it is the one place that assembles every section of the report (scoring, intervals, figures,
+tables, notes) in order; each section's logic lives in its own module (scoring, intervals, figures, data_section).
 """
 
 from __future__ import annotations
