@@ -311,7 +311,9 @@ def _sections(run: RunDir, data: WindowedData, ranking: pd.DataFrame, results: l
     if wanted_seeds and not phases.get("finals", {}).get("finished"):
         notes.append(f"The seed repeats ({wanted_seeds} more seeds per architecture) have not finished: models are "
                      f"ranked on the seeds available. Run the same sweep command again to complete them.")
-    missing = sorted(set(run.config.get("models", {})) - {r.model for r in results})
+    skipped_file = run.path / "skipped.json"  # models the sweep skipped on purpose have their own note
+    skipped = set(json.loads(skipped_file.read_text())) if skipped_file.exists() else set()
+    missing = sorted(set(run.config.get("models", {})) - {r.model for r in results} - skipped)
     if missing:
         notes.append(f"Not ranked (no trial with a checkpoint): {', '.join(missing)}.")
     failed = pd.DataFrame([{"model": t.model, "trial": t.trial_id, "hparams": t.tag, "error": t.error}
