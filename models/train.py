@@ -174,16 +174,23 @@ def _val_errors(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     for i in range(0, len(x), EVAL_BATCH):
         f = None if future is None else future[i : i + EVAL_BATCH]
         err = model(x[i : i + EVAL_BATCH], future=f).float() - y[i : i + EVAL_BATCH]
-        if mask is not None:
-            err = err * mask[i : i + EVAL_BATCH]
-        sq += err.double().pow(2).sum()
-        ab += err.double().abs().sum()
-    n = y.numel() if mask is None else max(1, int(mask.sum()))
+        if mask is None:
+            sq += err.double().pow(2).sum()
+            ab += err.double().abs().sum()
+        else:  # a 0/1 mask, or a panel's per-cell weights (each series' cells share an equal total)
+            m = mask[i : i + EVAL_BATCH].double()
+            sq += (err.double().pow(2) * m).sum()
+            ab += (err.double().abs() * m).sum()
+    if mask is None:
+        return float(sq) / y.numel(), float(ab) / y.numel()
+    total = float(mask.double().sum())
+    n = total if total > 0 else 1.0
     return float(sq) / n, float(ab) / n
 
 
 def _mask_tensor(mask: np.ndarray | None, device: torch.device) -> torch.Tensor | None:
-    return None if mask is None else torch.as_tensor(mask, dtype=torch.float32, device=device)
+    """The split's score weights on the device: float64, so a panel's small per-cell weights stay exact."""
+    return None if mask is None else torch.as_tensor(mask, dtype=torch.float64, device=device)
 
 
 def _rng_state(gen: torch.Generator, device: torch.device) -> dict:
@@ -226,7 +233,7 @@ def fit(
     # known-future inputs (calendar values of the forecast days); zero columns when the data has none
     f_train = torch.as_tensor(data.train.future, dtype=torch.float32, device=device)
     f_val = torch.as_tensor(data.val.future, dtype=torch.float32, device=device)
-    m_val = _mask_tensor(data.val.mask, device)
+    m_val = _mask_tensor(data.val.score_weights(), device)
     n = len(x_train)
     if n == 0 or len(x_val) == 0:
         raise ValueError(f"fit needs train and val windows, got {n} and {len(x_val)}")
@@ -361,7 +368,7 @@ def _fit_closed_form(
         model,
         torch.as_tensor(data.val.x, dtype=torch.float32, device=device),
         torch.as_tensor(data.val.y, dtype=torch.float32, device=device),
-        mask=_mask_tensor(data.val.mask, device),
+        mask=_mask_tensor(data.val.score_weights(), device),
     )
     _check_finite(train_loss, "train loss", 1)
     _check_finite(val_mse, "validation MSE", 1)
