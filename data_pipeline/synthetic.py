@@ -39,8 +39,8 @@ def synthetic_panel(n_series: int = N_SERIES, seed: int = SEED) -> pd.DataFrame:
         noise = np.zeros(len(dates))
         for k in range(len(dates)):
             noise[k] = (phi * noise[k - 1] if k else 0.0) + shocks[k]
-        season = (1 + weekly * np.sin(2 * np.pi * (dates.dayofweek.to_numpy() + phase) / 7)
-                  + yearly * np.sin(2 * np.pi * dates.dayofyear.to_numpy() / 365.25))
+        season = (1 + weekly * np.sin(2 * np.pi * (dates.day_of_week.to_numpy() + phase) / 7)
+                  + yearly * np.sin(2 * np.pi * dates.day_of_year.to_numpy() / 365.25))
         value = level * (1 + trend * t) * season + level * noise
         frames.append(pd.DataFrame({"date": dates, PANEL_ID_COLUMN: f"s{i:02d}", PANEL_VALUE_COLUMN: value}))
     return pd.concat(frames, ignore_index=True)
