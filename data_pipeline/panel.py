@@ -143,8 +143,8 @@ def _series_ranges(bundle: SeriesBundle, cut: tuple[pd.Timestamp, pd.Timestamp],
             "test": SplitRange(test_start, len(index), test_floor)}
 
 
-def build_panel(data: DataConfig, window: WindowConfig, split: SplitConfig) -> WindowedData:
-    """Load, clean, split (one calendar cut), scale (per series) and window every series of a panel."""
+def read_panel(data: DataConfig) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame] | None, str, str | None]:
+    """(rows per series of the training file, of the test file or None, their labels): checked, not cleaned."""
     df, label = _read_source(data)
     frames = split_by_id(to_long(df, data, label), data, label)
     test_src = _read_test(data)
@@ -158,6 +158,21 @@ def build_panel(data: DataConfig, window: WindowConfig, split: SplitConfig) -> W
                             + "; ".join(p for p in (f"missing {_listed(missing)}" if missing else "",
                                                     f"not in training {_listed(extra)}" if extra else "") if p)
                             + "; give the test file the same series ids")
+    return frames, test_frames, label, None if test_src is None else test_src[1]
+
+
+def clean_panel(data: DataConfig) -> dict[str, SeriesBundle]:
+    """Every series cleaned on its own with all its rows as training rows (no split): a forecast's input."""
+    frames, test_frames, label, test_label = read_panel(data)
+    return {name: clean_series(data, None, (frames[name], f"{label} [{data.panel_id_column}={name}]"),
+                                None if test_frames is None else
+                                (test_frames[name], f"{test_label} [{data.panel_id_column}={name}]"))
+            for name in frames}
+
+
+def build_panel(data: DataConfig, window: WindowConfig, split: SplitConfig) -> WindowedData:
+    """Load, clean, split (one calendar cut), scale (per series) and window every series of a panel."""
+    frames, test_frames, label, test_label = read_panel(data)
     dates = _raw_dates(frames, data.date_column)
     test_dates = None if test_frames is None else _raw_dates(test_frames, data.date_column)
     _check_shared_dates(dates if test_dates is None else {n: dates[n].append(test_dates[n]) for n in dates}, label)
@@ -188,7 +203,7 @@ def build_panel(data: DataConfig, window: WindowConfig, split: SplitConfig) -> W
     bundles: dict[str, SeriesBundle] = {}
     for name in kept:
         tag = f"{label} [{data.panel_id_column}={name}]"
-        test_source = None if test_frames is None else (test_frames[name], f"{test_src[1]} [{data.panel_id_column}={name}]")
+        test_source = None if test_frames is None else (test_frames[name], f"{test_label} [{data.panel_id_column}={name}]")
         bundles[name] = clean_series(data, split, (frames[name], tag), test_source, train_until=cut[0])
     return _assemble(bundles, cut, data, window, split, label, short)
 

@@ -25,8 +25,8 @@ import pandas as pd
 from data_pipeline import DataError, Scaler, WindowedData, build_windowed_data
 from data_pipeline.series import IDENTITY_FILE, check_data_identity
 from models import predict
-from models.metrics import score_split
 from models.chronos import CHRONOS2
+from models.metrics import score_split
 from reports import figures, intervals, panel, pretrained
 from reports.data_section import data_tables
 from reports.render import render_html, render_markdown

@@ -3,7 +3,8 @@
 Loads the best checkpoint (of the model ranked first on validation, or of --model), feeds it the last N_INPUTS
 days of the data, and writes the next N_OUTPUTS days in original units to runs/<name>/forecast.csv: per target the
 point forecast and `_lo80/_hi80/_lo95/_hi95` (the run's `report.interval_levels`), split-conformal intervals
-calibrated on the model's errors on the run's own validation windows.
+calibrated on the model's errors on the run's own validation windows. A panel (many series) gets one block of rows
+per series, each from that series' own last days, with its id in the first column.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from data_pipeline import DataConfig, DataError, Scaler, apply_overrides, forecast_input, future_input
+from data_pipeline.forecast import panel_forecast_input
 from models import predict
 from models.chronos import CHRONOS2
 from reports.intervals import conformal_half_width, interval_levels, level_tag
@@ -45,7 +47,12 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
     data_cfg = DataConfig.model_validate(raw["data"])
     _, window, _ = run.data_configs()
     scaler = Scaler.load(run.path / "scaler.json")
-    x, dates = forecast_input(data_cfg, window, scaler, scaler.feature_names)
+    names: list[str] | None = None
+    if scaler.per_series:  # a panel: every series' own last days, scaled by its own scaler
+        x, series_dates, names = panel_forecast_input(data_cfg, window, scaler)
+        dates = series_dates[0]
+    else:
+        x, dates = forecast_input(data_cfg, window, scaler, scaler.feature_names)
 
     summary = json.loads((run.path / "data_summary.json").read_text())
     n_targets = len(summary["target_names"])
@@ -71,18 +78,37 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
                       n_outputs=window.output, n_future=len(future_names))
         # a seed ensemble (`<model>_ensemble`): the mean of its seeds' forecasts
         nets = [load_best_model(t, shapes) for t in ensembles.get(model) or [best[model]]]
-        future = future_input(dates, scaler, future_names)
+        future = (future_input(dates, scaler, future_names) if names is None else
+                  np.concatenate([future_input(d, scaler.for_series(i), future_names)
+                                  for i, d in enumerate(series_dates)]))
 
         def run_model(inputs: np.ndarray, known_future: np.ndarray | None) -> np.ndarray:
             return np.mean([predict(net, inputs, future=known_future) for net in nets], 0)
-    y_scaled = run_model(x, future)[0]
     val_pred = run_model(val.x, val.future)
+    if names is not None:
+        frame = pd.concat([_block(y, series_dates[i], scaler.for_series(i), val_pred, val.y, run.config)
+                           .assign(**{"series": names[i]}) for i, y in enumerate(run_model(x, future))],
+                          ignore_index=True)
+        frame = frame[["series", *[c for c in frame.columns if c != "series"]]]
+        frame.attrs.update(model=model, note=note)
+        return frame
+    y_scaled = run_model(x, future)[0]
+    frame = _block(y_scaled, dates, scaler, val_pred, val.y, run.config)
+    frame.attrs["model"] = model
+    frame.attrs["note"] = note
+    return frame
+
+
+def _block(y_scaled: np.ndarray, dates: pd.DatetimeIndex, scaler: Scaler, val_pred: np.ndarray, val_y: np.ndarray,
+           config: dict) -> pd.DataFrame:
+    """One series' forecast rows: the date, then per target the point forecast and its interval bounds, in
+    original units (`scaler`: that series' own); half-widths from the validation errors (scaled units)."""
     k = y_scaled.shape[-1]
     columns: dict[str, np.ndarray] = {}
     point = scaler.inverse(y_scaled, slice(0, k))
     bounds = {}
-    for level in interval_levels(run.config):
-        q = conformal_half_width(val_pred, val.y, level)
+    for level in interval_levels(config):
+        q = conformal_half_width(val_pred, val_y, level)
         bounds[level] = (scaler.inverse(y_scaled - q, slice(0, k)), scaler.inverse(y_scaled + q, slice(0, k)))
     for j, target in enumerate(scaler.feature_names[:k]):
         columns[target] = point[:, j]
@@ -91,8 +117,6 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
             columns[f"{target}_hi{level_tag(level)}"] = hi[:, j]
     frame = pd.DataFrame(columns)
     frame.insert(0, "date", dates.date)
-    frame.attrs["model"] = model
-    frame.attrs["note"] = note
     return frame
 
 

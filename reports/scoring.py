@@ -10,8 +10,8 @@ import pandas as pd
 
 from data_pipeline import WindowedData
 from models import build, count_parameters, fit_ridge, predict
-from models.metrics import score_split
 from models.baselines import climatology_applies, climatology_forecast, default_season, fit_climatology
+from models.metrics import score_split
 
 BOOTSTRAP_SAMPLES = 2000
 
