@@ -214,8 +214,11 @@ class WindowedData:
     @property
     def shapes(self) -> dict[str, int]:
         """The shape arguments of `models.build`, as this data dictates them."""
-        return dict(n_features=self.n_features, n_targets=self.n_targets, n_inputs=self.n_inputs,
-                    n_outputs=self.n_outputs, n_future=self.n_future)
+        shapes = dict(n_features=self.n_features, n_targets=self.n_targets, n_inputs=self.n_inputs,
+                      n_outputs=self.n_outputs, n_future=self.n_future)
+        if self.is_panel:  # what a series embedding tells apart
+            shapes["n_series"] = self.n_series
+        return shapes
 
     def split(self, name: str) -> SplitWindows:
         return {"train": self.train, "val": self.val, "test": self.test}[name]

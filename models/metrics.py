@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from data_pipeline.types import SplitWindows, WindowedData, score_weights
+from models.blocks import series_kwargs
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
@@ -26,10 +27,12 @@ def predict(
     batch_size: int = 1024,
     device: str | torch.device | None = None,
     future: np.ndarray | None = None,
+    series: np.ndarray | None = None,
 ) -> np.ndarray:
     """Scaled forecasts (n, n_outputs, n_targets) float32, in eval mode; y is never passed.
 
     `future`: the windows' known-future inputs (SplitWindows.future), for models built with n_future > 0.
+    `series`: the windows' series ids (SplitWindows.series), for models built with a series embedding.
     """
     device = torch.device(device) if device is not None else model_device(model)
     was_training = model.training
@@ -37,10 +40,12 @@ def predict(
     try:
         xt = torch.as_tensor(np.asarray(x, dtype=np.float32))
         ft = None if future is None else torch.as_tensor(np.asarray(future, dtype=np.float32))
+        st = None if series is None else torch.as_tensor(np.asarray(series, dtype=np.int64))
 
         def batch(i: int) -> torch.Tensor:
             f = None if ft is None else ft[i : i + batch_size].to(device)
-            return model(xt[i : i + batch_size].to(device), future=f).float().cpu()
+            ids = series_kwargs(model, None if st is None else st[i : i + batch_size].to(device))
+            return model(xt[i : i + batch_size].to(device), future=f, **ids).float().cpu()
 
         outs = [batch(i) for i in range(0, len(xt), batch_size)]
     finally:
@@ -99,4 +104,4 @@ def evaluate(model: nn.Module, split: SplitWindows, data: WindowedData) -> dict:
     """{"mse", "mae"} scaled (mean over windows x horizons x targets), "per_target" {name: {rmse, mae}} in
     original units, "per_horizon_mse" (scaled, one per forecast day), "n_windows"; unobserved targets (the
     split's mask) left out."""
-    return score_split(predict(model, split.x, future=split.future), split, data)
+    return score_split(predict(model, split.x, future=split.future, series=split.series), split, data)

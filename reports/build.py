@@ -207,8 +207,8 @@ def _with_seeds(chosen: ModelScore, model: Any, repeats: list[TrialRecord], data
     chosen.seed_val_mse, chosen.seed_test_mse = [chosen.val_mse], [chosen.test["mse"]]
     for t in sorted(repeats, key=lambda t: t.tag):
         seed_model = load_best_model(t, data.shapes)
-        val_preds.append(predict(seed_model, data.val.x, future=data.val.future))
-        test_preds.append(predict(seed_model, data.test.x, future=data.test.future))
+        val_preds.append(predict(seed_model, data.val.x, future=data.val.future, series=data.val.series))
+        test_preds.append(predict(seed_model, data.test.x, future=data.test.future, series=data.test.series))
         chosen.seed_val_mse.append(t.best_val_mse)
         chosen.seed_test_mse.append(score_split(test_preds[-1], data.test, data)["mse"])
     return score_predictions(f"{chosen.model}_ensemble", np.mean(val_preds, 0), np.mean(test_preds, 0), data,

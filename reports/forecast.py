@@ -70,24 +70,27 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
 
         future = None  # Chronos-2 reads no known-future inputs
 
-        def run_model(inputs: np.ndarray, known_future: np.ndarray | None) -> np.ndarray:
+        def run_model(inputs: np.ndarray, known_future: np.ndarray | None,
+                      series: np.ndarray | None = None) -> np.ndarray:
             return chronos_predict(pipeline, inputs, n_targets=n_targets, n_outputs=window.output, scaler=scaler)[0]
     else:
         future_names = list(summary.get("future_names", []))  # the calendar values the decoders read
         shapes = dict(n_features=len(scaler.feature_names), n_targets=n_targets, n_inputs=window.input,
-                      n_outputs=window.output, n_future=len(future_names))
+                      n_outputs=window.output, n_future=len(future_names), n_series=max(1, len(names or [])))
         # a seed ensemble (`<model>_ensemble`): the mean of its seeds' forecasts
         nets = [load_best_model(t, shapes) for t in ensembles.get(model) or [best[model]]]
         future = (future_input(dates, scaler, future_names) if names is None else
                   np.concatenate([future_input(d, scaler.for_series(i), future_names)
                                   for i, d in enumerate(series_dates)]))
 
-        def run_model(inputs: np.ndarray, known_future: np.ndarray | None) -> np.ndarray:
-            return np.mean([predict(net, inputs, future=known_future) for net in nets], 0)
-    val_pred = run_model(val.x, val.future)
+        def run_model(inputs: np.ndarray, known_future: np.ndarray | None,
+                      series: np.ndarray | None = None) -> np.ndarray:
+            return np.mean([predict(net, inputs, future=known_future, series=series) for net in nets], 0)
+    val_pred = run_model(val.x, val.future, val.series)
     if names is not None:
         frame = pd.concat([_block(y, series_dates[i], scaler.for_series(i), val_pred, val.y, run.config)
-                           .assign(**{"series": names[i]}) for i, y in enumerate(run_model(x, future))],
+                           .assign(**{"series": names[i]})
+                           for i, y in enumerate(run_model(x, future, np.arange(len(names))))],
                           ignore_index=True)
         frame = frame[["series", *[c for c in frame.columns if c != "series"]]]
         frame.attrs.update(model=model, note=note)

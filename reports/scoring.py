@@ -45,10 +45,10 @@ class ModelScore:
 
 def score_model(name: str, model: Any, data: WindowedData, *, kind: str, **info: Any) -> ModelScore:
     val_mse = info.pop("val_mse", None)
-    val_pred = predict(model, data.val.x, future=data.val.future)
+    val_pred = predict(model, data.val.x, future=data.val.future, series=data.val.series)
     if val_mse is None:
         val_mse = score_split(val_pred, data.val, data)["mse"]
-    y_pred = predict(model, data.test.x, future=data.test.future)
+    y_pred = predict(model, data.test.x, future=data.test.future, series=data.test.series)
     # Ridge keeps its closed-form weights in buffers: count them; persistence has nothing to learn.
     params = count_parameters(model, trainable_only=False)
     if name == "ridge":
