@@ -212,8 +212,9 @@ def verdict(ranking: pd.DataFrame) -> str:
             parts.append(f"is worse than {ref} beyond noise")
         else:
             parts.append(f"is not distinguishable from {ref}")
+    mase = f", test MASE {top.test_mase:.3f}, mean over series" if "test_mase" in ranking else ""  # panels
     head = (f"Chosen on validation: {top.model} (validation MSE {top.val_mse_mean:.4f}{seeds}; "
-            f"test MSE {top.test_mse:.4f})")
+            f"test MSE {top.test_mse:.4f}{mase})")
     tail = (f"; on test it {' and '.join(parts)} (95% block-bootstrap intervals of the MSE difference)."
             if parts else ".")
     return head + tail
