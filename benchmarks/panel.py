@@ -103,6 +103,17 @@ def per_series_ridge(data: Any, scales: np.ndarray) -> pd.DataFrame:
     return series_errors(preds, data.test, data, scales)
 
 
+def trial_epochs(run_dir: Path) -> dict[str, float]:
+    """Trial-epochs and in-loop training seconds of a sweep: wall time per unit of work, beside the wall time."""
+    from reports.runs import read_run
+
+    trials = read_run(run_dir).trials
+    epochs = sum(t.epochs or 0 for t in trials)
+    train_s = sum(t.train_time_s or 0.0 for t in trials)
+    return {"trial_epochs": epochs, "train_time_s": round(train_s, 1),
+            "train_s_per_trial_epoch": round(train_s / max(1, epochs), 3)}
+
+
 def summarise(run_dir: Path) -> dict[str, Any]:
     from reports.build import load_data
     from reports.panel import naive_scales
@@ -159,6 +170,7 @@ def main() -> None:
               "epochs": 2 if args.smoke else args.epochs,
               "wall_time_s": {"panel": round(panel_s, 1), "single_series_same_windows": round(single_s, 1),
                               "ratio_panel_over_single": round(panel_s / single_s, 3)},
+              "work": {"panel": trial_epochs(panel_dir), "single_series": trial_epochs(Path(args.runs_dir) / single_name)},
               "windows": {"panel": counts, "single_series": single_counts}, **quality}
     m = quality["mase"]
     print(f"\n=== panel: {quality['series']} series, windows train/val/test "
