@@ -3,6 +3,7 @@ at all, invented rows are counted per file and warned about, and never scored as
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -226,3 +227,37 @@ def test_bad_frequency_values_name_the_key_and_what_is_allowed(tmp_path: Path, c
     assert err.startswith("error: config error: data.frequency: 'fortnightly' is not a frequency") and "rows" in err
     with pytest.raises(ValidationError, match="data.calendar_features needs a calendar"):
         DataConfig(frequency="rows", calendar_features=True)
+
+
+@pytest.mark.slow
+def test_a_stock_like_file_sweeps_on_business_days_end_to_end(ray_session, tmp_path: Path, data_cache: Path):
+    """Trading days only (weekends and holidays absent): the sweep runs on B, the report says so and gives the
+    invented share, and a forecast continues on business days (or on bare steps under data.frequency=rows)."""
+    from reports.forecast import forecast
+    from sweeps.run_all import main
+    from conftest import sweep_argv
+
+    days, holidays = trading_days("2018-01-01", 3)
+    write_prices(tmp_path / "prices.csv", days)
+    argv = sweep_argv(tmp_path / "runs", "prices", data_cache, f"data.path={tmp_path / 'prices.csv'}",
+                      "data.targets=[close]", "window.input=20", "window.output=5", "--models", "gru_nar",
+                      "--wandb-mode", "disabled")
+    assert main(argv) == 0
+    run = tmp_path / "runs" / "prices"
+    summary = json.loads((run / "data_summary.json").read_text())
+    [inv] = summary["invented_rows"]
+    inside = holidays[(holidays > days[0]) & (holidays < days[-1])]
+    assert summary["frequency"] == "B" and inv["invented"] == len(inside) and inv["warning"] is None
+
+    report = (run / "report" / "report.md").read_text()
+    assert "| frequency | B |" in report and "business days" in report
+    assert "Invented rows" in report and f"{inv['share']:.1%}" in report
+    ranking = pd.read_csv(run / "report" / "ranking.csv")
+    assert {"gru_nar", "seasonal_naive", "climatology"} <= set(ranking.model)  # season 5; two years of training
+
+    frame = forecast(run)
+    last = days[-1]
+    assert list(pd.to_datetime(frame.date)) == list(pd.bdate_range(last + pd.Timedelta(days=1), periods=5))
+    steps = forecast(run, overrides=["data.frequency=rows"])
+    assert list(steps.step) == ["+1", "+2", "+3", "+4", "+5"] and "data.frequency=rows" in steps.attrs["note"]
+    np.testing.assert_allclose(steps.close, frame.close, rtol=1e-5)  # same inputs, same forecast; only labels differ
