@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import sweep_argv
 from pandas.tseries.holiday import USFederalHolidayCalendar
 from pydantic import ValidationError
 
@@ -235,7 +236,6 @@ def test_a_stock_like_file_sweeps_on_business_days_end_to_end(ray_session, tmp_p
     invented share, and a forecast continues on business days (or on bare steps under data.frequency=rows)."""
     from reports.forecast import forecast
     from sweeps.run_all import main
-    from conftest import sweep_argv
 
     days, holidays = trading_days("2018-01-01", 3)
     write_prices(tmp_path / "prices.csv", days)
