@@ -98,6 +98,17 @@ def test_the_same_file_read_as_calendar_days_invents_its_weekends_and_says_what_
     assert "invented:" in out and "data.frequency=B" in out
 
 
+def test_ten_years_of_trading_days_invent_only_their_holidays_not_a_third_of_the_rows(tmp_path: Path):
+    """The issue's case: ten years of a stock's closes read as calendar days invented 31% of the rows."""
+    days, holidays = trading_days("2015-01-01", 10)
+    write_prices(tmp_path / "prices.csv", days)
+    calendar = load_series(cfg(tmp_path / "prices.csv", tmp_path, frequency="D")).summary["invented_rows"][0]
+    business = load_series(cfg(tmp_path / "prices.csv", tmp_path)).summary["invented_rows"][0]
+    assert calendar["share"] > 0.30 and calendar["warning"]
+    inside = holidays[(holidays > days[0]) & (holidays < days[-1])]
+    assert business["invented"] == len(inside) and business["share"] < 0.04 and business["warning"] is None
+
+
 def test_holiday_rows_in_validation_and_test_are_masked_from_every_score(tmp_path: Path):
     days, holidays = trading_days("2019-01-01", 3)
     write_prices(tmp_path / "prices.csv", days)
