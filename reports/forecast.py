@@ -1,9 +1,10 @@
 """`python -m reports.forecast runs/<name> [--model NAME] [data.path=...]`: forecast the next days with the winner.
 
 Loads the best checkpoint (of the model ranked first on validation, or of --model), feeds it the last N_INPUTS
-days of the data, and writes the next N_OUTPUTS days in original units to runs/<name>/forecast.csv: per target the
-point forecast and `_lo80/_hi80/_lo95/_hi95` (the run's `report.interval_levels`), split-conformal intervals
-calibrated on the model's errors on the run's own validation windows.
+days of the data, and writes the next N_OUTPUTS days (on the data's calendar; steps +1..+H under data.frequency=rows)
+in original units to runs/<name>/forecast.csv: per target the point forecast and `_lo80/_hi80/_lo95/_hi95` (the
+run's `report.interval_levels`), split-conformal intervals calibrated on the model's errors on the run's own
+validation windows.
 """
 
 from __future__ import annotations
