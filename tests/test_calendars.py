@@ -201,6 +201,20 @@ def test_rows_with_a_test_file_continue_from_the_training_rows(tmp_path: Path):
     assert bundle.frame.index.equals(dates)
 
 
+def test_invented_rows_are_counted_per_file(tmp_path: Path):
+    days, holidays = trading_days("2019-01-01", 3)
+    cut = pd.Timestamp("2021-06-01")
+    write_prices(tmp_path / "train.csv", days[days < cut])
+    write_prices(tmp_path / "test.csv", days[days >= cut], seed=2)
+    s = load_series(cfg(tmp_path / "train.csv", tmp_path, test_path=str(tmp_path / "test.csv"))).summary
+    train_inv, test_inv = s["invented_rows"]
+    assert s["frequency"] == "B" and test_inv["file"].endswith("test.csv")
+    train_days, test_days = days[days < cut], days[days >= cut]
+    # each file fills the holidays inside its own span (one between the files is in neither)
+    assert train_inv["invented"] == len(holidays[(holidays > train_days[0]) & (holidays < train_days[-1])]) > 0
+    assert test_inv["invented"] == len(holidays[(holidays > test_days[0]) & (holidays < test_days[-1])]) > 0
+
+
 def test_auto_infers_whole_days_when_daily_data_has_gaps(tmp_path: Path):
     dates = pd.date_range("2020-01-01", periods=200, freq="D").delete([50, 51, 120])  # weekends present
     write_prices(tmp_path / "daily.csv", dates)
