@@ -51,10 +51,11 @@ def infer_frequency(index: pd.DatetimeIndex, label: str) -> BaseOffset:
         return to_offset(inferred)
     # With gaps infer_freq gives up; the most common step is the intended one.
     step = pd.Series(index[1:] - index[:-1]).mode().iloc[0]
-    midnight = bool((index == index.normalize()).all())
-    if step == pd.Timedelta(days=1) and midnight and is_business_days(index):
+    # one time of day throughout (midnight, or a daily close at 16:00): the steps are calendar days
+    daily = (index - index.normalize()).nunique() == 1
+    if step == pd.Timedelta(days=1) and daily and is_business_days(index):
         return to_offset("B")
-    if midnight and step % pd.Timedelta(days=1) == pd.Timedelta(0):
+    if daily and step % pd.Timedelta(days=1) == pd.Timedelta(0):
         return to_offset(f"{step.days}D")  # whole days: D (seasons, climatology), not the equivalent 24h
     return to_offset(step)
 

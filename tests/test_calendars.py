@@ -78,6 +78,14 @@ def test_a_trading_calendar_is_business_days_and_only_its_holidays_are_filled(tm
     assert s["outlier_level_rows"] == 22
 
 
+def test_business_days_stamped_at_the_close_are_business_days_too(tmp_path: Path):
+    days, _ = trading_days("2019-01-01", 1)
+    write_prices(tmp_path / "closes.csv", days + pd.Timedelta(hours=16))
+    bundle = load_series(cfg(tmp_path / "closes.csv", tmp_path))
+    assert bundle.summary["frequency"] == "B" and (bundle.frame.index.hour == 16).all()
+    assert bundle.summary["invented_rows"][0]["share"] < 0.05
+
+
 def test_the_same_file_read_as_calendar_days_invents_its_weekends_and_says_what_to_change(tmp_path: Path, capsys):
     days, _ = trading_days("2019-01-01", 3)
     write_prices(tmp_path / "prices.csv", days)
