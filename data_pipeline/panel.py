@@ -282,6 +282,8 @@ def _panel_summary(bundles: dict[str, SeriesBundle], cut: tuple[pd.Timestamp, pd
                  "missing_rows": int(sum(b.summary["gaps"]["missing_rows"] for b in bundles.values())),
                  "first": gaps[:MAX_LISTED]},
         "gap_policy": data.gap_policy, "nan_filled": nan_filled, "nan_policy": data.nan_policy,
+        # each series' file label names its id; only the series where the calendar made rows up
+        "invented_rows": [e for b in bundles.values() for e in b.summary.get("invented_rows") or [] if e["invented"]],
         "outliers": [dict(o, series=n) for n, b in bundles.items() for o in b.summary["outliers"]],
         "outlier_policy": data.outlier_policy, "outlier_threshold": data.outlier_threshold,
         "overlap_dropped": {"count": 0, "dates": []},

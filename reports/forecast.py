@@ -1,10 +1,11 @@
 """`python -m reports.forecast runs/<name> [--model NAME] [data.path=...]`: forecast the next days with the winner.
 
 Loads the best checkpoint (of the model ranked first on validation, or of --model), feeds it the last N_INPUTS
-days of the data, and writes the next N_OUTPUTS days in original units to runs/<name>/forecast.csv: per target the
-point forecast and `_lo80/_hi80/_lo95/_hi95` (the run's `report.interval_levels`), split-conformal intervals
-calibrated on the model's errors on the run's own validation windows. A panel (many series) gets one block of rows
-per series, each from that series' own last days, with its id in the first column.
+days of the data, and writes the next N_OUTPUTS days (on the data's calendar; steps +1..+H under data.frequency=rows)
+in original units to runs/<name>/forecast.csv: per target the point forecast and `_lo80/_hi80/_lo95/_hi95` (the
+run's `report.interval_levels`), split-conformal intervals calibrated on the model's errors on the run's own
+validation windows. A panel (many series) gets one block of rows per series, each from
+that series' own last days, with its id in the first column.
 """
 
 from __future__ import annotations
@@ -79,7 +80,9 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
                       n_outputs=window.output, n_future=len(future_names), n_series=max(1, len(names or [])))
         # a seed ensemble (`<model>_ensemble`): the mean of its seeds' forecasts
         nets = [load_best_model(t, shapes) for t in ensembles.get(model) or [best[model]]]
-        future = (future_input(dates, scaler, future_names) if names is None else
+        # data.frequency=rows refuses calendar inputs, so without dates there are no known-future values to read
+        future = (None if dates is None or not future_names else future_input(dates, scaler, future_names)
+                  if names is None else
                   np.concatenate([future_input(d, scaler.for_series(i), future_names)
                                   for i, d in enumerate(series_dates)]))
 
@@ -97,6 +100,10 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
         return frame
     y_scaled = run_model(x, future)[0]
     frame = _block(y_scaled, dates, scaler, val_pred, val.y, run.config)
+    if dates is None:
+        rows_note = (f"data.frequency=rows: no calendar, so the forecast's dates are unknown; steps +1..+{len(frame)} "
+                     "follow the data's last row")
+        note = rows_note if note is None else f"{note}; {rows_note}"
     frame.attrs["model"] = model
     frame.attrs["note"] = note
     return frame
@@ -119,7 +126,11 @@ def _block(y_scaled: np.ndarray, dates: pd.DatetimeIndex, scaler: Scaler, val_pr
             columns[f"{target}_lo{level_tag(level)}"] = lo[:, j]
             columns[f"{target}_hi{level_tag(level)}"] = hi[:, j]
     frame = pd.DataFrame(columns)
-    frame.insert(0, "date", dates.date)
+    if dates is None:
+        # No calendar (data.frequency=rows): the steps after the last row have no knowable dates.
+        frame.insert(0, "step", [f"+{h}" for h in range(1, len(frame) + 1)])
+    else:
+        frame.insert(0, "date", dates.date if bool((dates == dates.normalize()).all()) else dates)
     return frame
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from data_pipeline import WindowedData
+from data_pipeline.config import ROWS
 from models import build, count_parameters, fit_ridge, predict
 from models.baselines import climatology_applies, climatology_forecast, default_season, fit_climatology
 from models.metrics import score_split
@@ -92,8 +93,11 @@ def baseline_scores(data: WindowedData, season: int | None = None) -> tuple[list
         notes.append("Climatology skipped: it is a single-series baseline (this data holds "
                      f"{data.n_series} series).")
         return results, notes
-    train_dates, train_targets = data.train.days(frequency, data.n_targets)
-    why_not = climatology_applies(train_dates, frequency)
+    if frequency == ROWS:
+        why_not = "data.frequency=rows has no calendar to average the same day of the year over"
+    else:
+        train_dates, train_targets = data.train.days(frequency, data.n_targets)
+        why_not = climatology_applies(train_dates, frequency)
     if why_not:
         notes.append(f"Climatology skipped: {why_not}.")
     else:
