@@ -131,7 +131,7 @@ def summarise(run_dir: Path) -> dict[str, Any]:
     beats = int((best_rows.loc[ridge_each.series].to_numpy() < ridge_each.mase.to_numpy()).sum())
     return {
         "global_best": best, "global_best_hparams": by.loc[best, "hparams"],
-        "series": data.n_series, "windows": data.summary["windows"],
+        "series": data.n_series,
         "mase": {"global_best": float(by.loc[best, "test_mase"]), "ridge_per_series": float(ridge_each.mase.mean()),
                  "ridge_global": float(by.loc["ridge", "test_mase"]),
                  "seasonal_naive": float(by.loc["seasonal_naive", "test_mase"]),
