@@ -149,7 +149,7 @@ class Seq2SeqRNN(nn.Module):
     def __init__(self, cfg: RNNConfig):
         super().__init__()
         self.cfg = cfg
-        self.norm = WindowNorm(cfg.norm, cfg.n_features, cfg.n_targets)  # no random init: seeding unchanged
+        self.norm = WindowNorm(cfg.norm, cfg.n_features, cfg.n_targets, cfg.n_future)  # no random init: seeding unchanged
         self.encoder = Encoder(cfg)
         # dropout on the encoder's hand-over state: the only dropout between encoder and decoder when
         # num_layers == 1, where nn.LSTM/GRU's own inter-layer dropout is inactive
@@ -160,6 +160,7 @@ class Seq2SeqRNN(nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None,
                 future: torch.Tensor | None = None) -> torch.Tensor:
         future = check_future(future, self.cfg.n_future, self.cfg.n_outputs, x)
+        raw = x
         x, stats = self.norm.normalize(x)  # stats from the input window only
         y = self.norm.normalize_targets(y, stats) if (self.training and y is not None) else None
         last = x[:, -1, : self.cfg.n_targets]
@@ -168,6 +169,7 @@ class Seq2SeqRNN(nn.Module):
         is_lstm = isinstance(state, tuple)
         state = (self.state_drop(state[0]), state[1]) if is_lstm else self.state_drop(state)
         out = self.decoder(state, last, y, future)
-        if self.skip is not None:
-            out = out + self.skip(x)
-        return self.norm.denormalize(out, stats)
+        out = self.norm.denormalize(out, stats)
+        if self.skip is not None:  # in scaled units, on the window minus its level (models/blocks.py says why)
+            out = out + self.skip(self.norm.center(raw, stats))
+        return out
