@@ -7,9 +7,9 @@ decoder, in training or in evaluation, so there is nothing to mask and nothing t
 
 Options (hyperparameters, see models/blocks.py):
     norm         none | window | revin: forecast in each input window's own frame (mean/std of the input days
-                 only), with a learnable affine for revin; helps when the level leaves the training range.
-    linear_skip  add a linear map from the input window to the forecast (NLinear/DLinear), so the network
-                 never lacks the linear extrapolation ridge regression has.
+                 only; calendar columns kept as they are), revin with a learnable affine; for levels that move.
+    linear_skip  add ridge's linear map of the input window (minus its mean under norm) to the forecast, solved
+                 in closed form before training and held: the network learns only what that linear core misses.
 Known-future inputs: built with n_future > 0, each decoder query also gets a projection of `future`
 (batch, n_outputs, n_future), the calendar values of its forecast day (never a target).
 
