@@ -302,7 +302,11 @@ def window_series(bundle: SeriesBundle, ranges: dict[str, SplitRange], data: Dat
     scaled = scaler.transform(values)
     n_t = len(bundle.target_names)
     observed = None if bundle.unobserved is None else ~bundle.unobserved.to_numpy(dtype=bool)
+    # Known-future inputs: the calendar columns, read on the forecast days (functions of the date alone).
     future_cols = [bundle.feature_names.index(c) for c in future_names(data)]
+    # the models read the calendar columns as the last n_future features of x (models/blocks.py, WindowNorm)
+    n_feat = len(bundle.feature_names)
+    assert future_cols == list(range(n_feat - len(future_cols), n_feat)), "calendar columns must come last"
     out: dict[str, SplitWindows] = {}
     split_summary: dict[str, Any] = {}
     first_target: dict[str, int] = {}
