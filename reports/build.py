@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from data_pipeline import DataError, Scaler, WindowedData, build_windowed_data
+from data_pipeline import DataError, Scaler, WindowedData, build_windowed_data, with_input_length
 from data_pipeline.series import IDENTITY_FILE, check_data_identity
 from models import predict, scores
 from models.chronos import CHRONOS2
@@ -167,15 +167,17 @@ def score_run(run: RunDir, data: WindowedData) -> tuple[list[ModelScore], list[s
         if name == CHRONOS2:
             results.append(pretrained.finetuned_score(trial, data, levels))
             continue
-        model = load_best_model(trial, data.shapes)
-        chosen = score_model(name, model, data, kind="trained", val_mse=trial.best_val_mse,
-                             hparams={**trial.hparams, **trial.train}, epochs=trial.epochs,
+        # A trial with its own input length is scored on the same windows, cut to the inputs it was trained on.
+        trial_data = with_input_length(data, trial.window_input)
+        model = load_best_model(trial, trial_data.shapes)
+        chosen = score_model(name, model, trial_data, kind="trained", val_mse=trial.best_val_mse,
+                             hparams={**trial.hparams, **trial.train, **_input_hparam(trial)}, epochs=trial.epochs,
                              train_time_s=round(trial.train_time_s, 2), trial_id=trial.trial_id)
         results.append(chosen)
         repeats = [t for t in run.finals if t.model == name and t.final_of == trial.tag and t.status != "failed"
                    and t.checkpoint is not None and math.isfinite(t.best_val_mse)]
         if repeats:
-            results.append(_with_seeds(chosen, model, repeats, data))
+            results.append(_with_seeds(chosen, model, repeats, trial_data))
     baselines, baseline_notes = baseline_scores(data, season=(run.config.get("baselines") or {}).get("season"))
     results += baselines
     notes += baseline_notes
@@ -184,6 +186,10 @@ def score_run(run: RunDir, data: WindowedData) -> tuple[list[ModelScore], list[s
         results += [zeroshot] if zeroshot else []
         notes += [note] if note else []
     return results, notes
+
+
+def _input_hparam(trial: TrialRecord) -> dict[str, int]:
+    return {} if trial.window_input is None else {"window_input": trial.window_input}
 
 
 def _with_seeds(chosen: ModelScore, model: Any, repeats: list[TrialRecord], data: WindowedData) -> ModelScore:
