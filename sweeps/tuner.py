@@ -34,7 +34,8 @@ def build_tuner(cfg: SweepConfig, trainable: Any, trials: list[dict[str, Any]], 
     if cfg.sweep.search == "grid":
         param_space, search_alg, num_samples = {"trial": tune.grid_search(trials)}, None, 1
     else:
-        from sweeps.searcher import PerModelSearch, planned_budgets
+        from sweeps.search_space import planned_budgets
+        from sweeps.searcher import PerModelSearch
 
         models = list(dict.fromkeys(t["model"] for t in trials))
         # The searcher proposes every trial ({"trial": ...}); num_samples is the sum of the per-model budgets.

@@ -176,8 +176,6 @@ def test_a_shorter_input_is_the_last_steps_of_the_same_windows(tmp_path: Path):
 @pytest.mark.slow
 def test_a_tiny_tpe_sweep_respects_budgets_and_logs_the_sampled_values(ray_session, tmp_path: Path,
                                                                         data_cache: Path):
-    from wandb_records import run_config
-
     from reports.runs import read_run
     from sweeps.run_all import main
 
@@ -195,7 +193,7 @@ def test_a_tiny_tpe_sweep_respects_budgets_and_logs_the_sampled_values(ray_sessi
     # Each trial's W&B run (offline files) carries the values its searcher sampled.
     files = {f.stem.removeprefix("run-"): f for f in (runs / "tpe" / "wandb").glob("offline-run-*/run-*.wandb")}
     for t in run.trials:
-        logged = run_config(next(f for k, f in files.items() if k.endswith(t.trial_id)))["trial"]
+        logged = _init_config(next(f for k, f in files.items() if k.endswith(t.trial_id)))["trial"]
         assert logged["hparams"]["hidden_size"] == t.hparams["hidden_size"]
         assert logged["window_input"] == t.window_input
         if t.model == "gru_nar":
@@ -208,6 +206,14 @@ def test_a_tiny_tpe_sweep_respects_budgets_and_logs_the_sampled_values(ray_sessi
     for model in ("gru_nar", "gru_ar"):
         chosen = min(by_model[model], key=lambda t: t.best_val_mse)
         assert f"window_input={chosen.window_input}" in ranking.set_index("model").loc[model, "hparams"]
+
+
+def _init_config(path: Path) -> dict:
+    """The config a W&B run file was opened with (its run record)."""
+    from wandb_records import records
+
+    run = next(r.run for r in records(path) if r.WhichOneof("record_type") == "run")
+    return {i.key: json.loads(i.value_json) for i in run.config.update}
 
 
 def _start(argv: list[str], log: Path) -> subprocess.Popen:
