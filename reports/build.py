@@ -26,7 +26,7 @@ from data_pipeline import DataError, Scaler, WindowedData, build_windowed_data, 
 from data_pipeline.series import IDENTITY_FILE, check_data_identity
 from models import predict, scores
 from models.chronos import CHRONOS2
-from reports import figures, intervals, pretrained
+from reports import figures, intervals, pretrained, search_path
 from reports.data_section import data_tables
 from reports.render import render_html, render_markdown
 from reports.runs import RunDir, RunDirError, TrialRecord, best_trials, load_best_model, read_run
@@ -104,6 +104,10 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
         ("Error by forecast horizon", figures.per_horizon(horizon, fig_dir, data.summary.get("frequency", "D"))),
         ("Sensitivity to the grid: validation MSE of every trial", figures.val_distribution(run, fig_dir)),
     ]
+    adaptive = (run.config.get("sweep") or {}).get("search", "grid") != "grid"
+    if adaptive:  # how the searchers went: only for an adaptive search (a grid has no order to learn from)
+        figs.append(("Search path: best validation MSE so far, per architecture",
+                     search_path.search_path_figure(search_path.search_path(run), fig_dir)))
     interval_horizon = intervals.coverage_by_horizon(bands, data)
     if bands:
         figs.append(("Prediction intervals: nominal vs empirical coverage on test",
@@ -115,6 +119,8 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
                      figures.interval_coverage(coverage, fig_dir)))
     sections = _sections(run, data, ranking, results, horizon, figs)
     sections["notes"] += notes
+    if adaptive:
+        sections["search_tables"] = [(search_path.IMPORTANCE_TITLE, search_path.importance(run))]
     sections["intervals"] = intervals.reading_table(interval_scores, list(ranking.model), data.target_names)
     sections["interval_horizon"] = interval_horizon
     sections["interval_text"] = _interval_text(levels, len(data.val), winner.model if winner else None,

@@ -19,6 +19,7 @@ from conftest import sweep_argv
 
 from data_pipeline import DataConfig, SplitConfig, WindowConfig, build_windowed_data, with_input_length
 from data_pipeline.errors import DataError
+from reports.runs import TrialRecord
 from sweeps.config import ConfigError, SweepConfig, load_config
 from sweeps.search_space import expand_trials, planned_budgets, probe_trials
 
@@ -202,6 +203,8 @@ def test_a_tiny_tpe_sweep_respects_budgets_and_logs_the_sampled_values(ray_sessi
     preds = pd.read_parquet(runs / "tpe" / "report" / "predictions.parquet")
     origins = {m: set(g.forecast_origin) for m, g in preds.groupby("model")}
     assert len({frozenset(v) for v in origins.values()}) == 1 and len(origins["gru_nar"]) > 0
+    assert (runs / "tpe" / "report" / "figures" / "search_path.png").exists()
+    assert "Which hyperparameters mattered" in (runs / "tpe" / "report" / "report.md").read_text()
     ranking = pd.read_csv(runs / "tpe" / "report" / "ranking.csv")
     for model in ("gru_nar", "gru_ar"):
         chosen = min(by_model[model], key=lambda t: t.best_val_mse)
@@ -251,3 +254,30 @@ def test_an_interrupted_tpe_sweep_resumes_to_exactly_its_budget(tmp_path: Path, 
     assert all(t.status == "finished" for t in run.trials), [(t.model, t.status, t.error) for t in run.trials]
     assert len({(t.model, t.tag) for t in run.trials}) == 6
     assert "| 6/6 trials" in rerun.stdout, rerun.stdout[-3000:]
+
+
+# --- the report's search section ---------------------------------------------------------------------------------
+
+def _record(i: int, model: str, val: float, **values) -> TrialRecord:
+    hist = [{"epoch": 1, "best_val_mse": val, "timestamp": 1000 + 60 * i, "time_total_s": 30.0}]
+    return TrialRecord(trial_id=f"{model}{i}", model=model, tag=f"n{i:02d}", hparams=values, train={}, history=hist,
+                       status="finished", error=None, checkpoint=None, dir=Path("."))
+
+
+def test_search_path_and_importance_read_the_trials_in_order():
+    from reports.runs import RunDir
+    from reports.search_path import importance, search_path
+
+    trials = [_record(i, "gru_ar", val, hidden_size=h, norm=n, dropout=0.1)
+              for i, (val, h, n) in enumerate([(0.5, 16, "none"), (0.3, 64, "window"), (0.4, 32, "none"),
+                                               (0.2, 128, "window")])]
+    run = RunDir(Path("."), {"sweep": {"search": "tpe"}}, Path("."), trials)
+    path = search_path(run)
+    assert list(path.trial) == [1, 2, 3, 4]
+    assert list(path.best_by_trial) == [0.5, 0.3, 0.3, 0.2]
+    assert path.minutes.iloc[0] == pytest.approx(0.5) and path.minutes.iloc[-1] == pytest.approx(3.5)
+    table = importance(run).set_index("hyperparameter")
+    assert table.loc["hidden_size", "association"] == pytest.approx(-1.0)  # larger went with lower MSE, always
+    assert table.loc["norm", "measure"] == "eta" and table.loc["norm", "association"] > 0.8
+    assert "dropout" not in table.index  # never varied: nothing to say
+    assert table.loc["hidden_size", "best trial's value"] == 128
