@@ -26,7 +26,8 @@ from sweeps.search_space import expand_trials, planned_budgets, probe_trials
 REPO = Path(__file__).resolve().parents[1]
 TPE = ["sweep.search=tpe", "sweep.num_samples=3", "--models", "gru_nar,gru_ar",
        "models.gru_nar.hidden_size={int: [4, 24]}", "models.gru_ar.hidden_size={choice: [4, 16]}",
-       "models.gru_nar.learning_rate={loguniform: [0.0005, 0.01]}", "window.input={choice: [14, 30]}"]
+       "models.gru_nar.learning_rate={loguniform: [0.0005, 0.01]}", "window.input={choice: [14, 30]}",
+       "models.gru_ar.window_input=14"]
 
 
 def _cfg(*overrides: str, models: list[str] | None = None) -> SweepConfig:
@@ -203,6 +204,20 @@ def test_a_tiny_tpe_sweep_respects_budgets_and_logs_the_sampled_values(ray_sessi
     preds = pd.read_parquet(runs / "tpe" / "report" / "predictions.parquet")
     origins = {m: set(g.forecast_origin) for m, g in preds.groupby("model")}
     assert len({frozenset(v) for v in origins.values()}) == 1 and len(origins["gru_nar"]) > 0
+    # The trial trained on its last 14 days, and the report scores it on the same: its weights reproduce the
+    # validation MSE training reported only when fed the 14-day inputs, not the full 30-day windows.
+    from models import evaluate
+    from reports.build import load_data
+    from reports.runs import best_trials, load_best_model
+
+    data = load_data(run)
+    assert data.n_inputs == 30
+    chosen = best_trials(run)["gru_ar"]
+    cut = with_input_length(data, chosen.window_input)
+    model = load_best_model(chosen, cut.shapes)
+    assert chosen.window_input == 14
+    assert evaluate(model, cut.val, cut)["mse"] == pytest.approx(chosen.best_val_mse, rel=1e-4)
+    assert evaluate(model, data.val, data)["mse"] != pytest.approx(chosen.best_val_mse, rel=1e-4)
     assert (runs / "tpe" / "report" / "figures" / "search_path.png").exists()
     assert "Which hyperparameters mattered" in (runs / "tpe" / "report" / "report.md").read_text()
     ranking = pd.read_csv(runs / "tpe" / "report" / "ranking.csv")
@@ -281,3 +296,20 @@ def test_search_path_and_importance_read_the_trials_in_order():
     assert table.loc["norm", "measure"] == "eta" and table.loc["norm", "association"] > 0.8
     assert "dropout" not in table.index  # never varied: nothing to say
     assert table.loc["hidden_size", "best trial's value"] == 128
+
+
+@pytest.mark.slow
+def test_a_time_budget_ends_the_search_and_the_report_uses_what_finished(ray_session, tmp_path: Path,
+                                                                         data_cache: Path):
+    from reports.runs import read_run
+    from sweeps.run_all import main
+
+    runs = tmp_path / "runs"
+    argv = sweep_argv(runs, "budget", data_cache, "sweep.search=random", "sweep.num_samples=200", "--models", "gru_nar",
+                      "models.gru_nar.hidden_size={int: [4, 16]}", "sweep.time_budget_s=8", "train.epochs=2",
+                      "--wandb-mode", "disabled")
+    assert main(argv) == 0
+    run = read_run(runs / "budget")
+    finished = [t for t in run.trials if t.status == "finished"]
+    assert 1 <= len(finished) < 200
+    assert "gru_nar" in (runs / "budget" / "report" / "ranking.csv").read_text()
