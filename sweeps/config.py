@@ -29,7 +29,6 @@ from models.config import BaselinesConfig
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.yaml"
 PROFILES = ("smoke", "default", "full")
 SPEC_KINDS = ("grid", "choice", "uniform", "loguniform", "int")
-SEARCHES = ("grid", "random", "tpe")
 # Keys of a model section that are not hyperparameters of the model or of its training: how many trials the
 # architecture gets (adaptive search: its budget; grid: samples per grid point) and its input length.
 NUM_SAMPLES, WINDOW_INPUT = "num_samples", "window_input"

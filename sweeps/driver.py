@@ -116,7 +116,7 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., Non
     windows = data.summary.get("windows", {})
     swept = list(dict.fromkeys(t["model"] for t in trials))
     print(
-        f"Sweep {opts.name}: {n_planned} {cfg.sweep.search} trials over {', '.join(swept)}; windows train/val/test "
+        f"Sweep {opts.name}: {n_planned}{'' if not adaptive else ' ' + cfg.sweep.search} trials over {', '.join(swept)}; windows train/val/test "
         f"{windows.get('train')}/{windows.get('val')}/{windows.get('test')}; {cpus:g} CPU + {gpus:g} GPU per trial; "
         f"results in {experiment_path}"
     )
