@@ -31,7 +31,7 @@ def parse_sections(raw: dict[str, Any]) -> tuple[DataConfig, WindowConfig, Split
         except ValidationError as exc:
             err = exc.errors()[0]
             loc = ".".join(str(p) for p in (name, *err["loc"]))
-            raise DataError(f"config error: {loc}: {err['msg']}") from exc
+            raise DataError(f"config error: {loc}: {err['msg'].removeprefix('Value error, ')}") from exc
     return built[0], built[1], built[2]
 
 
@@ -40,7 +40,8 @@ def human_summary(s: dict[str, Any]) -> str:
         f"source:     {s['source']}" + (f" + test file {s['test_source']}" if s.get("test_source") else "")
     ]
     lines.append(
-        f"rows:       {s['rows']} ({s['date_range']['start']} .. {s['date_range']['end']}, frequency {s['frequency']})"
+        f"rows:       {s['rows']} ({s['date_range']['start']} .. {s['date_range']['end']}, frequency {s['frequency']}"
+        f"{_frequency_origin(s)})"
     )
     g = s["gaps"]
     lines.append(f"gaps:       {g['count']} ({g['missing_rows']} missing rows, policy {s['gap_policy']})")
@@ -48,6 +49,11 @@ def human_summary(s: dict[str, Any]) -> str:
         lines.append(
             f"            {gap['start']} .. {gap['end']} ({gap['missing_rows']} rows) in {gap['file']}"
         )
+    for inv in s.get("invented_rows", []):
+        lines.append(f"invented:   {inv['invented']} of {inv['rows']} rows ({inv['share']:.1%}) in {inv['file']}"
+                     " (gap rows: inputs only, never scored)")
+        if inv.get("warning"):
+            lines.append(f"warning:    {inv['warning']}")
     if s["nan_filled"]:
         lines.append(f"missing:    {s['nan_filled']} (policy {s['nan_policy']})")
     if s["overlap_dropped"]["count"]:
@@ -63,6 +69,16 @@ def human_summary(s: dict[str, Any]) -> str:
             f"{name + ':':<11} targets {r['start']} .. {r['end']} ({r['rows']} rows), {s['windows'][name]} windows"
         )
     return "\n".join(lines)
+
+
+def _frequency_origin(s: dict[str, Any]) -> str:
+    """How the frequency was chosen, when it was not given as is."""
+    setting = s.get("frequency_setting", "auto")
+    if setting == "auto":
+        return ", inferred"
+    if setting == "rows":
+        return ": consecutive rows are the steps, dates are labels"
+    return "" if setting == s["frequency"] else f", from data.frequency={setting}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,7 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 from pandas.tseries.offsets import BaseOffset
 
+from data_pipeline.config import ANCHORED_LEGACY, AUTO_FREQUENCY, LEGACY_ALIASES, ROWS
 from data_pipeline.errors import MAX_LISTED, DataError
 
 log = logging.getLogger("data_pipeline")
@@ -31,6 +32,14 @@ TAIL_Q = 0.005
 _TAIL_Z = NormalDist().inv_cdf(1 - TAIL_Q)
 
 
+# Business-day data (prices, sales, call volumes) has no weekend rows. Daily dates spanning at least this long
+# without one Saturday or Sunday are no accident: the calendar is B, and only the weekdays missing (holidays) are
+# gaps to fill. A shorter stretch could miss its weekends by chance.
+BUSINESS_MIN_SPAN = pd.Timedelta(days=21)
+# Above this share of invented (gap-filled) rows the data's calendar is probably not the one assumed.
+INVENTED_WARN_SHARE = 0.05
+
+
 def infer_frequency(index: pd.DatetimeIndex, label: str) -> BaseOffset:
     if len(index) < 2:
         raise DataError(f"{label}: only {len(index)} row(s); a time series needs many more rows")
@@ -42,11 +51,56 @@ def infer_frequency(index: pd.DatetimeIndex, label: str) -> BaseOffset:
         return to_offset(inferred)
     # With gaps infer_freq gives up; the most common step is the intended one.
     step = pd.Series(index[1:] - index[:-1]).mode().iloc[0]
+    # one time of day throughout (midnight, or a daily close at 16:00): the steps are calendar days
+    daily = (index - index.normalize()).nunique() == 1
+    if step == pd.Timedelta(days=1) and daily and is_business_days(index):
+        return to_offset("B")
+    if daily and step % pd.Timedelta(days=1) == pd.Timedelta(0):
+        return to_offset(f"{step.days}D")  # whole days: D (seasons, climatology), not the equivalent 24h
     return to_offset(step)
 
 
-def freq_name(freq: BaseOffset) -> str:
-    return freq.freqstr
+def is_business_days(index: pd.DatetimeIndex) -> bool:
+    """No Saturday or Sunday over a span long enough to hold several weekends."""
+    return index[-1] - index[0] >= BUSINESS_MIN_SPAN and not bool((index.day_of_week >= 5).any())
+
+
+def resolve_frequency(setting: str, index: pd.DatetimeIndex, label: str) -> BaseOffset | None:
+    """The offset `data.frequency` names for these dates: inferred (auto), None (rows: no calendar), or the alias;
+    M, Q and Y (which pandas 3 no longer parses) become their start variant when the dates start periods, else
+    their end variant."""
+    if setting == ROWS:
+        return None
+    if setting == AUTO_FREQUENCY:
+        return infer_frequency(index, label)
+    if setting in LEGACY_ALIASES:
+        return to_offset(LEGACY_ALIASES[setting])
+    if setting in ANCHORED_LEGACY:
+        start = to_offset(f"{setting}S")
+        return start if all(start.is_on_offset(d) for d in index) else to_offset(f"{setting}E")
+    return to_offset(setting)
+
+
+def freq_name(freq: BaseOffset | None) -> str:
+    return ROWS if freq is None else freq.freqstr
+
+
+def typical_step(index: pd.DatetimeIndex) -> pd.Timedelta:
+    """The median gap between consecutive dates: what one row stands for when rows are the steps."""
+    return pd.Series(index[1:] - index[:-1]).median() if len(index) > 1 else pd.Timedelta(days=1)
+
+
+def invented_rows(label: str, rows: int, invented: int, freq: BaseOffset | None, gap_policy: str) -> dict:
+    """How many of a file's rows the gap policy made up, with a warning when that is more than a few."""
+    share = invented / rows if rows else 0.0
+    entry: dict = {"file": label, "rows": rows, "invented": invented, "share": round(share, 4), "warning": None}
+    if share > INVENTED_WARN_SHARE:
+        entry["warning"] = (
+            f"{label}: {invented} of {rows} rows ({share:.1%}) were invented by data.gap_policy={gap_policy} to fill "
+            f"gaps in the {freq_name(freq)} calendar; if the data keeps its own calendar set data.frequency=B "
+            "(business days) or data.frequency=rows (consecutive rows are the steps), or data.gap_policy=error "
+            "to refuse gaps")
+    return entry
 
 
 def regularize(frame: pd.DataFrame, freq: BaseOffset, label: str) -> tuple[pd.DataFrame, list[dict], int]:
@@ -85,13 +139,21 @@ class OutlierStats:
     level_rows: int
 
 
-def level_rows(freq: BaseOffset) -> int:
-    """Rows in the rolling level's window: about LEVEL_SPAN of data at this frequency."""
+def level_rows(freq: BaseOffset | pd.Timedelta) -> int:
+    """Rows in the rolling level's window: about LEVEL_SPAN of data at this frequency (a Timedelta: the typical
+    step of rows without a calendar)."""
     try:
         step = pd.Timedelta(freq)
     except (TypeError, ValueError):
-        # Calendar offsets (months, business days) have no fixed length: their typical one.
-        step = pd.Timedelta(days=30.4 * getattr(freq, "n", 1)) if "M" in freq.freqstr else pd.Timedelta(days=1)
+        # Calendar offsets (months, business days) have no fixed length: their typical one (a business day is
+        # 7/5 calendar days on average, so a month is about 22 rows).
+        n = getattr(freq, "n", 1)
+        if "M" in freq.freqstr:
+            step = pd.Timedelta(days=30.4 * n)
+        elif isinstance(freq, pd.offsets.BusinessDay):
+            step = pd.Timedelta(days=1.4 * n)
+        else:
+            step = pd.Timedelta(days=1)
     return max(MIN_LEVEL_ROWS, int(round(LEVEL_SPAN / step)))
 
 
@@ -100,7 +162,7 @@ def _level(s: pd.Series, rows: int) -> pd.Series:
     return s.shift(1).rolling(rows, min_periods=1).median()
 
 
-def fit_outlier_stats(frame: pd.DataFrame, freq: BaseOffset) -> OutlierStats:
+def fit_outlier_stats(frame: pd.DataFrame, freq: BaseOffset | pd.Timedelta) -> OutlierStats:
     """Residual centre and spread per column; pass only the training split's rows."""
     rows = level_rows(freq)
     center: dict[str, float] = {}

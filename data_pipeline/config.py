@@ -7,9 +7,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 EMBEDDED_SOURCES = ("seattle_weather",)
+
+# `data.frequency` values besides pandas aliases: infer the calendar, or use none at all (rows are the steps).
+AUTO_FREQUENCY, ROWS = "auto", "rows"
+# Aliases pandas 3 no longer parses but people still write; M, Q and Y become their start or end variant by the
+# data's own dates (cleaning.resolve_frequency).
+LEGACY_ALIASES = {"H": "h", "T": "min", "S": "s", "L": "ms", "U": "us", "N": "ns"}
+ANCHORED_LEGACY = ("M", "Q", "Y")
 
 
 class StrictModel(BaseModel):
@@ -34,12 +41,31 @@ class DataConfig(StrictModel):
     outlier_threshold: float = Field(
         8.0, gt=0, description="Robust z-score (median/MAD) above which a value is physically implausible."
     )
+    frequency: str = Field(
+        AUTO_FREQUENCY,
+        description="Calendar of the series: auto (inferred; business-day data becomes B), a pandas alias "
+        "(D, B, W, M, h, 15min, ...), or rows (consecutive rows are consecutive steps; no calendar).",
+    )
     gap_policy: Literal["error", "interpolate", "ffill"] = "interpolate"
     nan_policy: Literal["error", "interpolate"] = "interpolate"
     scaler: Literal["standard", "robust"] = "standard"
     cache_dir: str | None = Field(
         None, description="Where windowed arrays are cached; default ./.cache/data."
     )
+
+    @field_validator("frequency")
+    @classmethod
+    def _known_frequency(cls, value: str) -> str:
+        if value in (AUTO_FREQUENCY, ROWS) or value in LEGACY_ALIASES or value in ANCHORED_LEGACY:
+            return value
+        from pandas.tseries.frequencies import to_offset
+
+        try:
+            to_offset(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a frequency; use auto, rows or a pandas alias such as D, B, W, M, "
+                             "h or 15min") from None
+        return value
 
     @model_validator(mode="after")
     def _targets_within_features(self) -> DataConfig:
@@ -54,6 +80,10 @@ class DataConfig(StrictModel):
                 raise ValueError(
                     f"targets {unknown} are not in features {self.features}: add them to data.features"
                 )
+        if self.frequency == ROWS and self.calendar_features:
+            # A calendar input of a forecast day needs that day's date, which rows cannot invent.
+            raise ValueError("data.calendar_features needs a calendar, but data.frequency=rows has none (the dates "
+                             "of future steps are unknown); set data.frequency=auto or B, or calendar_features=false")
         return self
 
 

@@ -14,10 +14,11 @@ from data_pipeline.types import Scaler
 
 def forecast_input(
     data: DataConfig, window: WindowConfig, scaler: Scaler, feature_names: list[str]
-) -> tuple[np.ndarray, pd.DatetimeIndex]:
+) -> tuple[np.ndarray, pd.DatetimeIndex | None]:
     """Last `window.input` days (test file appended after train), scaled with the stored scaler.
 
-    Returns x of shape (1, window.input, n_features) and the dates of the next `window.output` days.
+    Returns x of shape (1, window.input, n_features) and the dates of the next `window.output` days on the data's
+    calendar (the next business days under B); None under data.frequency=rows, where no future date can be known.
     """
     bundle = load_series(data)
     if list(bundle.feature_names) != list(feature_names) or list(scaler.feature_names) != list(feature_names):
@@ -31,8 +32,11 @@ def forecast_input(
             f"{bundle.summary['source']}: {len(frame)} rows, but window.input={window.input} days are needed"
         )
     x = scaler.transform(frame.to_numpy(dtype=np.float64)[-window.input :])
+    x = np.ascontiguousarray(x[None, :, :], dtype=np.float32)
+    if bundle.freq is None:
+        return x, None
     dates = pd.date_range(frame.index[-1], periods=window.output + 1, freq=bundle.freq)[1:]
-    return np.ascontiguousarray(x[None, :, :], dtype=np.float32), pd.DatetimeIndex(dates)
+    return x, pd.DatetimeIndex(dates)
 
 
 def future_input(dates: pd.DatetimeIndex, scaler: Scaler, future_names: list[str]) -> np.ndarray:

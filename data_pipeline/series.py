@@ -25,7 +25,7 @@ class SeriesBundle:
     test: pd.DataFrame | None
     feature_names: list[str]
     target_names: list[str]
-    freq: BaseOffset
+    freq: BaseOffset | None  # None: data.frequency=rows, consecutive rows are consecutive steps
     digest: str  # hash of the source bytes: the cache key's data part
     summary: dict[str, Any] = field(default_factory=dict)
     # True where the value was not observed as it stands: missing (gap row, empty cell) or flagged implausible.
@@ -164,16 +164,20 @@ def load_series(cfg: DataConfig, split: SplitConfig | None = None) -> SeriesBund
                 f"{train.index[-1].date()}; the test file must come after the training period"
             )
 
-    freq = cleaning.infer_frequency(train.index, label)
+    # None under data.frequency=rows: no calendar, so no grid and nothing invented; the dates stay labels.
+    freq = cleaning.resolve_frequency(cfg.frequency, train.index, label)
     observed = train.index
-    train, gaps, n_missing = cleaning.regularize(train, freq, label)
+    train, gaps, n_missing = (train, [], 0) if freq is None else cleaning.regularize(train, freq, label)
     all_gaps = [dict(g, file=label) for g in gaps]
+    invented = [cleaning.invented_rows(label, len(train), n_missing, freq, cfg.gap_policy)]
     train_gap_rows = pd.Series(~train.index.isin(observed), index=train.index)
     if test is not None:
         observed = test.index
-        test, tgaps, tmissing = cleaning.regularize(test, freq, str(cfg.test_path))
+        test, tgaps, tmissing = ((test, [], 0) if freq is None
+                                 else cleaning.regularize(test, freq, str(cfg.test_path)))
         all_gaps += [dict(g, file=str(cfg.test_path)) for g in tgaps]
         n_missing += tmissing
+        invented.append(cleaning.invented_rows(str(cfg.test_path), len(test), tmissing, freq, cfg.gap_policy))
         test_gap_rows = pd.Series(~test.index.isin(observed), index=test.index)
     if all_gaps and cfg.gap_policy == "error":
         g = all_gaps[0]
@@ -184,7 +188,7 @@ def load_series(cfg: DataConfig, split: SplitConfig | None = None) -> SeriesBund
 
     nan_counts = cleaning.check_nans(train, train_gap_rows, cfg.nan_policy, label)
     n_fit = _training_rows(len(train), test is not None, split)
-    stats = cleaning.fit_outlier_stats(train.iloc[:n_fit], freq)
+    stats = cleaning.fit_outlier_stats(train.iloc[:n_fit], cleaning.typical_step(train.index) if freq is None else freq)
     train_clean, flagged, train_flags = cleaning.handle_outliers(
         train, stats, cfg.outlier_threshold, cfg.outlier_policy, label
     )
@@ -221,7 +225,10 @@ def load_series(cfg: DataConfig, split: SplitConfig | None = None) -> SeriesBund
         rows_test_file_clean=None if test is None else len(test),
         date_range={"start": str(full.index[0].date()), "end": str(full.index[-1].date())},
         frequency=cleaning.freq_name(freq),
+        frequency_setting=cfg.frequency,
         gaps={"count": len(all_gaps), "missing_rows": n_missing, "first": all_gaps[:MAX_LISTED]},
+        # per file: rows the gap policy made up (never scored as targets: they are `unobserved`)
+        invented_rows=invented,
         gap_policy=cfg.gap_policy,
         nan_filled=nan_counts,
         nan_policy=cfg.nan_policy,
@@ -237,7 +244,8 @@ def load_series(cfg: DataConfig, split: SplitConfig | None = None) -> SeriesBund
         notes=notes,
     )
     if test is not None:
-        step_ok = train_clean.index[-1] + freq == test.index[0]
+        # Without a calendar the test file's first row is simply the next step.
+        step_ok = freq is None or train_clean.index[-1] + freq == test.index[0]
         summary["test_contiguous"] = bool(step_ok)
     return SeriesBundle(train_clean, test, list(features), list(targets), freq, source_digest(cfg), summary,
                         unobserved=unobserved[list(features)])

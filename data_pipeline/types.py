@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from data_pipeline.config import ROWS
+
 
 @dataclass(frozen=True)
 class Scaler:
@@ -84,7 +86,7 @@ class SplitWindows:
 
     def target_dates(self, frequency: str) -> pd.DatetimeIndex:
         """The date of every forecast step, window by window: shape (n * n_outputs,)."""
-        step = pd.tseries.frequencies.to_offset(frequency)
+        step = _calendar_step(frequency)
         origins = pd.DatetimeIndex(self.origin)
         return pd.DatetimeIndex(np.stack([(origins + h * step).to_numpy() for h in range(self.y.shape[1])], 1)
                                 .reshape(-1))
@@ -92,7 +94,7 @@ class SplitWindows:
     def days(self, frequency: str, n_targets: int) -> tuple[pd.DatetimeIndex, np.ndarray]:
         """Every step the split's windows hold (inputs and targets), once each, with its target values: the
         split's own stretch of the series, recovered from its windows."""
-        step = pd.tseries.frequencies.to_offset(frequency)
+        step = _calendar_step(frequency)
         origins = pd.DatetimeIndex(self.origin)
         n_in = self.x.shape[1]
         dates = [(origins + k * step).to_numpy() for k in range(-n_in, 0)]
@@ -102,6 +104,14 @@ class SplitWindows:
         flat_values = values.reshape(-1, values.shape[-1])
         unique, first = np.unique(flat_dates, return_index=True)
         return pd.DatetimeIndex(unique), flat_values[first]
+
+
+def _calendar_step(frequency: str) -> pd.DateOffset:
+    if frequency == ROWS:
+        # Rows are steps without a calendar: a step's date is only known where a row holds it.
+        raise ValueError("frequency 'rows' has no calendar: the dates of steps after a window's origin cannot be "
+                         "computed from it")
+    return pd.tseries.frequencies.to_offset(frequency)
 
 
 @dataclass

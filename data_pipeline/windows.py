@@ -25,7 +25,7 @@ from data_pipeline.types import Scaler, SplitWindows, WindowedData
 
 SPLITS = ("train", "val", "test")
 # Bump when the pipeline's output changes for the same inputs, so stale caches are never reused.
-CACHE_VERSION = "3"  # 2: known-future (calendar) arrays; 3: causal cleaning, scoring masks
+CACHE_VERSION = "4"  # 2: known-future (calendar) arrays; 3: causal cleaning, scoring masks; 4: calendars (B, rows)
 
 
 @dataclass(frozen=True)

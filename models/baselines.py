@@ -4,11 +4,14 @@ persistence  every forecast day repeats the last observed target values. Nothing
 ridge        one linear map from the flattened input window to the flattened output window, fitted in closed
              form by `fit_ridge`. It predicts the change from the last observed value, so a large penalty
              shrinks it towards persistence rather than towards zero.
-seasonal_naive  every forecast step repeats the value one season earlier (7 for daily data, 52 weekly, 24 hourly,
-             12 monthly; `baselines.season` overrides). Nothing to fit; needs season <= window.input.
+seasonal_naive  every forecast step repeats the value one season earlier (7 for daily data, 5 business-daily,
+             52 weekly, 24 hourly, 12 monthly; `baselines.season` overrides). Nothing to fit; needs
+             season <= window.input.
 climatology  the training split's mean for the same day of year / week of year / month (`fit_climatology`);
-             only where the training split spans at least two years of daily, weekly or monthly data, so every
-             bucket has at least two years behind it.
+             only where the training split spans at least two years of daily, business-daily, weekly or monthly
+             data, so every bucket has at least two years behind it. Business days use the week of year: a
+             calendar date is a business day in only some years (and a holiday in all), so its own bucket would
+             often be empty.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 from pandas.tseries.frequencies import to_offset
-from pandas.tseries.offsets import Day, Hour, MonthBegin, MonthEnd, Week
+from pandas.tseries.offsets import BusinessDay, Day, Hour, MonthBegin, MonthEnd, Week
 from torch import nn
 
 from data_pipeline.types import SplitWindows
@@ -127,7 +130,7 @@ def default_season(frequency: str) -> int | None:
         return None
     if offset.n != 1:
         return None
-    for kind, season in ((Day, 7), (Week, 52), (Hour, 24), (MonthBegin, 12), (MonthEnd, 12)):
+    for kind, season in ((Day, 7), (BusinessDay, 5), (Week, 52), (Hour, 24), (MonthBegin, 12), (MonthEnd, 12)):
         if isinstance(offset, kind):
             return season
     return None
@@ -165,9 +168,10 @@ class Climatology:
 
 
 def climatology_bucket(dates: pd.DatetimeIndex, frequency: str) -> np.ndarray:
-    """Day of year on a 365-day calendar (29 Feb counts as 28 Feb), ISO week of year, or month."""
+    """Day of year on a 365-day calendar (29 Feb counts as 28 Feb), ISO week of year (weekly and business-day
+    data), or month."""
     offset = to_offset(frequency)
-    if isinstance(offset, Week):
+    if isinstance(offset, (Week, BusinessDay)):
         return dates.isocalendar().week.to_numpy().astype(int)
     if isinstance(offset, (MonthBegin, MonthEnd)):
         return dates.month.to_numpy()
@@ -181,7 +185,7 @@ def climatology_applies(dates: pd.DatetimeIndex, frequency: str) -> str | None:
         offset = to_offset(frequency)
     except ValueError:
         return f"frequency {frequency!r} is not daily, weekly or monthly"
-    if offset.n != 1 or not isinstance(offset, (Day, Week, MonthBegin, MonthEnd)):
+    if offset.n != 1 or not isinstance(offset, (Day, BusinessDay, Week, MonthBegin, MonthEnd)):
         return f"frequency {frequency!r} is not daily, weekly or monthly"
     span_years = (dates.max() - dates.min()).days / 365.25
     if span_years < MIN_CLIMATOLOGY_YEARS - 0.02:  # a day or two short of two calendar years still counts

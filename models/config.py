@@ -31,5 +31,5 @@ class BaselinesConfig(StrictModel):
 
     season: int | None = Field(
         None, ge=1, description="Seasonal naive's period in steps; null: from the data's frequency "
-        "(7 daily, 52 weekly, 24 hourly, 12 monthly)."
+        "(7 daily, 5 business-daily, 52 weekly, 24 hourly, 12 monthly; none under rows)."
     )

@@ -317,6 +317,8 @@ def _sections(run: RunDir, data: WindowedData, ranking: pd.DataFrame, results: l
         notes.append(f"Not scored: {masked.get('test', 0)} test and {masked.get('val', 0)} validation target "
                      f"cell(s) that were missing or flagged implausible in the source (repaired from earlier days "
                      f"for use as inputs; left out of every model's metrics alike).")
+    # more than a few made-up rows: the calendar assumed is probably not the data's own
+    notes += [f"Warning: {inv['warning']}." for inv in summary.get("invented_rows") or [] if inv.get("warning")]
     wanted_seeds = int((run.config.get("sweep") or {}).get("final_seeds") or 0)
     phases_file = run.path / "phases.json"
     phases = json.loads(phases_file.read_text()) if phases_file.exists() else {}

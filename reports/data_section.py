@@ -18,6 +18,7 @@ def data_tables(summary: dict[str, Any]) -> list[tuple[str, pd.DataFrame]]:
         ("rows", summary.get("rows")),
         ("dates", f"{dates.get('start')} .. {dates.get('end')}" if dates else None),
         ("frequency", summary.get("frequency")),
+        ("calendar", _calendar(summary)),
         ("features", ", ".join(summary.get("feature_names") or [])),
         ("targets", ", ".join(summary.get("target_names") or [])),
         ("window (in / out)", f"{window.get('input')} / {window.get('output')}" if window else None),
@@ -38,6 +39,15 @@ def data_tables(summary: dict[str, Any]) -> list[tuple[str, pd.DataFrame]]:
     if len(splits):
         tables.append(("Splits and windows", splits))
 
+    invented = summary.get("invented_rows") or []
+    if invented:
+        rows = pd.DataFrame([{"file": e["file"], "rows": e["rows"], "invented rows": e["invented"],
+                              "share": f"{e['share']:.1%}"} for e in invented])
+        warned = any(e.get("warning") for e in invented)
+        title = (f"Invented rows: gap rows filled by data.gap_policy={summary.get('gap_policy')} (inputs only, "
+                 f"never scored){'; more than 5% in a file: see the warning above' if warned else ''}")
+        tables.append((title, rows))
+
     gaps = summary.get("gaps") or {}
     if gaps.get("count"):
         shown = pd.DataFrame(gaps.get("first") or [])
@@ -57,6 +67,18 @@ def data_tables(summary: dict[str, Any]) -> list[tuple[str, pd.DataFrame]]:
         tables.append((f"Missing values filled (policy {summary.get('nan_policy')})",
                        pd.DataFrame([{"column": c, "values": n} for c, n in nans.items()])))
     return tables
+
+
+def _calendar(summary: dict[str, Any]) -> str | None:
+    """How the frequency was chosen (data.frequency: inferred, given, or rows without a calendar)."""
+    freq, setting = summary.get("frequency"), summary.get("frequency_setting")
+    if freq is None or setting is None:
+        return None
+    if setting == "rows":
+        return "none (data.frequency=rows): consecutive rows are consecutive steps; dates are labels"
+    what = {"B": "business days (Monday to Friday; missing weekdays are gaps)", "D": "every day"}.get(freq, freq)
+    how = "inferred (data.frequency=auto)" if setting == "auto" else f"data.frequency={setting}"
+    return f"{what}, {how}"
 
 
 def _listed(entry: dict[str, Any] | None, key: str) -> str | None:

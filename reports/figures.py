@@ -13,6 +13,7 @@ import pandas as pd  # noqa: E402
 from pandas.tseries.frequencies import to_offset  # noqa: E402
 
 from data_pipeline import WindowedData  # noqa: E402
+from data_pipeline.config import ROWS  # noqa: E402
 from models import BASELINES  # noqa: E402
 from reports.runs import RunDir, TrialRecord  # noqa: E402
 from reports.scoring import ModelScore  # noqa: E402
@@ -75,9 +76,13 @@ def forecast_examples(results: list[ModelScore], data: WindowedData, out: Path, 
     h = data.n_outputs
     # Enough context to read the forecast against, without squeezing the forecast into a corner.
     shown = min(data.n_inputs, max(2 * h, 14))
+    no_calendar = data.summary.get("frequency") == ROWS
     for col, w in enumerate(picks):
         origin = pd.Timestamp(data.test.origin[w])
-        past, future = window_dates(origin, data.n_inputs, h, data.summary.get("frequency", "D"))
+        if no_calendar:  # steps relative to the origin: dates between rows are unknown, so none are drawn
+            past, future = np.arange(-data.n_inputs, 0), np.arange(h)
+        else:
+            past, future = window_dates(origin, data.n_inputs, h, data.summary.get("frequency", "D"))
         past = past[-shown:]
         for row, target in enumerate(targets):
             ax = axes[row, col]
@@ -89,12 +94,15 @@ def forecast_examples(results: list[ModelScore], data: WindowedData, out: Path, 
             for r in results:
                 style = "--" if r.kind == "baseline" else "-"
                 ax.plot(future, data.targets_to_original(r.y_pred[w])[:, row], style, lw=1.2, label=r.model)
-            ax.axvline(origin - (origin - past[-1]) / 2, color="grey", lw=0.8, ls=":")
+            ax.axvline(-0.5 if no_calendar else origin - (origin - past[-1]) / 2, color="grey", lw=0.8, ls=":")
             when = origin.date() if origin == origin.normalize() else origin.strftime("%Y-%m-%d %H:%M")
             ax.set_title(f"{target}, forecast from {when}", fontsize=8)
-            locator = mdates.AutoDateLocator(maxticks=5)
-            ax.xaxis.set_major_locator(locator)
-            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+            if no_calendar:
+                ax.set_xlabel("rows from the forecast origin (data.frequency=rows)", fontsize=7)
+            else:
+                locator = mdates.AutoDateLocator(maxticks=5)
+                ax.xaxis.set_major_locator(locator)
+                ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
             ax.tick_params(labelsize=7)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 9), fontsize=7, frameon=False)
@@ -106,7 +114,9 @@ def forecast_examples(results: list[ModelScore], data: WindowedData, out: Path, 
 
 
 def step_name(frequency: str) -> str:
-    """"day" for daily data, "hour" for hourly, ...; "step" for anything less common."""
+    """"day" for daily data, "hour" for hourly, ...; "step" for anything less common (and rows)."""
+    if frequency == ROWS:
+        return "step"
     base = to_offset(frequency).rule_code.split("-")[0]
     names = {"D": "day", "B": "business day", "h": "hour", "H": "hour", "min": "minute", "T": "minute",
              "W": "week", "MS": "month", "ME": "month", "M": "month", "QS": "quarter", "QE": "quarter",

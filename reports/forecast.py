@@ -1,9 +1,10 @@
 """`python -m reports.forecast runs/<name> [--model NAME] [data.path=...]`: forecast the next days with the winner.
 
 Loads the best checkpoint (of the model ranked first on validation, or of --model), feeds it the last N_INPUTS
-days of the data, and writes the next N_OUTPUTS days in original units to runs/<name>/forecast.csv: per target the
-point forecast and `_lo80/_hi80/_lo95/_hi95` (the run's `report.interval_levels`), split-conformal intervals
-calibrated on the model's errors on the run's own validation windows.
+days of the data, and writes the next N_OUTPUTS days (on the data's calendar; steps +1..+H under data.frequency=rows)
+in original units to runs/<name>/forecast.csv: per target the point forecast and `_lo80/_hi80/_lo95/_hi95` (the
+run's `report.interval_levels`), split-conformal intervals calibrated on the model's errors on the run's own
+validation windows.
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
                       n_outputs=window.output, n_future=len(future_names))
         # a seed ensemble (`<model>_ensemble`): the mean of its seeds' forecasts
         nets = [load_best_model(t, shapes) for t in ensembles.get(model) or [best[model]]]
-        future = future_input(dates, scaler, future_names)
+        # data.frequency=rows refuses calendar inputs, so without dates there are no known-future values to read
+        future = None if dates is None else future_input(dates, scaler, future_names)
 
         def run_model(inputs: np.ndarray, known_future: np.ndarray | None) -> np.ndarray:
             return np.mean([predict(net, inputs, future=known_future) for net in nets], 0)
@@ -102,7 +104,14 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
             columns[f"{target}_lo{level_tag(level)}"] = lo[:, j]
             columns[f"{target}_hi{level_tag(level)}"] = hi[:, j]
     frame = pd.DataFrame(columns)
-    frame.insert(0, "date", dates.date)
+    if dates is None:
+        # No calendar (data.frequency=rows): the steps after the last row have no knowable dates.
+        frame.insert(0, "step", [f"+{h}" for h in range(1, len(frame) + 1)])
+        rows_note = (f"data.frequency=rows: no calendar, so the forecast's dates are unknown; steps +1..+{len(frame)} "
+                     "follow the data's last row")
+        note = rows_note if note is None else f"{note}; {rows_note}"
+    else:
+        frame.insert(0, "date", dates.date if bool((dates == dates.normalize()).all()) else dates)
     frame.attrs["model"] = model
     frame.attrs["note"] = note
     return frame

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from data_pipeline import WindowedData
+from data_pipeline.config import ROWS
 from models import build, count_parameters, fit_ridge, predict, scores
 from models.baselines import climatology_applies, climatology_forecast, default_season, fit_climatology
 
@@ -87,8 +88,11 @@ def baseline_scores(data: WindowedData, season: int | None = None) -> tuple[list
     else:
         naive = build("seasonal_naive", **data.shapes, season=season)
         results.append(score_model("seasonal_naive", naive, data, kind="baseline", hparams={"season": season}))
-    train_dates, train_targets = data.train.days(frequency, data.n_targets)
-    why_not = climatology_applies(train_dates, frequency)
+    if frequency == ROWS:
+        why_not = "data.frequency=rows has no calendar to average the same day of the year over"
+    else:
+        train_dates, train_targets = data.train.days(frequency, data.n_targets)
+        why_not = climatology_applies(train_dates, frequency)
     if why_not:
         notes.append(f"Climatology skipped: {why_not}.")
     else:

@@ -113,6 +113,9 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., Non
     experiment_name = "ray" if cfg.sweep.storage_path is None else opts.name
     experiment_path = join_storage(storage_path, experiment_name)
 
+    for invented in data.summary.get("invented_rows") or []:  # a calendar that is probably not the data's own
+        if invented.get("warning"):
+            print(f"warning: {invented['warning']}")
     windows = data.summary.get("windows", {})
     swept = list(dict.fromkeys(t["model"] for t in trials))
     print(
