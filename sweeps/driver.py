@@ -149,9 +149,11 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., Non
     results = tuner.fit()
     if INTERRUPTED.is_set():
         raise KeyboardInterrupt
+    # A trial the time budget stopped before its first report has neither config nor metrics: nothing to rank.
+    results = [r for r in results if r.config]
     rows = [_trial_row(r) for r in results]
     if adaptive:  # the trials the searchers proposed, for the seed repeats and for the record
-        trials = [r.config["trial"] for r in results if "trial" in (r.config or {})]
+        trials = [r.config["trial"] for r in results if "trial" in r.config]
         write_atomic(run_dir / "trials.json", json.dumps(trials, indent=2))
     mark_phase(run_dir, "search", trials=len(rows))
     finals_started = time.monotonic()

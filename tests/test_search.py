@@ -216,8 +216,9 @@ def test_a_tiny_tpe_sweep_respects_budgets_and_logs_the_sampled_values(ray_sessi
     cut = with_input_length(data, chosen.window_input)
     model = load_best_model(chosen, cut.shapes)
     assert chosen.window_input == 14
-    assert evaluate(model, cut.val, cut)["mse"] == pytest.approx(chosen.best_val_mse, rel=1e-4)
-    assert evaluate(model, data.val, data)["mse"] != pytest.approx(chosen.best_val_mse, rel=1e-4)
+    assert evaluate(model, cut.val, cut)["mse"] == pytest.approx(chosen.best_val_mse, rel=5e-6)
+    # (a small GRU forgets most of the extra 16 days, so the full windows score close, but not the same)
+    assert evaluate(model, data.val, data)["mse"] != pytest.approx(chosen.best_val_mse, rel=5e-6)
     assert (runs / "tpe" / "report" / "figures" / "search_path.png").exists()
     assert "Which hyperparameters mattered" in (runs / "tpe" / "report" / "report.md").read_text()
     ranking = pd.read_csv(runs / "tpe" / "report" / "ranking.csv")
