@@ -266,6 +266,9 @@ def build_from_bundle(
     # Known-future inputs: the calendar columns, read on the forecast days (functions of the date alone).
     future_names = list(CALENDAR_COLUMNS) if data.calendar_features else []
     future_cols = [bundle.feature_names.index(c) for c in future_names]
+    # the models read the calendar columns as the last n_future features of x (models/blocks.py, WindowNorm)
+    n_feat = len(bundle.feature_names)
+    assert future_cols == list(range(n_feat - len(future_cols), n_feat)), "calendar columns must come last"
     out: dict[str, SplitWindows] = {}
     split_summary: dict[str, Any] = {}
     first_target: dict[str, int] = {}

@@ -7,9 +7,9 @@
 
 Options (hyperparameters, see models/blocks.py):
     norm         none | window | revin: forecast in each input window's own frame (mean/std of the input days
-                 only), with a learnable affine for revin; helps when the level leaves the training range.
-    linear_skip  add a linear map from the input window to the forecast (NLinear/DLinear), so the network
-                 never lacks the linear extrapolation ridge regression has.
+                 only; calendar columns kept as they are), revin with a learnable affine; for levels that move.
+    linear_skip  add ridge's linear map of the input window (minus its mean under norm) to the forecast, solved
+                 in closed form before training and held: the network learns only what that linear core misses.
 Known-future inputs: built with n_future > 0, the decoders also read `future` (batch, n_outputs, n_future), the
 calendar values of the forecast days (never a target): the AR decoder with each step's input, the NAR decoder
 added to its horizon embeddings.
@@ -149,7 +149,7 @@ class Seq2SeqRNN(nn.Module):
     def __init__(self, cfg: RNNConfig):
         super().__init__()
         self.cfg = cfg
-        self.norm = WindowNorm(cfg.norm, cfg.n_features, cfg.n_targets)  # no random init: seeding unchanged
+        self.norm = WindowNorm(cfg.norm, cfg.n_features, cfg.n_targets, cfg.n_future)  # no random init: seeding unchanged
         self.encoder = Encoder(cfg)
         # dropout on the encoder's hand-over state: the only dropout between encoder and decoder when
         # num_layers == 1, where nn.LSTM/GRU's own inter-layer dropout is inactive
@@ -160,6 +160,7 @@ class Seq2SeqRNN(nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None,
                 future: torch.Tensor | None = None) -> torch.Tensor:
         future = check_future(future, self.cfg.n_future, self.cfg.n_outputs, x)
+        raw = x
         x, stats = self.norm.normalize(x)  # stats from the input window only
         y = self.norm.normalize_targets(y, stats) if (self.training and y is not None) else None
         last = x[:, -1, : self.cfg.n_targets]
@@ -168,6 +169,7 @@ class Seq2SeqRNN(nn.Module):
         is_lstm = isinstance(state, tuple)
         state = (self.state_drop(state[0]), state[1]) if is_lstm else self.state_drop(state)
         out = self.decoder(state, last, y, future)
-        if self.skip is not None:
-            out = out + self.skip(x)
-        return self.norm.denormalize(out, stats)
+        out = self.norm.denormalize(out, stats)
+        if self.skip is not None:  # in scaled units, on the window minus its level (models/blocks.py says why)
+            out = out + self.skip(self.norm.center(raw, stats))
+        return out

@@ -4,7 +4,8 @@ Over 250 lines: the loop, its device/precision policy and its resumable state be
 restore exactly what the loop reads), so they stay in one file read top to bottom.
 
 Trained models (RNNs, Transformer): AdamW on MSE of scaled targets, gradient clipping, early stopping on
-validation MSE, best-epoch weights loaded back at the end.
+validation MSE, best-epoch weights loaded back at the end. A model's linear skip path, if it has one, starts from
+its closed-form least-squares fit on the training windows (`models.blocks.fit_linear_core`).
 Ridge: closed-form fit via `fit_ridge` (alpha chosen on validation); one history entry.
 Persistence (or any model without trainable parameters): evaluated only; one history entry.
 
@@ -41,6 +42,7 @@ from torch import nn
 
 from data_pipeline.types import WindowedData
 from models.baselines import Ridge, fit_ridge
+from models.blocks import LinearSkip, WindowNorm, fit_linear_core
 from models.config import TrainConfig
 
 EVAL_BATCH = 4096
@@ -230,6 +232,10 @@ def fit(
     n = len(x_train)
     if n == 0 or len(x_val) == 0:
         raise ValueError(f"fit needs train and val windows, got {n} and {len(x_val)}")
+
+    skip, norm = getattr(model, "skip", None), getattr(model, "norm", None)
+    if resume is None and isinstance(skip, LinearSkip) and isinstance(norm, WindowNorm):
+        fit_linear_core(norm, skip, data.train, data.val)  # the linear path starts at ridge (models/blocks.py)
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     amp_dtype, scale_loss = precision_policy(cfg.precision, device, model)

@@ -7,9 +7,9 @@ decoder, in training or in evaluation, so there is nothing to mask and nothing t
 
 Options (hyperparameters, see models/blocks.py):
     norm         none | window | revin: forecast in each input window's own frame (mean/std of the input days
-                 only), with a learnable affine for revin; helps when the level leaves the training range.
-    linear_skip  add a linear map from the input window to the forecast (NLinear/DLinear), so the network
-                 never lacks the linear extrapolation ridge regression has.
+                 only; calendar columns kept as they are), revin with a learnable affine; for levels that move.
+    linear_skip  add ridge's linear map of the input window (minus its mean under norm) to the forecast, solved
+                 in closed form before training and held: the network learns only what that linear core misses.
 Known-future inputs: built with n_future > 0, each decoder query also gets a projection of `future`
 (batch, n_outputs, n_future), the calendar values of its forecast day (never a target).
 
@@ -97,7 +97,7 @@ class TimeSeriesTransformer(nn.Module):
         self.decoder = nn.TransformerDecoder(dec_layer, cfg.num_layers, norm=nn.LayerNorm(d))
         self.head = nn.Linear(d, cfg.n_targets)
         # created last, and only when asked for, so the default model's seeded initialisation is unchanged
-        self.norm = WindowNorm(cfg.norm, cfg.n_features, cfg.n_targets)
+        self.norm = WindowNorm(cfg.norm, cfg.n_features, cfg.n_targets, cfg.n_future)
         self.future_proj = nn.Linear(cfg.n_future, d) if cfg.n_future else None
         self.skip = LinearSkip(cfg.n_inputs, cfg.n_features, cfg.n_outputs, cfg.n_targets) if cfg.linear_skip else None
 
@@ -106,6 +106,7 @@ class TimeSeriesTransformer(nn.Module):
         del y  # the decoder never sees targets: not in training, not in evaluation
         future = check_future(future, self.cfg.n_future, self.cfg.n_outputs, x)
         n_in, n_out = self.cfg.n_inputs, self.cfg.n_outputs
+        raw = x
         x, stats = self.norm.normalize(x)  # stats from the input window only
         last = x[:, -1, : self.cfg.n_targets]
 
@@ -118,6 +119,7 @@ class TimeSeriesTransformer(nn.Module):
         # no causal mask: queries hold no targets, so letting day 3 attend to day 5's query leaks nothing
         out = self.decoder(self.drop(queries), memory)
         out = last.unsqueeze(1) + self.head(out)  # residual on the last observed value
-        if self.skip is not None:
-            out = out + self.skip(x)
-        return self.norm.denormalize(out, stats)
+        out = self.norm.denormalize(out, stats)
+        if self.skip is not None:  # in scaled units, on the window minus its level (models/blocks.py says why)
+            out = out + self.skip(self.norm.center(raw, stats))
+        return out

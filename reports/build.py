@@ -81,7 +81,8 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
     run = read_run(run_path)
     data = load_data(run)
     best = best_trials(run)
-    results, notes = score_run(run, data)
+    skipped = read_skipped(run)
+    results, notes = score_run(run, data, skipped)
     levels = intervals.interval_levels(run.config)
     bands = intervals.all_bands(results, data, levels)
     interval_scores = intervals.interval_table(bands, data)
@@ -117,7 +118,7 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
         coverage = {r.model: pretrained.interval_coverage(r, data) for r in with_quantiles}
         figs.append(("Chronos-2: how often the 10-90% interval holds the actual value",
                      figures.interval_coverage(coverage, fig_dir)))
-    sections = _sections(run, data, ranking, results, horizon, figs)
+    sections = _sections(run, data, ranking, results, horizon, figs, skipped)
     sections["notes"] += notes
     if adaptive:
         sections["search_tables"] = [(search_path.IMPORTANCE_TITLE, search_path.importance(run))]
@@ -157,12 +158,21 @@ def _interval_text(levels: tuple[float, ...], n_val: int, winner: str | None, sc
                + " of test values." if winner and len(held) else ""))
 
 
-def score_run(run: RunDir, data: WindowedData) -> tuple[list[ModelScore], list[str]]:
+def read_skipped(run: RunDir) -> dict[str, str]:
+    """The models the sweep skipped on purpose (its skipped.json): name -> the reason it gave."""
+    skipped_file = run.path / "skipped.json"
+    return json.loads(skipped_file.read_text()) if skipped_file.exists() else {}
+
+
+def score_run(run: RunDir, data: WindowedData,
+              skipped: dict[str, str] | None = None) -> tuple[list[ModelScore], list[str]]:
     """Every entry of the ranking scored on `data`: each model's validation-chosen trial, then the baselines.
 
     Which trial represents a model is decided from the run's validation records alone (`best_trials`); `data`'s
     test split is only scored. Returns the scores and notes for the report (e.g. a skipped baseline).
+    `skipped`: `read_skipped(run)`, read here when not given.
     """
+    skipped = read_skipped(run) if skipped is None else skipped
     best = best_trials(run)
     if not best:
         raise RunDirError(f"no trial in {run.experiment_path} has a checkpoint yet; run or resume the sweep first")
@@ -188,7 +198,7 @@ def score_run(run: RunDir, data: WindowedData) -> tuple[list[ModelScore], list[s
     results += baselines
     notes += baseline_notes
     if CHRONOS2 in run.config.get("models", {}):
-        zeroshot, note = _chronos_zeroshot(run, data, levels)
+        zeroshot, note = _chronos_zeroshot(run, data, levels, skipped)
         results += [zeroshot] if zeroshot else []
         notes += [note] if note else []
     return results, notes
@@ -215,10 +225,8 @@ def _with_seeds(chosen: ModelScore, model: Any, repeats: list[TrialRecord], data
                              trial_id=",".join([chosen.trial_id or "", *(t.trial_id for t in repeats)]))
 
 
-def _chronos_zeroshot(run: RunDir, data: WindowedData,
-                      levels: tuple[float, ...]) -> tuple[ModelScore | None, str | None]:
-    skipped_file = run.path / "skipped.json"
-    skipped = json.loads(skipped_file.read_text()) if skipped_file.exists() else {}
+def _chronos_zeroshot(run: RunDir, data: WindowedData, levels: tuple[float, ...],
+                      skipped: dict[str, str]) -> tuple[ModelScore | None, str | None]:
     if CHRONOS2 in skipped:
         return None, skipped[CHRONOS2]
     try:
@@ -295,7 +303,7 @@ def _trial_counts(run: RunDir) -> pd.DataFrame:
 
 
 def _sections(run: RunDir, data: WindowedData, ranking: pd.DataFrame, results: list[ModelScore],
-              horizon: pd.DataFrame, figs: list[tuple[str, Path]]) -> dict[str, Any]:
+              horizon: pd.DataFrame, figs: list[tuple[str, Path]], skipped: dict[str, str]) -> dict[str, Any]:
     summary = data.summary
     windows = summary.get("windows", {})
     protocol = (
@@ -325,9 +333,8 @@ def _sections(run: RunDir, data: WindowedData, ranking: pd.DataFrame, results: l
     if wanted_seeds and not phases.get("finals", {}).get("finished"):
         notes.append(f"The seed repeats ({wanted_seeds} more seeds per architecture) have not finished: models are "
                      f"ranked on the seeds available. Run the same sweep command again to complete them.")
-    skipped_file = run.path / "skipped.json"  # models the sweep skipped on purpose have their own note
-    skipped = set(json.loads(skipped_file.read_text())) if skipped_file.exists() else set()
-    missing = sorted(set(run.config.get("models", {})) - {r.model for r in results} - skipped)
+    # models the sweep skipped on purpose have their own note
+    missing = sorted(set(run.config.get("models", {})) - {r.model for r in results} - set(skipped))
     if missing:
         notes.append(f"Not ranked (no trial with a checkpoint): {', '.join(missing)}.")
     failed = pd.DataFrame([{"model": t.model, "trial": t.trial_id, "hparams": t.tag, "error": t.error}

@@ -268,10 +268,11 @@ def _future(no=4, n_future=2, batch=5, seed=7):
 @pytest.mark.parametrize("opts", OPTIONS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
 def test_options_keep_eval_independent_of_y(name, opts):
     extra = {"teacher_forcing": 1.0} if name.endswith("_ar") else {}
-    model = build(name, n_features=3, n_targets=2, n_inputs=12, n_outputs=4, n_future=2, seed=0,
+    # feature 2 is the one calendar column, read on the input days (x) and on the forecast days (future)
+    model = build(name, n_features=3, n_targets=2, n_inputs=12, n_outputs=4, n_future=1, seed=0,
                   **SMALL[name], **extra, **opts).eval()
     x, y = _xy()
-    f = _future()
+    f = _future(n_future=1)
     with torch.no_grad():
         ref = model(x, future=f)
         assert ref.shape == (5, 4, 2) and torch.isfinite(ref).all()
@@ -282,19 +283,23 @@ def test_options_keep_eval_independent_of_y(name, opts):
 
 @pytest.mark.parametrize("name", TRAINED_MODELS)
 @pytest.mark.parametrize("norm", ["window", "revin"])
-def test_normalisation_statistics_come_from_the_input_window_only(name, norm):
-    """Shift and scale every feature of one window: the forecast moves with that window's own statistics.
+@pytest.mark.parametrize("linear_skip", [False, True])
+def test_normalisation_statistics_come_from_the_input_window_only(name, norm, linear_skip):
+    """Shift (and, without the linear path, scale) every feature of one window: the forecast moves with that
+    window's own statistics.
 
     This holds only if the statistics are the window's own: statistics from the training set, from other windows
     of the batch or from the target days would break it. Window 0 is changed, window 1 is kept and must not move.
+    The linear path works in scaled units on the window minus its mean, so with it a shift is followed exactly and
+    a change of scale is not (its bias is fixed in scaled units): that case is tested by shifting only.
     """
-    model = _build(name, norm=norm, linear_skip=True).eval()
+    model = _build(name, norm=norm, linear_skip=linear_skip).eval()
     with torch.no_grad():  # give the RevIN affine and the skip path non-trivial values
-        for n, p in model.named_parameters():
+        for n, p in [*model.named_parameters(), *model.named_buffers()]:
             if n.startswith(("norm.", "skip.")):
                 p.add_(0.3 * torch.randn_like(p))
     x, _ = _xy()
-    a = torch.tensor([3.0, 0.5, 2.0])
+    a = torch.ones(3) if linear_skip else torch.tensor([3.0, 0.5, 2.0])
     c = torch.tensor([40.0, -7.0, 5.0])
     x2 = x.clone()
     x2[0] = x[0] * a + c
@@ -304,6 +309,28 @@ def test_normalisation_statistics_come_from_the_input_window_only(name, norm):
     assert torch.equal(out2[1:], out[1:])
     stats = model.norm.statistics(x2)
     torch.testing.assert_close(stats[0][0, 0], x2[0].mean(0))  # mean over the input days, per feature
+
+
+@pytest.mark.parametrize("name", TRAINED_MODELS)
+def test_calendar_columns_are_not_normalised(name):
+    """The known-future (calendar) columns, the last n_future input features, keep their values: shifting them
+    changes the forecast (a normalised column would forget a shift), and their statistics are the identity."""
+    model = build(name, n_features=3, n_targets=1, n_inputs=12, n_outputs=4, n_future=1, seed=0, **SMALL[name],
+                  norm="window").eval()
+    x, _ = _xy()
+    f = _future(n_future=1)
+    mean, std = model.norm.statistics(x)
+    assert torch.equal(mean[..., 2], torch.zeros(5, 1)) and torch.equal(std[..., 2], torch.ones(5, 1))
+    torch.testing.assert_close(mean[..., :2], x[..., :2].mean(1, keepdim=True))
+    x2 = x.clone()
+    x2[..., 2] += 0.5  # another phase of the year
+    x3 = x.clone()
+    x3[..., 1] += 0.5  # a non-calendar input shifted the same way: its window frame forgets it
+    with torch.no_grad():
+        assert not torch.allclose(model(x, future=f), model(x2, future=f))
+        torch.testing.assert_close(model(x, future=f), model(x3, future=f), rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="known-future"):
+        build(name, n_features=2, n_targets=2, n_inputs=12, n_outputs=4, n_future=1, **SMALL[name], norm="window")
 
 
 def test_without_normalisation_a_level_shift_is_not_followed():
@@ -316,17 +343,47 @@ def test_without_normalisation_a_level_shift_is_not_followed():
 
 
 @pytest.mark.parametrize("name", TRAINED_MODELS)
-def test_linear_skip_starts_at_zero_and_is_a_linear_map_of_the_window(name):
+def test_linear_skip_is_a_fixed_linear_map_of_the_window(name):
     plain, skip = _build(name), _build(name, linear_skip=True)
     x, _ = _xy()
     plain.eval()
     skip.eval()
+    assert models.count_parameters(plain) == models.count_parameters(skip)  # solved, not trained: buffers
     with torch.no_grad():
-        assert torch.equal(plain(x), skip(x))  # same seeded network, skip path zero at initialisation
-        w = torch.randn_like(skip.skip.proj.weight)
-        skip.skip.proj.weight.copy_(w)
+        assert torch.equal(plain(x), skip(x))  # same seeded network, skip path zero until fitted
+        w = torch.randn_like(skip.skip.weight)
+        skip.skip.weight.copy_(w)
         expected = plain(x) + (x.flatten(1) @ w.T).view(5, 4, 2)
         torch.testing.assert_close(skip(x), expected)
+
+
+@pytest.mark.parametrize("norm", ["none", "window"])
+def test_fit_starts_the_linear_path_at_ridge_and_holds_it(data, norm):
+    """models.fit solves the linear path in closed form before training (ridge on the window minus its mean,
+    penalty chosen on validation), and training leaves it where it was."""
+    from models.blocks import fit_linear_core
+
+    model = build("gru_nar", **data.shapes, hidden_size=8, seed=0, norm=norm, linear_skip=True)
+    expected = _build("gru_nar", nf=data.n_features, no=data.n_outputs, ni=data.n_inputs, norm=norm,
+                      linear_skip=True)
+    result = fit_linear_core(expected.norm, expected.skip, data.train, data.val)
+    assert result["alpha"] == min(result["val_mse_by_alpha"], key=result["val_mse_by_alpha"].get)
+    assert expected.skip.weight.abs().sum() > 0
+    models.fit(model, data, models.TrainConfig(epochs=2, device="cpu"))
+    torch.testing.assert_close(model.skip.weight, expected.skip.weight)
+    torch.testing.assert_close(model.skip.bias, expected.skip.bias)
+    # the path alone is ridge on the centred window: with norm=none exactly the ridge baseline
+    x = torch.as_tensor(data.val.x)
+    stats = None if norm == "none" else expected.norm.statistics(x)
+    with torch.no_grad():
+        core = x[:, -1:, : data.n_targets] + expected.skip(expected.norm.center(x, stats))
+    core_mse = float(((core.numpy() - data.val.y) ** 2).mean())
+    assert core_mse == pytest.approx(result["val_mse"], rel=1e-4)
+    assert core_mse < float(((x[:, -1:, :2].numpy() - data.val.y) ** 2).mean())  # better than persistence
+    if norm == "none":
+        ridge = build("ridge", **data.shapes)
+        models.fit(ridge, data, models.TrainConfig(epochs=1, device="cpu"))
+        np.testing.assert_allclose(core.numpy(), predict(ridge, data.val.x), atol=1e-4)
 
 
 @pytest.mark.parametrize("name", TRAINED_MODELS)
