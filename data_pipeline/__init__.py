@@ -4,6 +4,7 @@ from data_pipeline.config import DataConfig, SplitConfig, StrictModel, WindowCon
 from data_pipeline.config_files import apply_overrides, load_yaml
 from data_pipeline.errors import DataError
 from data_pipeline.forecast import forecast_input, future_input
+from data_pipeline.input_length import with_input_length
 from data_pipeline.series import SeriesBundle, load_series
 from data_pipeline.types import Scaler, SplitWindows, WindowedData
 from data_pipeline.windows import build_windowed_data
@@ -24,4 +25,5 @@ __all__ = [
     "future_input",
     "load_series",
     "load_yaml",
+    "with_input_length",
 ]

@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from data_pipeline import DataError, Scaler, WindowedData, build_windowed_data
+from data_pipeline import DataError, Scaler, WindowedData, build_windowed_data, with_input_length
 from data_pipeline.series import IDENTITY_FILE, check_data_identity
 from models import predict
 from models.chronos import CHRONOS2
 from models.metrics import score_split
-from reports import figures, intervals, panel, pretrained
+from reports import figures, intervals, panel, pretrained, search_path
 from reports.data_section import data_tables
 from reports.render import render_html, render_markdown
 from reports.runs import RunDir, RunDirError, TrialRecord, best_trials, load_best_model, read_run
@@ -111,6 +111,10 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
         ("Error by forecast horizon", figures.per_horizon(horizon, fig_dir, data.summary.get("frequency", "D"))),
         ("Sensitivity to the grid: validation MSE of every trial", figures.val_distribution(run, fig_dir)),
     ]
+    adaptive = (run.config.get("sweep") or {}).get("search", "grid") != "grid"
+    if adaptive:  # how the searchers went: only for an adaptive search (a grid has no order to learn from)
+        figs.append(("Search path: best validation MSE so far, per architecture",
+                     search_path.search_path_figure(search_path.search_path(run), fig_dir)))
     interval_horizon = intervals.coverage_by_horizon(bands, data)
     if bands:
         figs.append(("Prediction intervals: nominal vs empirical coverage on test",
@@ -130,6 +134,8 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
         sections["per_series"] = series_table
         series_table.to_csv(tmp / "series.csv", index=False)
     sections["notes"] += notes
+    if adaptive:
+        sections["search_tables"] = [(search_path.IMPORTANCE_TITLE, search_path.importance(run))]
     sections["intervals"] = intervals.reading_table(interval_scores, list(ranking.model), data.target_names)
     sections["interval_horizon"] = interval_horizon
     sections["interval_text"] = _interval_text(levels, len(data.val), winner.model if winner else None,
@@ -191,15 +197,17 @@ def score_run(run: RunDir, data: WindowedData,
         if name == CHRONOS2:
             results.append(pretrained.finetuned_score(trial, data, levels))
             continue
-        model = load_best_model(trial, data.shapes)
-        chosen = score_model(name, model, data, kind="trained", val_mse=trial.best_val_mse,
-                             hparams={**trial.hparams, **trial.train}, epochs=trial.epochs,
+        # A trial with its own input length is scored on the same windows, cut to the inputs it was trained on.
+        trial_data = with_input_length(data, trial.window_input)
+        model = load_best_model(trial, trial_data.shapes)
+        chosen = score_model(name, model, trial_data, kind="trained", val_mse=trial.best_val_mse,
+                             hparams={**trial.hparams, **trial.train, **_input_hparam(trial)}, epochs=trial.epochs,
                              train_time_s=round(trial.train_time_s, 2), trial_id=trial.trial_id)
         results.append(chosen)
         repeats = [t for t in run.finals if t.model == name and t.final_of == trial.tag and t.status != "failed"
                    and t.checkpoint is not None and math.isfinite(t.best_val_mse)]
         if repeats:
-            results.append(_with_seeds(chosen, model, repeats, data))
+            results.append(_with_seeds(chosen, model, repeats, trial_data))
     baselines, baseline_notes = baseline_scores(data, season=(run.config.get("baselines") or {}).get("season"))
     results += baselines
     notes += baseline_notes
@@ -208,6 +216,10 @@ def score_run(run: RunDir, data: WindowedData,
         results += [zeroshot] if zeroshot else []
         notes += [note] if note else []
     return results, notes
+
+
+def _input_hparam(trial: TrialRecord) -> dict[str, int]:
+    return {} if trial.window_input is None else {"window_input": trial.window_input}
 
 
 def _with_seeds(chosen: ModelScore, model: Any, repeats: list[TrialRecord], data: WindowedData) -> ModelScore:

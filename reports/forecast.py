@@ -18,7 +18,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data_pipeline import DataConfig, DataError, Scaler, apply_overrides, forecast_input, future_input
+from data_pipeline import (
+    DataConfig,
+    DataError,
+    Scaler,
+    apply_overrides,
+    forecast_input,
+    future_input,
+    with_input_length,
+)
 from data_pipeline.forecast import panel_forecast_input
 from models import predict
 from models.chronos import CHRONOS2
@@ -59,8 +67,12 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
     n_targets = len(summary["target_names"])
     from reports.build import load_data
 
+    # A trial with its own input length (searched) reads the last that many steps; seed repeats share it.
+    used = ensembles.get(model) or [best[model]]
+    n_inputs = used[0].window_input or window.input
+    x = x[:, -n_inputs:]
     try:  # the run's own validation windows calibrate the interval, whatever data.path is now
-        val = load_data(run).val
+        val = with_input_length(load_data(run), n_inputs).val
     except DataError as err:
         raise RunDirError(f"the forecast's intervals are calibrated on the sweep's validation windows, which need "
                           f"the sweep's own data files: {err}") from err
@@ -76,7 +88,7 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
             return chronos_predict(pipeline, inputs, n_targets=n_targets, n_outputs=window.output, scaler=scaler)[0]
     else:
         future_names = list(summary.get("future_names", []))  # the calendar values the decoders read
-        shapes = dict(n_features=len(scaler.feature_names), n_targets=n_targets, n_inputs=window.input,
+        shapes = dict(n_features=len(scaler.feature_names), n_targets=n_targets, n_inputs=n_inputs,
                       n_outputs=window.output, n_future=len(future_names), n_series=max(1, len(names or [])))
         # a seed ensemble (`<model>_ensemble`): the mean of its seeds' forecasts
         nets = [load_best_model(t, shapes) for t in ensembles.get(model) or [best[model]]]

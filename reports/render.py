@@ -73,6 +73,8 @@ def render_html(sections: dict[str, Any]) -> str:
     parts.append("<h2>Trials per model</h2>" + table_html(s["trial_counts"], baseline_col=None))
     for title, fig in s["figures"]:
         parts.append(f"<h2>{html.escape(title)}</h2>{_img(fig, title)}")
+    for title, table in s.get("search_tables", []):
+        parts.append(f"<h2>{html.escape(title)}</h2>" + table_html(table, baseline_col=None))
     parts.append("<h2>Per-target error (original units)</h2>" + table_html(s["per_target"], baseline_col=None))
     parts.append("<h2>Per-horizon test MSE (scaled)</h2>" + table_html(s["per_horizon"], index=True, baseline_col=None))
     if len(s["failed"]):
@@ -99,6 +101,8 @@ def render_markdown(sections: dict[str, Any]) -> str:
     out += ["## Trials per model", "", table_md(s["trial_counts"]), ""]
     for title, fig in s["figures"]:
         out += [f"## {title}", "", f"![{title}](figures/{fig.name})", ""]
+    for title, table in s.get("search_tables", []):
+        out += [f"## {title}", "", table_md(table), ""]
     out += ["## Per-target error (original units)", "", table_md(s["per_target"]), ""]
     out += ["## Per-horizon test MSE (scaled)", "", table_md(s["per_horizon"], index=True), ""]
     if len(s["failed"]):

@@ -40,6 +40,7 @@ class TrialRecord:
     checkpoint: Path | None
     dir: Path
     final_of: str | None = None  # a seed repeat (phase "finals"): the tag of the search trial it repeats
+    window_input: int | None = None  # the trial's own input length (searched or per model); None: window.input
 
     @property
     def best_val_mse(self) -> float:
@@ -148,7 +149,7 @@ def _read_trial(trial_dir: Path) -> TrialRecord | None:
         hparams=info["hparams"], train=info["train"], history=_epoch_rows(history),
         status=status, error=error if status == FAILED else None,
         checkpoint=checkpoint if checkpoint is not None and checkpoint.exists() else None, dir=trial_dir,
-        final_of=info.get("final_of"),
+        final_of=info.get("final_of"), window_input=info.get("window_input"),
     )
 
 

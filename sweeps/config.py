@@ -11,7 +11,7 @@ import copy
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from data_pipeline import (
     DataConfig,
@@ -28,7 +28,10 @@ from models.config import BaselinesConfig
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.yaml"
 PROFILES = ("smoke", "default", "full")
-SPEC_KINDS = ("grid", "choice", "uniform", "loguniform")
+SPEC_KINDS = ("grid", "choice", "uniform", "loguniform", "int")
+# Keys of a model section that are not hyperparameters of the model or of its training: how many trials the
+# architecture gets (adaptive search: its budget; grid: samples per grid point) and its input length.
+NUM_SAMPLES, WINDOW_INPUT = "num_samples", "window_input"
 
 
 class ConfigError(ValueError):
@@ -36,6 +39,15 @@ class ConfigError(ValueError):
 
 
 class SweepSection(StrictModel):
+    search: Literal["grid", "random", "tpe"] = Field(
+        "grid", description="grid: the grids expanded into a fixed trial list; random | tpe: Optuna's random or "
+        "TPE sampler through Ray Tune's OptunaSearch, sweep.num_samples trials per architecture.")
+    search_concurrency: int = Field(
+        2, ge=1, description="random | tpe: at most this many trials of one architecture proposed before their "
+        "results are back (Ray's ConcurrencyLimiter), so TPE learns from what finished.")
+    time_budget_s: float | None = Field(
+        None, gt=0, description="Stop the search after this many seconds (Ray's TuneConfig.time_budget_s); the "
+        "report uses what finished.")
     scheduler: Literal["asha", "none"] = "asha"
     grace_period: int = Field(5, ge=1)
     reduction_factor: float = Field(3.0, gt=1)
@@ -91,6 +103,11 @@ class SweepConfig(StrictModel):
     pretrained: PretrainedSection = Field(default_factory=PretrainedSection)
     report: ReportSection = Field(default_factory=ReportSection)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _window_input_per_model(cls, raw: Any) -> Any:
+        return window_input_per_model(raw)
+
     @field_validator("models")
     @classmethod
     def _known_models_and_specs(cls, models: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -112,7 +129,9 @@ def _allowed_hparams(name: str) -> set[str]:
     from models import hparam_names
     from models.chronos import CHRONOS2, CHRONOS2_HPARAMS
 
-    return set(CHRONOS2_HPARAMS) if name == CHRONOS2 else hparam_names(name) | TRAIN_OVERRIDABLE
+    if name == CHRONOS2:
+        return set(CHRONOS2_HPARAMS) | {NUM_SAMPLES}
+    return hparam_names(name) | TRAIN_OVERRIDABLE | {NUM_SAMPLES, WINDOW_INPUT}
 
 
 def _check_model_section(name: str, params: Any) -> None:
@@ -127,7 +146,13 @@ def _check_model_section(name: str, params: Any) -> None:
         where = f"models.{name}.{key}"
         if key not in allowed:
             raise ValueError(f"{where}: unknown hyperparameter; allowed: {', '.join(sorted(allowed))}")
+        if key == NUM_SAMPLES:
+            if isinstance(spec, bool) or not isinstance(spec, int) or spec < 1:
+                raise ValueError(f"{where}: the number of trials is a positive integer, got {spec!r}")
+            continue
         values = spec_values(spec, where)
+        if key == WINDOW_INPUT:
+            _check_input_lengths(values, where, spec)
         if key == "mode" and any(v not in ("full", "lora") for v in values):
             raise ValueError(f"{where}: fine-tuning mode is 'full' or 'lora', got {values}")
         if key == "steps" and any(not isinstance(v, int) or v < 1 for v in values):
@@ -162,12 +187,62 @@ def spec_values(spec: Any, where: str) -> list[Any]:
         raise ValueError(f"{where}: {kind} takes a list, got {arg!r}")
     if kind in ("grid", "choice") and not arg:
         raise ValueError(f"{where}: empty {kind} expands to zero trials; give at least one value")
+    if kind == "int" and (len(arg) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in arg)
+                          or arg[0] > arg[1]):
+        raise ValueError(f"{where}: int takes [low, high] (integers, low <= high), got {arg!r}")
     if kind in ("uniform", "loguniform"):
         if len(arg) != 2 or not all(isinstance(v, (int, float)) for v in arg) or arg[0] >= arg[1]:
             raise ValueError(f"{where}: {kind} takes [low, high] with low < high, got {arg!r}")
         if kind == "loguniform" and arg[0] <= 0:
             raise ValueError(f"{where}: loguniform needs a positive low bound, got {arg[0]}")
     return list(arg)
+
+
+def _check_input_lengths(values: list[Any], where: str, spec: Any = None) -> None:
+    if isinstance(spec, dict) and next(iter(spec), None) in ("uniform", "loguniform"):
+        raise ValueError(f"{where}: input lengths are positive integers (steps): search them with int or choice")
+    bad = [v for v in values if isinstance(v, bool) or not isinstance(v, int) or v < 1]
+    if bad:
+        raise ValueError(f"{where}: input lengths are positive integers (steps), got {bad}")
+
+
+def window_input_per_model(raw: Any) -> Any:
+    """`window.input` may be a search spec (`{choice: [14, 30, 60]}`), and a model section may set its own
+    `window_input`. The data is windowed once, at the largest input length any trial can take, so every trial is
+    scored on the same target windows; each trained model's section then carries its own `window_input` (the
+    global spec, or the global length where only other models search it). The result validates to itself, so a
+    resolved config.yaml reloads unchanged."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("window"), dict) or not isinstance(raw.get("models"), dict):
+        return raw
+    from models import TRAINED_MODELS
+
+    global_spec = raw["window"].get("input")
+    if global_spec is None:
+        return raw
+    if isinstance(global_spec, dict):
+        global_values = spec_values(global_spec, "window.input")
+        _check_input_lengths(global_values, "window.input", global_spec)
+    else:
+        global_values = [global_spec]
+    sections = {m: p for m, p in raw["models"].items() if m in TRAINED_MODELS and (p is None or isinstance(p, dict))}
+    lengths = list(global_values)
+    for m, params in sections.items():
+        own = (params or {}).get(WINDOW_INPUT)
+        if own is not None:
+            values = spec_values(own, f"models.{m}.{WINDOW_INPUT}")
+            _check_input_lengths(values, f"models.{m}.{WINDOW_INPUT}", own)
+            lengths += values
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in lengths):
+        return raw  # a non-integer length: WindowConfig names it
+    if not isinstance(global_spec, dict) and max(lengths) == global_spec:
+        return raw  # every trial reads the windows as built: nothing to carry per model
+    raw = copy.deepcopy(raw)
+    raw["window"]["input"] = max(lengths)
+    for m in sections:
+        params = raw["models"][m] or {}
+        params.setdefault(WINDOW_INPUT, copy.deepcopy(global_spec))
+        raw["models"][m] = params
+    return raw
 
 
 def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
@@ -202,7 +277,7 @@ def _smallest(spec: Any) -> Any:
         if kind in ("grid", "choice") and isinstance(arg, list) and arg:
             numeric = [v for v in arg if isinstance(v, (int, float)) and not isinstance(v, bool)]
             return min(numeric) if len(numeric) == len(arg) else arg[0]
-        if kind in ("uniform", "loguniform") and isinstance(arg, list) and arg:
+        if kind in ("uniform", "loguniform", "int") and isinstance(arg, list) and arg:
             return arg[0]
     return spec
 

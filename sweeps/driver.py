@@ -30,7 +30,7 @@ from sweeps.run_dir import (
     refuse_other_config,
     write_atomic,
 )
-from sweeps.search_space import expand_trials
+from sweeps.search_space import SEARCH_FILE, expand_trials, planned_budgets, probe_trials
 from sweeps.tracking import TrialWandb, WandbPlan, plan_wandb
 from sweeps.trial_files import trial_status
 from sweeps.tuner import METRIC, build_tuner, join_storage, trial_dirname
@@ -86,7 +86,10 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., Non
     if resuming:
         refuse_changed_data(run_dir, data)
     skipped = _check_pretrained(cfg)
-    trials = [t for t in expand_trials(cfg) if t["model"] not in skipped]
+    adaptive = cfg.sweep.search != "grid"
+    # An adaptive search has no trial list before it runs: its probes (each model's space at its corners) are
+    # checked instead, and its size is the sum of the per-architecture budgets.
+    trials = [t for t in (probe_trials(cfg) if adaptive else expand_trials(cfg)) if t["model"] not in skipped]
     if not trials:
         raise ConfigError(f"nothing left to sweep: {'; '.join(skipped.values())}")
     check_trials(trials, cfg, data)
@@ -95,7 +98,12 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., Non
     write_atomic(run_dir / "data_summary.json", json.dumps(data.summary, indent=2, default=str))
     data.scaler.save(run_dir / "scaler.json")
     write_atomic(run_dir / "skipped.json", json.dumps(skipped, indent=2))
-    write_atomic(run_dir / "trials.json", json.dumps(trials, indent=2))
+    budgets = {m: n for m, n in planned_budgets(cfg).items() if m not in skipped}
+    n_planned = sum(budgets.values()) if adaptive else len(trials)
+    if adaptive:
+        write_atomic(run_dir / SEARCH_FILE, json.dumps({"search": cfg.sweep.search, "budgets": budgets}, indent=2))
+    else:
+        write_atomic(run_dir / "trials.json", json.dumps(trials, indent=2))
 
     wandb_plan = plan_wandb(opts.wandb_mode or cfg.wandb.mode)
     print(wandb_plan.reason)
@@ -111,7 +119,7 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., Non
     windows = data.summary.get("windows", {})
     swept = list(dict.fromkeys(t["model"] for t in trials))
     print(
-        f"Sweep {opts.name}: {len(trials)} trials over {', '.join(swept)}; windows train/val/test "
+        f"Sweep {opts.name}: {n_planned}{'' if not adaptive else ' ' + cfg.sweep.search} trials over {', '.join(swept)}; windows train/val/test "
         f"{windows.get('train')}/{windows.get('val')}/{windows.get('test')}; {cpus:g} CPU + {gpus:g} GPU per trial; "
         f"results in {experiment_path}"
     )
@@ -130,10 +138,10 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., Non
     )
     # A resumed sweep keeps its first start time; an older run.json without one leaves it unknown.
     sweep_started_at = json.loads((run_dir / "run.json").read_text()).get("started_at") if resuming else time.time()
-    callbacks: list[Any] = [SweepProgress(len(trials), sweep_started_at)]
+    callbacks: list[Any] = [SweepProgress(n_planned, sweep_started_at)]
 
     run_record = {"name": opts.name, "experiment_path": experiment_path, "wandb_mode": wandb_plan.mode,
-                  "n_trials": len(trials), "started_at": sweep_started_at,
+                  "n_trials": n_planned, "started_at": sweep_started_at,
                   "resources_per_trial": {"cpu": cpus, "gpu": gpus}}
     # Written before any trial runs, so a report can find the results even if this driver never returns.
     write_atomic(run_dir / "run.json", json.dumps(run_record, indent=2))
@@ -141,7 +149,12 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., Non
     results = tuner.fit()
     if INTERRUPTED.is_set():
         raise KeyboardInterrupt
+    # A trial the time budget stopped before its first report has neither config nor metrics: nothing to rank.
+    results = [r for r in results if r.config]
     rows = [_trial_row(r) for r in results]
+    if adaptive:  # the trials the searchers proposed, for the seed repeats and for the record
+        trials = [r.config["trial"] for r in results if "trial" in r.config]
+        write_atomic(run_dir / "trials.json", json.dumps(trials, indent=2))
     mark_phase(run_dir, "search", trials=len(rows))
     finals_started = time.monotonic()
     final_rows = _run_finals(cfg, run_dir, trials, rows, resourced, storage_path, experiment_name, run_record)
@@ -194,7 +207,8 @@ def check_trials(trials: list[dict[str, Any]], cfg: SweepConfig, data: WindowedD
         except ValidationError as err:
             raise ConfigError(f"{where}: {format_validation_error(err)}") from err
         try:
-            build(trial["model"], **data.shapes, **trial["hparams"])
+            shapes = dict(data.shapes, n_inputs=trial.get("window_input") or data.n_inputs)
+            build(trial["model"], **shapes, **trial["hparams"])
         except (ValueError, TypeError, RuntimeError, AssertionError) as err:
             raise ConfigError(f"{where}: {str(err).splitlines()[0] or type(err).__name__}") from err
 

@@ -43,7 +43,7 @@ def refuse_other_config(run_dir: Path, resolved: dict[str, Any]) -> None:
     stored_path = run_dir / "config.yaml"
     if not stored_path.exists():
         return
-    stored = yaml.safe_load(stored_path.read_text())
+    stored = _with_current_defaults(yaml.safe_load(stored_path.read_text()))
     if _identity(stored) != _identity(resolved):
         diff = sorted(_diff_keys(_identity(stored), _identity(resolved)))
         raise ConfigError(
@@ -72,7 +72,16 @@ def prepare_run_dir(cfg: SweepConfig, run_dir: Path, resolved: dict[str, Any], *
 
 # What defines a sweep's trials and results. Resources, retries, storage and W&B may change between an
 # interrupted run and its resumption.
-_IDENTITY_SWEEP_KEYS = ("scheduler", "grace_period", "reduction_factor", "num_samples")
+_IDENTITY_SWEEP_KEYS = ("search", "scheduler", "grace_period", "reduction_factor", "num_samples")
+
+
+def _with_current_defaults(stored: dict[str, Any]) -> dict[str, Any]:
+    """A run started before a key existed stores no value for it: fill today's default, so a resume is refused
+    only for a real difference (data that a new default would read differently fails the scaler check instead)."""
+    try:
+        return SweepConfig.model_validate(stored).model_dump(mode="json")
+    except ValueError:
+        return stored  # no longer valid: compared as stored, so the difference is still named
 
 
 def _identity(config: dict[str, Any]) -> dict[str, Any]:

@@ -8,42 +8,56 @@ runs of one config sweep the same points.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import random
 from typing import Any
 
 from models.chronos import CHRONOS2
-from sweeps.config import TRAIN_OVERRIDABLE, SweepConfig
+from sweeps.config import NUM_SAMPLES, TRAIN_OVERRIDABLE, WINDOW_INPUT, SweepConfig
 
 _SHORT = {"hidden_size": "h", "d_model": "d", "num_layers": "l", "dropout": "p", "nhead": "nh",
           "learning_rate": "lr", "weight_decay": "wd", "batch_size": "bs", "teacher_forcing": "tf",
           "dim_feedforward": "ff", "steps": "s", "mode": "", "norm": "norm-",
-          "linear_skip": "skip"}
+          "linear_skip": "skip", WINDOW_INPUT: "in"}
+SAMPLED = ("choice", "uniform", "loguniform", "int")
 
 
 def expand_trials(cfg: SweepConfig) -> list[dict[str, Any]]:
     rng = random.Random(cfg.train.seed)
     trials: list[dict[str, Any]] = []
     for model, section in cfg.models.items():
-        section = section or {}
+        section = dict(section or {})
+        n_samples = section.pop(NUM_SAMPLES, cfg.sweep.num_samples)
         grid_keys = [k for k, v in section.items() if _kind(v) == "grid"]
         fixed = {k: v for k, v in section.items() if _kind(v) is None}
-        sampled = {k: v for k, v in section.items() if _kind(v) in ("choice", "uniform", "loguniform")}
+        sampled = {k: v for k, v in section.items() if _kind(v) in SAMPLED}
         for point in itertools.product(*(section[k]["grid"] for k in grid_keys)):
-            for _ in range(cfg.sweep.num_samples if sampled else 1):
+            for _ in range(n_samples if sampled else 1):
                 values = {**fixed, **dict(zip(grid_keys, point, strict=True))}
                 values.update({k: _sample(spec, rng) for k, spec in sampled.items()})
                 trials.append(_trial(model, values))
     return trials
 
 
-def _trial(model: str, values: dict[str, Any]) -> dict[str, Any]:
+def _trial(model: str, values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A trial in the shape the trainable reads. `window_input` (only when the model's input length is set per
+    model or searched) is its own key: it selects the data the model sees, not a build or training argument."""
     # Chronos-2's knobs (steps, learning rate, mode, batch size) all belong to its own fine-tuning call.
     train_keys = set() if model == CHRONOS2 else TRAIN_OVERRIDABLE
-    hparams = {k: v for k, v in values.items() if k not in train_keys}
+    hparams = {k: v for k, v in values.items() if k not in train_keys and k != WINDOW_INPUT}
     train = {k: v for k, v in values.items() if k in train_keys}
-    tag = "_".join(f"{_SHORT.get(k, k)}{_fmt(v)}" for k, v in sorted(values.items())) or "defaults"
-    return {"model": model, "hparams": hparams, "train": train, "tag": tag}
+    tag = prefix + ("_".join(f"{_SHORT.get(k, k)}{_fmt(v)}" for k, v in sorted(values.items())) or "defaults")
+    trial = {"model": model, "hparams": hparams, "train": train, "tag": tag}
+    if WINDOW_INPUT in values:
+        trial[WINDOW_INPUT] = int(values[WINDOW_INPUT])
+    return trial
+
+
+def make_trial(model: str, values: dict[str, Any], number: int) -> dict[str, Any]:
+    """A trial an adaptive searcher proposed: its number within the architecture leads the tag, so two proposals
+    with the same rounded values still get distinct tags (seed repeats find their trial by tag)."""
+    return _trial(model, values, prefix=f"n{number:02d}_")
 
 
 def _kind(spec: Any) -> str | None:
@@ -56,8 +70,49 @@ def _sample(spec: dict[str, Any], rng: random.Random) -> Any:
         return rng.choice(arg)
     if kind == "uniform":
         return rng.uniform(arg[0], arg[1])
+    if kind == "int":
+        return rng.randint(arg[0], arg[1])
     return math.exp(rng.uniform(math.log(arg[0]), math.log(arg[1])))
 
 
 def _fmt(v: Any) -> str:
     return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+SEARCH_FILE = "search.json"  # an adaptive sweep's plan: its sampler and each architecture's budget
+
+
+def model_spaces(cfg: SweepConfig) -> dict[str, tuple[dict[str, Any], dict[str, Any], int]]:
+    """For an adaptive search, per model: (searched key -> spec, fixed key -> value, trial budget). A model with
+    nothing to search gets one trial: more would only repeat it."""
+    out = {}
+    for model, section in cfg.models.items():
+        section = dict(section or {})
+        budget = int(section.pop(NUM_SAMPLES, cfg.sweep.num_samples))
+        specs = {k: v for k, v in section.items() if _kind(v) is not None}
+        fixed = {k: v for k, v in section.items() if k not in specs}
+        out[model] = (specs, fixed, budget if specs else 1)
+    return out
+
+
+def planned_budgets(cfg: SweepConfig) -> dict[str, int]:
+    return {m: budget for m, (_, _, budget) in model_spaces(cfg).items()}
+
+
+def probe_trials(cfg: SweepConfig) -> list[dict[str, Any]]:
+    """Trials at the corners of each model's search space (every spec at its low end, at its high end, and each
+    categorical value once), so the driver can build them before Ray starts: a space holding an impossible
+    configuration is one clear error, not a failed trial whenever the sampler lands there."""
+    trials = []
+    for model, (specs, fixed, _) in model_spaces(cfg).items():
+        ends = [{k: _end(v, i) for k, v in specs.items()} for i in (0, -1)]
+        for key, spec in specs.items():
+            if _kind(spec) in ("grid", "choice"):
+                ends += [{**ends[0], key: v} for v in spec[_kind(spec)]]
+        unique = {json.dumps(e, sort_keys=True, default=str): e for e in ends}
+        trials += [_trial(model, {**fixed, **values}, prefix="probe_") for values in unique.values()]
+    return trials
+
+
+def _end(spec: dict[str, Any], i: int) -> Any:
+    return next(iter(spec.values()))[i]

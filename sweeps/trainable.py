@@ -16,7 +16,7 @@ import ray
 import torch
 from ray import tune
 
-from data_pipeline import WindowedData
+from data_pipeline import WindowedData, with_input_length
 from models import TrainConfig, build
 from models.chronos import CHRONOS2
 from models.train import EpochEnd, TrainState, fit
@@ -60,6 +60,7 @@ def train_trial(
 
 def _train(trial: dict[str, Any], data: WindowedData, base_train: dict[str, Any], resume: TrainState | None,
            logger: TrialLogger, checkpoint_every: int) -> None:
+    data = with_input_length(data, trial.get("window_input"))  # a searched input length: the last N steps
     train_cfg = TrainConfig.model_validate({**base_train, **trial["train"]})
     model = build(trial["model"], **data.shapes, seed=train_cfg.seed, **trial["hparams"])
     last: dict[str, Any] = {}

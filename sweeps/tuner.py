@@ -1,11 +1,12 @@
-"""The search phase's Ray Tune Tuner: a new one over the expanded trial list, or the stored one on resume."""
+"""The search phase's Ray Tune Tuner: a new one (over the expanded trial list for a grid, or with the adaptive
+searcher of sweeps/searcher.py for random | tpe), or the stored one on resume."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from sweeps.config import SweepConfig
+from sweeps.config import SweepConfig, spec_values
 from sweeps.resume import repair_missing_checkpoints
 
 METRIC = "best_val_mse"
@@ -26,15 +27,29 @@ def build_tuner(cfg: SweepConfig, trainable: Any, trials: list[dict[str, Any]], 
     scheduler = None
     if cfg.sweep.scheduler == "asha":
         # +1: a trial's closing report comes after its last epoch. Per-model `epochs` may exceed train.epochs.
-        max_epochs = max([cfg.train.epochs, *(int(t["train"].get("epochs", 0)) for t in trials)])
+        max_epochs = max([cfg.train.epochs, *(int(t["train"].get("epochs", 0)) for t in trials),
+                          *_searched_epochs(cfg)])
         scheduler = PerModelASHA(metric=METRIC, mode="min", max_t=max_epochs + 1,
                                  grace_period=cfg.sweep.grace_period, reduction_factor=cfg.sweep.reduction_factor)
+    if cfg.sweep.search == "grid":
+        param_space, search_alg, num_samples = {"trial": tune.grid_search(trials)}, None, 1
+    else:
+        from sweeps.search_space import planned_budgets
+        from sweeps.searcher import PerModelSearch
+
+        models = list(dict.fromkeys(t["model"] for t in trials))
+        # The searcher proposes every trial ({"trial": ...}); num_samples is the sum of the per-model budgets.
+        param_space, search_alg = {}, PerModelSearch(cfg, models, sampler=cfg.sweep.search)
+        num_samples = sum(n for m, n in planned_budgets(cfg).items() if m in models)
     return tune.Tuner(
         trainable,
-        param_space={"trial": tune.grid_search(trials)},
+        param_space=param_space,
         tune_config=tune.TuneConfig(
             metric=METRIC,
             mode="min",
+            search_alg=search_alg,
+            num_samples=num_samples,
+            time_budget_s=cfg.sweep.time_budget_s,
             scheduler=scheduler,
             reuse_actors=cfg.sweep.reuse_actors,
             max_concurrent_trials=cfg.sweep.max_concurrent_trials,
@@ -50,6 +65,12 @@ def build_tuner(cfg: SweepConfig, trainable: Any, trials: list[dict[str, Any]], 
             verbose=0,
         ),
     )
+
+
+def _searched_epochs(cfg: SweepConfig) -> list[int]:
+    """Every `epochs` value a model section can give a trial (a searched range counts by its bounds)."""
+    return [int(v) for m, section in cfg.models.items() if "epochs" in (section or {})
+            for v in spec_values(section["epochs"], f"models.{m}.epochs")]
 
 
 def trial_dirname(trial: Any) -> str:

@@ -33,6 +33,24 @@ def test_seed_task_benchmark_smoke(tmp_path: Path):
     assert isinstance(result["verdict"]["winner_within_7pp"], bool) and "Validation winner" in proc.stdout
 
 
+def test_search_benchmark_smoke(tmp_path: Path):
+    out = tmp_path / "search.json"
+    proc = subprocess.run([sys.executable, "benchmarks/search.py", "--smoke", "--runs-dir", str(tmp_path),
+                           "--out", str(out)], capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert set(result["results"]) == {"grid", "tpe", "tpe-6"}
+    budgets = {"grid": 2, "tpe": 2, "tpe-6": 1}
+    for variant, res in result["results"].items():
+        assert {m: r["trials"] for m, r in res["models"].items()} == {"gru_nar": budgets[variant],
+                                                                      "transformer": budgets[variant]}
+        assert res["test_windows"] == 108  # the same test windows for every variant, whatever the input length
+    grid, tpe = result["results"]["grid"]["models"], result["results"]["tpe"]["models"]
+    better = sorted(m for m in grid if tpe[m]["best_val_mse"] < grid[m]["best_val_mse"])
+    assert result["verdict"]["tpe_lower_val_than_grid"] == better  # the verdict follows from the numbers
+    assert "(b) TPE below the grid on validation" in proc.stdout
+
+
 def test_throughput_benchmark_smoke(tmp_path: Path):
     out = tmp_path / "throughput.json"
     proc = subprocess.run([sys.executable, "benchmarks/throughput.py", "--smoke", "--out", str(out)],

@@ -1,0 +1,33 @@
+"""A run directory binds its name to the sweep it started: a resume is refused only for a real difference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sweeps.config import ConfigError, load_config
+from sweeps.run_dir import refuse_other_config
+
+
+def _store(run_dir: Path, config: dict) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def test_a_run_stored_before_a_key_existed_resumes_under_todays_default(tmp_path: Path):
+    resolved = load_config(None, []).model_dump(mode="json")
+    older = yaml.safe_load(yaml.safe_dump(resolved))
+    del older["data"]["frequency"]  # the key did not exist when that run started
+    del older["sweep"]["search"]
+    _store(tmp_path, older)
+    refuse_other_config(tmp_path, resolved)  # same sweep: no error
+
+
+@pytest.mark.parametrize("override", ["window.output=3", "sweep.search=tpe", "data.frequency=B"])
+def test_a_different_sweep_under_the_same_name_is_refused_naming_the_key(tmp_path: Path, override: str):
+    _store(tmp_path, load_config(None, []).model_dump(mode="json"))
+    changed = load_config(None, [override]).model_dump(mode="json")
+    with pytest.raises(ConfigError, match=override.split("=")[0].split(".")[0]):
+        refuse_other_config(tmp_path, changed)
