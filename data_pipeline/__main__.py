@@ -43,6 +43,12 @@ def human_summary(s: dict[str, Any]) -> str:
         f"rows:       {s['rows']} ({s['date_range']['start']} .. {s['date_range']['end']}, frequency {s['frequency']}"
         f"{_frequency_origin(s)})"
     )
+    panel = s.get("series")
+    if panel:  # many series: one calendar cut for all, short ones dropped
+        lines.append(f"series:     {panel['count']} (id column {panel['id_column']!r}), cut at validation "
+                     f"{panel['cut']['val_start']} / test {panel['cut']['test_start']}")
+        for name, why in panel["dropped"].items():
+            lines.append(f"            dropped {name}: too little history ({why})")
     g = s["gaps"]
     lines.append(f"gaps:       {g['count']} ({g['missing_rows']} missing rows, policy {s['gap_policy']})")
     for gap in g["first"]:
@@ -60,7 +66,8 @@ def human_summary(s: dict[str, Any]) -> str:
         lines.append(f"overlap:    dropped {s['overlap_dropped']['dates']} from training (test file wins)")
     lines.append(f"outliers:   {len(s['outliers'])} flagged (policy {s['outlier_policy']})")
     for o in s["outliers"]:
-        lines.append(f"            {o['column']} = {o['value']:g} on {o['date']}")
+        where = f" (series {o['series']})" if "series" in o else ""
+        lines.append(f"            {o['column']} = {o['value']:g} on {o['date']}{where}")
     lines.append(f"features:   {s['feature_names']} (targets {s['target_names']})")
     for note in s.get("notes", []):
         lines.append(f"note:       {note}")

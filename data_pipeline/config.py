@@ -9,7 +9,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-EMBEDDED_SOURCES = ("seattle_weather",)
+EMBEDDED_SOURCES = ("seattle_weather", "synthetic_panel")
+# The column that names each series: data.id_column, or this one when the data is the embedded panel or comes
+# from a wide file (data.series_columns), where each series' values are gathered into one `value` column.
+PANEL_ID_COLUMN = "series"
+PANEL_VALUE_COLUMN = "value"
 
 # `data.frequency` values besides pandas aliases: infer the calendar, or use none at all (rows are the steps).
 AUTO_FREQUENCY, ROWS = "auto", "rows"
@@ -26,8 +30,8 @@ class StrictModel(BaseModel):
 
 
 class DataConfig(StrictModel):
-    source: Literal["seattle_weather"] = Field(
-        "seattle_weather", description="Embedded dataset used when `path` is not set."
+    source: Literal["seattle_weather", "synthetic_panel"] = Field(
+        "seattle_weather", description="Embedded dataset used when `path` is not set (synthetic_panel: many series)."
     )
     path: str | None = Field(None, description="CSV or Parquet file; overrides `source`.")
     test_path: str | None = Field(None, description="Optional separate test file (same columns).")
@@ -49,6 +53,13 @@ class DataConfig(StrictModel):
     gap_policy: Literal["error", "interpolate", "ffill"] = "interpolate"
     nan_policy: Literal["error", "interpolate"] = "interpolate"
     scaler: Literal["standard", "robust"] = "standard"
+    id_column: str | None = Field(
+        None, description="Long-format panel: the column naming each row's series (one row per id and date).")
+    series_columns: list[str] | None = Field(
+        None, description="Wide-format panel: one column per series of the same quantity (other columns shared).")
+    min_series_length: int | None = Field(
+        None, gt=0, description="Panels: stop with an error (instead of dropping them with a warning) when a series "
+        "has fewer rows than this or too few for one window per split.")
     cache_dir: str | None = Field(
         None, description="Where windowed arrays are cached; default ./.cache/data."
     )
@@ -74,6 +85,15 @@ class DataConfig(StrictModel):
             repeated = sorted({n for n in names if names.count(n) > 1})
             if repeated:
                 raise ValueError(f"data.{key} lists {repeated} more than once; give each column once")
+        if self.id_column is not None and self.series_columns is not None:
+            raise ValueError("set data.id_column (long format) or data.series_columns (wide format), not both")
+        if self.series_columns is not None:
+            names = self.series_columns
+            if not names:
+                raise ValueError("data.series_columns is empty; list one column per series")
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            if repeated:
+                raise ValueError(f"data.series_columns lists {repeated} more than once; give each column once")
         if self.features is not None and self.targets is not None:
             unknown = [t for t in self.targets if t not in self.features]
             if unknown:
@@ -85,6 +105,16 @@ class DataConfig(StrictModel):
             raise ValueError("data.calendar_features needs a calendar, but data.frequency=rows has none (the dates "
                              "of future steps are unknown); set data.frequency=auto or B, or calendar_features=false")
         return self
+
+
+    @property
+    def panel_id_column(self) -> str | None:
+        """The column naming each series, or None for single-series data."""
+        if self.id_column is not None:
+            return self.id_column
+        if self.series_columns is not None or (self.path is None and self.source == "synthetic_panel"):
+            return PANEL_ID_COLUMN
+        return None
 
 
 class WindowConfig(StrictModel):

@@ -40,16 +40,21 @@ class SeriesBundle:
 
 def source_digest(cfg: DataConfig) -> str:
     """Hash of the source bytes (raises OSError if a file cannot be read)."""
-    if cfg.path is None:
-        import vega_datasets
-
-        # The embedded data only changes with the package version.
-        parts = [f"vega_datasets-{vega_datasets.__version__}:{cfg.source}"]
-    else:
-        parts = [file_digest(cfg.path)]
+    # The embedded data only changes with the package version (the panel: with its recipe's version).
+    parts = [_embedded_version(cfg) + f":{cfg.source}"] if cfg.path is None else [file_digest(cfg.path)]
     if cfg.test_path is not None:
         parts.append(file_digest(cfg.test_path))
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def _embedded_version(cfg: DataConfig) -> str:
+    if cfg.source == "synthetic_panel":
+        from data_pipeline.synthetic import RECIPE_VERSION
+
+        return f"synthetic_panel-{RECIPE_VERSION}"
+    import vega_datasets
+
+    return f"vega_datasets-{vega_datasets.__version__}"
 
 
 IDENTITY_FILE = "data_identity.json"
@@ -58,9 +63,7 @@ IDENTITY_FILE = "data_identity.json"
 def data_identity(cfg: DataConfig) -> dict[str, str]:
     """{data file: sha256 of its bytes} for each source file (the embedded data: its package version)."""
     if cfg.path is None:
-        import vega_datasets
-
-        out = {f"embedded:{cfg.source}": f"vega_datasets-{vega_datasets.__version__}"}
+        out = {f"embedded:{cfg.source}": _embedded_version(cfg)}
     else:
         out = {str(cfg.path): file_digest(cfg.path)}
     if cfg.test_path is not None:
@@ -95,6 +98,10 @@ def check_data_identity(recorded_file: Path, cfg: DataConfig, fix: str) -> None:
 def _read_source(cfg: DataConfig) -> tuple[pd.DataFrame, str]:
     if cfg.path is not None:
         return read_table(cfg.path, "data.path"), str(cfg.path)
+    if cfg.source == "synthetic_panel":
+        from data_pipeline.synthetic import synthetic_panel
+
+        return synthetic_panel(), f"embedded:{cfg.source}"
     from vega_datasets import local_data
 
     return getattr(local_data, cfg.source)(), f"embedded:{cfg.source}"
@@ -115,11 +122,27 @@ def _training_rows(n_rows: int, has_test_file: bool, split: SplitConfig | None) 
     return split_ranges(n_total, n_rows if has_test_file else None, split)["train"].stop
 
 
+def _read_test(cfg: DataConfig) -> tuple[pd.DataFrame, str] | None:
+    return None if cfg.test_path is None else (read_table(cfg.test_path, "data.test_path"), str(cfg.test_path))
+
+
 def load_series(cfg: DataConfig, split: SplitConfig | None = None) -> SeriesBundle:
-    """Read, validate and clean the data. Cleaning is causal: outlier statistics come from the training split
-    (per `split`) only, each value is judged against a level of earlier rows, and every repair carries an earlier
-    value forward, so no later row (and no validation or test row) changes an earlier one."""
-    df, label = _read_source(cfg)
+    """Read, validate and clean the data (one series; panels: data_pipeline.panel.build_panel)."""
+    if cfg.panel_id_column is not None:
+        raise DataError("this data holds many series (data.id_column / data.series_columns / synthetic_panel): "
+                        "read it with data_pipeline.panel.build_panel (build_windowed_data does)")
+    return clean_series(cfg, split, _read_source(cfg), _read_test(cfg))
+
+
+def clean_series(cfg: DataConfig, split: SplitConfig | None, source: tuple[pd.DataFrame, str],
+                 test_source: tuple[pd.DataFrame, str] | None, train_until: pd.Timestamp | None = None
+                 ) -> SeriesBundle:
+    """Validate and clean one series, read as (table, label) from the training file and the test file if any.
+    Cleaning is causal: outlier statistics come from the training split (per `split`, or the rows before
+    `train_until` when a panel's calendar cut is given) only, each value is judged against a level of earlier
+    rows, and every repair carries an earlier value forward, so no later row (and no validation or test row)
+    changes an earlier one."""
+    df, label = source
     table = parse_table(df, label, cfg.date_column)
     features, targets = resolve_columns(table, cfg.features, cfg.targets)
     if cfg.calendar_features:
@@ -132,9 +155,8 @@ def load_series(cfg: DataConfig, split: SplitConfig | None = None) -> SeriesBund
 
     test: pd.DataFrame | None = None
     overlap: list[str] = []
-    if cfg.test_path is not None:
-        tdf = read_table(cfg.test_path, "data.test_path")
-        tlabel = str(cfg.test_path)
+    if test_source is not None:
+        tdf, tlabel = test_source
         ttable = parse_table(tdf, tlabel, cfg.date_column)
         missing = [c for c in features if c not in ttable.frame.columns]
         if missing:
@@ -174,10 +196,10 @@ def load_series(cfg: DataConfig, split: SplitConfig | None = None) -> SeriesBund
     if test is not None:
         observed = test.index
         test, tgaps, tmissing = ((test, [], 0) if freq is None
-                                 else cleaning.regularize(test, freq, str(cfg.test_path)))
-        all_gaps += [dict(g, file=str(cfg.test_path)) for g in tgaps]
+                                 else cleaning.regularize(test, freq, tlabel))
+        all_gaps += [dict(g, file=tlabel) for g in tgaps]
         n_missing += tmissing
-        invented.append(cleaning.invented_rows(str(cfg.test_path), len(test), tmissing, freq, cfg.gap_policy))
+        invented.append(cleaning.invented_rows(tlabel, len(test), tmissing, freq, cfg.gap_policy))
         test_gap_rows = pd.Series(~test.index.isin(observed), index=test.index)
     if all_gaps and cfg.gap_policy == "error":
         g = all_gaps[0]
@@ -187,7 +209,8 @@ def load_series(cfg: DataConfig, split: SplitConfig | None = None) -> SeriesBund
         )
 
     nan_counts = cleaning.check_nans(train, train_gap_rows, cfg.nan_policy, label)
-    n_fit = _training_rows(len(train), test is not None, split)
+    n_fit = (_training_rows(len(train), test is not None, split) if train_until is None
+             else int(train.index.searchsorted(train_until)))
     stats = cleaning.fit_outlier_stats(train.iloc[:n_fit], cleaning.typical_step(train.index) if freq is None else freq)
     train_clean, flagged, train_flags = cleaning.handle_outliers(
         train, stats, cfg.outlier_threshold, cfg.outlier_policy, label
@@ -195,7 +218,7 @@ def load_series(cfg: DataConfig, split: SplitConfig | None = None) -> SeriesBund
     unobserved = train.isna() | train_flags
     train_clean = cleaning.fill_missing(train_clean, train_gap_rows, cfg.gap_policy)
     if test is not None:
-        for col, n in cleaning.check_nans(test, test_gap_rows, cfg.nan_policy, str(cfg.test_path)).items():
+        for col, n in cleaning.check_nans(test, test_gap_rows, cfg.nan_policy, tlabel).items():
             nan_counts[col] = nan_counts.get(col, 0) + n
         # Scale comes from training only; the trailing level looks back into training for the first days.
         test_clean, tflagged, test_flags = cleaning.handle_outliers(
@@ -203,7 +226,7 @@ def load_series(cfg: DataConfig, split: SplitConfig | None = None) -> SeriesBund
             stats,
             cfg.outlier_threshold,
             cfg.outlier_policy,
-            str(cfg.test_path),
+            tlabel,
             level_source=pd.concat([train, test]),
         )
         flagged += tflagged

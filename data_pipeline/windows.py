@@ -25,7 +25,8 @@ from data_pipeline.types import Scaler, SplitWindows, WindowedData
 
 SPLITS = ("train", "val", "test")
 # Bump when the pipeline's output changes for the same inputs, so stale caches are never reused.
-CACHE_VERSION = "4"  # 2: known-future (calendar) arrays; 3: causal cleaning, scoring masks; 4: calendars (B, rows)
+CACHE_VERSION = "5"  # 2: known-future (calendar) arrays; 3: causal cleaning, scoring masks; 4: calendars (B,
+# rows); 5: panels (series ids, per-series scalers)
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,8 @@ def _split_table(s: SplitWindows) -> pa.Table:
     if s.mask is not None:
         columns["mask"] = pa.FixedSizeListArray.from_arrays(pa.array(s.mask.reshape(-1), pa.bool_()),
                                                             int(np.prod(s.y.shape[1:])))
+    if s.series is not None:
+        columns["series"] = pa.array(np.asarray(s.series, np.int32), pa.int32())
     shapes = json.dumps({"x": list(s.x.shape), "y": list(s.y.shape), "future": list(s.future.shape)})
     return pa.table(columns, metadata={"shapes": shapes, "rows": str(n)})
 
@@ -182,9 +185,10 @@ def _split_from_table(table: pa.Table) -> SplitWindows:
     mask = None
     if "mask" in table.column_names:
         mask = table.column("mask").combine_chunks().flatten().to_numpy(zero_copy_only=False).reshape(shapes["y"])
+    series = np.array(table.column("series").to_numpy(), np.int32) if "series" in table.column_names else None
     # Copies: arrays straight off the memory map are read-only, and torch warns on (and must not write to) them.
     return SplitWindows(np.array(x, np.float32), np.array(y, np.float32), origin, future,
-                        None if mask is None else np.array(mask, bool))
+                        None if mask is None else np.array(mask, bool), series)
 
 
 def _save(path: Path, wd: WindowedData) -> None:
@@ -197,6 +201,7 @@ def _save(path: Path, wd: WindowedData) -> None:
         "n_outputs": wd.n_outputs,
         "summary": wd.summary,
         "future_names": wd.future_names,
+        "series_names": wd.series_names,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, suffix=".tmp"))
@@ -232,6 +237,7 @@ def _load(path: Path) -> WindowedData | None:
         int(meta["n_outputs"]),
         meta["summary"],
         list(meta.get("future_names", [])),
+        list(meta.get("series_names", [])),
     )
 
 
@@ -246,7 +252,6 @@ def build_from_bundle(
     bundle: SeriesBundle, data: DataConfig, window: WindowConfig, split: SplitConfig
 ) -> WindowedData:
     frame = bundle.frame
-    values = frame.to_numpy(dtype=np.float64)
     n_train_file = None if bundle.test is None else len(bundle.train)
     ranges = split_ranges(len(frame), n_train_file, split)
     if (
@@ -259,13 +264,46 @@ def build_from_bundle(
             f"after the training data ends ({frame.index[n_train_file - 1].date()}); it starts "
             f"{bundle.test.index[0].date()}"
         )
+    out, scaler, split_summary, masked = window_series(bundle, ranges, data, window)
+    summary = dict(bundle.summary)
+    summary["splits"] = split_summary
+    summary["windows"] = {n: len(out[n]) for n in SPLITS}
+    # Target cells that were missing or flagged in the source: repaired as inputs, left out of every score.
+    summary["masked_target_cells"] = masked
+    summary["scaler"] = data.scaler
+    summary["window"] = {"input": window.input, "output": window.output}
+    summary["future_names"] = future_names(data)
+    return WindowedData(
+        out["train"],
+        out["val"],
+        out["test"],
+        list(bundle.feature_names),
+        list(bundle.target_names),
+        scaler,
+        window.input,
+        window.output,
+        summary,
+        future_names(data),
+    )
+
+
+def future_names(data: DataConfig) -> list[str]:
+    """Known-future inputs: the calendar columns, read on the forecast days (functions of the date alone)."""
+    return list(CALENDAR_COLUMNS) if data.calendar_features else []
+
+
+def window_series(bundle: SeriesBundle, ranges: dict[str, SplitRange], data: DataConfig, window: WindowConfig,
+                  ) -> tuple[dict[str, SplitWindows], Scaler, dict[str, Any], dict[str, int]]:
+    """One series' windows per split, scaled by a scaler fitted on its training rows only; with the split
+    summary and the masked (unscored) target cells of val and test. Raises DataError if a split has no window."""
+    frame = bundle.frame
+    values = frame.to_numpy(dtype=np.float64)
     scaler = fit_scaler(values[: ranges["train"].stop], data.scaler, bundle.feature_names)
     scaled = scaler.transform(values)
     n_t = len(bundle.target_names)
     observed = None if bundle.unobserved is None else ~bundle.unobserved.to_numpy(dtype=bool)
     # Known-future inputs: the calendar columns, read on the forecast days (functions of the date alone).
-    future_names = list(CALENDAR_COLUMNS) if data.calendar_features else []
-    future_cols = [bundle.feature_names.index(c) for c in future_names]
+    future_cols = [bundle.feature_names.index(c) for c in future_names(data)]
     # the models read the calendar columns as the last n_future features of x (models/blocks.py, WindowNorm)
     n_feat = len(bundle.feature_names)
     assert future_cols == list(range(n_feat - len(future_cols), n_feat)), "calendar columns must come last"
@@ -288,27 +326,8 @@ def build_from_bundle(
             "rows": int(r.stop - r.start),
             "first_input": str(frame.index[origins[0] - window.input].date()),
         }
-    summary = dict(bundle.summary)
-    summary["splits"] = split_summary
-    summary["windows"] = {n: len(out[n]) for n in SPLITS}
-    # Target cells that were missing or flagged in the source: repaired as inputs, left out of every score.
-    summary["masked_target_cells"] = {
-        n: int(target_rows_unobserved(bundle, int(first_target[n]), ranges[n].stop)) for n in ("val", "test")}
-    summary["scaler"] = data.scaler
-    summary["window"] = {"input": window.input, "output": window.output}
-    summary["future_names"] = future_names
-    return WindowedData(
-        out["train"],
-        out["val"],
-        out["test"],
-        list(bundle.feature_names),
-        list(bundle.target_names),
-        scaler,
-        window.input,
-        window.output,
-        summary,
-        future_names,
-    )
+    masked = {n: int(target_rows_unobserved(bundle, int(first_target[n]), ranges[n].stop)) for n in ("val", "test")}
+    return out, scaler, split_summary, masked
 
 
 # The (train file, test file) pairs whose shared dates this process has already warned about.
@@ -342,12 +361,17 @@ def build_windowed_data(
                 )
             hit.summary["cache"] = "hit"
             return hit
-    bundle = load_series(data, split)  # warns about dates shared by the two files
-    wd = build_from_bundle(bundle, data, window, split)
+    if data.panel_id_column is not None:
+        from data_pipeline.panel import build_panel  # panel imports this module
+
+        wd = build_panel(data, window, split)
+    else:
+        bundle = load_series(data, split)  # warns about dates shared by the two files
+        wd = build_from_bundle(bundle, data, window, split)
     if wd.summary.get("overlap_dropped", {}).get("count"):
         _OVERLAP_WARNED.add(_overlap_key(data))
     if cache:
-        path = _cache_dir(data) / _cache_key(bundle.digest, data, window, split)
+        path = _cache_dir(data) / _cache_key(source_digest(data), data, window, split)
         wd.summary["cache_key"] = path.name
         try:
             _save(path, wd)

@@ -69,13 +69,15 @@ def build(
     n_inputs: int,
     n_outputs: int,
     n_future: int = 0,
+    n_series: int = 1,
     seed: int | None = None,
     **hparams,
 ) -> nn.Module:
     """Build a model by name. Unset hparams take their defaults; unknown ones are an error, not ignored.
 
     `n_future`: known-future inputs per forecast day (the data's calendar values); trained models then need
-    `future=` in forward. `seed`, if given, makes the weight initialisation reproducible without touching the
+    `future=` in forward. `n_series`: the data's series count, read by a model built with `series_embedding`
+    (it then needs `series=` ids in forward). `seed`, if given, makes the weight initialisation reproducible without touching the
     global RNG.
     """
     ctor, defaults = _entry(name)
@@ -99,6 +101,10 @@ def build(
     )
     if n_future:  # only when present, so the default call is exactly what it was
         shapes["n_future"] = int(n_future)
+    if int(n_series) != n_series or n_series < 1:
+        raise ValueError(f"n_series must be a positive integer, got {n_series!r}")
+    if kwargs.get("series_embedding"):  # only models that read series ids take the count
+        shapes["n_series"] = int(n_series)
     if n_targets > n_features:
         raise ValueError(
             f"n_targets ({n_targets}) cannot exceed n_features ({n_features}): targets are features"

@@ -96,7 +96,9 @@ def fit_ridge(
     alphas = tuple(alphas) if alphas is not None else model.alphas
     xt, rt = _design(train, model.n_targets)
     xv, rv = _design(val, model.n_targets)
-    mv = None if val.mask is None else val.mask.reshape(len(val.mask), -1).astype(np.float64)  # unscored cells out
+    # unscored cells out; with several series, each series' cells share an equal weight (as in every score)
+    weights = val.score_weights()
+    mv = None if weights is None else weights.reshape(len(weights), -1)
     if not (np.isfinite(xt).all() and np.isfinite(rt).all()):
         raise ValueError("ridge: training windows contain non-finite values")
     x_mean, r_mean = xt.mean(0), rt.mean(0)
@@ -110,7 +112,7 @@ def fit_ridge(
         w = evecs @ (proj / (np.clip(evals, 0.0, None) + a)[:, None])
         b = r_mean - x_mean @ w
         sq = (xv @ w + b - rv) ** 2  # residual error == forecast error
-        mse = float(np.mean(sq) if val.mask is None else np.sum(sq * mv) / max(1.0, mv.sum()))
+        mse = float(np.mean(sq) if mv is None else np.sum(sq * mv) / (mv.sum() if mv.sum() > 0 else 1.0))
         by_alpha[a] = mse
         if best is None or mse < best[1]:
             best = (a, mse, w, b)

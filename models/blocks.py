@@ -8,6 +8,9 @@
                       Zeng et al., AAAI 2023): `models.fit` solves it in closed form first, then trains the network
                       on what it leaves.
 
+    series_embedding  (panels) a learned vector per series, fed to the encoder beside every input day, so one
+                      global model can still tell series apart; 0 (the default) leaves the model as it was.
+
 Why: a network fed absolute levels saturates when the test period lies outside the training range (trend, level
 shift); in the window's own frame every window looks alike, and the linear path extrapolates where the network
 cannot. The statistics never see a forecast day: they are functions of `x` alone. Calendar (known-future)
@@ -145,3 +148,31 @@ def check_future(future: torch.Tensor | None, n_future: int, n_outputs: int, x: 
         raise ValueError(f"this model reads {n_future} known-future input(s) per forecast day: pass future of "
                          f"shape {want}, got {got}")
     return future
+
+
+class SeriesEmbedding(nn.Module):
+    """A learned vector per series (an index into the data's series names): (batch,) ids -> (batch, dim)."""
+
+    def __init__(self, n_series: int, dim: int):
+        super().__init__()
+        if n_series < 1 or dim < 1:
+            raise ValueError(f"a series embedding needs n_series >= 1 and dim >= 1, got {n_series} and {dim}")
+        self.n_series = n_series
+        self.table = nn.Embedding(n_series, dim)
+
+    def forward(self, series: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
+        if series is None or tuple(series.shape) != (x.shape[0],):
+            got = None if series is None else tuple(series.shape)
+            raise ValueError(f"this model has a series embedding: pass series ids of shape ({x.shape[0]},), got {got}")
+        return self.table(series.long())
+
+
+def check_series_embedding(dim: int) -> None:
+    if not isinstance(dim, int) or isinstance(dim, bool) or dim < 0:
+        raise ValueError(f"series_embedding is a size (0: off), got {dim!r}")
+
+
+def series_kwargs(model: nn.Module, series: torch.Tensor | None) -> dict[str, torch.Tensor | None]:
+    """`series=` for a model that reads series ids (built with a series embedding); nothing for any other, so
+    baselines and models without the option are called exactly as before."""
+    return {"series": series} if getattr(model, "reads_series", False) else {}

@@ -155,6 +155,9 @@ def _feature_names(scaler: Scaler, n_features: int, n_targets: int) -> list[str]
 
 
 def _check_shapes(x: np.ndarray, n_targets: int, scaler: Scaler) -> None:
+    if scaler.per_series:  # windows go back to original units through one scaler; a panel has one per series
+        raise ValueError("the Chronos-2 baseline takes single-series data only; this scaler holds one set of "
+                         "statistics per series (a panel)")
     if x.ndim != 3:
         raise ValueError(f"x must be (n_windows, n_inputs, n_features), got shape {x.shape}")
     if len(x) == 0:

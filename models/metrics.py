@@ -6,7 +6,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from data_pipeline.types import SplitWindows, WindowedData
+from data_pipeline.types import SplitWindows, WindowedData, score_weights
+from models.blocks import series_kwargs
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
@@ -26,10 +27,12 @@ def predict(
     batch_size: int = 1024,
     device: str | torch.device | None = None,
     future: np.ndarray | None = None,
+    series: np.ndarray | None = None,
 ) -> np.ndarray:
     """Scaled forecasts (n, n_outputs, n_targets) float32, in eval mode; y is never passed.
 
     `future`: the windows' known-future inputs (SplitWindows.future), for models built with n_future > 0.
+    `series`: the windows' series ids (SplitWindows.series), for models built with a series embedding.
     """
     device = torch.device(device) if device is not None else model_device(model)
     was_training = model.training
@@ -37,10 +40,12 @@ def predict(
     try:
         xt = torch.as_tensor(np.asarray(x, dtype=np.float32))
         ft = None if future is None else torch.as_tensor(np.asarray(future, dtype=np.float32))
+        st = None if series is None else torch.as_tensor(np.asarray(series, dtype=np.int64))
 
         def batch(i: int) -> torch.Tensor:
             f = None if ft is None else ft[i : i + batch_size].to(device)
-            return model(xt[i : i + batch_size].to(device), future=f).float().cpu()
+            ids = series_kwargs(model, None if st is None else st[i : i + batch_size].to(device))
+            return model(xt[i : i + batch_size].to(device), future=f, **ids).float().cpu()
 
         outs = [batch(i) for i in range(0, len(xt), batch_size)]
     finally:
@@ -57,16 +62,22 @@ def _mean(values: np.ndarray, weight: np.ndarray, axis: int | tuple[int, ...] | 
 
 
 def scores(y_true_scaled: np.ndarray, y_pred_scaled: np.ndarray, data: WindowedData,
-           mask: np.ndarray | None = None) -> dict:
+           mask: np.ndarray | None = None, series: np.ndarray | None = None) -> dict:
     """Scores from saved predictions; same dict as `evaluate`. `mask` (like y, bool) keeps the cells to score:
-    targets that were missing or flagged in the source are left out, for every model alike."""
+    targets that were missing or flagged in the source are left out, for every model alike. `series`: each
+    window's series id, needed for a panel (each series has its own scaler); with several series every score is
+    the mean over series of that series' own score (SplitWindows.score_weights), so long series weigh no more."""
     yt = np.asarray(y_true_scaled, dtype=np.float64)
     yp = np.asarray(y_pred_scaled, dtype=np.float64)
     if yt.shape != yp.shape:
         raise ValueError(f"shape mismatch: y_true {yt.shape} vs y_pred {yp.shape}")
-    w = np.ones_like(yt) if mask is None else np.asarray(mask, dtype=np.float64)
+    if data.is_panel and series is None:
+        raise ValueError("scores: this data holds several series; pass each window's series id (split.series)")
+    observed = np.ones_like(yt) if mask is None else np.asarray(mask, dtype=np.float64)
+    weights = score_weights(yt.shape, mask, series)
+    w = observed if weights is None else weights
     err = yp - yt
-    err_orig = data.targets_to_original(yp) - data.targets_to_original(yt)
+    err_orig = data.targets_to_original(yp, series) - data.targets_to_original(yt, series)
     per_target = {
         name: {
             "rmse": float(np.sqrt(_mean(err_orig[..., j] ** 2, w[..., j]))),
@@ -80,12 +91,17 @@ def scores(y_true_scaled: np.ndarray, y_pred_scaled: np.ndarray, data: WindowedD
         "per_target": per_target,
         "per_horizon_mse": [float(v) for v in _mean(err**2, w, axis=(0, 2))],
         "n_windows": int(yt.shape[0]),
-        "masked_cells": int(w.size - w.sum()),
+        "masked_cells": int(observed.size - observed.sum()),
     }
+
+
+def score_split(y_pred_scaled: np.ndarray, split: SplitWindows, data: WindowedData) -> dict:
+    """`scores` of forecasts for `split`'s windows: its targets, mask and series ids."""
+    return scores(split.y, y_pred_scaled, data, split.mask, split.series)
 
 
 def evaluate(model: nn.Module, split: SplitWindows, data: WindowedData) -> dict:
     """{"mse", "mae"} scaled (mean over windows x horizons x targets), "per_target" {name: {rmse, mae}} in
     original units, "per_horizon_mse" (scaled, one per forecast day), "n_windows"; unobserved targets (the
     split's mask) left out."""
-    return scores(split.y, predict(model, split.x, future=split.future), data, split.mask)
+    return score_split(predict(model, split.x, future=split.future, series=split.series), split, data)

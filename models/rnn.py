@@ -27,10 +27,18 @@ from typing import Literal
 import torch
 from torch import nn
 
-from models.blocks import LinearSkip, WindowNorm, check_future, check_options
+from models.blocks import (
+    LinearSkip,
+    SeriesEmbedding,
+    WindowNorm,
+    check_future,
+    check_options,
+    check_series_embedding,
+)
 
 # hparams a caller may set through models.build, with their defaults
-NAR_HPARAMS = {"hidden_size": 64, "num_layers": 2, "dropout": 0.1, "norm": "none", "linear_skip": False}
+NAR_HPARAMS = {"hidden_size": 64, "num_layers": 2, "dropout": 0.1, "norm": "none", "linear_skip": False,
+               "series_embedding": 0}
 AR_HPARAMS = {**NAR_HPARAMS, "teacher_forcing": 0.0}
 
 
@@ -49,9 +57,12 @@ class RNNConfig:
     norm: str = "none"  # none | window | revin
     linear_skip: bool = False
     n_future: int = 0  # known-future inputs per forecast day (calendar values); 0 = none
+    series_embedding: int = 0  # size of a learned per-series vector fed to the encoder (panels); 0 = none
+    n_series: int = 1  # series the embedding tells apart (the data's series count)
 
     def __post_init__(self) -> None:
         check_options(self.norm, self.linear_skip)
+        check_series_embedding(self.series_embedding)
         if self.n_future < 0:
             raise ValueError(f"n_future must be >= 0, got {self.n_future}")
         if self.cell not in ("lstm", "gru"):
@@ -87,7 +98,7 @@ class Encoder(nn.Module):
 
     def __init__(self, cfg: RNNConfig):
         super().__init__()
-        self.rnn = _rnn(cfg, cfg.n_features)
+        self.rnn = _rnn(cfg, cfg.n_features + cfg.series_embedding)  # the series' vector rides along each day
 
     def forward(self, x: torch.Tensor):
         _, state = self.rnn(x)
@@ -156,15 +167,22 @@ class Seq2SeqRNN(nn.Module):
         self.state_drop = nn.Dropout(cfg.dropout)
         self.decoder = ARDecoder(cfg) if cfg.decoder == "ar" else NARDecoder(cfg)
         self.skip = LinearSkip(cfg.n_inputs, cfg.n_features, cfg.n_outputs, cfg.n_targets) if cfg.linear_skip else None
+        # created last, and only when asked for, so a model without it initialises exactly as before
+        self.series_embed = SeriesEmbedding(cfg.n_series, cfg.series_embedding) if cfg.series_embedding else None
+        self.reads_series = self.series_embed is not None
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None,
-                future: torch.Tensor | None = None) -> torch.Tensor:
+                future: torch.Tensor | None = None, series: torch.Tensor | None = None) -> torch.Tensor:
         future = check_future(future, self.cfg.n_future, self.cfg.n_outputs, x)
         raw = x
         x, stats = self.norm.normalize(x)  # stats from the input window only
         y = self.norm.normalize_targets(y, stats) if (self.training and y is not None) else None
         last = x[:, -1, : self.cfg.n_targets]
-        state = self.encoder(x)
+        encoded = x
+        if self.series_embed is not None:  # the series' own vector beside every input day
+            vec = self.series_embed(series, x)
+            encoded = torch.cat([x, vec.unsqueeze(1).expand(-1, x.shape[1], -1)], dim=-1)
+        state = self.encoder(encoded)
         # LSTM: drop on h only; c is the cell's memory, not an activation
         is_lstm = isinstance(state, tuple)
         state = (self.state_drop(state[0]), state[1]) if is_lstm else self.state_drop(state)

@@ -40,9 +40,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from data_pipeline.types import WindowedData
+from data_pipeline.types import SplitWindows, WindowedData
 from models.baselines import Ridge, fit_ridge
-from models.blocks import LinearSkip, WindowNorm, fit_linear_core
+from models.blocks import LinearSkip, WindowNorm, fit_linear_core, series_kwargs
 from models.config import TrainConfig
 
 EVAL_BATCH = 4096
@@ -167,7 +167,8 @@ def _check_finite(value: float, what: str, epoch: int) -> None:
 
 @torch.no_grad()
 def _val_errors(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                future: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> tuple[float, float]:
+                future: torch.Tensor | None = None, mask: torch.Tensor | None = None,
+                series: torch.Tensor | None = None, reads_series: bool = False) -> tuple[float, float]:
     """Scaled MSE and MAE on a device-resident split, in fp32 and eval mode, over the cells `mask` keeps
     (all when None): unobserved targets are never scored, as in `models.metrics.scores`."""
     model.eval()
@@ -175,17 +176,29 @@ def _val_errors(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     ab = torch.zeros((), device=x.device, dtype=torch.float64)
     for i in range(0, len(x), EVAL_BATCH):
         f = None if future is None else future[i : i + EVAL_BATCH]
-        err = model(x[i : i + EVAL_BATCH], future=f).float() - y[i : i + EVAL_BATCH]
-        if mask is not None:
-            err = err * mask[i : i + EVAL_BATCH]
-        sq += err.double().pow(2).sum()
-        ab += err.double().abs().sum()
-    n = y.numel() if mask is None else max(1, int(mask.sum()))
+        ids = {"series": series[i : i + EVAL_BATCH]} if reads_series else {}  # models with a series embedding
+        err = model(x[i : i + EVAL_BATCH], future=f, **ids).float() - y[i : i + EVAL_BATCH]
+        if mask is None:
+            sq += err.double().pow(2).sum()
+            ab += err.double().abs().sum()
+        else:  # a 0/1 mask, or a panel's per-cell weights (each series' cells share an equal total)
+            m = mask[i : i + EVAL_BATCH].double()
+            sq += (err.double().pow(2) * m).sum()
+            ab += (err.double().abs() * m).sum()
+    if mask is None:
+        return float(sq) / y.numel(), float(ab) / y.numel()
+    total = float(mask.double().sum())
+    n = total if total > 0 else 1.0
     return float(sq) / n, float(ab) / n
 
 
+def _series_ids(split: SplitWindows) -> np.ndarray:
+    return np.zeros(len(split), np.int64) if split.series is None else split.series.astype(np.int64)
+
+
 def _mask_tensor(mask: np.ndarray | None, device: torch.device) -> torch.Tensor | None:
-    return None if mask is None else torch.as_tensor(mask, dtype=torch.float32, device=device)
+    """The split's score weights on the device: float64, so a panel's small per-cell weights stay exact."""
+    return None if mask is None else torch.as_tensor(mask, dtype=torch.float64, device=device)
 
 
 def _rng_state(gen: torch.Generator, device: torch.device) -> dict:
@@ -228,7 +241,10 @@ def fit(
     # known-future inputs (calendar values of the forecast days); zero columns when the data has none
     f_train = torch.as_tensor(data.train.future, dtype=torch.float32, device=device)
     f_val = torch.as_tensor(data.val.future, dtype=torch.float32, device=device)
-    m_val = _mask_tensor(data.val.mask, device)
+    m_val = _mask_tensor(data.val.score_weights(), device)
+    # each window's series id, read only by a model built with a series embedding
+    reads_series = bool(series_kwargs(model, None))
+    s_train, s_val = (torch.as_tensor(_series_ids(s), device=device) for s in (data.train, data.val))
     n = len(x_train)
     if n == 0 or len(x_val) == 0:
         raise ValueError(f"fit needs train and val windows, got {n} and {len(x_val)}")
@@ -270,7 +286,8 @@ def fit(
             idx = order[i : i + cfg.batch_size]
             xb, yb = x_train[idx], y_train[idx]
             with autocast():
-                pred = step_model(xb, yb, future=f_train[idx])  # y only matters to AR teacher forcing
+                ids = {"series": s_train[idx]} if reads_series else {}
+                pred = step_model(xb, yb, future=f_train[idx], **ids)  # y only matters to AR teacher forcing
             loss = nn.functional.mse_loss(pred.float(), yb)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -282,7 +299,7 @@ def fit(
         train_loss = float(loss_sum) / n  # the one host sync of the training pass
         _check_finite(train_loss, "train loss", epoch)
 
-        val_mse, val_mae = _val_errors(step_model, x_val, y_val, f_val, m_val)
+        val_mse, val_mae = _val_errors(step_model, x_val, y_val, f_val, m_val, s_val, reads_series)
         _check_finite(val_mse, "validation MSE", epoch)
         improved = val_mse < best_val
         if improved:
@@ -367,7 +384,7 @@ def _fit_closed_form(
         model,
         torch.as_tensor(data.val.x, dtype=torch.float32, device=device),
         torch.as_tensor(data.val.y, dtype=torch.float32, device=device),
-        mask=_mask_tensor(data.val.mask, device),
+        mask=_mask_tensor(data.val.score_weights(), device),
     )
     _check_finite(train_loss, "train loss", 1)
     _check_finite(val_mse, "validation MSE", 1)

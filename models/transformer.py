@@ -24,10 +24,17 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from models.blocks import LinearSkip, WindowNorm, check_future, check_options
+from models.blocks import (
+    LinearSkip,
+    SeriesEmbedding,
+    WindowNorm,
+    check_future,
+    check_options,
+    check_series_embedding,
+)
 
 HPARAMS = {"d_model": 64, "nhead": 4, "num_layers": 2, "dim_feedforward": None, "dropout": 0.1, "norm": "none",
-           "linear_skip": False}
+           "linear_skip": False, "series_embedding": 0}
 
 
 @dataclass
@@ -44,9 +51,12 @@ class TransformerConfig:
     norm: str = "none"  # none | window | revin
     linear_skip: bool = False
     n_future: int = 0  # known-future inputs per forecast day (calendar values); 0 = none
+    series_embedding: int = 0  # size of a learned per-series vector added to the encoder's tokens (panels)
+    n_series: int = 1
 
     def __post_init__(self) -> None:
         check_options(self.norm, self.linear_skip)
+        check_series_embedding(self.series_embedding)
         if self.n_future < 0:
             raise ValueError(f"n_future must be >= 0, got {self.n_future}")
         if self.d_model % self.nhead != 0:
@@ -100,9 +110,12 @@ class TimeSeriesTransformer(nn.Module):
         self.norm = WindowNorm(cfg.norm, cfg.n_features, cfg.n_targets, cfg.n_future)
         self.future_proj = nn.Linear(cfg.n_future, d) if cfg.n_future else None
         self.skip = LinearSkip(cfg.n_inputs, cfg.n_features, cfg.n_outputs, cfg.n_targets) if cfg.linear_skip else None
+        self.series_embed = SeriesEmbedding(cfg.n_series, cfg.series_embedding) if cfg.series_embedding else None
+        self.series_proj = nn.Linear(cfg.series_embedding, d) if cfg.series_embedding else None
+        self.reads_series = self.series_embed is not None
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None,
-                future: torch.Tensor | None = None) -> torch.Tensor:
+                future: torch.Tensor | None = None, series: torch.Tensor | None = None) -> torch.Tensor:
         del y  # the decoder never sees targets: not in training, not in evaluation
         future = check_future(future, self.cfg.n_future, self.cfg.n_outputs, x)
         n_in, n_out = self.cfg.n_inputs, self.cfg.n_outputs
@@ -110,7 +123,10 @@ class TimeSeriesTransformer(nn.Module):
         x, stats = self.norm.normalize(x)  # stats from the input window only
         last = x[:, -1, : self.cfg.n_targets]
 
-        memory = self.encoder(self.drop(self.input_proj(x) + self.pe[:n_in]))
+        tokens = self.input_proj(x) + self.pe[:n_in]
+        if self.series_embed is not None:  # the series' own vector added to every input day's token
+            tokens = tokens + self.series_proj(self.series_embed(series, x)).unsqueeze(1)
+        memory = self.encoder(self.drop(tokens))
 
         queries = self.horizon + self.pe[n_in : n_in + n_out]  # (n_outputs, d)
         queries = queries.unsqueeze(0) + self.last_proj(last).unsqueeze(1)  # (batch, n_outputs, d)

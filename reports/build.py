@@ -24,9 +24,10 @@ import pandas as pd
 
 from data_pipeline import DataError, Scaler, WindowedData, build_windowed_data, with_input_length
 from data_pipeline.series import IDENTITY_FILE, check_data_identity
-from models import predict, scores
+from models import predict
 from models.chronos import CHRONOS2
-from reports import figures, intervals, pretrained, search_path
+from models.metrics import score_split
+from reports import figures, intervals, panel, pretrained, search_path
 from reports.data_section import data_tables
 from reports.render import render_html, render_markdown
 from reports.runs import RunDir, RunDirError, TrialRecord, best_trials, load_best_model, read_run
@@ -87,6 +88,11 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
     bands = intervals.all_bands(results, data, levels)
     interval_scores = intervals.interval_table(bands, data)
     ranking = intervals.ranking_columns(ranking_table(results, data), interval_scores)
+    scales = None
+    if data.is_panel:  # series of different sizes weigh alike: MASE against each series' own seasonal naive
+        season = panel.mase_season(data, (run.config.get("baselines") or {}).get("season"))
+        scales = panel.naive_scales(data, season)
+        ranking = panel.mase_columns(ranking, results, data, scales)
     # The winner's intervals are shaded: the validation winner (rank 1), the model `python -m reports.forecast` uses.
     winner = next((r for r in results if r.model == ranking.model.iloc[0]), None)
     winner_bands = [(b.level, b.lower, b.upper) for b in bands
@@ -113,12 +119,20 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
     if bands:
         figs.append(("Prediction intervals: nominal vs empirical coverage on test",
                      figures.calibration(interval_horizon, fig_dir, data.summary.get("frequency", "D"))))
+    series_table = None
+    if scales is not None:
+        series_table, best_arch = panel.per_series_table(ranking, results, data, scales)
+        figs.append(("Best and worst series (by the best architecture's test MASE)",
+                     panel.best_worst_figure(series_table, best_arch, results, data, fig_dir)))
     with_quantiles = [r for r in results if r.quantiles is not None]
     if with_quantiles:
         coverage = {r.model: pretrained.interval_coverage(r, data) for r in with_quantiles}
         figs.append(("Chronos-2: how often the 10-90% interval holds the actual value",
                      figures.interval_coverage(coverage, fig_dir)))
     sections = _sections(run, data, ranking, results, horizon, figs, skipped)
+    if series_table is not None:
+        sections["per_series"] = series_table
+        series_table.to_csv(tmp / "series.csv", index=False)
     sections["notes"] += notes
     if adaptive:
         sections["search_tables"] = [(search_path.IMPORTANCE_TITLE, search_path.importance(run))]
@@ -215,10 +229,10 @@ def _with_seeds(chosen: ModelScore, model: Any, repeats: list[TrialRecord], data
     chosen.seed_val_mse, chosen.seed_test_mse = [chosen.val_mse], [chosen.test["mse"]]
     for t in sorted(repeats, key=lambda t: t.tag):
         seed_model = load_best_model(t, data.shapes)
-        val_preds.append(predict(seed_model, data.val.x, future=data.val.future))
-        test_preds.append(predict(seed_model, data.test.x, future=data.test.future))
+        val_preds.append(predict(seed_model, data.val.x, future=data.val.future, series=data.val.series))
+        test_preds.append(predict(seed_model, data.test.x, future=data.test.future, series=data.test.series))
         chosen.seed_val_mse.append(t.best_val_mse)
-        chosen.seed_test_mse.append(scores(data.test.y, test_preds[-1], data, data.test.mask)["mse"])
+        chosen.seed_test_mse.append(score_split(test_preds[-1], data.test, data)["mse"])
     return score_predictions(f"{chosen.model}_ensemble", np.mean(val_preds, 0), np.mean(test_preds, 0), data,
                              kind="ensemble", params=chosen.params * len(test_preds),
                              hparams={**chosen.hparams, "seeds": len(test_preds)},
@@ -260,6 +274,8 @@ def _ranking_for_reading(ranking: pd.DataFrame) -> pd.DataFrame:
                        for t, m, sd, n in zip(ranking.test_mse, ranking.test_mse_mean, ranking.test_mse_sd,
                                               ranking.seeds, strict=True)]
     out["test MAE"] = ranking.test_mae
+    if "test_mase" in ranking:  # panels: the mean over series of each series' MASE
+        out["test MASE"] = ranking.test_mase
     out["skill vs persistence"] = [f"{v:+.1%}" for v in ranking.skill_vs_persistence]
     out["tied with winner"] = ["winner" if i == 0 else ("tied" if t else "")
                                for i, t in enumerate(ranking.tied_with_winner)]
@@ -316,6 +332,11 @@ def _sections(run: RunDir, data: WindowedData, ranking: pd.DataFrame, results: l
         f"of MSE(model) - MSE(reference) on test: entirely below zero means reliably better than the reference; "
         f"a model whose interval against the winner contains zero is tied with it."
     )
+    if data.is_panel:
+        protocol += (f" The data holds {data.n_series} series, each scaled on its own training part and cut at the "
+                     f"same dates; one global model per architecture is trained on the windows of all of them, and "
+                     f"every MSE is the mean over series of that series' MSE. MASE: each series' mean absolute error "
+                     f"divided by its in-sample seasonal naive error on its training part, averaged over series.")
     notes = [verdict(ranking)]
     tied = [m for m in ranking.model.iloc[1:][ranking.tied_with_winner.iloc[1:]]]
     if tied:

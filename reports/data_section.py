@@ -48,6 +48,18 @@ def data_tables(summary: dict[str, Any]) -> list[tuple[str, pd.DataFrame]]:
                  f"never scored){'; more than 5% in a file: see the warning above' if warned else ''}")
         tables.append((title, rows))
 
+    panel = summary.get("series")
+    if panel:  # many series: each one's rows, dates and windows; the ones dropped as too short
+        cut = panel.get("cut") or {}
+        rows = [{"series": name, "rows": p.get("rows"), "first date": p.get("start"), "last date": p.get("end"),
+                 **{f"{s} windows": (p.get("windows") or {}).get(s) for s in ("train", "val", "test")},
+                 "gaps": p.get("gaps"), "flagged": p.get("outliers")} for name, p in panel["per_series"].items()]
+        rows += [{"series": name, "rows": None, "first date": f"dropped: {why}"}
+                 for name, why in (panel.get("dropped") or {}).items()]
+        tables.append((f"Series: {panel['count']} (id column {panel.get('id_column')!r}); one calendar cut: "
+                       f"validation from {cut.get('val_start')}, test from {cut.get('test_start')}",
+                       pd.DataFrame(rows)))
+
     gaps = summary.get("gaps") or {}
     if gaps.get("count"):
         shown = pd.DataFrame(gaps.get("first") or [])

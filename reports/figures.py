@@ -71,13 +71,15 @@ def forecast_examples(results: list[ModelScore], data: WindowedData, out: Path, 
     targets = data.target_names
     fig, axes = plt.subplots(len(targets), len(picks), figsize=(4.2 * len(picks), 2.5 * len(targets)),
                              squeeze=False)
-    history_x = data.scaler.inverse(data.test.x[:, :, : data.n_targets], slice(0, data.n_targets))
-    y_true = data.targets_to_original(data.test.y)
+    ids = data.test.series  # a panel's windows each map back with their own series' scaler
+    history_x = data.targets_to_original(data.test.x[:, :, : data.n_targets], ids)
+    y_true = data.targets_to_original(data.test.y, ids)
     h = data.n_outputs
     # Enough context to read the forecast against, without squeezing the forecast into a corner.
     shown = min(data.n_inputs, max(2 * h, 14))
     no_calendar = data.summary.get("frequency") == ROWS
     for col, w in enumerate(picks):
+        one = None if ids is None else ids[w : w + 1]
         origin = pd.Timestamp(data.test.origin[w])
         if no_calendar:  # steps relative to the origin: dates between rows are unknown, so none are drawn
             past, future = np.arange(-data.n_inputs, 0), np.arange(h)
@@ -88,15 +90,17 @@ def forecast_examples(results: list[ModelScore], data: WindowedData, out: Path, 
             ax = axes[row, col]
             ax.plot(past, history_x[w, -shown:, row], color="black", lw=1, label="observed input")
             for i, (level, lo, hi) in enumerate(sorted(bands or [], key=lambda b: -b[0])):
-                ax.fill_between(future, data.targets_to_original(lo[w])[:, row], data.targets_to_original(hi[w])[:, row],
+                ax.fill_between(future, data.targets_to_original(lo[w], one)[:, row],
+                                data.targets_to_original(hi[w], one)[:, row],
                                 color="C0", alpha=0.12 + 0.12 * i, lw=0, label=f"{band_model} {level:.0%} interval")
             ax.plot(future, y_true[w, :, row], color="black", lw=2.2, marker="o", ms=3, label="actual")
             for r in results:
                 style = "--" if r.kind == "baseline" else "-"
-                ax.plot(future, data.targets_to_original(r.y_pred[w])[:, row], style, lw=1.2, label=r.model)
+                ax.plot(future, data.targets_to_original(r.y_pred[w], one)[:, row], style, lw=1.2, label=r.model)
             ax.axvline(-0.5 if no_calendar else origin - (origin - past[-1]) / 2, color="grey", lw=0.8, ls=":")
             when = origin.date() if origin == origin.normalize() else origin.strftime("%Y-%m-%d %H:%M")
-            ax.set_title(f"{target}, forecast from {when}", fontsize=8)
+            where = "" if ids is None else f"{data.series_names[ids[w]]}: "
+            ax.set_title(f"{where}{target}, forecast from {when}", fontsize=8)
             if no_calendar:
                 ax.set_xlabel("rows from the forecast origin (data.frequency=rows)", fontsize=7)
             else:

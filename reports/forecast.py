@@ -4,7 +4,8 @@ Loads the best checkpoint (of the model ranked first on validation, or of --mode
 days of the data, and writes the next N_OUTPUTS days (on the data's calendar; steps +1..+H under data.frequency=rows)
 in original units to runs/<name>/forecast.csv: per target the point forecast and `_lo80/_hi80/_lo95/_hi95` (the
 run's `report.interval_levels`), split-conformal intervals calibrated on the model's errors on the run's own
-validation windows.
+validation windows. A panel (many series) gets one block of rows per series, each from
+that series' own last days, with its id in the first column.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from data_pipeline import (
     future_input,
     with_input_length,
 )
+from data_pipeline.forecast import panel_forecast_input
 from models import predict
 from models.chronos import CHRONOS2
 from reports.intervals import conformal_half_width, interval_levels, level_tag
@@ -54,7 +56,12 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
     data_cfg = DataConfig.model_validate(raw["data"])
     _, window, _ = run.data_configs()
     scaler = Scaler.load(run.path / "scaler.json")
-    x, dates = forecast_input(data_cfg, window, scaler, scaler.feature_names)
+    names: list[str] | None = None
+    if scaler.per_series:  # a panel: every series' own last days, scaled by its own scaler
+        x, series_dates, names = panel_forecast_input(data_cfg, window, scaler)
+        dates = series_dates[0]
+    else:
+        x, dates = forecast_input(data_cfg, window, scaler, scaler.feature_names)
 
     summary = json.loads((run.path / "data_summary.json").read_text())
     n_targets = len(summary["target_names"])
@@ -76,27 +83,54 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
 
         future = None  # Chronos-2 reads no known-future inputs
 
-        def run_model(inputs: np.ndarray, known_future: np.ndarray | None) -> np.ndarray:
+        def run_model(inputs: np.ndarray, known_future: np.ndarray | None,
+                      series: np.ndarray | None = None) -> np.ndarray:
             return chronos_predict(pipeline, inputs, n_targets=n_targets, n_outputs=window.output, scaler=scaler)[0]
     else:
         future_names = list(summary.get("future_names", []))  # the calendar values the decoders read
         shapes = dict(n_features=len(scaler.feature_names), n_targets=n_targets, n_inputs=n_inputs,
-                      n_outputs=window.output, n_future=len(future_names))
+                      n_outputs=window.output, n_future=len(future_names), n_series=max(1, len(names or [])))
         # a seed ensemble (`<model>_ensemble`): the mean of its seeds' forecasts
         nets = [load_best_model(t, shapes) for t in ensembles.get(model) or [best[model]]]
         # data.frequency=rows refuses calendar inputs, so without dates there are no known-future values to read
-        future = None if dates is None else future_input(dates, scaler, future_names)
+        future = (None if dates is None or not future_names else future_input(dates, scaler, future_names)
+                  if names is None else
+                  np.concatenate([future_input(d, scaler.for_series(i), future_names)
+                                  for i, d in enumerate(series_dates)]))
 
-        def run_model(inputs: np.ndarray, known_future: np.ndarray | None) -> np.ndarray:
-            return np.mean([predict(net, inputs, future=known_future) for net in nets], 0)
+        def run_model(inputs: np.ndarray, known_future: np.ndarray | None,
+                      series: np.ndarray | None = None) -> np.ndarray:
+            return np.mean([predict(net, inputs, future=known_future, series=series) for net in nets], 0)
+    val_pred = run_model(val.x, val.future, val.series)
+    if names is not None:
+        frame = pd.concat([_block(y, series_dates[i], scaler.for_series(i), val_pred, val.y, run.config)
+                           .assign(**{"series": names[i]})
+                           for i, y in enumerate(run_model(x, future, np.arange(len(names))))],
+                          ignore_index=True)
+        frame = frame[["series", *[c for c in frame.columns if c != "series"]]]
+        frame.attrs.update(model=model, note=note)
+        return frame
     y_scaled = run_model(x, future)[0]
-    val_pred = run_model(val.x, val.future)
+    frame = _block(y_scaled, dates, scaler, val_pred, val.y, run.config)
+    if dates is None:
+        rows_note = (f"data.frequency=rows: no calendar, so the forecast's dates are unknown; steps +1..+{len(frame)} "
+                     "follow the data's last row")
+        note = rows_note if note is None else f"{note}; {rows_note}"
+    frame.attrs["model"] = model
+    frame.attrs["note"] = note
+    return frame
+
+
+def _block(y_scaled: np.ndarray, dates: pd.DatetimeIndex, scaler: Scaler, val_pred: np.ndarray, val_y: np.ndarray,
+           config: dict) -> pd.DataFrame:
+    """One series' forecast rows: the date, then per target the point forecast and its interval bounds, in
+    original units (`scaler`: that series' own); half-widths from the validation errors (scaled units)."""
     k = y_scaled.shape[-1]
     columns: dict[str, np.ndarray] = {}
     point = scaler.inverse(y_scaled, slice(0, k))
     bounds = {}
-    for level in interval_levels(run.config):
-        q = conformal_half_width(val_pred, val.y, level)
+    for level in interval_levels(config):
+        q = conformal_half_width(val_pred, val_y, level)
         bounds[level] = (scaler.inverse(y_scaled - q, slice(0, k)), scaler.inverse(y_scaled + q, slice(0, k)))
     for j, target in enumerate(scaler.feature_names[:k]):
         columns[target] = point[:, j]
@@ -107,13 +141,8 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
     if dates is None:
         # No calendar (data.frequency=rows): the steps after the last row have no knowable dates.
         frame.insert(0, "step", [f"+{h}" for h in range(1, len(frame) + 1)])
-        rows_note = (f"data.frequency=rows: no calendar, so the forecast's dates are unknown; steps +1..+{len(frame)} "
-                     "follow the data's last row")
-        note = rows_note if note is None else f"{note}; {rows_note}"
     else:
         frame.insert(0, "date", dates.date if bool((dates == dates.normalize()).all()) else dates)
-    frame.attrs["model"] = model
-    frame.attrs["note"] = note
     return frame
 
 

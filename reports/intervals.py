@@ -126,7 +126,7 @@ def band_scores(band: Band, data: WindowedData) -> dict[str, Any]:
     lo, hi = band.lower.astype(np.float64), band.upper.astype(np.float64)
     inside = (y >= lo) & (y <= hi)
     alpha = 1.0 - band.level
-    lo_o, hi_o, y_o = (data.targets_to_original(a) for a in (lo, hi, y))
+    lo_o, hi_o, y_o = (data.targets_to_original(a, data.test.series) for a in (lo, hi, y))
 
     def winkler(lo_: np.ndarray, hi_: np.ndarray, y_: np.ndarray) -> np.ndarray:
         return (hi_ - lo_) + (2 / alpha) * (np.maximum(lo_ - y_, 0) + np.maximum(y_ - hi_, 0))
@@ -179,8 +179,8 @@ def prediction_columns(result: ModelScore, bands: list[Band], data: WindowedData
             continue
         prefix = "" if b.method == CONFORMAL else f"{b.method}_"
         tag = level_tag(b.level)
-        cols[f"{prefix}lo{tag}"] = data.targets_to_original(b.lower).reshape(-1)
-        cols[f"{prefix}hi{tag}"] = data.targets_to_original(b.upper).reshape(-1)
+        cols[f"{prefix}lo{tag}"] = data.targets_to_original(b.lower, data.test.series).reshape(-1)
+        cols[f"{prefix}hi{tag}"] = data.targets_to_original(b.upper, data.test.series).reshape(-1)
     return cols
 
 

@@ -67,6 +67,9 @@ def render_html(sections: dict[str, Any]) -> str:
                      f"<p>{html.escape(s['interval_text'])}</p>" + table_html(s["intervals"], baseline_col=None))
         parts.append("<h3>Interval coverage per forecast day (test)</h3>"
                      + table_html(s["interval_horizon"], index=True, baseline_col=None))
+    if s.get("per_series") is not None:
+        parts.append("<h2>Per series (test): best architecture vs ridge vs seasonal naive</h2>"
+                     + table_html(s["per_series"], baseline_col=None))
     parts.append("<h2>Trials per model</h2>" + table_html(s["trial_counts"], baseline_col=None))
     for title, fig in s["figures"]:
         parts.append(f"<h2>{html.escape(title)}</h2>{_img(fig, title)}")
@@ -92,6 +95,9 @@ def render_markdown(sections: dict[str, Any]) -> str:
         out += ["## Prediction intervals (test split, calibrated on validation)", "", s["interval_text"], "",
                 table_md(s["intervals"]), "", "### Interval coverage per forecast day (test)", "",
                 table_md(s["interval_horizon"], index=True), ""]
+    if s.get("per_series") is not None:
+        out += ["## Per series (test): best architecture vs ridge vs seasonal naive", "",
+                table_md(s["per_series"]), ""]
     out += ["## Trials per model", "", table_md(s["trial_counts"]), ""]
     for title, fig in s["figures"]:
         out += [f"## {title}", "", f"![{title}](figures/{fig.name})", ""]

@@ -10,8 +10,9 @@ import pandas as pd
 
 from data_pipeline import WindowedData
 from data_pipeline.config import ROWS
-from models import build, count_parameters, fit_ridge, predict, scores
+from models import build, count_parameters, fit_ridge, predict
 from models.baselines import climatology_applies, climatology_forecast, default_season, fit_climatology
+from models.metrics import score_split
 
 BOOTSTRAP_SAMPLES = 2000
 
@@ -45,15 +46,15 @@ class ModelScore:
 
 def score_model(name: str, model: Any, data: WindowedData, *, kind: str, **info: Any) -> ModelScore:
     val_mse = info.pop("val_mse", None)
-    val_pred = predict(model, data.val.x, future=data.val.future)
+    val_pred = predict(model, data.val.x, future=data.val.future, series=data.val.series)
     if val_mse is None:
-        val_mse = scores(data.val.y, val_pred, data, data.val.mask)["mse"]
-    y_pred = predict(model, data.test.x, future=data.test.future)
+        val_mse = score_split(val_pred, data.val, data)["mse"]
+    y_pred = predict(model, data.test.x, future=data.test.future, series=data.test.series)
     # Ridge keeps its closed-form weights in buffers: count them; persistence has nothing to learn.
     params = count_parameters(model, trainable_only=False)
     if name == "ridge":
         params += sum(b.numel() for n, b in model.named_buffers() if n != "alpha")
-    return ModelScore(name, kind, float(val_mse), scores(data.test.y, y_pred, data, data.test.mask), y_pred, params,
+    return ModelScore(name, kind, float(val_mse), score_split(y_pred, data.test, data), y_pred, params,
                       val_pred=val_pred, **info)
 
 
@@ -61,8 +62,8 @@ def score_predictions(name: str, val_pred: np.ndarray, test_pred: np.ndarray, da
                       **info: Any) -> ModelScore:
     """A forecaster given by its validation and test forecasts (scaled), scored like every model."""
     info.setdefault("params", 0)
-    return ModelScore(name, kind, float(scores(data.val.y, val_pred, data, data.val.mask)["mse"]),
-                      scores(data.test.y, test_pred, data, data.test.mask), np.asarray(test_pred, np.float32),
+    return ModelScore(name, kind, float(score_split(val_pred, data.val, data)["mse"]),
+                      score_split(test_pred, data.test, data), np.asarray(test_pred, np.float32),
                       val_pred=np.asarray(val_pred, np.float32), **info)
 
 
@@ -88,6 +89,10 @@ def baseline_scores(data: WindowedData, season: int | None = None) -> tuple[list
     else:
         naive = build("seasonal_naive", **data.shapes, season=season)
         results.append(score_model("seasonal_naive", naive, data, kind="baseline", hparams={"season": season}))
+    if data.is_panel:  # the training days of many series do not make one calendar of means
+        notes.append("Climatology skipped: it is a single-series baseline (this data holds "
+                     f"{data.n_series} series).")
+        return results, notes
     if frequency == ROWS:
         why_not = "data.frequency=rows has no calendar to average the same day of the year over"
     else:
@@ -159,7 +164,7 @@ def ranking_table(results: list[ModelScore], data: WindowedData) -> pd.DataFrame
     rows = []
     for rank, r in enumerate(ordered, start=1):
         block = data.n_outputs
-        mask = data.test.mask
+        mask = data.test.score_weights()  # the mask; for several series also each series' equal weight
         lo, hi = bootstrap_mse_diff(err[r.model], err["persistence"], block=block, mask=mask)
         w_lo, w_hi = bootstrap_mse_diff(err[r.model], err[winner.model], block=block, mask=mask)
         r_lo, r_hi = bootstrap_mse_diff(err[r.model], err["ridge"], block=block, mask=mask)
@@ -211,8 +216,9 @@ def verdict(ranking: pd.DataFrame) -> str:
             parts.append(f"is worse than {ref} beyond noise")
         else:
             parts.append(f"is not distinguishable from {ref}")
+    mase = f", test MASE {top.test_mase:.3f}, mean over series" if "test_mase" in ranking else ""  # panels
     head = (f"Chosen on validation: {top.model} (validation MSE {top.val_mse_mean:.4f}{seeds}; "
-            f"test MSE {top.test_mse:.4f})")
+            f"test MSE {top.test_mse:.4f}{mase})")
     tail = (f"; on test it {' and '.join(parts)} (95% block-bootstrap intervals of the MSE difference)."
             if parts else ".")
     return head + tail
@@ -234,9 +240,11 @@ def per_horizon_table(results: list[ModelScore]) -> pd.DataFrame:
 
 
 def predictions_frame(results: list[ModelScore], data: WindowedData) -> pd.DataFrame:
-    """Long format, original units: model, forecast_origin, horizon, target, y_true, y_pred."""
+    """Long format, original units: model, forecast_origin, horizon, target, y_true, y_pred; a panel's rows also
+    name their series (`series`, first column)."""
     n, h, k = data.test.y.shape
-    y_true = data.targets_to_original(data.test.y)
+    ids = data.test.series
+    y_true = data.targets_to_original(data.test.y, ids)
     origin = np.repeat(pd.to_datetime(data.test.origin).values, h * k)
     horizon = np.tile(np.repeat(np.arange(1, h + 1), k), n)
     target = np.tile(np.array(data.target_names, dtype=object), n * h)
@@ -244,9 +252,12 @@ def predictions_frame(results: list[ModelScore], data: WindowedData) -> pd.DataF
     scored = np.ones(n * h * k, bool) if data.test.mask is None else data.test.mask.reshape(-1)
     frames = []
     for r in results:
-        frames.append(pd.DataFrame({
+        frame = pd.DataFrame({
             "model": r.model, "forecast_origin": origin, "horizon": horizon, "target": target,
-            "y_true": y_true.reshape(-1), "y_pred": data.targets_to_original(r.y_pred).reshape(-1),
+            "y_true": y_true.reshape(-1), "y_pred": data.targets_to_original(r.y_pred, ids).reshape(-1),
             "scored": scored,
-        }))
+        })
+        if data.is_panel:
+            frame.insert(0, "series", np.repeat(np.asarray(data.series_names, dtype=object)[ids], h * k))
+        frames.append(frame)
     return pd.concat(frames, ignore_index=True)

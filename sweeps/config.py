@@ -159,6 +159,9 @@ def _check_model_section(name: str, params: Any) -> None:
             raise ValueError(f"{where}: steps must be positive integers, got {values}")
         if key == "norm" and any(v not in NORMS for v in values):
             raise ValueError(f"{where}: norm is one of {', '.join(NORMS)}, got {values}")
+        if key == "series_embedding" and any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in values):
+            raise ValueError(f"{where}: series_embedding is the size of a learned vector per series (0: off), "
+                             f"got {values}")
         if key == "linear_skip" and any(not isinstance(v, bool) for v in values):
             raise ValueError(f"{where}: linear_skip is true or false, got {values}")
         if key in ("dropout", "teacher_forcing"):

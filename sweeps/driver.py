@@ -219,7 +219,12 @@ def _check_pretrained(cfg: SweepConfig) -> dict[str, str]:
     from models.chronos import CHRONOS2
 
     skipped: dict[str, str] = {}
-    if CHRONOS2 in cfg.models:
+    if CHRONOS2 in cfg.models and cfg.data.panel_id_column is not None:
+        # Its windows go back to original units through one scaler; a panel has one per series.
+        skipped[CHRONOS2] = ("Chronos-2 skipped: the pretrained baseline takes single-series data only; this data "
+                             "holds many series (data.id_column / data.series_columns)")
+        print(skipped[CHRONOS2])
+    elif CHRONOS2 in cfg.models:
         try:
             from models.chronos import load_chronos
             from sweeps.hub import fetch_pretrained

@@ -116,3 +116,17 @@ def test_shift_benchmark_smoke(tmp_path: Path):
                    for h in case["variants"]["options"]["hparams"].values())
         assert case["persistence"] > 0 and case["ridge"] > 0
     assert "best/ridge" in proc.stdout
+
+
+def test_panel_benchmark_smoke(tmp_path: Path):
+    out = tmp_path / "panel.json"
+    proc = subprocess.run([sys.executable, "benchmarks/panel.py", "--smoke", "--runs-dir", str(tmp_path),
+                           "--out", str(out)], capture_output=True, text=True, timeout=900, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["series"] == 24 and result["global_best"] in {"lstm_ar", "lstm_nar", "gru_ar", "gru_nar",
+                                                                  "transformer"}
+    assert result["windows"]["panel"] == result["windows"]["single_series"]  # the same number of windows
+    assert all(v > 0 for v in result["mase"].values())
+    assert 0 <= result["series_where_global_best_beats_ridge_per_series"] <= 24
+    assert result["wall_time_s"]["ratio_panel_over_single"] > 0 and "ridge per series" in proc.stdout

@@ -196,7 +196,7 @@ def test_dropout_active_in_train_off_in_eval(name, num_layers):
 
 def test_registry_names_and_errors():
     assert set(MODEL_NAMES) == set(TRAINED_MODELS) | set(BASELINES)
-    options = {"norm", "linear_skip"}
+    options = {"norm", "linear_skip", "series_embedding"}
     assert hparam_names("gru_ar") == {"hidden_size", "num_layers", "dropout", "teacher_forcing"} | options
     assert hparam_names("lstm_nar") == {"hidden_size", "num_layers", "dropout"} | options
     assert hparam_names("transformer") == {"d_model", "nhead", "num_layers", "dim_feedforward", "dropout"} | options

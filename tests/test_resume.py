@@ -20,10 +20,13 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-def _argv(runs: Path, cache: Path, name: str) -> list[str]:
+def _argv(runs: Path, cache: Path, name: str, *extra: str) -> list[str]:
     return [sys.executable, str(REPO / "sweeps" / "run_all.py"), "--profile", "smoke", "--runs-dir", str(runs),
             "--name", name, f"data.cache_dir={cache}", "--wandb-mode", "disabled", "train.epochs=6",
-            "--models", "gru_nar,gru_ar,lstm_nar", "models.gru_nar.hidden_size={grid: [16, 32]}"]
+            "--models", "gru_nar,gru_ar,lstm_nar", "models.gru_nar.hidden_size={grid: [16, 32]}", *extra]
+
+
+PANEL = ("--config", str(REPO / "sweeps" / "configs" / "panel.yaml"))
 
 
 def _finished(experiment: Path) -> dict[str, bytes]:
@@ -58,12 +61,13 @@ def _kill_group(proc: subprocess.Popen) -> None:
     proc.wait(timeout=30)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
-def test_interrupted_sweep_resumes_with_finished_trials_intact(sig, tmp_path: Path, data_cache: Path):
+@pytest.mark.parametrize(("sig", "extra"), [(signal.SIGKILL, ()), (signal.SIGINT, ()), (signal.SIGKILL, PANEL)],
+                         ids=["sigkill", "sigint", "sigkill-panel"])
+def test_interrupted_sweep_resumes_with_finished_trials_intact(sig, extra, tmp_path: Path, data_cache: Path):
     runs, name = tmp_path / "runs", f"interrupt-{sig.name.lower()}"
     experiment = runs / name / "ray"
     log = tmp_path / "first.log"
-    proc = _start(_argv(runs, data_cache, name), log)
+    proc = _start(_argv(runs, data_cache, name, *extra), log)
     try:
         _wait_for(lambda: len(_finished(experiment)) >= 1, proc, 240, log)
         before = _finished(experiment)
@@ -78,7 +82,8 @@ def test_interrupted_sweep_resumes_with_finished_trials_intact(sig, tmp_path: Pa
     n_trial_dirs = len([d for d in experiment.iterdir() if d.is_dir()])
     assert not (runs / name / "report").exists()
 
-    rerun = subprocess.run(_argv(runs, data_cache, name), capture_output=True, text=True, timeout=600, cwd=REPO)
+    rerun = subprocess.run(_argv(runs, data_cache, name, *extra), capture_output=True, text=True, timeout=600,
+                           cwd=REPO)
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     assert "Resuming" in rerun.stdout
     # Progress counts on from the restored trials to the full count; each clock says what it measures. (After a
@@ -96,6 +101,8 @@ def test_interrupted_sweep_resumes_with_finished_trials_intact(sig, tmp_path: Pa
     ranking = (runs / name / "report" / "ranking.csv").read_text()
     for model in ("gru_nar", "gru_ar", "lstm_nar", "ridge", "persistence"):
         assert model in ranking
+    if extra:  # the panel's report ranks by the mean over series and adds MASE
+        assert "test_mase" in ranking and (runs / name / "report" / "series.csv").exists()
     assert json.loads((runs / name / "run.json").read_text())["n_trials"] == 4
 
 

@@ -1,0 +1,302 @@
+"""Many series in one file (a panel): long format (`data.id_column`) or wide (`data.series_columns`).
+
+Each series goes through the single-series cleaning on its own (`series.clean_series`), with one calendar cut for
+all: the train/validation/test boundaries are dates, computed from the dates any series has, so every series'
+test period is the same stretch of time whatever its length. Each series gets a scaler fitted on its own training
+rows; windows never cross series (each is cut from one series' rows) and carry their series id. A series too short
+for one window per split is dropped with a warning naming it (an error when `data.min_series_length` is set).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from data_pipeline.config import PANEL_VALUE_COLUMN, DataConfig, SplitConfig, WindowConfig
+from data_pipeline.errors import MAX_LISTED, DataError
+from data_pipeline.series import SeriesBundle, _read_source, _read_test, clean_series
+from data_pipeline.types import Scaler, SplitWindows, WindowedData
+from data_pipeline.windows import SPLITS, SplitRange, future_names, split_ranges, window_series
+
+
+def _listed(ids: list[str]) -> str:
+    more = len(ids) - MAX_LISTED
+    return ", ".join(ids[:MAX_LISTED]) + (f" and {more} more" if more > 0 else "")
+
+
+def to_long(df: pd.DataFrame, cfg: DataConfig, label: str) -> pd.DataFrame:
+    """A wide table (one column per series, `data.series_columns`) as a long one: id column `series`, the
+    series' values in `value`, the other columns repeated for every series (they are shared features)."""
+    if cfg.series_columns is None:
+        return df
+    id_col = cfg.panel_id_column
+    missing = [c for c in cfg.series_columns if c not in df.columns]
+    if missing:
+        raise DataError(f"{label}: data.series_columns names unknown column(s) {missing}; available columns: "
+                        f"{list(df.columns)}")
+    clash = [c for c in (id_col, PANEL_VALUE_COLUMN) if c in df.columns and c not in cfg.series_columns]
+    if clash:
+        raise DataError(f"{label}: column(s) {clash} clash with the names a wide panel's series get "
+                        f"({id_col!r}, {PANEL_VALUE_COLUMN!r}); rename them")
+    shared = [c for c in df.columns if c not in cfg.series_columns]
+    parts = [df[shared].assign(**{id_col: name, PANEL_VALUE_COLUMN: df[name].to_numpy()})
+             for name in cfg.series_columns]
+    return pd.concat(parts, ignore_index=True)
+
+
+def split_by_id(df: pd.DataFrame, cfg: DataConfig, label: str) -> dict[str, pd.DataFrame]:
+    """{series id: its rows without the id column}, after checking the id column and (id, date) duplicates."""
+    id_col = cfg.panel_id_column
+    df = df.copy()
+    df.columns = [str(c) for c in df.columns]
+    if id_col not in df.columns:
+        raise DataError(f"{label}: id column {id_col!r} (data.id_column) not found; available columns: "
+                        f"{list(df.columns)}; set data.id_column to the column that names each series")
+    if df[id_col].isna().any():
+        i = int(np.flatnonzero(df[id_col].isna().to_numpy())[0])
+        raise DataError(f"{label}: {int(df[id_col].isna().sum())} row(s) have no series id in column {id_col!r} "
+                        f"(first at row {i}); give every row its id")
+    ids = df[id_col].astype(str)
+    if cfg.date_column in df.columns:
+        dates = pd.to_datetime(df[cfg.date_column].astype("string"), errors="coerce")
+        dup = pd.DataFrame({"id": ids, "date": dates})[dates.notna()]
+        dup = dup[dup.duplicated(keep=False)]
+        if len(dup):
+            first = dup.groupby("id").date.min().sort_index()
+            shown = [f"{i} ({d.date()})" for i, d in first.items()]
+            raise DataError(f"{label}: duplicate (id, date) rows for {len(first)} series: {_listed(shown)}; keep one "
+                            f"row per series and date")
+    out = {}
+    for name in sorted(ids.unique()):
+        out[name] = df[(ids == name).to_numpy()].drop(columns=[id_col]).reset_index(drop=True)
+    return out
+
+
+def _raw_dates(frames: dict[str, pd.DataFrame], date_column: str) -> dict[str, pd.DatetimeIndex]:
+    out = {}
+    for name, f in frames.items():
+        d = pd.to_datetime(f[date_column].astype("string"), errors="coerce") if date_column in f else None
+        out[name] = pd.DatetimeIndex([] if d is None else d.dropna().sort_values().unique())
+    return out
+
+
+def calendar_cut(train_dates: dict[str, pd.DatetimeIndex], test_dates: dict[str, pd.DatetimeIndex] | None,
+                 split: SplitConfig) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """(first validation date, first test date), the same for every series: the single-series split rule
+    applied to the dates any series has."""
+    union = pd.DatetimeIndex(sorted(set().union(*(set(d) for d in train_dates.values()))))
+    n_train_file = None
+    if test_dates is not None:
+        test_union = pd.DatetimeIndex(sorted(set().union(*(set(d) for d in test_dates.values())) - set(union)))
+        n_train_file = len(union)
+        union = union.append(test_union)
+    r = split_ranges(len(union), n_train_file, split)
+    if r["train"].stop >= len(union) or r["val"].stop >= len(union) or r["train"].stop < 1:
+        raise DataError(f"the series together span only {len(union)} dates: too few to split into train, "
+                        "validation and test; use longer series")
+    return union[r["train"].stop], union[r["val"].stop]
+
+
+def _check_shared_dates(dates: dict[str, pd.DatetimeIndex], label: str) -> None:
+    """Series that share no dates cannot be cut at one calendar date: name the ones that do not overlap."""
+    spans = {n: (d[0], d[-1]) for n, d in dates.items() if len(d)}
+    if len(spans) < 2:
+        return
+    last_start = max(spans, key=lambda n: spans[n][0])
+    first_end = min(spans, key=lambda n: spans[n][1])
+    if spans[last_start][0] > spans[first_end][1]:
+        apart = sorted(n for n, (s, e) in spans.items() if e < spans[last_start][0])
+        raise DataError(
+            f"{label}: series share no dates: {first_end} ends {spans[first_end][1].date()} before {last_start} "
+            f"starts {spans[last_start][0].date()} (series ending before {spans[last_start][0].date()}: "
+            f"{_listed(apart)}); one calendar cut must split them all: give series that overlap in time, or "
+            f"forecast the groups separately")
+
+
+def _short_series(dates: dict[str, pd.DatetimeIndex], cut: tuple[pd.Timestamp, pd.Timestamp],
+                  window: WindowConfig) -> dict[str, str]:
+    """{id: why} for series with too few rows for one window in each split (train needs input + output rows,
+    validation and test need output rows: their inputs may come from earlier rows)."""
+    need = {"train": window.input + window.output, "val": window.output, "test": window.output}
+    out = {}
+    for name, d in dates.items():
+        counts = {"train": int((d < cut[0]).sum()), "val": int(((d >= cut[0]) & (d < cut[1])).sum()),
+                  "test": int((d >= cut[1]).sum())}
+        short = [f"{s} {counts[s]} < {need[s]}" for s in SPLITS if counts[s] < need[s]]
+        if not short and counts["train"] + counts["val"] < window.input + window.output:
+            short = ["too few rows before the test period"]
+        if short:
+            out[name] = ", ".join(short)
+    return out
+
+
+def _series_ranges(bundle: SeriesBundle, cut: tuple[pd.Timestamp, pd.Timestamp],
+                   split: SplitConfig) -> dict[str, SplitRange]:
+    index = bundle.frame.index
+    val_start, test_start = (int(index.searchsorted(c)) for c in cut)
+    n_train_file = None if bundle.test is None else len(bundle.train)
+    test_floor = 0 if (n_train_file is None or split.test_inputs_from_train) else n_train_file
+    return {"train": SplitRange(0, val_start, 0), "val": SplitRange(val_start, test_start, 0),
+            "test": SplitRange(test_start, len(index), test_floor)}
+
+
+def read_panel(data: DataConfig) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame] | None, str, str | None]:
+    """(rows per series of the training file, of the test file or None, their labels): checked, not cleaned."""
+    df, label = _read_source(data)
+    frames = split_by_id(to_long(df, data, label), data, label)
+    test_src = _read_test(data)
+    test_frames = None
+    if test_src is not None:
+        test_frames = split_by_id(to_long(test_src[0], data, test_src[1]), data, test_src[1])
+        missing = sorted(set(frames) - set(test_frames))
+        extra = sorted(set(test_frames) - set(frames))
+        if missing or extra:
+            raise DataError(f"{test_src[1]}: the test file's series differ from the training file's: "
+                            + "; ".join(p for p in (f"missing {_listed(missing)}" if missing else "",
+                                                    f"not in training {_listed(extra)}" if extra else "") if p)
+                            + "; give the test file the same series ids")
+    return frames, test_frames, label, None if test_src is None else test_src[1]
+
+
+def clean_panel(data: DataConfig) -> dict[str, SeriesBundle]:
+    """Every series cleaned on its own with all its rows as training rows (no split): a forecast's input."""
+    frames, test_frames, label, test_label = read_panel(data)
+    return {name: clean_series(data, None, (frames[name], f"{label} [{data.panel_id_column}={name}]"),
+                                None if test_frames is None else
+                                (test_frames[name], f"{test_label} [{data.panel_id_column}={name}]"))
+            for name in frames}
+
+
+def build_panel(data: DataConfig, window: WindowConfig, split: SplitConfig) -> WindowedData:
+    """Load, clean, split (one calendar cut), scale (per series) and window every series of a panel."""
+    frames, test_frames, label, test_label = read_panel(data)
+    dates = _raw_dates(frames, data.date_column)
+    test_dates = None if test_frames is None else _raw_dates(test_frames, data.date_column)
+    _check_shared_dates(dates if test_dates is None else {n: dates[n].append(test_dates[n]) for n in dates}, label)
+    cut = calendar_cut(dates, test_dates, split)
+    whole = dates if test_dates is None else {n: dates[n].append(test_dates[n]) for n in dates}
+
+    if data.min_series_length is not None:
+        below = sorted(n for n, d in whole.items() if len(d) < data.min_series_length)
+        if below:
+            raise DataError(f"{label}: {len(below)} series have fewer than data.min_series_length="
+                            f"{data.min_series_length} rows: {_listed([f'{n} ({len(whole[n])})' for n in below])}; "
+                            "lower data.min_series_length or remove them")
+    short = _short_series(whole, cut, window)
+    if short and data.min_series_length is not None:
+        raise DataError(f"{label}: {len(short)} series have too little history for one window per split "
+                        f"(cut at {cut[0].date()} / {cut[1].date()}): "
+                        f"{_listed([f'{n} ({why})' for n, why in short.items()])}; remove them, or unset "
+                        "data.min_series_length to drop them with a warning")
+    if short:
+        warnings.warn(f"{label}: dropped {len(short)} series with too little history for one window per split "
+                      f"(cut at {cut[0].date()} / {cut[1].date()}): "
+                      f"{_listed([f'{n} ({why})' for n, why in short.items()])}", UserWarning, stacklevel=3)
+    kept = [n for n in frames if n not in short]
+    if not kept:
+        raise DataError(f"{label}: every series is too short for one window per split (window.input="
+                        f"{window.input}, window.output={window.output}); shorten the windows or use longer series")
+
+    bundles: dict[str, SeriesBundle] = {}
+    for name in kept:
+        tag = f"{label} [{data.panel_id_column}={name}]"
+        test_source = None if test_frames is None else (test_frames[name], f"{test_label} [{data.panel_id_column}={name}]")
+        bundles[name] = clean_series(data, split, (frames[name], tag), test_source, train_until=cut[0])
+    return _assemble(bundles, cut, data, window, split, label, short)
+
+
+def _assemble(bundles: dict[str, SeriesBundle], cut: tuple[pd.Timestamp, pd.Timestamp], data: DataConfig,
+              window: WindowConfig, split: SplitConfig, label: str, dropped: dict[str, str]) -> WindowedData:
+    names = list(bundles)
+    first = bundles[names[0]]
+    freqs = {n: b.summary["frequency"] for n, b in bundles.items()}
+    if len(set(freqs.values())) > 1:
+        odd = [f"{n} ({f})" for n, f in freqs.items() if f != freqs[names[0]]]
+        raise DataError(f"{label}: the series have different frequencies: {names[0]} is {freqs[names[0]]}, "
+                        f"{_listed(odd)}; give every series the same calendar")
+    parts: dict[str, list[SplitWindows]] = {s: [] for s in SPLITS}
+    scalers: list[Scaler] = []
+    per_series: dict[str, Any] = {}
+    masked = {"val": 0, "test": 0}
+    for i, name in enumerate(names):
+        b = bundles[name]
+        if b.feature_names != first.feature_names:
+            raise DataError(f"{label}: series {name} has features {b.feature_names}, {names[0]} has "
+                            f"{first.feature_names}; give every series the same columns")
+        out, scaler, split_summary, m = window_series(b, _series_ranges(b, cut, split), data, window)
+        for s in SPLITS:
+            w = out[s]
+            w.series = np.full(len(w), i, np.int32)
+            parts[s].append(w)
+        scalers.append(scaler)
+        for s in m:
+            masked[s] += m[s]
+        per_series[name] = {"rows": b.summary["rows"], "start": b.summary["date_range"]["start"],
+                            "end": b.summary["date_range"]["end"], "windows": {s: len(out[s]) for s in SPLITS},
+                            "gaps": b.summary["gaps"]["count"], "outliers": len(b.summary["outliers"]),
+                            "splits": split_summary}
+    splits = {s: _concat(parts[s]) for s in SPLITS}
+    scaler = Scaler(scalers[0].kind, list(first.feature_names), np.stack([s.center for s in scalers]),
+                    np.stack([s.scale for s in scalers]), names)
+    summary = _panel_summary(bundles, cut, label, data, window, splits, masked, per_series, dropped)
+    return WindowedData(splits["train"], splits["val"], splits["test"], list(first.feature_names),
+                        list(first.target_names), scaler, window.input, window.output, summary, future_names(data),
+                        names)
+
+
+def _concat(parts: list[SplitWindows]) -> SplitWindows:
+    return SplitWindows(np.concatenate([p.x for p in parts]), np.concatenate([p.y for p in parts]),
+                        np.concatenate([p.origin for p in parts]), np.concatenate([p.future for p in parts]),
+                        None if any(p.mask is None for p in parts) else np.concatenate([p.mask for p in parts]),
+                        np.concatenate([p.series for p in parts]))
+
+
+def _panel_summary(bundles: dict[str, SeriesBundle], cut: tuple[pd.Timestamp, pd.Timestamp], label: str,
+                   data: DataConfig, window: WindowConfig, splits: dict[str, SplitWindows], masked: dict[str, int],
+                   per_series: dict[str, Any], dropped: dict[str, str]) -> dict[str, Any]:
+    """The single-series summary's keys, summed or spanned over the series, plus a `series` section."""
+    s0 = next(iter(bundles.values())).summary
+    starts = [b.summary["date_range"]["start"] for b in bundles.values()]
+    ends = [b.summary["date_range"]["end"] for b in bundles.values()]
+    nan_filled: dict[str, int] = {}
+    for b in bundles.values():
+        for col, n in b.summary["nan_filled"].items():
+            nan_filled[col] = nan_filled.get(col, 0) + n
+    gaps = [g for b in bundles.values() for g in b.summary["gaps"]["first"]]
+    # the splits over all series: earliest start, latest end, rows summed (each series' own are in `series`)
+    split_summary = {s: {"start": min(p["splits"][s]["start"] for p in per_series.values()),
+                         "end": max(p["splits"][s]["end"] for p in per_series.values()),
+                         "rows": int(sum(p["splits"][s]["rows"] for p in per_series.values())),
+                         "first_input": min(p["splits"][s]["first_input"] for p in per_series.values())}
+                     for s in SPLITS}
+    return {
+        "source": label, "test_source": s0.get("test_source"),
+        "rows": int(sum(b.summary["rows"] for b in bundles.values())),
+        "rows_train": int(sum(b.summary["rows_train"] for b in bundles.values())),
+        "date_range": {"start": min(starts), "end": max(ends)},
+        "frequency": s0["frequency"],
+        "gaps": {"count": int(sum(b.summary["gaps"]["count"] for b in bundles.values())),
+                 "missing_rows": int(sum(b.summary["gaps"]["missing_rows"] for b in bundles.values())),
+                 "first": gaps[:MAX_LISTED]},
+        "gap_policy": data.gap_policy, "nan_filled": nan_filled, "nan_policy": data.nan_policy,
+        # each series' file label names its id; only the series where the calendar made rows up
+        "invented_rows": [e for b in bundles.values() for e in b.summary.get("invented_rows") or [] if e["invented"]],
+        "outliers": [dict(o, series=n) for n, b in bundles.items() for o in b.summary["outliers"]],
+        "outlier_policy": data.outlier_policy, "outlier_threshold": data.outlier_threshold,
+        "overlap_dropped": {"count": 0, "dates": []},
+        "feature_names": list(s0["feature_names"]), "target_names": list(s0["target_names"]),
+        "ignored_columns": list(s0["ignored_columns"]),
+        "notes": [n for b in bundles.values() for n in b.summary["notes"]][:MAX_LISTED],
+        "splits": split_summary,
+        "windows": {s: len(splits[s]) for s in SPLITS},
+        "masked_target_cells": masked,
+        "scaler": f"{data.scaler}, one per series",
+        "window": {"input": window.input, "output": window.output},
+        "future_names": future_names(data),
+        "series": {"count": len(bundles), "id_column": data.panel_id_column, "names": list(bundles),
+                   "cut": {"val_start": str(cut[0].date()), "test_start": str(cut[1].date())},
+                   "dropped": dropped, "per_series": per_series},
+    }
