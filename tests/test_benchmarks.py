@@ -13,12 +13,19 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
+def _smoke(script: str, tmp_path: Path, *extra: str, runs_dir: bool = True, timeout: int = 600) -> tuple[str, dict]:
+    """Run benchmarks/<script> in its smoke mode; return its printed output and the JSON it wrote."""
+    out = tmp_path / "result.json"
+    args = [sys.executable, f"benchmarks/{script}", "--smoke", *extra, "--out", str(out)]
+    if runs_dir:
+        args += ["--runs-dir", str(tmp_path)]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout, json.loads(out.read_text())
+
+
 def test_seed_task_benchmark_smoke(tmp_path: Path):
-    out = tmp_path / "seed.json"
-    proc = subprocess.run([sys.executable, "benchmarks/seed_task.py", "--smoke", "--runs-dir", str(tmp_path),
-                           "--out", str(out)], capture_output=True, text=True, timeout=600, cwd=REPO)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    result = json.loads(out.read_text())
+    stdout, result = _smoke("seed_task.py", tmp_path)
     models = {row["model"] for row in result["table"]}
     assert {"persistence", "ridge", "gru_nar", "transformer"} <= models
     assert all(row["windows"] == 78 for row in result["table"])  # every test window of the Delhi test file
@@ -27,18 +34,14 @@ def test_seed_task_benchmark_smoke(tmp_path: Path):
     trained = [row for row in result["table"] if row["kind"] in ("trained", "ensemble")]  # not the baselines
     below = all(row["seed_scale_mse"] < persistence for row in trained)
     assert result["verdict"]["every_architecture_below_persistence"] == below
-    assert f"Every architecture below persistence ({persistence:.3f}): {'yes' if below else 'NO'}" in proc.stdout
+    assert f"Every architecture below persistence ({persistence:.3f}): {'yes' if below else 'NO'}" in stdout
     assert {row["level"] for row in result["intervals"]} == {0.8, 0.95}
     assert {row["model"] for row in result["intervals"]} == models
-    assert isinstance(result["verdict"]["winner_within_7pp"], bool) and "Validation winner" in proc.stdout
+    assert isinstance(result["verdict"]["winner_within_7pp"], bool) and "Validation winner" in stdout
 
 
 def test_search_benchmark_smoke(tmp_path: Path):
-    out = tmp_path / "search.json"
-    proc = subprocess.run([sys.executable, "benchmarks/search.py", "--smoke", "--runs-dir", str(tmp_path),
-                           "--out", str(out)], capture_output=True, text=True, timeout=600, cwd=REPO)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    result = json.loads(out.read_text())
+    stdout, result = _smoke("search.py", tmp_path)
     assert set(result["results"]) == {"grid", "tpe", "tpe-6"}
     budgets = {"grid": 2, "tpe": 2, "tpe-6": 1}
     for variant, res in result["results"].items():
@@ -48,28 +51,20 @@ def test_search_benchmark_smoke(tmp_path: Path):
     grid, tpe = result["results"]["grid"]["models"], result["results"]["tpe"]["models"]
     better = sorted(m for m in grid if tpe[m]["best_val_mse"] < grid[m]["best_val_mse"])
     assert result["verdict"]["tpe_lower_val_than_grid"] == better  # the verdict follows from the numbers
-    assert "(b) TPE below the grid on validation" in proc.stdout
+    assert "(b) TPE below the grid on validation" in stdout
 
 
 def test_throughput_benchmark_smoke(tmp_path: Path):
-    out = tmp_path / "throughput.json"
-    proc = subprocess.run([sys.executable, "benchmarks/throughput.py", "--smoke", "--out", str(out)],
-                          capture_output=True, text=True, timeout=600, cwd=REPO)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    result = json.loads(out.read_text())
+    stdout, result = _smoke("throughput.py", tmp_path, runs_dir=False)
     assert result["sweep"]["trials"] == 5 and result["sweep"]["trial_epochs"] == 10
     assert 0 < result["sweep"]["efficiency"] <= 1.5
     assert result["scaling"]["one_at_a_time"]["trials"] == 6
-    assert "trial-epochs/s" in proc.stdout
+    assert "trial-epochs/s" in stdout
 
 
 @pytest.mark.parametrize(("script", "key"), [("fail_fast.py", "cases"), ("wandb_logging.py", "variants")])
 def test_small_benchmarks_smoke(script: str, key: str, tmp_path: Path):
-    out = tmp_path / "result.json"
-    proc = subprocess.run([sys.executable, f"benchmarks/{script}", "--smoke", "--out", str(out)],
-                          capture_output=True, text=True, timeout=600, cwd=REPO)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    result = json.loads(out.read_text())
+    stdout, result = _smoke(script, tmp_path, runs_dir=False)
     assert len(result[key]) >= 2 and result["command"].startswith(f"benchmarks/{script}")
 
 
@@ -80,11 +75,7 @@ def test_gpu_benchmark_says_no_gpu_on_a_cpu_box_and_runs_every_stage_on_the_cpu(
         proc = subprocess.run([sys.executable, "benchmarks/gpu.py", "--smoke", "--out", str(tmp_path / "none.json")],
                               capture_output=True, text=True, timeout=120, cwd=REPO)
         assert proc.returncode == 0 and "no GPU" in proc.stdout and not (tmp_path / "none.json").exists()
-    out = tmp_path / "gpu.json"
-    proc = subprocess.run([sys.executable, "benchmarks/gpu.py", "--device", "cpu", "--smoke", "--out", str(out)],
-                          capture_output=True, text=True, timeout=900, cwd=REPO)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    result = json.loads(out.read_text())
+    stdout, result = _smoke("gpu.py", tmp_path, "--device", "cpu", runs_dir=False, timeout=900)
     assert {r["precision"] for r in result["epoch"]["runs"]} == {"fp32", "bf16", "fp16"}
     assert result["epoch"]["gru_speedup_gpu_fp32_over_cpu_1_thread"] > 0
     sweeps = result["sweeps"]
@@ -96,15 +87,12 @@ def test_gpu_benchmark_says_no_gpu_on_a_cpu_box_and_runs_every_stage_on_the_cpu(
     assert all(row["trial_epochs"] == 10 for row in sweeps["subset"]["packings"].values())
     full = result["full_profile"]  # the full profile is capped at 20 s in smoke mode: the interrupt path runs
     assert full["capped"] and full["exit_code"] == 130 and full["trial_epochs"] > 0
-    assert "trial-epochs/s" in proc.stdout
+    assert "trial-epochs/s" in stdout
 
 
 def test_shift_benchmark_smoke(tmp_path: Path):
-    out = tmp_path / "shift.json"
-    proc = subprocess.run([sys.executable, "benchmarks/shift.py", "--smoke", "--runs-dir", str(tmp_path),
-                           "--out", str(out)], capture_output=True, text=True, timeout=900, cwd=REPO)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    result = json.loads(out.read_text())["cases"]
+    stdout, result = _smoke("shift.py", tmp_path, timeout=900)
+    result = result["cases"]
     assert set(result) == {"trend", "co2"}
     for case in result.values():
         assert set(case["variants"]) == {"plain", "options"}
@@ -115,18 +103,14 @@ def test_shift_benchmark_smoke(tmp_path: Path):
         assert all("norm=window" in h and "linear_skip=True" in h
                    for h in case["variants"]["options"]["hparams"].values())
         assert case["persistence"] > 0 and case["ridge"] > 0
-    assert "best/ridge" in proc.stdout
+    assert "best/ridge" in stdout
 
 
 def test_panel_benchmark_smoke(tmp_path: Path):
-    out = tmp_path / "panel.json"
-    proc = subprocess.run([sys.executable, "benchmarks/panel.py", "--smoke", "--runs-dir", str(tmp_path),
-                           "--out", str(out)], capture_output=True, text=True, timeout=900, cwd=REPO)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    result = json.loads(out.read_text())
+    stdout, result = _smoke("panel.py", tmp_path, timeout=900)
     assert result["series"] == 24 and result["global_best"] in {"lstm_ar", "lstm_nar", "gru_ar", "gru_nar",
                                                                   "transformer"}
     assert result["windows"]["panel"] == result["windows"]["single_series"]  # the same number of windows
     assert all(v > 0 for v in result["mase"].values())
     assert 0 <= result["series_where_global_best_beats_ridge_per_series"] <= 24
-    assert result["wall_time_s"]["ratio_panel_over_single"] > 0 and "ridge per series" in proc.stdout
+    assert result["wall_time_s"]["ratio_panel_over_single"] > 0 and "ridge per series" in stdout
