@@ -26,13 +26,10 @@ SAMPLED = ("choice", "uniform", "loguniform", "int")
 def expand_trials(cfg: SweepConfig) -> list[dict[str, Any]]:
     rng = random.Random(cfg.train.seed)
     trials: list[dict[str, Any]] = []
-    for model, section in cfg.models.items():
-        section = dict(section or {})
-        n_samples = section.pop(NUM_SAMPLES, cfg.sweep.num_samples)
-        grid_keys = [k for k, v in section.items() if _kind(v) == "grid"]
-        fixed = {k: v for k, v in section.items() if _kind(v) is None}
-        sampled = {k: v for k, v in section.items() if _kind(v) in SAMPLED}
-        for point in itertools.product(*(section[k]["grid"] for k in grid_keys)):
+    for model, (specs, fixed, n_samples) in model_spaces(cfg).items():
+        grid_keys = [k for k, v in specs.items() if _kind(v) == "grid"]
+        sampled = {k: v for k, v in specs.items() if _kind(v) in SAMPLED}
+        for point in itertools.product(*(specs[k]["grid"] for k in grid_keys)):
             for _ in range(n_samples if sampled else 1):
                 values = {**fixed, **dict(zip(grid_keys, point, strict=True))}
                 values.update({k: _sample(spec, rng) for k, spec in sampled.items()})
@@ -83,8 +80,9 @@ SEARCH_FILE = "search.json"  # an adaptive sweep's plan: its sampler and each ar
 
 
 def model_spaces(cfg: SweepConfig) -> dict[str, tuple[dict[str, Any], dict[str, Any], int]]:
-    """For an adaptive search, per model: (searched key -> spec, fixed key -> value, trial budget). A model with
-    nothing to search gets one trial: more would only repeat it."""
+    """Per model: (searched key -> spec, fixed key -> value, trial budget). A grid expands each of its points
+    `budget` times when it also has sampled keys; an adaptive search runs `budget` trials. A model with nothing
+    to search gets one trial: more would only repeat it."""
     out = {}
     for model, section in cfg.models.items():
         section = dict(section or {})

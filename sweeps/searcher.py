@@ -24,8 +24,9 @@ from ray.tune.search.optuna import OptunaSearch
 
 from sweeps.config import SweepConfig
 from sweeps.search_space import make_trial, model_spaces
+from sweeps.tuner import METRIC
 
-METRIC, MODE = "best_val_mse", "min"
+MODE = "min"
 
 
 def distribution(spec: Any) -> Any | None:
