@@ -45,6 +45,10 @@ class SweepSection(StrictModel):
     search_concurrency: int = Field(
         2, ge=1, description="random | tpe: at most this many trials of one architecture proposed before their "
         "results are back (Ray's ConcurrencyLimiter), so TPE learns from what finished.")
+    start_from_defaults: bool = Field(
+        True, description="random | tpe: each architecture's first trial is the tool's defaults (the model's own "
+        "hyperparameters, train.*, a 30-step input; a default outside the space: the spec's centre), so the "
+        "search starts from the configuration a user gets without one (Ray's points_to_evaluate).")
     time_budget_s: float | None = Field(
         None, gt=0, description="Stop the search after this many seconds (Ray's TuneConfig.time_budget_s); the "
         "report uses what finished.")

@@ -93,6 +93,40 @@ def model_spaces(cfg: SweepConfig) -> dict[str, tuple[dict[str, Any], dict[str, 
     return out
 
 
+def default_point(cfg: SweepConfig, model: str, specs: dict[str, Any]) -> dict[str, Any]:
+    """A value for every searched key: the tool's default where the spec holds it (the model's own default
+    hyperparameters, `train.*`, the window's default input length), else the spec's centre (the first value of a
+    grid or choice, the midpoint of a range, geometric for loguniform). A searcher starts from it."""
+    from data_pipeline.config import WindowConfig
+    from models import hparam_defaults
+
+    defaults = {**hparam_defaults(model), **{k: getattr(cfg.train, k) for k in TRAIN_OVERRIDABLE},
+                WINDOW_INPUT: WindowConfig.model_fields["input"].default}
+    return {key: defaults[key] if _holds(spec, defaults.get(key)) else _centre(spec) for key, spec in specs.items()}
+
+
+def _holds(spec: dict[str, Any], value: Any) -> bool:
+    kind, arg = next(iter(spec.items()))
+    if value is None or isinstance(value, bool) != isinstance(arg[0], bool):
+        return False
+    if kind in ("grid", "choice"):
+        return value in arg
+    if kind == "int" and not isinstance(value, int):
+        return False
+    return isinstance(value, (int, float)) and arg[0] <= value <= arg[1]
+
+
+def _centre(spec: dict[str, Any]) -> Any:
+    kind, arg = next(iter(spec.items()))
+    if kind in ("grid", "choice"):
+        return arg[0]
+    if kind == "int":
+        return (arg[0] + arg[1]) // 2
+    if kind == "loguniform":
+        return math.sqrt(arg[0] * arg[1])
+    return (arg[0] + arg[1]) / 2
+
+
 def planned_budgets(cfg: SweepConfig) -> dict[str, int]:
     return {m: budget for m, (_, _, budget) in model_spaces(cfg).items()}
 

@@ -9,7 +9,9 @@ fewest trials so far. Each sampler sits behind Ray's `ConcurrencyLimiter`, so it
 `sweep.search_concurrency` trials before their results are back.
 
 Spec -> Optuna distribution: grid and choice -> categorical, uniform -> float, loguniform -> float on a log scale,
-int -> integer. Plain values stay fixed. A model with nothing to search gets one trial.
+int -> integer. Plain values stay fixed. A model with nothing to search gets one trial. With
+`sweep.start_from_defaults` (on by default) each architecture's first trial is the tool's defaults
+(`search_space.default_point`), given to OptunaSearch as Ray's `points_to_evaluate`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from ray.tune.search import ConcurrencyLimiter, Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from sweeps.config import SweepConfig
-from sweeps.search_space import make_trial, model_spaces
+from sweeps.search_space import default_point, make_trial, model_spaces
 from sweeps.tuner import METRIC
 
 MODE = "min"
@@ -76,7 +78,11 @@ class PerModelSearch(Searcher):
                 chosen = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, max(2, budget // 3)))
             else:
                 chosen = optuna.samplers.RandomSampler(seed=seed)
-            self._optuna[model] = OptunaSearch(space, metric=METRIC, mode=MODE, sampler=chosen)
+            # The first trial is the tool's defaults (sweep.start_from_defaults): a known-reasonable point that
+            # TPE's model starts from, rather than a random one in a corner of a wide space.
+            start = [default_point(cfg, model, specs)] if cfg.sweep.start_from_defaults else None
+            self._optuna[model] = OptunaSearch(space, metric=METRIC, mode=MODE, sampler=chosen,
+                                               points_to_evaluate=start)
             self._limiters[model] = ConcurrencyLimiter(self._optuna[model], max_concurrent=cfg.sweep.search_concurrency)
         self._proposed: dict[str, int] = {m: 0 for m in models}
         self._model_of: dict[str, str] = {}

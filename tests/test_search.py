@@ -21,7 +21,7 @@ from data_pipeline import DataConfig, SplitConfig, WindowConfig, build_windowed_
 from data_pipeline.errors import DataError
 from reports.runs import TrialRecord
 from sweeps.config import ConfigError, SweepConfig, load_config
-from sweeps.search_space import expand_trials, planned_budgets, probe_trials
+from sweeps.search_space import default_point, expand_trials, model_spaces, planned_budgets, probe_trials
 
 REPO = Path(__file__).resolve().parents[1]
 TPE = ["sweep.search=tpe", "sweep.num_samples=3", "--models", "gru_nar,gru_ar",
@@ -124,6 +124,33 @@ def test_the_searcher_spends_each_architectures_budget_and_limits_its_concurrenc
         pytest.fail("the searcher never finished")
     assert {m: len(v) for m, v in proposed.items()} == {"gru_ar": 5, "gru_nar": 3}
     assert all(len(set(tags)) == len(tags) for tags in proposed.values())  # tags are unique per architecture
+
+
+def test_the_start_point_is_the_defaults_where_the_space_holds_them_else_its_centre():
+    cfg = _cfg("sweep.search=tpe", "models.gru_ar.hidden_size={choice: [16, 64]}", "models.gru_ar.num_layers={int: [3, 5]}",
+               "models.gru_ar.learning_rate={loguniform: [0.0001, 0.01]}", "models.gru_ar.dropout={uniform: [0.2, 0.4]}",
+               "models.gru_ar.batch_size={grid: [128, 256]}", "window.input={int: [14, 60]}", models=["gru_ar"])
+    specs, _, _ = model_spaces(cfg)["gru_ar"]
+    point = default_point(cfg, "gru_ar", specs)
+    # held: the model's hidden 64, train.learning_rate 0.001, the window's 30 days; outside: the spec's centre
+    assert point == {"hidden_size": 64, "learning_rate": 0.001, "window_input": 30, "norm": "none",
+                     "num_layers": 4, "dropout": pytest.approx(0.3), "batch_size": 128}
+
+
+@pytest.mark.parametrize("start", [True, False])
+def test_each_architectures_first_trial_is_the_defaults_unless_turned_off(start: bool):
+    cfg = _cfg("sweep.search=tpe", "sweep.num_samples=3", f"sweep.start_from_defaults={str(start).lower()}",
+               "models.gru_ar.hidden_size={choice: [16, 64, 128]}", "models.gru_ar.dropout={uniform: [0.0, 0.5]}",
+               "models.transformer.d_model={choice: [16, 64, 128]}", "models.transformer.num_layers={int: [1, 3]}",
+               models=["gru_ar", "transformer"])
+    search = _searcher(cfg, ["gru_ar", "transformer"])
+    first = {t["trial"]["model"]: t["trial"] for t in (search.suggest("a"), search.suggest("b"))}
+    defaults = {"gru_ar": {"hidden_size": 64, "dropout": 0.1}, "transformer": {"d_model": 64, "num_layers": 2}}
+    at_defaults = {m: all(first[m]["hparams"][k] == v for k, v in d.items()) for m, d in defaults.items()}
+    if start:
+        assert at_defaults == {"gru_ar": True, "transformer": True}
+    else:  # seeded random starts: at least one of the two lands off the defaults
+        assert not all(at_defaults.values())
 
 
 def test_searcher_state_survives_save_and_restore(tmp_path: Path):
