@@ -336,7 +336,9 @@ def _sections(run: RunDir, data: WindowedData, ranking: pd.DataFrame, results: l
         protocol += (f" The data holds {data.n_series} series, each scaled on its own training part and cut at the "
                      f"same dates; one global model per architecture is trained on the windows of all of them, and "
                      f"every MSE is the mean over series of that series' MSE. MASE: each series' mean absolute error "
-                     f"divided by its in-sample seasonal naive error on its training part, averaged over series.")
+                     f"divided by its in-sample seasonal naive error on its training part, averaged over series. The "
+                     f"bootstrap's blocks are {data.n_outputs} consecutive forecast origins, each taking every "
+                     f"series' window at that origin, so a block never joins two series.")
     notes = [verdict(ranking)]
     tied = [m for m in ranking.model.iloc[1:][ranking.tied_with_winner.iloc[1:]]]
     if tied:

@@ -110,7 +110,7 @@ def baseline_scores(data: WindowedData, season: int | None = None) -> tuple[list
 
 
 def bootstrap_mse_diff(err_model: np.ndarray, err_ref: np.ndarray, block: int, seed: int = 0,
-                       mask: np.ndarray | None = None) -> tuple[float, float]:
+                       mask: np.ndarray | None = None, time_index: np.ndarray | None = None) -> tuple[float, float]:
     """95% interval of MSE(model) - MSE(reference) by a paired circular block bootstrap over test windows.
 
     Windows advance one day at a time, so a day's error appears in up to `block` (= n_outputs) windows and
@@ -120,11 +120,18 @@ def bootstrap_mse_diff(err_model: np.ndarray, err_ref: np.ndarray, block: int, s
     resampled with the same indices (paired), and every call with the same `seed` draws the same indices, so the
     intervals of one ranking are comparable. Cells outside `mask` (unobserved targets) are not scored: each draw
     is the mean over the scored cells of the windows it holds.
+
+    `time_index` (panels): each window's position on the shared time axis (its forecast origin). The blocks are
+    then runs of consecutive origins, each taking the windows of every series at those origins: a block never
+    joins the end of one series to the start of the next, and errors that series share on a day (a holiday, a
+    common shock) stay together in a draw. With one window per origin it is the plain bootstrap above.
     """
     w = np.ones(err_model.shape) if mask is None else np.asarray(mask, dtype=np.float64)
     diff = (err_model.astype(np.float64) ** 2 - err_ref.astype(np.float64) ** 2) * w
     per_window = diff.reshape(len(diff), -1).sum(1)
     counts = w.reshape(len(w), -1).sum(1)
+    if time_index is not None:  # one entry per origin: the sums over every series' window at that origin
+        per_window, counts = np.bincount(time_index, per_window), np.bincount(time_index, counts)
     n = len(per_window)
     block = max(1, min(block, n))
     n_blocks = int(np.ceil(n / block))
@@ -161,13 +168,15 @@ def ranking_table(results: list[ModelScore], data: WindowedData) -> pd.DataFrame
     err = {r.model: r.y_pred - y for r in results}
     winner = ordered[0]
     ref = by_name["persistence"]
+    mask = data.test.score_weights()  # the mask; for several series also each series' equal weight
+    # Panels: resample blocks of forecast origins (all series together), not runs of windows in file order.
+    origins = np.unique(data.test.origin, return_inverse=True)[1] if data.is_panel else None
+    block = data.n_outputs
     rows = []
     for rank, r in enumerate(ordered, start=1):
-        block = data.n_outputs
-        mask = data.test.score_weights()  # the mask; for several series also each series' equal weight
-        lo, hi = bootstrap_mse_diff(err[r.model], err["persistence"], block=block, mask=mask)
-        w_lo, w_hi = bootstrap_mse_diff(err[r.model], err[winner.model], block=block, mask=mask)
-        r_lo, r_hi = bootstrap_mse_diff(err[r.model], err["ridge"], block=block, mask=mask)
+        lo, hi = bootstrap_mse_diff(err[r.model], err["persistence"], block=block, mask=mask, time_index=origins)
+        w_lo, w_hi = bootstrap_mse_diff(err[r.model], err[winner.model], block=block, mask=mask, time_index=origins)
+        r_lo, r_hi = bootstrap_mse_diff(err[r.model], err["ridge"], block=block, mask=mask, time_index=origins)
         seeds_val = r.seed_val_mse or [r.val_mse]
         seeds_test = r.seed_test_mse or [r.test["mse"]]
         rows.append({

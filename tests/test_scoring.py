@@ -33,6 +33,18 @@ def test_a_clear_difference_stays_clear():
     assert lo < hi < 0
 
 
+def test_a_panels_blocks_are_runs_of_origins_across_every_series_never_one_series_into_the_next():
+    rng = np.random.default_rng(3)
+    one = rng.normal(size=(120, 7, 1)) * np.linspace(0.5, 2.0, 120)[:, None, None]  # errors that grow over time
+    ref = np.zeros_like(one)
+    alone = bootstrap_mse_diff(one, ref, block=7)
+    # Two series with the same errors, stacked series after series as the panel's windows are
+    both, time_index = np.concatenate([one, one]), np.tile(np.arange(120), 2)
+    assert np.allclose(bootstrap_mse_diff(both, np.zeros_like(both), block=7, time_index=time_index), alone)
+    # without the shared time axis, blocks run in file order and cross from series 0's end into series 1's start
+    assert not np.allclose(bootstrap_mse_diff(both, np.zeros_like(both), block=7), alone)
+
+
 def _windowed(y: np.ndarray):
     from data_pipeline import Scaler, SplitWindows, WindowedData
 
