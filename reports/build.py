@@ -109,9 +109,10 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
             results, data, fig_dir, bands=winner_bands, band_model=winner.model if winner else "")),
         ("Training curves", figures.loss_curves(best, fig_dir)),
         ("Error by forecast horizon", figures.per_horizon(horizon, fig_dir, data.summary.get("frequency", "D"))),
-        ("Sensitivity to the grid: validation MSE of every trial", figures.val_distribution(run, fig_dir)),
     ]
     adaptive = (run.config.get("sweep") or {}).get("search", "grid") != "grid"
+    figs.append((f"Sensitivity to the {'search space' if adaptive else 'grid'}: validation MSE of every trial",
+                 figures.val_distribution(run, fig_dir)))
     if adaptive:  # how the searchers went: only for an adaptive search (a grid has no order to learn from)
         figs.append(("Search path: best validation MSE so far, per architecture",
                      search_path.search_path_figure(search_path.search_path(run), fig_dir)))

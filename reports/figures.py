@@ -111,7 +111,10 @@ def forecast_examples(results: list[ModelScore], data: WindowedData, out: Path, 
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 9), fontsize=7, frameon=False)
     fig.suptitle("Forecast vs actual on the same test windows (original units; dashed: baselines)", fontsize=10)
-    fig.tight_layout(rect=(0, 0.04, 1, 0.97))
+    # Room for the legend below the date labels (ConciseDateFormatter's month line included), in inches: a fixed
+    # fraction left a one-row figure (one target) with the legend over its month labels.
+    height = fig.get_size_inches()[1]
+    fig.tight_layout(rect=(0, min(0.2, 0.5 / height), 1, 1 - min(0.1, 0.3 / height)))
     fig.savefig(out / "forecast_examples.png", dpi=DPI)
     plt.close(fig)
     return out / "forecast_examples.png"

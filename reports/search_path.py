@@ -109,6 +109,9 @@ def search_path_figure(path: pd.DataFrame, out: Path) -> Path:
         axes[0].scatter(g.trial, g.val_mse, s=10, alpha=0.4, color=f"C{i}")
         by_time = g.sort_values("minutes")
         axes[1].step(by_time.minutes, by_time.best_by_time, where="post", color=f"C{i}", label=model)
+    from matplotlib.ticker import MaxNLocator
+
+    axes[0].xaxis.set_major_locator(MaxNLocator(integer=True))  # trials are counted, not measured
     axes[0].set_xlabel("trial number (per architecture)")
     axes[1].set_xlabel("minutes since the search started (at each trial's end)")
     axes[0].set_ylabel("best validation MSE so far (scaled)")
