@@ -1,7 +1,8 @@
 """Grid vs TPE on the seed task (Delhi daily climate, 7 days out, all 4 features), in one run:
 
     (a) grid      today's default grids (16 trials per architecture)
-    (b) tpe       TPE over sweeps/configs/tpe.yaml's wide spaces, the same 16 trials per architecture
+    (b) tpe       TPE over sweeps/configs/tpe.yaml's wide spaces, the same 16 trials per architecture (each
+                  architecture's first trial: the tool's defaults, sweep.start_from_defaults)
     (c) tpe-6     the same TPE with 6 trials per architecture
 
     python benchmarks/search.py            # about 25 minutes on 2 CPU cores

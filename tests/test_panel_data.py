@@ -64,6 +64,23 @@ def test_one_calendar_cut_for_every_series(tmp_path):
     assert np.sum(data.train.series == 2) < np.sum(data.train.series == 0)
 
 
+def test_a_panel_with_a_separate_test_file_tests_every_series_on_that_file_alone(tmp_path):
+    frame = _long()
+    dates = pd.to_datetime(frame.date)
+    (tmp_path / "train.csv").write_text(frame[dates < "2021-06-01"].to_csv(index=False))
+    (tmp_path / "test.csv").write_text(frame[dates >= "2021-06-01"].to_csv(index=False))
+    data = build_windowed_data(DataConfig(path=str(tmp_path / "train.csv"), test_path=str(tmp_path / "test.csv"),
+                                          id_column="store"), WINDOW, SplitConfig(), cache=False)
+    test_days = int((dates >= "2021-06-01").sum() / 4)  # 4 series of the same dates
+    per_series = np.bincount(data.test.series, minlength=4)
+    # every series: all its test-file windows, inputs inside the test file (split.test_inputs_from_train is off)
+    assert per_series.tolist() == [test_days - WINDOW.input - WINDOW.output + 1] * 4
+    assert pd.Timestamp(data.test.origin.min()) == pd.Timestamp("2021-06-01") + pd.Timedelta(days=WINDOW.input)
+    # validation is the tail of the train file, for every series before the test file starts
+    assert pd.Timestamp(data.val.origin.max()) < pd.Timestamp("2021-06-01")
+    assert set(np.unique(data.val.series)) == {0, 1, 2, 3}
+
+
 def test_scalers_fit_on_each_series_training_rows_only(tmp_path):
     frame = _long()
     base = _panel(tmp_path, frame, id_column="store")
