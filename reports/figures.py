@@ -108,14 +108,15 @@ def forecast_examples(results: list[ModelScore], data: WindowedData, out: Path, 
                 ax.xaxis.set_major_locator(locator)
                 ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
             ax.tick_params(labelsize=7)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 9), fontsize=7, frameon=False)
     fig.suptitle("Forecast vs actual on the same test windows (original units; dashed: baselines)", fontsize=10)
-    # Room for the legend below the date labels (ConciseDateFormatter's month line included), in inches: a fixed
-    # fraction left a one-row figure (one target) with the legend over its month labels.
-    height = fig.get_size_inches()[1]
-    fig.tight_layout(rect=(0, min(0.2, 0.5 / height), 1, 1 - min(0.1, 0.3 / height)))
-    fig.savefig(out / "forecast_examples.png", dpi=DPI)
+    fig.tight_layout()
+    # The legend goes below the axes (and their month labels) and the saved image grows to hold it: with a dozen
+    # ensembles and baselines it needs several rows, as many columns as the figure's width takes.
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    columns = max(1, min(len(labels), int(fig.get_size_inches()[0] / 2.0)))
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=columns, fontsize=7,
+               frameon=False)
+    fig.savefig(out / "forecast_examples.png", dpi=DPI, bbox_inches="tight")
     plt.close(fig)
     return out / "forecast_examples.png"
 
