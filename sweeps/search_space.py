@@ -99,9 +99,13 @@ def default_point(cfg: SweepConfig, model: str, specs: dict[str, Any]) -> dict[s
     grid or choice, the midpoint of a range, geometric for loguniform). A searcher starts from it."""
     from data_pipeline.config import WindowConfig
     from models import hparam_defaults
+    from models.chronos import CHRONOS2_HPARAMS
 
-    defaults = {**hparam_defaults(model), **{k: getattr(cfg.train, k) for k in TRAIN_OVERRIDABLE},
-                WINDOW_INPUT: WindowConfig.model_fields["input"].default}
+    if model == CHRONOS2:  # its knobs, learning rate and batch size included, belong to its own fine-tuning call
+        defaults = dict(CHRONOS2_HPARAMS)
+    else:
+        defaults = {**hparam_defaults(model), **{k: getattr(cfg.train, k) for k in TRAIN_OVERRIDABLE},
+                    WINDOW_INPUT: WindowConfig.model_fields["input"].default}
     return {key: defaults[key] if _holds(spec, defaults.get(key)) else _centre(spec) for key, spec in specs.items()}
 
 

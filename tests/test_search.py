@@ -137,6 +137,13 @@ def test_the_start_point_is_the_defaults_where_the_space_holds_them_else_its_cen
                      "num_layers": 4, "dropout": pytest.approx(0.3), "batch_size": 128}
 
 
+def test_chronos2_starts_from_its_own_fine_tuning_defaults():
+    cfg = _cfg("sweep.search=tpe", "models.chronos2.steps={grid: [50, 200]}",
+               "models.chronos2.learning_rate={loguniform: [0.000001, 0.0001]}", models=["chronos2"])
+    specs, _, _ = model_spaces(cfg)["chronos2"]
+    assert default_point(cfg, "chronos2", specs) == {"steps": 200, "learning_rate": 0.00001}
+
+
 @pytest.mark.parametrize("start", [True, False])
 def test_each_architectures_first_trial_is_the_defaults_unless_turned_off(start: bool):
     cfg = _cfg("sweep.search=tpe", "sweep.num_samples=3", f"sweep.start_from_defaults={str(start).lower()}",
