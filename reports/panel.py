@@ -10,19 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from data_pipeline import WindowedData  # noqa: E402
-from data_pipeline.types import SplitWindows  # noqa: E402
-from models.baselines import default_season  # noqa: E402
-from reports.scoring import ModelScore  # noqa: E402
-
-DPI = 110
+from data_pipeline import WindowedData
+from data_pipeline.types import SplitWindows
+from models.baselines import default_season
+from reports.figures import DPI, plt  # the report's headless matplotlib and resolution
+from reports.scoring import ModelScore
 
 
 def mase_season(data: WindowedData, season: int | None) -> int:
