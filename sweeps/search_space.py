@@ -13,7 +13,9 @@ import math
 import random
 from typing import Any
 
-from models.chronos import CHRONOS2
+from data_pipeline.config import WindowConfig
+from models import hparam_defaults
+from models.chronos import CHRONOS2, CHRONOS2_HPARAMS
 from sweeps.config import NUM_SAMPLES, TRAIN_OVERRIDABLE, WINDOW_INPUT, SweepConfig
 
 _SHORT = {"hidden_size": "h", "d_model": "d", "num_layers": "l", "dropout": "p", "nhead": "nh",
@@ -97,10 +99,6 @@ def default_point(cfg: SweepConfig, model: str, specs: dict[str, Any]) -> dict[s
     """A value for every searched key: the tool's default where the spec holds it (the model's own default
     hyperparameters, `train.*`, the window's default input length), else the spec's centre (the first value of a
     grid or choice, the midpoint of a range, geometric for loguniform). A searcher starts from it."""
-    from data_pipeline.config import WindowConfig
-    from models import hparam_defaults
-    from models.chronos import CHRONOS2_HPARAMS
-
     if model == CHRONOS2:  # its knobs, learning rate and batch size included, belong to its own fine-tuning call
         defaults = dict(CHRONOS2_HPARAMS)
     else:
