@@ -43,10 +43,21 @@ def human_summary(s: dict[str, Any]) -> str:
         f"rows:       {s['rows']} ({s['date_range']['start']} .. {s['date_range']['end']}, frequency {s['frequency']}"
         f"{_frequency_origin(s)})"
     )
+    span = s.get("span") or {}
+    if span.get("leading_rows_dropped") or span.get("trailing_rows_dropped"):
+        lines.append(f"span:       first to last observation; cut {span['leading_rows_dropped']} empty row(s) before,"
+                     f" {span['trailing_rows_dropped']} after (never filled)")
     panel = s.get("series")
     if panel:  # many series: one calendar cut for all, short ones dropped
         lines.append(f"series:     {panel['count']} (id column {panel['id_column']!r}), cut at validation "
                      f"{panel['cut']['val_start']} / test {panel['cut']['test_start']}")
+        cut = {n: (p.get("leading_rows_dropped", 0), p.get("trailing_rows_dropped", 0))
+               for n, p in panel["per_series"].items()}
+        ragged = {n: c for n, c in cut.items() if any(c)}
+        if ragged:
+            shown = ", ".join(f"{n} ({a} before, {b} after)" for n, (a, b) in list(ragged.items())[:5])
+            lines.append(f"            {len(ragged)} series start late or end early (empty rows cut, never filled):"
+                         f" {shown}{' ...' if len(ragged) > 5 else ''}")
         for name, why in panel["dropped"].items():
             lines.append(f"            dropped {name}: too little history ({why})")
     g = s["gaps"]

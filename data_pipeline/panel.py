@@ -17,7 +17,8 @@ import pandas as pd
 
 from data_pipeline.config import PANEL_VALUE_COLUMN, DataConfig, SplitConfig, WindowConfig
 from data_pipeline.errors import MAX_LISTED, DataError
-from data_pipeline.series import SeriesBundle, _read_source, _read_test, clean_series
+from data_pipeline.io import parse_table, resolve_columns, to_numeric_features
+from data_pipeline.series import SeriesBundle, _read_source, _read_test, clean_series, trim_to_span
 from data_pipeline.types import Scaler, SplitWindows, WindowedData
 from data_pipeline.windows import SPLITS, SplitRange, future_names, split_ranges, window_series
 
@@ -75,11 +76,22 @@ def split_by_id(df: pd.DataFrame, cfg: DataConfig, label: str) -> dict[str, pd.D
     return out
 
 
-def _raw_dates(frames: dict[str, pd.DataFrame], date_column: str) -> dict[str, pd.DatetimeIndex]:
+def _raw_dates(frames: dict[str, pd.DataFrame], cfg: DataConfig, label: str, *, leading: bool = True,
+               trailing: bool = True) -> dict[str, pd.DatetimeIndex]:
+    """Each series' dates inside its observed span (first to last observation, as `clean_series` cuts it), so
+    the calendar cut and the too-short rule see only real rows; `leading`/`trailing`: which ends may be cut."""
     out = {}
     for name, f in frames.items():
-        d = pd.to_datetime(f[date_column].astype("string"), errors="coerce") if date_column in f else None
-        out[name] = pd.DatetimeIndex([] if d is None else d.dropna().sort_values().unique())
+        d = pd.to_datetime(f[cfg.date_column].astype("string"), errors="coerce") if cfg.date_column in f else None
+        dates = pd.DatetimeIndex([] if d is None else d.dropna().sort_values().unique())
+        try:
+            table = parse_table(f, f"{label} [{cfg.panel_id_column}={name}]", cfg.date_column)
+            features, _ = resolve_columns(table, cfg.features, cfg.targets)
+            kept, _ = trim_to_span(to_numeric_features(table, features), table.label, leading, trailing)
+            dates = dates[(dates >= kept.index[0]) & (dates <= kept.index[-1])] if len(kept) else dates[:0]
+        except DataError:
+            pass  # bad rows or columns: clean_series names them when it reads this series
+        out[name] = dates
     return out
 
 
@@ -173,8 +185,8 @@ def clean_panel(data: DataConfig) -> dict[str, SeriesBundle]:
 def build_panel(data: DataConfig, window: WindowConfig, split: SplitConfig) -> WindowedData:
     """Load, clean, split (one calendar cut), scale (per series) and window every series of a panel."""
     frames, test_frames, label, test_label = read_panel(data)
-    dates = _raw_dates(frames, data.date_column)
-    test_dates = None if test_frames is None else _raw_dates(test_frames, data.date_column)
+    dates = _raw_dates(frames, data, label, trailing=test_frames is None)
+    test_dates = None if test_frames is None else _raw_dates(test_frames, data, str(test_label), leading=False)
     _check_shared_dates(dates if test_dates is None else {n: dates[n].append(test_dates[n]) for n in dates}, label)
     cut = calendar_cut(dates, test_dates, split)
     whole = dates if test_dates is None else {n: dates[n].append(test_dates[n]) for n in dates}
@@ -236,6 +248,8 @@ def _assemble(bundles: dict[str, SeriesBundle], cut: tuple[pd.Timestamp, pd.Time
             masked[s] += m[s]
         per_series[name] = {"rows": b.summary["rows"], "start": b.summary["date_range"]["start"],
                             "end": b.summary["date_range"]["end"], "windows": {s: len(out[s]) for s in SPLITS},
+                            "leading_rows_dropped": b.summary["span"]["leading_rows_dropped"],
+                            "trailing_rows_dropped": b.summary["span"]["trailing_rows_dropped"],
                             "gaps": b.summary["gaps"]["count"], "outliers": len(b.summary["outliers"]),
                             "splits": split_summary}
     splits = {s: _concat(parts[s]) for s in SPLITS}

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pandas.tseries.offsets import BaseOffset
 
@@ -122,6 +123,40 @@ def _training_rows(n_rows: int, has_test_file: bool, split: SplitConfig | None) 
     return split_ranges(n_total, n_rows if has_test_file else None, split)["train"].stop
 
 
+def observed_span(frame: pd.DataFrame, label: str) -> tuple[int, int]:
+    """Rows [first, last] (positions) of a series' span: from the first row by which every column has been
+    observed to the last row before any column stops. Outside it a column has no value yet (a sensor installed
+    later, a product launched later) or no more: those rows are not data, and filling them would invent history.
+    A column with no value at all is left to `cleaning.check_nans`, which names it."""
+    seen = frame.notna().to_numpy()
+    has_any = seen.any(axis=0)
+    if not has_any.any():
+        return 0, len(frame) - 1
+    first = np.where(has_any, seen.argmax(axis=0), 0)
+    last = np.where(has_any, len(frame) - 1 - seen[::-1].argmax(axis=0), len(frame) - 1)
+    start, end = int(first.max()), int(last.min())
+    if start > end:
+        late, early = frame.columns[int(first.argmax())], frame.columns[int(np.where(has_any, last, len(frame)).argmin())]
+        raise DataError(f"{label}: columns {early!r} and {late!r} are never observed together: {early!r} ends "
+                        f"{frame.index[end].date()} before {late!r} starts {frame.index[start].date()}; drop one of "
+                        "them from data.features")
+    return start, end
+
+
+def trim_to_span(frame: pd.DataFrame, label: str, leading: bool = True, trailing: bool = True
+                 ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The rows of `frame` inside its observed span (`observed_span`), and what was cut: `leading`/`trailing`
+    choose which ends may be cut (a training file followed by a test file keeps its end: the test file goes on)."""
+    start, end = observed_span(frame, label)
+    start, end = (start if leading else 0), (end if trailing else len(frame) - 1)
+    seen = frame.notna().to_numpy()
+    late = [str(c) for c, first in zip(frame.columns, seen.argmax(axis=0), strict=True) if leading and start and
+            first == start]
+    record = {"leading_rows_dropped": start, "trailing_rows_dropped": len(frame) - 1 - end,
+              "started_last": late}
+    return frame.iloc[start:end + 1], record
+
+
 def _read_test(cfg: DataConfig) -> tuple[pd.DataFrame, str] | None:
     return None if cfg.test_path is None else (read_table(cfg.test_path, "data.test_path"), str(cfg.test_path))
 
@@ -149,7 +184,8 @@ def clean_series(cfg: DataConfig, split: SplitConfig | None, source: tuple[pd.Da
         clash = [c for c in cleaning.CALENDAR_COLUMNS if c in features]
         if clash:
             raise DataError(f"{label}: column(s) {clash} clash with calendar features; rename them")
-    train = to_numeric_features(table, features)
+    # Leading and trailing empty rows are not data: each series runs from its first observation to its last.
+    train, span = trim_to_span(to_numeric_features(table, features), label, trailing=test_source is None)
     notes = list(table.notes)
     summary: dict[str, Any] = {"source": label, "test_source": None, "rows_train_file": len(train)}
 
@@ -165,7 +201,8 @@ def clean_series(cfg: DataConfig, split: SplitConfig | None, source: tuple[pd.Da
                 f"available columns: {list(ttable.frame.columns)}"
             )
         notes += ttable.notes
-        test = to_numeric_features(ttable, features)
+        test, test_span = trim_to_span(to_numeric_features(ttable, features), tlabel, leading=False)
+        span["trailing_rows_dropped"] = test_span["trailing_rows_dropped"]
         summary.update(test_source=tlabel, rows_test_file=len(test))
         common = train.index.intersection(test.index)
         if len(common):
@@ -247,6 +284,8 @@ def clean_series(cfg: DataConfig, split: SplitConfig | None, source: tuple[pd.Da
         rows_train=len(train_clean),
         rows_test_file_clean=None if test is None else len(test),
         date_range={"start": str(full.index[0].date()), "end": str(full.index[-1].date())},
+        # rows outside the first..last observation: cut, never filled (nothing is invented outside the span)
+        span=span,
         frequency=cleaning.freq_name(freq),
         frequency_setting=cfg.frequency,
         gaps={"count": len(all_gaps), "missing_rows": n_missing, "first": all_gaps[:MAX_LISTED]},

@@ -176,6 +176,21 @@ class SplitWindows:
         return pd.DatetimeIndex(unique), flat_values[first]
 
 
+    def target_days(self, frequency: str) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray]:
+        """Every step that is some window's target, once each: (dates, values (n_days, n_targets), observed (like
+        values, False where the target was missing or repaired)). What a baseline may be fitted on: the split's
+        days whose reality the windows record (input-only days carry no mask)."""
+        step = _calendar_step(frequency)
+        origins = pd.DatetimeIndex(self.origin)
+        n_out = self.y.shape[1]
+        dates = np.stack([(origins + h * step).to_numpy() for h in range(n_out)], 1).reshape(-1)
+        values = self.y.reshape(-1, self.y.shape[-1])
+        observed = (np.ones(values.shape, bool) if self.mask is None
+                    else np.asarray(self.mask, bool).reshape(values.shape))
+        unique, first = np.unique(dates, return_index=True)
+        return pd.DatetimeIndex(unique), values[first], observed[first]
+
+
 def _calendar_step(frequency: str) -> pd.DateOffset:
     if frequency == ROWS:
         # Rows are steps without a calendar: a step's date is only known where a row holds it.

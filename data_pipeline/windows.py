@@ -25,8 +25,8 @@ from data_pipeline.types import Scaler, SplitWindows, WindowedData
 
 SPLITS = ("train", "val", "test")
 # Bump when the pipeline's output changes for the same inputs, so stale caches are never reused.
-CACHE_VERSION = "5"  # 2: known-future (calendar) arrays; 3: causal cleaning, scoring masks; 4: calendars (B,
-# rows); 5: panels (series ids, per-series scalers)
+CACHE_VERSION = "6"  # 2: known-future (calendar) arrays; 3: causal cleaning, scoring masks; 4: calendars (B,
+# rows); 5: panels (series ids, per-series scalers); 6: series cut to their observed span
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ climatology  the training split's mean for the same day of year / week of year /
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,10 +89,8 @@ def _design(split: SplitWindows, n_targets: int) -> tuple[np.ndarray, np.ndarray
 def fit_ridge(
     model: Ridge, train: SplitWindows, val: SplitWindows, alphas: Sequence[float] | None = None
 ) -> dict:
-    """Closed-form ridge for each alpha on `train`; keep the alpha with the lowest MSE on `val`.
-
-    One eigendecomposition of the centred Gram matrix serves every alpha. The intercept is not penalised
-    (it comes from the centring). Returns {"alpha", "val_mse", "val_mse_by_alpha"}; val_mse in scaled units.
+    """Closed-form ridge for each alpha on `train` (its real target cells only); keep the alpha with the lowest
+    MSE on `val` (its scored cells). Returns {"alpha", "val_mse", "val_mse_by_alpha"}; val_mse in scaled units.
     """
     alphas = tuple(alphas) if alphas is not None else model.alphas
     xt, rt = _design(train, model.n_targets)
@@ -101,16 +100,23 @@ def fit_ridge(
     mv = None if weights is None else weights.reshape(len(weights), -1)
     if not (np.isfinite(xt).all() and np.isfinite(rt).all()):
         raise ValueError("ridge: training windows contain non-finite values")
-    x_mean, r_mean = xt.mean(0), rt.mean(0)
-    xc, rc = xt - x_mean, rt - r_mean
-    evals, evecs = np.linalg.eigh(xc.T @ xc)
-    proj = evecs.T @ (xc.T @ rc)  # the data part of the solution, in the eigenbasis
+    # A training target that was missing or repaired is no observation: it never enters the fit. Each output
+    # column is its own regression, so each one fits on the windows whose target in that column is real.
+    observed = None if train.mask is None else train.mask.reshape(len(train.mask), -1)
+    if observed is not None and observed.all():
+        observed = None
+    solutions = [_ridge_path(xt, rt, alphas)] if observed is None else [
+        _ridge_path(xt[rows], rt[rows][:, cols], alphas, cols)
+        for rows, cols in _column_groups(observed)]
 
     by_alpha: dict[float, float] = {}
     best = None
     for a in alphas:
-        w = evecs @ (proj / (np.clip(evals, 0.0, None) + a)[:, None])
-        b = r_mean - x_mean @ w
+        w = np.zeros((xt.shape[1], rt.shape[1]))
+        b = np.zeros(rt.shape[1])
+        for solve in solutions:
+            cols, w_cols, b_cols = solve(a)
+            w[:, cols], b[cols] = w_cols, b_cols
         sq = (xv @ w + b - rv) ** 2  # residual error == forecast error
         mse = float(np.mean(sq) if mv is None else np.sum(sq * mv) / (mv.sum() if mv.sum() > 0 else 1.0))
         by_alpha[a] = mse
@@ -122,6 +128,33 @@ def fit_ridge(
     model.bias.copy_(torch.as_tensor(b, dtype=torch.float32, device=dev))
     model.alpha.fill_(alpha)
     return {"alpha": alpha, "val_mse": val_mse, "val_mse_by_alpha": by_alpha}
+
+
+def _ridge_path(x: np.ndarray, r: np.ndarray, alphas: Sequence[float], cols: np.ndarray | slice = slice(None)
+                ) -> Callable[[float], tuple[np.ndarray | slice, np.ndarray, np.ndarray]]:
+    """alpha -> (cols, weight, bias) of ridge from x to r. One eigendecomposition of the centred Gram matrix
+    serves every alpha; the intercept is not penalised (it comes from the centring)."""
+    if len(x) == 0:  # no real target in these columns: predict no change (persistence)
+        return lambda a: (cols, np.zeros((x.shape[1], r.shape[1])), np.zeros(r.shape[1]))
+    x_mean, r_mean = x.mean(0), r.mean(0)
+    xc, rc = x - x_mean, r - r_mean
+    evals, evecs = np.linalg.eigh(xc.T @ xc)
+    proj = evecs.T @ (xc.T @ rc)  # the data part of the solution, in the eigenbasis
+
+    def solve(a: float) -> tuple[np.ndarray | slice, np.ndarray, np.ndarray]:
+        w = evecs @ (proj / (np.clip(evals, 0.0, None) + a)[:, None])
+        return cols, w, r_mean - x_mean @ w
+
+    return solve
+
+
+def _column_groups(observed: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(rows, columns) pairs: the output columns that share one pattern of observed rows, and those rows (targets
+    missing on the same days share a pattern, so a series with a few gaps needs few solves)."""
+    groups: dict[bytes, list[int]] = {}
+    for j in range(observed.shape[1]):
+        groups.setdefault(np.packbits(observed[:, j]).tobytes(), []).append(j)
+    return [(np.flatnonzero(observed[:, cols[0]]), np.asarray(cols)) for cols in groups.values()]
 
 
 def default_season(frequency: str) -> int | None:
@@ -195,12 +228,21 @@ def climatology_applies(dates: pd.DatetimeIndex, frequency: str) -> str | None:
     return None
 
 
-def fit_climatology(dates: pd.DatetimeIndex, targets: np.ndarray, frequency: str) -> Climatology:
-    """Mean of each bucket over the training days. `targets`: (n_days, n_targets), one row per date."""
+def fit_climatology(dates: pd.DatetimeIndex, targets: np.ndarray, frequency: str,
+                    observed: np.ndarray | None = None) -> Climatology:
+    """Mean of each bucket over the training days. `targets`: (n_days, n_targets), one row per date; `observed`
+    (like targets): False where a value was missing or repaired, which then enters no mean (a bucket left with no
+    real value takes the overall mean)."""
     buckets = climatology_bucket(dates, frequency)
     values = np.asarray(targets, dtype=np.float64)
-    means = {int(b): values[buckets == b].mean(0) for b in np.unique(buckets)}
-    return Climatology(frequency, means, values.mean(0))
+    if observed is not None:
+        values = np.where(observed, values, np.nan)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing bucket: handled just below
+        overall = np.nanmean(values, 0)
+        means = {int(b): np.nanmean(values[buckets == b], 0) for b in np.unique(buckets)}
+    means = {b: np.where(np.isfinite(m), m, overall) for b, m in means.items()}
+    return Climatology(frequency, means, overall)
 
 
 def climatology_forecast(clim: Climatology, dates: pd.DatetimeIndex) -> np.ndarray:

@@ -3,7 +3,8 @@
 Over 250 lines: the loop, its device/precision policy and its resumable state belong together (a checkpoint must
 restore exactly what the loop reads), so they stay in one file read top to bottom.
 
-Trained models (RNNs, Transformer): AdamW on MSE of scaled targets, gradient clipping, early stopping on
+Trained models (RNNs, Transformer): AdamW on MSE of scaled targets (real target cells only: a missing or
+repaired target carries no loss), gradient clipping, early stopping on
 validation MSE, best-epoch weights loaded back at the end. A model's linear skip path, if it has one, starts from
 its closed-form least-squares fit on the training windows (`models.blocks.fit_linear_core`).
 Ridge: closed-form fit via `fit_ridge` (alpha chosen on validation); one history entry.
@@ -192,6 +193,13 @@ def _val_errors(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     return float(sq) / n, float(ab) / n
 
 
+def _loss(pred: torch.Tensor, y: torch.Tensor, observed: torch.Tensor | None) -> torch.Tensor:
+    """MSE over the batch's real target cells (all of them when `observed` is None)."""
+    if observed is None:
+        return nn.functional.mse_loss(pred, y)
+    return ((pred - y).pow(2) * observed).sum() / observed.sum().clamp(min=1.0)
+
+
 def _series_ids(split: SplitWindows) -> np.ndarray:
     return np.zeros(len(split), np.int64) if split.series is None else split.series.astype(np.int64)
 
@@ -242,6 +250,11 @@ def fit(
     f_train = torch.as_tensor(data.train.future, dtype=torch.float32, device=device)
     f_val = torch.as_tensor(data.val.future, dtype=torch.float32, device=device)
     m_val = _mask_tensor(data.val.score_weights(), device)
+    # Training targets that were missing or repaired are not observations: they carry no loss. None when every
+    # training target is real (then the loss is the plain MSE, bit for bit as before masks existed).
+    observed = data.train.mask
+    m_train = (None if observed is None or observed.all()
+               else torch.as_tensor(observed, dtype=torch.float32, device=device))
     # each window's series id, read only by a model built with a series embedding
     reads_series = bool(series_kwargs(model, None))
     s_train, s_val = (torch.as_tensor(_series_ids(s), device=device) for s in (data.train, data.val))
@@ -288,7 +301,7 @@ def fit(
             with autocast():
                 ids = {"series": s_train[idx]} if reads_series else {}
                 pred = step_model(xb, yb, future=f_train[idx], **ids)  # y only matters to AR teacher forcing
-            loss = nn.functional.mse_loss(pred.float(), yb)
+            loss = _loss(pred.float(), yb, None if m_train is None else m_train[idx])
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
@@ -379,7 +392,7 @@ def _fit_closed_form(
         model.to(device)
     xt = torch.as_tensor(data.train.x, dtype=torch.float32, device=device)
     yt = torch.as_tensor(data.train.y, dtype=torch.float32, device=device)
-    train_loss, _ = _val_errors(model, xt, yt)
+    train_loss, _ = _val_errors(model, xt, yt, mask=_mask_tensor(data.train.mask, device))
     val_mse, val_mae = _val_errors(
         model,
         torch.as_tensor(data.val.x, dtype=torch.float32, device=device),

@@ -17,6 +17,7 @@ def data_tables(summary: dict[str, Any]) -> list[tuple[str, pd.DataFrame]]:
         ("test file", summary.get("test_source")),
         ("rows", summary.get("rows")),
         ("dates", f"{dates.get('start')} .. {dates.get('end')}" if dates else None),
+        ("span", _span(summary.get("span"))),
         ("frequency", summary.get("frequency")),
         ("calendar", _calendar(summary)),
         ("features", ", ".join(summary.get("feature_names") or [])),
@@ -53,6 +54,8 @@ def data_tables(summary: dict[str, Any]) -> list[tuple[str, pd.DataFrame]]:
         cut = panel.get("cut") or {}
         rows = [{"series": name, "rows": p.get("rows"), "first date": p.get("start"), "last date": p.get("end"),
                  **{f"{s} windows": (p.get("windows") or {}).get(s) for s in ("train", "val", "test")},
+                 # rows before the first / after the last observation: cut, not filled (no invented history)
+                 "rows cut before": p.get("leading_rows_dropped"), "rows cut after": p.get("trailing_rows_dropped"),
                  "gaps": p.get("gaps"), "flagged": p.get("outliers")} for name, p in panel["per_series"].items()]
         rows += [{"series": name, "rows": None, "first date": f"dropped: {why}"}
                  for name, why in (panel.get("dropped") or {}).items()]
@@ -79,6 +82,16 @@ def data_tables(summary: dict[str, Any]) -> list[tuple[str, pd.DataFrame]]:
         tables.append((f"Missing values filled (policy {summary.get('nan_policy')})",
                        pd.DataFrame([{"column": c, "values": n} for c, n in nans.items()])))
     return tables
+
+
+def _span(span: dict[str, Any] | None) -> str | None:
+    """What was cut outside the first..last observation of a single series (panels: per series, below)."""
+    if not span or not (span.get("leading_rows_dropped") or span.get("trailing_rows_dropped")):
+        return None
+    late = span.get("started_last") or []
+    return (f"first to last observation: {span['leading_rows_dropped']} empty row(s) before "
+            f"{'(' + ', '.join(late) + ' started last) ' if late else ''}and {span['trailing_rows_dropped']} after "
+            "were cut, not filled")
 
 
 def _calendar(summary: dict[str, Any]) -> str | None:

@@ -47,26 +47,39 @@ def conformal_rank(n: int, level: float) -> int:
     return math.ceil((n + 1) * level - 1e-9)  # the epsilon keeps (n+1)·level = 80.0000001 from rounding up
 
 
-def conformal_quantile(scores: np.ndarray, level: float) -> np.ndarray:
+def conformal_quantile(scores: np.ndarray, level: float, observed: np.ndarray | None = None) -> np.ndarray:
     """Per cell of scores[0] (axis 0: calibration windows), the ceil((n+1)·level)-th smallest score; +inf when
-    that exceeds n (too few windows for the level: no finite interval is guaranteed)."""
-    n = scores.shape[0]
-    k = conformal_rank(n, level)
-    if n == 0 or k > n:
+    that exceeds n (too few windows for the level: no finite interval is guaranteed). `observed` (like scores):
+    only those scores calibrate (a missing or repaired target is no observation), so n is counted per cell."""
+    if observed is None:
+        n = scores.shape[0]
+        k = conformal_rank(n, level)
+        if n == 0 or k > n:
+            return np.full(scores.shape[1:], np.inf)
+        return np.sort(scores, axis=0)[k - 1]
+    n = observed.sum(axis=0)
+    k = np.ceil((n + 1) * level - 1e-9).astype(int)  # conformal_rank, cell by cell
+    ranked = np.sort(np.where(observed, scores, np.inf), axis=0)
+    if not len(ranked):
         return np.full(scores.shape[1:], np.inf)
-    return np.sort(scores, axis=0)[k - 1]
+    picked = np.take_along_axis(ranked, np.clip(k - 1, 0, len(ranked) - 1)[None], axis=0)[0]
+    return np.where((n > 0) & (k <= n), picked, np.inf)
 
 
-def conformal_half_width(val_pred: np.ndarray, val_y: np.ndarray, level: float) -> np.ndarray:
-    """(n_outputs, n_targets) half-widths, scaled units, from the validation absolute residuals."""
-    return conformal_quantile(np.abs(np.asarray(val_y, np.float64) - np.asarray(val_pred, np.float64)), level)
+def conformal_half_width(val_pred: np.ndarray, val_y: np.ndarray, level: float,
+                         observed: np.ndarray | None = None) -> np.ndarray:
+    """(n_outputs, n_targets) half-widths, scaled units, from the validation absolute residuals of real
+    targets (`observed`, like val_y; None: all)."""
+    return conformal_quantile(np.abs(np.asarray(val_y, np.float64) - np.asarray(val_pred, np.float64)), level,
+                              observed)
 
 
-def cqr_margin(val_lo: np.ndarray, val_hi: np.ndarray, val_y: np.ndarray, level: float) -> np.ndarray:
+def cqr_margin(val_lo: np.ndarray, val_hi: np.ndarray, val_y: np.ndarray, level: float,
+               observed: np.ndarray | None = None) -> np.ndarray:
     """(n_outputs, n_targets) CQR margins: how far validation values fall outside the model's own band."""
     y = np.asarray(val_y, np.float64)
     return conformal_quantile(np.maximum(np.asarray(val_lo, np.float64) - y, y - np.asarray(val_hi, np.float64)),
-                              level)
+                              level, observed)
 
 
 @dataclass(frozen=True)
@@ -92,13 +105,15 @@ def model_bands(result: ModelScore, data: WindowedData, levels: tuple[float, ...
     if result.val_pred is None:
         raise ValueError(f"{result.model}: no validation predictions kept, so no interval can be calibrated")
     bands = []
+    observed = data.val.mask
     for level in levels:
-        q = conformal_half_width(result.val_pred, data.val.y, level)
+        q = conformal_half_width(result.val_pred, data.val.y, level, observed)
         bands.append(Band(result.model, CONFORMAL, level, result.y_pred - q, result.y_pred + q))
     if result.val_quantiles is not None and result.quantiles is not None and result.quantile_levels is not None:
         for level in levels:
             lo_i, hi_i = _band_indices(result.quantile_levels, level)
-            m = cqr_margin(result.val_quantiles[..., lo_i], result.val_quantiles[..., hi_i], data.val.y, level)
+            m = cqr_margin(result.val_quantiles[..., lo_i], result.val_quantiles[..., hi_i], data.val.y, level,
+                           observed)
             bands.append(Band(result.model, CQR, level, result.quantiles[..., lo_i] - m,
                               result.quantiles[..., hi_i] + m))
     return bands
@@ -127,6 +142,12 @@ def band_scores(band: Band, data: WindowedData) -> dict[str, Any]:
     inside = (y >= lo) & (y <= hi)
     alpha = 1.0 - band.level
     lo_o, hi_o, y_o = (data.targets_to_original(a, data.test.series) for a in (lo, hi, y))
+    # only real test targets score an interval (a missing or repaired value is no observation to cover)
+    real = np.ones(y.shape, bool) if data.test.mask is None else np.asarray(data.test.mask, bool)
+
+    def mean(values: np.ndarray, axis: int | tuple[int, ...] | None = None, keep: np.ndarray = real) -> Any:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (values * keep).sum(axis) / keep.sum(axis)
 
     def winkler(lo_: np.ndarray, hi_: np.ndarray, y_: np.ndarray) -> np.ndarray:
         return (hi_ - lo_) + (2 / alpha) * (np.maximum(lo_ - y_, 0) + np.maximum(y_ - hi_, 0))
@@ -134,14 +155,14 @@ def band_scores(band: Band, data: WindowedData) -> dict[str, Any]:
     win_o = winkler(lo_o, hi_o, y_o)
     out: dict[str, Any] = {
         "model": band.label, "method": band.method, "level": band.level,
-        "coverage": float(inside.mean()),
-        "winkler_scaled": float(winkler(lo, hi, y).mean()),
-        "coverage_per_horizon": [float(v) for v in inside.mean(axis=(0, 2))],
+        "coverage": float(mean(inside)),
+        "winkler_scaled": float(mean(winkler(lo, hi, y))),
+        "coverage_per_horizon": [float(v) for v in mean(inside, (0, 2))],
     }
     for j, target in enumerate(data.target_names):
-        out[f"{target}_coverage"] = float(inside[..., j].mean())
+        out[f"{target}_coverage"] = float(mean(inside[..., j], keep=real[..., j]))
         out[f"{target}_width"] = float((hi_o - lo_o)[..., j].mean())
-        out[f"{target}_winkler"] = float(win_o[..., j].mean())
+        out[f"{target}_winkler"] = float(mean(win_o[..., j], keep=real[..., j]))
     return out
 
 

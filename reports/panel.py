@@ -27,13 +27,16 @@ def mase_season(data: WindowedData, season: int | None) -> int:
 
 def naive_scales(data: WindowedData, season: int) -> np.ndarray:
     """(n_series, n_targets): each series' in-sample seasonal-naive mean absolute error on its training days
-    (scaled units); a series without enough training days for one seasonal difference gets NaN."""
+    (scaled units; the days its training windows hold as targets, pairs of real values only); a series without
+    enough training days for one seasonal difference gets NaN."""
     frequency = str(data.summary.get("frequency", "D"))
     out = np.full((data.n_series, data.n_targets), np.nan)
     for i in range(data.n_series):
-        _, values = data.train.of_series(i).days(frequency, data.n_targets)
+        _, values, observed = data.train.of_series(i).target_days(frequency)
         if len(values) > season:
-            diff = np.abs(values[season:] - values[:-season]).mean(0)
+            real = observed[season:] & observed[:-season]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                diff = (np.abs(values[season:] - values[:-season]) * real).sum(0) / real.sum(0)
             out[i] = np.where(diff > 0, diff, np.nan)  # a constant series has no scale to compare with
     return out
 

@@ -96,12 +96,14 @@ def baseline_scores(data: WindowedData, season: int | None = None) -> tuple[list
     if frequency == ROWS:
         why_not = "data.frequency=rows has no calendar to average the same day of the year over"
     else:
-        train_dates, train_targets = data.train.days(frequency, data.n_targets)
+        train_dates, _ = data.train.days(frequency, data.n_targets)
         why_not = climatology_applies(train_dates, frequency)
     if why_not:
         notes.append(f"Climatology skipped: {why_not}.")
     else:
-        clim = fit_climatology(train_dates, train_targets, frequency)
+        # fitted on the training days some window holds as a target, real values only
+        days, values, observed = data.train.target_days(frequency)
+        clim = fit_climatology(days, values, frequency, observed)
         val_pred, test_pred = (climatology_forecast(clim, s.target_dates(frequency)).reshape(s.y.shape)
                                for s in (data.val, data.test))
         results.append(score_predictions("climatology", val_pred, test_pred, data, kind="baseline",

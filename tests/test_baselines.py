@@ -75,9 +75,9 @@ def test_both_baselines_enter_the_ranking_scored_like_every_model():
     assert notes == []
     by_name = {r.model: r for r in results}
     assert set(by_name) == {"persistence", "ridge", "seasonal_naive", "climatology"}
-    # hand computation of climatology's test forecast: the train days' mean for each (month, day), where the
-    # training split's 29 Feb 2020 joins 28 Feb
-    train_days = pd.Series(series[:900], index=dates[:900])
+    # hand computation of climatology's test forecast: the mean for each (month, day) of the training days that
+    # are some training window's target (from day 14: the first 14 are inputs only), where 29 Feb 2020 joins 28 Feb
+    train_days = pd.Series(series[14:900], index=dates[14:900])
     key = train_days.index.month * 100 + np.minimum(train_days.index.day, np.where(train_days.index.month == 2, 28, 31))
     means = train_days.groupby(key).mean()
     test_dates = pd.DatetimeIndex(data.test.origin)
