@@ -1,5 +1,6 @@
 """Data pipeline: source file -> validated, cleaned series -> scaled train/val/test windows."""
 
+from data_pipeline.build import build_windowed_data
 from data_pipeline.config import DataConfig, SplitConfig, StrictModel, WindowConfig
 from data_pipeline.config_files import apply_overrides, load_yaml
 from data_pipeline.errors import DataError
@@ -7,7 +8,6 @@ from data_pipeline.forecast import forecast_input, future_input
 from data_pipeline.input_length import with_input_length
 from data_pipeline.series import SeriesBundle, load_series
 from data_pipeline.types import Scaler, SplitWindows, WindowedData
-from data_pipeline.windows import build_windowed_data
 
 __all__ = [
     "DataConfig",

@@ -11,10 +11,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from data_pipeline.build import build_windowed_data
 from data_pipeline.config import DataConfig, SplitConfig, WindowConfig
 from data_pipeline.config_files import apply_overrides, load_yaml
 from data_pipeline.errors import DataError
-from data_pipeline.windows import build_windowed_data
 
 SECTIONS = {"data": DataConfig, "window": WindowConfig, "split": SplitConfig}
 

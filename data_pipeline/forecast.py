@@ -8,6 +8,7 @@ import pandas as pd
 from data_pipeline.cleaning import calendar_frame
 from data_pipeline.config import DataConfig, WindowConfig
 from data_pipeline.errors import DataError
+from data_pipeline.panel import clean_panel
 from data_pipeline.series import load_series
 from data_pipeline.types import Scaler
 
@@ -46,8 +47,6 @@ def panel_forecast_input(
 
     Returns x (n_series, window.input, n_features), the next `window.output` dates of each series (from its own
     last day) and the series names, in the scaler's order. The data must hold exactly the trained series."""
-    from data_pipeline.panel import clean_panel  # panel imports windows, which imports this package's series
-
     names = list(scaler.series_names or [])
     bundles = clean_panel(data)
     missing, extra = sorted(set(names) - set(bundles)), sorted(set(bundles) - set(names))

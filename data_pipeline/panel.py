@@ -19,8 +19,9 @@ from data_pipeline.config import PANEL_VALUE_COLUMN, DataConfig, SplitConfig, Wi
 from data_pipeline.errors import MAX_LISTED, DataError
 from data_pipeline.io import parse_table, resolve_columns, to_numeric_features
 from data_pipeline.series import SeriesBundle, _read_source, _read_test, clean_series, trim_to_span
+from data_pipeline.splits import SPLITS, calendar_cut, series_ranges
 from data_pipeline.types import Scaler, SplitWindows, WindowedData
-from data_pipeline.windows import SPLITS, SplitRange, future_names, split_ranges, window_series
+from data_pipeline.windows import future_names, window_series
 
 
 def _listed(ids: list[str]) -> str:
@@ -95,23 +96,6 @@ def _raw_dates(frames: dict[str, pd.DataFrame], cfg: DataConfig, label: str, *, 
     return out
 
 
-def calendar_cut(train_dates: dict[str, pd.DatetimeIndex], test_dates: dict[str, pd.DatetimeIndex] | None,
-                 split: SplitConfig) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """(first validation date, first test date), the same for every series: the single-series split rule
-    applied to the dates any series has."""
-    union = pd.DatetimeIndex(sorted(set().union(*(set(d) for d in train_dates.values()))))
-    n_train_file = None
-    if test_dates is not None:
-        test_union = pd.DatetimeIndex(sorted(set().union(*(set(d) for d in test_dates.values())) - set(union)))
-        n_train_file = len(union)
-        union = union.append(test_union)
-    r = split_ranges(len(union), n_train_file, split)
-    if r["train"].stop >= len(union) or r["val"].stop >= len(union) or r["train"].stop < 1:
-        raise DataError(f"the series together span only {len(union)} dates: too few to split into train, "
-                        "validation and test; use longer series")
-    return union[r["train"].stop], union[r["val"].stop]
-
-
 def _check_shared_dates(dates: dict[str, pd.DatetimeIndex], label: str) -> None:
     """Series that share no dates cannot be cut at one calendar date: name the ones that do not overlap."""
     spans = {n: (d[0], d[-1]) for n, d in dates.items() if len(d)}
@@ -143,16 +127,6 @@ def _short_series(dates: dict[str, pd.DatetimeIndex], cut: tuple[pd.Timestamp, p
         if short:
             out[name] = ", ".join(short)
     return out
-
-
-def _series_ranges(bundle: SeriesBundle, cut: tuple[pd.Timestamp, pd.Timestamp],
-                   split: SplitConfig) -> dict[str, SplitRange]:
-    index = bundle.frame.index
-    val_start, test_start = (int(index.searchsorted(c)) for c in cut)
-    n_train_file = None if bundle.test is None else len(bundle.train)
-    test_floor = 0 if (n_train_file is None or split.test_inputs_from_train) else n_train_file
-    return {"train": SplitRange(0, val_start, 0), "val": SplitRange(val_start, test_start, 0),
-            "test": SplitRange(test_start, len(index), test_floor)}
 
 
 def read_panel(data: DataConfig) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame] | None, str, str | None]:
@@ -238,7 +212,8 @@ def _assemble(bundles: dict[str, SeriesBundle], cut: tuple[pd.Timestamp, pd.Time
         if b.feature_names != first.feature_names:
             raise DataError(f"{label}: series {name} has features {b.feature_names}, {names[0]} has "
                             f"{first.feature_names}; give every series the same columns")
-        out, scaler, split_summary, m = window_series(b, _series_ranges(b, cut, split), data, window)
+        out, scaler, split_summary, m = window_series(b, series_ranges(b.frame.index, None if b.test is None else len(b.train), cut, split),
+                                                   data, window)
         for s in SPLITS:
             w = out[s]
             w.series = np.full(len(w), i, np.int32)

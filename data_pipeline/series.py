@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,7 +13,9 @@ from pandas.tseries.offsets import BaseOffset
 from data_pipeline import cleaning
 from data_pipeline.config import DataConfig, SplitConfig
 from data_pipeline.errors import MAX_LISTED, DataError
-from data_pipeline.io import file_digest, parse_table, read_table, resolve_columns, to_numeric_features
+from data_pipeline.identity import source_digest
+from data_pipeline.io import parse_table, read_table, resolve_columns, to_numeric_features
+from data_pipeline.splits import training_rows
 
 
 @dataclass
@@ -39,63 +39,6 @@ class SeriesBundle:
         return self.train if self.test is None else pd.concat([self.train, self.test])
 
 
-def source_digest(cfg: DataConfig) -> str:
-    """Hash of the source bytes (raises OSError if a file cannot be read)."""
-    # The embedded data only changes with the package version (the panel: with its recipe's version).
-    parts = [_embedded_version(cfg) + f":{cfg.source}"] if cfg.path is None else [file_digest(cfg.path)]
-    if cfg.test_path is not None:
-        parts.append(file_digest(cfg.test_path))
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()
-
-
-def _embedded_version(cfg: DataConfig) -> str:
-    if cfg.source == "synthetic_panel":
-        from data_pipeline.synthetic import RECIPE_VERSION
-
-        return f"synthetic_panel-{RECIPE_VERSION}"
-    import vega_datasets
-
-    return f"vega_datasets-{vega_datasets.__version__}"
-
-
-IDENTITY_FILE = "data_identity.json"
-
-
-def data_identity(cfg: DataConfig) -> dict[str, str]:
-    """{data file: sha256 of its bytes} for each source file (the embedded data: its package version)."""
-    if cfg.path is None:
-        out = {f"embedded:{cfg.source}": _embedded_version(cfg)}
-    else:
-        out = {str(cfg.path): file_digest(cfg.path)}
-    if cfg.test_path is not None:
-        out[str(cfg.test_path)] = file_digest(cfg.test_path)
-    return out
-
-
-def check_data_identity(recorded_file: Path, cfg: DataConfig, fix: str) -> None:
-    """Refuse data whose content differs from what `recorded_file` (written when a sweep started) holds,
-    naming the file; record the identity when there is none yet."""
-    import json
-
-    try:
-        current = data_identity(cfg)
-    except OSError as err:
-        raise DataError(f"cannot read {err.filename}: {err.strerror}; restore the data file") from err
-    if not recorded_file.exists():
-        recorded_file.write_text(json.dumps(current, indent=2))
-        return
-    recorded = json.loads(recorded_file.read_text())
-    for name, digest in recorded.items():
-        now = current.get(name)
-        if now != digest:
-            what = "is no longer part of the data config" if now is None else "has changed (its content hash differs)"
-            raise DataError(f"{name} {what} since the sweep started (recorded in {recorded_file}); {fix}")
-    extra = sorted(set(current) - set(recorded))
-    if extra:
-        raise DataError(f"{extra[0]} was not part of the data when the sweep started (recorded in "
-                        f"{recorded_file}); {fix}")
-
-
 def _read_source(cfg: DataConfig) -> tuple[pd.DataFrame, str]:
     if cfg.path is not None:
         return read_table(cfg.path, "data.path"), str(cfg.path)
@@ -110,17 +53,6 @@ def _read_source(cfg: DataConfig) -> tuple[pd.DataFrame, str]:
 
 def _dates(idx: pd.Index) -> list[str]:
     return [str(d.date()) for d in idx]
-
-
-def _training_rows(n_rows: int, has_test_file: bool, split: SplitConfig | None) -> int:
-    """Rows of the training split (the rows cleaning statistics may learn from): all of the training file when
-    no split is given (a forecast from new data), else what `split_ranges` makes the training split."""
-    if split is None:
-        return n_rows
-    from data_pipeline.windows import split_ranges  # windows imports this module
-
-    n_total = n_rows + (1 if has_test_file else 0)  # the test rows' count does not change the training split
-    return split_ranges(n_total, n_rows if has_test_file else None, split)["train"].stop
 
 
 def observed_span(frame: pd.DataFrame, label: str) -> tuple[int, int]:
@@ -246,7 +178,7 @@ def clean_series(cfg: DataConfig, split: SplitConfig | None, source: tuple[pd.Da
         )
 
     nan_counts = cleaning.check_nans(train, train_gap_rows, cfg.nan_policy, label)
-    n_fit = (_training_rows(len(train), test is not None, split) if train_until is None
+    n_fit = (training_rows(len(train), test is not None, split) if train_until is None
              else int(train.index.searchsorted(train_until)))
     stats = cleaning.fit_outlier_stats(train.iloc[:n_fit], cleaning.typical_step(train.index) if freq is None else freq)
     train_clean, flagged, train_flags = cleaning.handle_outliers(
@@ -313,5 +245,3 @@ def clean_series(cfg: DataConfig, split: SplitConfig | None, source: tuple[pd.Da
                         unobserved=unobserved[list(features)])
 
 
-def source_paths(cfg: DataConfig) -> list[Path]:
-    return [Path(p) for p in (cfg.path, cfg.test_path) if p is not None]

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from data_pipeline import DataError, Scaler, WindowedData, build_windowed_data, with_input_length
-from data_pipeline.series import IDENTITY_FILE, check_data_identity
+from data_pipeline.identity import IDENTITY_FILE, check_data_identity
 from models import predict
 from models.chronos import CHRONOS2
 from models.metrics import score_split

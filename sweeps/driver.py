@@ -32,8 +32,8 @@ from sweeps.run_dir import (
 )
 from sweeps.search_space import SEARCH_FILE, expand_trials, planned_budgets, probe_trials
 from sweeps.tracking import TrialWandb, WandbPlan, plan_wandb
-from sweeps.trial_files import trial_status
-from sweeps.tuner import METRIC, build_tuner, join_storage, trial_dirname
+from sweeps.trial_files import METRIC, trial_status
+from sweeps.tuner import build_tuner, join_storage, trial_dirname
 
 
 @dataclass

@@ -104,7 +104,7 @@ def refuse_changed_data(run_dir: Path, data: WindowedData) -> None:
 
 def refuse_changed_files(run_dir: Path, cfg: SweepConfig) -> None:
     """A resumed sweep refuses data files whose content hashes differ from those recorded at its start."""
-    from data_pipeline.series import IDENTITY_FILE, check_data_identity
+    from data_pipeline.identity import IDENTITY_FILE, check_data_identity
 
     check_data_identity(run_dir / IDENTITY_FILE, cfg.data, "restore the original file, or use another --name "
                         "for the new data")
@@ -113,7 +113,7 @@ def refuse_changed_files(run_dir: Path, cfg: SweepConfig) -> None:
 def record_data_files(run_dir: Path, cfg: SweepConfig, *, resuming: bool) -> None:
     """Record the data files' content hashes when a sweep starts (a run directory whose trials never started
     holds no sweep yet: its record is replaced)."""
-    from data_pipeline.series import IDENTITY_FILE
+    from data_pipeline.identity import IDENTITY_FILE
 
     if not resuming:
         (run_dir / IDENTITY_FILE).unlink(missing_ok=True)

@@ -26,7 +26,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from sweeps.config import SweepConfig
 from sweeps.search_space import default_point, make_trial, model_spaces
-from sweeps.tuner import METRIC
+from sweeps.trial_files import METRIC
 
 MODE = "min"
 

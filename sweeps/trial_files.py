@@ -14,6 +14,8 @@ CHRONOS_DIR = "chronos"  # a fine-tuned Chronos-2: a save_pretrained folder
 FINISHED_FILE = "finished.json"  # present in a trial's closing checkpoint: it ended by its own rule
 
 FINISHED, STOPPED, FAILED = "finished", "stopped", "failed"
+# What the search optimises and ASHA cuts on: the trial's best validation MSE so far, in every report it makes.
+METRIC = "best_val_mse"
 
 
 def trial_status(results: Iterable[dict[str, Any]], last_checkpoint: Path | None, *, errored: bool) -> str:

@@ -8,8 +8,7 @@ from typing import Any
 
 from sweeps.config import SweepConfig, spec_values
 from sweeps.resume import repair_missing_checkpoints
-
-METRIC = "best_val_mse"
+from sweeps.trial_files import METRIC
 
 
 def build_tuner(cfg: SweepConfig, trainable: Any, trials: list[dict[str, Any]], callbacks: list[Any],

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from data_pipeline import DataConfig, DataError
-from data_pipeline.series import check_data_identity
+from data_pipeline.identity import check_data_identity
 
 
 def test_changed_content_is_refused_naming_the_file(tmp_path):
