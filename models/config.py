@@ -10,12 +10,12 @@ from data_pipeline.config import StrictModel
 
 
 class TrainConfig(StrictModel):
-    epochs: int = Field(200, gt=0, description="Upper bound; early stopping usually ends sooner.")
+    epochs: int = Field(60, gt=0, description="Upper bound; early stopping usually ends sooner.")
     batch_size: int = Field(64, gt=0)
     learning_rate: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     grad_clip: float = Field(1.0, gt=0, description="Max global gradient norm.")
-    patience: int = Field(20, gt=0, description="Epochs without validation improvement before stopping.")
+    patience: int = Field(10, gt=0, description="Epochs without validation improvement before stopping.")
     seed: int = 0
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
