@@ -11,6 +11,7 @@ import copy
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from data_pipeline import (
@@ -286,6 +287,22 @@ def _smallest(spec: Any) -> Any:
     return spec
 
 
+def override_string(key: str, value: Any) -> str:
+    """A Python value as a dotted `key=value` override (what the CLI takes): YAML reads back exactly this value,
+    e.g. 1e-05 stays a float (a bare `1e-05` is a string to YAML 1.1) and '2020-01-01' stays a string."""
+    if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
+        value = value.item()  # numpy scalars
+    if isinstance(value, Path):
+        value = str(value)
+    if isinstance(value, tuple):
+        value = list(value)
+    try:
+        text = yaml.safe_dump(value, default_flow_style=True, width=1 << 30)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{key}: {value!r} is not a plain value (a number, string, bool, None, list or dict)") from err
+    return f"{key}={text.removesuffix(chr(10)).removesuffix('...').strip()}"
+
+
 def format_validation_error(err: ValidationError) -> str:
     lines = []
     for e in err.errors():
@@ -302,12 +319,15 @@ def load_config(
     overrides: list[str] | None = None,
     profile: str = "default",
     models: list[str] | None = None,
+    base_overrides: list[str] | None = None,
 ) -> SweepConfig:
-    """Defaults <- user YAML <- profile <- dotted overrides <- --models selection, validated once."""
+    """Defaults <- `base_overrides` <- user YAML <- profile <- dotted overrides <- --models selection, validated
+    once. `base_overrides` are what the Python API reads off a DataFrame's layout (its id and date columns): the
+    user's own file and overrides win over them."""
     if profile not in PROFILES:
         raise ConfigError(f"--profile: unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
     try:
-        raw = load_yaml(DEFAULT_CONFIG)
+        raw = apply_overrides(load_yaml(DEFAULT_CONFIG), base_overrides or [])
         if path is not None:
             raw = _deep_merge(raw, load_yaml(path))
         raw = _apply_profile(raw, profile)
