@@ -33,6 +33,8 @@ print("Report:", result.report_path)
 # The next 7 days with the winner (the best trained model when a baseline wins), in original units, with 80% and
 # 95% split-conformal intervals: <target>, <target>_lo80, <target>_hi80, <target>_lo95, <target>_hi95.
 future = result.forecast()
+note = future.attrs.get("note")  # e.g. which trained model stands in when a baseline won
+print(f"Forecast by {future.attrs['model']}" + (f" ({note})" if note else "") + ":")
 print(future.to_string(index=False))
 
 # %%

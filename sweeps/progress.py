@@ -73,6 +73,8 @@ class SweepProgress(Callback):
             self._say(f"resumed: {len(ended)}/{self.total} trials restored from earlier runs (the sweep first "
                       f"started {since:.0f} s ago; times in [ ] count from this run's start) {self._counts()}",
                       keep=True)
+        if LIVE_LINE.is_set():
+            self._say("")  # the phase's line appears at once, before its first trial ends
 
     def _note_best(self, model: str, result: dict) -> None:
         val = result.get("best_val_mse")
@@ -85,7 +87,8 @@ class SweepProgress(Callback):
         if not LIVE_LINE.is_set():
             print(f"[{elapsed:7.1f}s] {text}", file=sys.stdout, flush=True)
             return
-        line = f"[{elapsed:7.1f}s] " + (text if keep else f"{getattr(self, 'phase', 'search')}: {self._counts()}")
+        counts = self._counts().removeprefix("| ")
+        line = f"[{elapsed:7.1f}s] " + (text if keep else f"{getattr(self, 'phase', 'search')}: {counts}")
         # A carriage return rewinds to the line's start in a terminal and in Jupyter's output area alike.
         pad = " " * max(0, getattr(self, "live_width", 0) - len(line))
         sys.stdout.write(f"\r{line}{pad}" + ("\n" if keep else ""))

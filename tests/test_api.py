@@ -143,6 +143,7 @@ def test_a_long_frame_gives_a_ranking_and_a_forecast_with_intervals(swept):
     assert (forecast[f"{target}_lo80"] <= forecast[target]).all() and (forecast[target] <= forecast[f"{target}_hi80"]).all()
     assert (result.run_dir / FRAME_FILE).exists() and result.report_path.exists()
     assert "<table" in result._repr_html_() and result.winner in result._repr_html_()
+    assert result.show_report()._repr_html_().startswith("<iframe srcdoc=")
 
 
 @pytest.mark.slow
@@ -179,4 +180,7 @@ def test_the_notebook_example_sweeps_a_wide_frame_end_to_end(ray_session, tmp_pa
     assert len(future) == 7
     pd.testing.assert_frame_equal(cells["again"].ranking, result.ranking)
     out = capsys.readouterr().out
-    assert "wide frame with a DatetimeIndex" in out and "Configuration for experiment" not in out
+    assert "wide frame with a DatetimeIndex" in out
+    # One line for the search phase, rewritten in place as trials end; no line per trial, no Ray Tune banner.
+    assert "\r[" in out and "search: 2/2 trials" in out and "done   gru_nar" not in out
+    assert "Configuration for experiment" not in out and "View detailed results" not in out
