@@ -15,25 +15,17 @@ Problems raise ConfigError, DataError or RunDirError with the messages the CLI p
 from __future__ import annotations
 
 import contextlib
-import html
 import os
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from functools import cached_property
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from sweeps.config import ConfigError, load_config, override_string
+from sweeps.config import ConfigError, load_config
+from sweeps.overrides import Overrides, override_pairs, override_string
+from sweeps.result import SweepResult
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from sweeps.driver import SweepOutcome
-
-Overrides = Mapping[str, Any] | Sequence[str] | None
-# The columns of the ranking a reader looks at first (ranking.csv keeps every figure).
-SHOWN_COLUMNS = ("rank", "model", "kind", "val_mse_mean", "test_mse", "test_mae", "skill_vs_persistence",
-                 "tied_with_winner")
 
 
 def sweep(data: Any = None, *, profile: str = "default", models: Sequence[str] | str | None = None,
@@ -61,7 +53,7 @@ def sweep(data: Any = None, *, profile: str = "default", models: Sequence[str] |
 
     if progress not in ("phase", "trial"):
         raise ConfigError(f"progress: {progress!r} is not one of phase, trial")
-    pairs = _override_strings(overrides) + [override_string(k, v) for k, v in _dotted(options).items()]
+    pairs = override_pairs(overrides, options)
     given = {p.partition("=")[0].strip() for p in pairs}
     if data is not None and "data.path" in given:
         raise ConfigError("data is given twice: as the first argument and as data.path; pass one of them")
@@ -117,128 +109,6 @@ def open_run(run_dir: str | Path, *, rebuild: bool = False) -> SweepResult:
     if rebuild or not (result.report_dir / "ranking.csv").exists():
         result.build_report(quiet=True)
     return result
-
-
-@dataclass
-class SweepResult:
-    """A sweep's run directory read as Python objects; every table is read from the report's own files."""
-
-    run_dir: Path
-    outcome: SweepOutcome | None = None  # this session's sweep (trials, wall time); None for open_run
-
-    @property
-    def report_dir(self) -> Path:
-        return self.run_dir / "report"
-
-    @property
-    def report_path(self) -> Path | None:
-        """The self-contained HTML report, or None before one was built."""
-        path = self.report_dir / "index.html"
-        return path if path.exists() else None
-
-    @cached_property
-    def ranking(self) -> pd.DataFrame:
-        """ranking.csv: every entry, ordered and ranked by validation MSE, with its test scores and intervals."""
-        import pandas as pd
-
-        return pd.read_csv(self._report_file("ranking.csv"), dtype={"trial_id": str})
-
-    @property
-    def winner(self) -> str:
-        """The model chosen on validation (rank 1), the one the console, W&B and `forecast()` name."""
-        ranked = self.ranking.dropna(subset=["rank"])
-        return str(ranked.loc[ranked["rank"].idxmin(), "model"])
-
-    @cached_property
-    def predictions(self) -> pd.DataFrame:
-        """predictions.parquet: every entry's test forecasts beside the actual values, with interval bounds."""
-        import pandas as pd
-
-        return pd.read_parquet(self._report_file("predictions.parquet"))
-
-    def forecast(self, model: str | None = None, overrides: Overrides = None, **options: Any) -> pd.DataFrame:
-        """The next window.output steps after the data's last date, as `python -m reports.forecast` writes them:
-        the date (or step), then per target the point forecast and `<target>_lo80`, `_hi80`, ... in original
-        units. model: default the validation winner. overrides: data.* keys only (e.g. data.path=newer.csv)."""
-        from reports.forecast import forecast
-
-        pairs = _override_strings(overrides) + [override_string(k, v) for k, v in _dotted(options).items()]
-        return forecast(self.run_dir, model, pairs)
-
-    def build_report(self, *, quiet: bool = False) -> Path:
-        """(Re)build the report from the run directory without retraining; returns its index.html."""
-        from reports.build import build_report
-
-        report = build_report(self.run_dir, quiet=quiet)
-        for cached in ("ranking", "predictions"):
-            self.__dict__.pop(cached, None)
-        return report.index_html
-
-    def show_report(self, height: int = 800) -> InlineReport:
-        """The full HTML report, displayed inline in a notebook (the report is self-contained: figures included)."""
-        return InlineReport(self._report_file("index.html"), height)
-
-    def _report_file(self, name: str) -> Path:
-        from reports.runs import RunDirError
-
-        path = self.report_dir / name
-        if not path.exists():
-            raise RunDirError(f"{self.run_dir} has no report yet ({path} is missing); build it with "
-                              f"result.build_report() or `python -m reports {self.run_dir}`")
-        return path
-
-    def __repr__(self) -> str:
-        built = f"winner {self.winner!r}" if (self.report_dir / "ranking.csv").exists() else "no report yet"
-        return f"SweepResult({str(self.run_dir)!r}, {built})"
-
-    def _repr_html_(self) -> str:
-        if not (self.report_dir / "ranking.csv").exists():
-            return f"<p>Forecast Sweep run <code>{html.escape(str(self.run_dir))}</code>: no report yet.</p>"
-        from reports.scoring import verdict
-
-        table = self.ranking[[c for c in SHOWN_COLUMNS if c in self.ranking]]
-        return (f"<div><p><b>Forecast Sweep run</b> <code>{html.escape(str(self.run_dir))}</code></p>"
-                f"<p>{html.escape(verdict(self.ranking))}</p>"
-                f"{table.to_html(index=False, float_format=lambda v: f'{v:.4f}', na_rep='')}"
-                f"<p>Report: <code>{html.escape(str(self.report_path))}</code> "
-                f"(inline: <code>result.show_report()</code>)</p></div>")
-
-
-@dataclass
-class InlineReport:
-    """A report shown in a notebook cell: the whole self-contained page in an iframe."""
-
-    index_html: Path
-    height: int = 800
-
-    def _repr_html_(self) -> str:
-        page = html.escape(self.index_html.read_text(), quote=True)
-        return f'<iframe srcdoc="{page}" style="width:100%;height:{self.height}px;border:0"></iframe>'
-
-
-def _override_strings(overrides: Overrides) -> list[str]:
-    if overrides is None:
-        return []
-    if isinstance(overrides, Mapping):
-        return [override_string(k, v) for k, v in _dotted(overrides).items()]
-    if isinstance(overrides, str):
-        overrides = [overrides]
-    pairs = list(overrides)
-    for pair in pairs:
-        if not isinstance(pair, str) or "=" not in pair:
-            raise ConfigError(f"override {pair!r} is not key=value (e.g. train.epochs=50)")
-    return pairs
-
-
-def _dotted(options: Mapping[str, Any]) -> dict[str, Any]:
-    """Config keys are dotted (`window.input`); a bare word is most likely a misspelt keyword argument."""
-    for key in options:
-        if "." not in key:
-            raise ConfigError(f"unknown option {key!r}: sweep's keywords are profile, models, config, name, "
-                              f"runs_dir, address, resume, wandb_mode, report, progress, ray_logs, overrides; "
-                              f"config keys are dotted, e.g. **{{'window.input': 60}} or "
-                              f"overrides={{'train.epochs': 50}}")
-    return dict(options)
 
 
 def _print_outcome(outcome: SweepOutcome) -> None:
@@ -308,4 +178,4 @@ def _remove_if_empty(path: Path) -> None:
         path.rmdir()
 
 
-__all__ = ["InlineReport", "SweepResult", "open_run", "sweep"]
+__all__ = ["SweepResult", "open_run", "sweep"]

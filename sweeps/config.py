@@ -11,7 +11,6 @@ import copy
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from data_pipeline import (
@@ -285,22 +284,6 @@ def _smallest(spec: Any) -> Any:
         if kind in ("uniform", "loguniform", "int") and isinstance(arg, list) and arg:
             return arg[0]
     return spec
-
-
-def override_string(key: str, value: Any) -> str:
-    """A Python value as a dotted `key=value` override (what the CLI takes): YAML reads back exactly this value,
-    e.g. 1e-05 stays a float (a bare `1e-05` is a string to YAML 1.1) and '2020-01-01' stays a string."""
-    if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
-        value = value.item()  # numpy scalars
-    if isinstance(value, Path):
-        value = str(value)
-    if isinstance(value, tuple):
-        value = list(value)
-    try:
-        text = yaml.safe_dump(value, default_flow_style=True, width=1 << 30)
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{key}: {value!r} is not a plain value (a number, string, bool, None, list or dict)") from err
-    return f"{key}={text.removesuffix(chr(10)).removesuffix('...').strip()}"
 
 
 def format_validation_error(err: ValidationError) -> str:

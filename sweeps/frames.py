@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from data_pipeline import DataError
-from sweeps.config import override_string
+from sweeps.overrides import override_string
 
 FRAME_FILE = "data.parquet"
 # (id column, date column, target column) of the long formats other forecasting libraries use

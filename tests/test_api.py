@@ -13,8 +13,9 @@ import pytest
 import sweeps
 from data_pipeline import DataError
 from data_pipeline.synthetic import synthetic_panel
-from sweeps.config import ConfigError, load_config, override_string
+from sweeps.config import ConfigError, load_config
 from sweeps.frames import FRAME_FILE, read_frame, write_frame
+from sweeps.overrides import override_string
 
 REPO = Path(__file__).resolve().parents[1]
 INTERVAL_SUFFIXES = ("_lo80", "_hi80", "_lo95", "_hi95")
