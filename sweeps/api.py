@@ -15,6 +15,8 @@ Problems raise ConfigError, DataError or RunDirError with the messages the CLI p
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -63,9 +65,7 @@ def sweep(data: Any = None, *, profile: str = "default", models: Sequence[str] |
     selected = [m.strip() for m in models.split(",") if m.strip()] if isinstance(models, str) else models
     runs_root = Path(runs_dir)
     if frame is not None:
-        # A frame has no file name to call the run by: its content names it, so re-running a notebook cell with the
-        # same frame resumes (or reopens) the same run, and another frame never collides with it.
-        name = name or f"frame-{frame.digest[:8]}-{profile}"
+        name = name or _frame_run_name(frame.digest, profile, selected, pairs, config)
         pairs.append(override_string("data.path", str((runs_root / name).resolve() / FRAME_FILE)))
     cfg = load_config(config, pairs, profile=profile, models=list(selected) if selected else None,
                       base_overrides=frame.keys if frame is not None else None)
@@ -98,6 +98,16 @@ def default_name(cfg: Any, profile: str) -> str:
     """A run's name when none is given: the data file's stem (or the embedded source) and the profile."""
     source = Path(cfg.data.path).stem if cfg.data.path else cfg.data.source
     return f"{source}-{profile}"
+
+
+def _frame_run_name(digest: str, profile: str, models: Sequence[str] | None, pairs: list[str],
+                    config: str | Path | None) -> str:
+    """A frame has no file name to call its run by: the frame and the call's settings name it, so re-running a
+    notebook cell reopens (or resumes) its run, while another frame or other settings start their own run instead
+    of being refused by this one."""
+    config_text = Path(config).read_bytes().hex() if config is not None and Path(config).is_file() else str(config)
+    settings = json.dumps([digest, profile, list(models or []), pairs, config_text])
+    return f"frame-{hashlib.sha256(settings.encode()).hexdigest()[:8]}-{profile}"
 
 
 def open_run(run_dir: str | Path, *, rebuild: bool = False) -> SweepResult:

@@ -92,6 +92,19 @@ def test_a_frame_is_written_once_and_another_never_over_a_started_sweep(tmp_path
     assert write_frame(other, path, sweep_started=False)  # nothing started yet: the new frame replaces it
 
 
+def test_a_frames_run_is_named_by_the_frame_and_the_settings():
+    from sweeps.api import _frame_run_name
+
+    digest = read_frame(nixtla_frame()).digest
+    name = _frame_run_name(digest, "smoke", ["gru_nar"], ["train.seed=1"], None)
+    assert name.startswith("frame-") and name.endswith("-smoke")
+    assert name == _frame_run_name(digest, "smoke", ["gru_nar"], ["train.seed=1"], None)  # the same cell again
+    assert name != _frame_run_name(digest, "smoke", ["gru_nar"], ["train.seed=2"], None)
+    assert name != _frame_run_name(digest, "smoke", ["transformer"], ["train.seed=1"], None)
+    assert name != _frame_run_name(read_frame(nixtla_frame().iloc[1:]).digest, "smoke", ["gru_nar"],
+                                   ["train.seed=1"], None)
+
+
 # --- errors are exceptions with the CLI's messages, and leave nothing behind --------------------------------------
 
 def test_bad_values_raise_the_clis_messages(tmp_path: Path):
