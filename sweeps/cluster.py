@@ -11,7 +11,10 @@ from sweeps.config import ConfigError, SweepConfig
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
-def init_ray(address: str | None, *, wandb_online: bool = False) -> None:
+def init_ray(address: str | None, *, wandb_online: bool = False, log_level: str = "WARNING",
+             worker_logs: bool = False) -> None:
+    """Start a local Ray or join a cluster. `log_level`: Ray's own messages (WARNING: no start-up banner);
+    `worker_logs`: show the trials' output in the driver."""
     import ray
 
     if ray.is_initialized():
@@ -29,9 +32,9 @@ def init_ray(address: str | None, *, wandb_online: bool = False) -> None:
             # Trials on other nodes open their own W&B runs: they need the key in their environment (handed over
             # in memory through Ray, as Ray's own W&B integration does; never written by us).
             runtime_env["env_vars"] = {"WANDB_API_KEY": os.environ["WANDB_API_KEY"]}
-        ray.init(address=address, runtime_env=runtime_env, logging_level="WARNING", log_to_driver=False)
+        ray.init(address=address, runtime_env=runtime_env, logging_level=log_level, log_to_driver=worker_logs)
     else:
-        ray.init(include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+        ray.init(include_dashboard=False, logging_level=log_level, log_to_driver=worker_logs)
 
 
 def trial_resources(cfg: SweepConfig, cluster: dict[str, float], *, on_cluster: bool) -> tuple[float, float]:

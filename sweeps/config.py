@@ -302,12 +302,15 @@ def load_config(
     overrides: list[str] | None = None,
     profile: str = "default",
     models: list[str] | None = None,
+    base_overrides: list[str] | None = None,
 ) -> SweepConfig:
-    """Defaults <- user YAML <- profile <- dotted overrides <- --models selection, validated once."""
+    """Defaults <- `base_overrides` <- user YAML <- profile <- dotted overrides <- --models selection, validated
+    once. `base_overrides` are what the Python API reads off a DataFrame's layout (its id and date columns): the
+    user's own file and overrides win over them."""
     if profile not in PROFILES:
         raise ConfigError(f"--profile: unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
     try:
-        raw = load_yaml(DEFAULT_CONFIG)
+        raw = apply_overrides(load_yaml(DEFAULT_CONFIG), base_overrides or [])
         if path is not None:
             raw = _deep_merge(raw, load_yaml(path))
         raw = _apply_profile(raw, profile)

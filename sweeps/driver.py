@@ -19,7 +19,7 @@ from data_pipeline import WindowedData, build_windowed_data
 from sweeps.cluster import init_ray, trial_resources
 from sweeps.config import ConfigError, SweepConfig
 from sweeps.finals import finals_tuner, mark_phase, planned_finals
-from sweeps.progress import INTERRUPTED, SweepProgress
+from sweeps.progress import INTERRUPTED, LIVE_LINE, SweepProgress
 from sweeps.run_dir import (
     absolute_data_paths,
     has_started_trials,
@@ -42,6 +42,8 @@ class SweepOptions:
     runs_root: Path = Path("runs")
     address: str | None = None
     wandb_mode: str | None = None
+    live_progress: bool = False  # one updating line per phase (notebooks) instead of a line per trial
+    ray_logs: bool = False  # show Ray's own start-up and worker logs
 
 
 @dataclass
@@ -107,7 +109,9 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., Non
 
     wandb_plan = plan_wandb(opts.wandb_mode or cfg.wandb.mode)
     print(wandb_plan.reason)
-    init_ray(opts.address, wandb_online=wandb_plan.mode == "online")
+    # A notebook run keeps Ray's own warnings (e.g. about token authentication) out of its progress line too.
+    init_ray(opts.address, wandb_online=wandb_plan.mode == "online", worker_logs=opts.ray_logs,
+             log_level="INFO" if opts.ray_logs else "ERROR" if opts.live_progress else "WARNING")
     cpus, gpus = trial_resources(cfg, ray.cluster_resources(), on_cluster=bool(opts.address))
     storage_path = cfg.sweep.storage_path or str(run_dir)
     experiment_name = "ray" if cfg.sweep.storage_path is None else opts.name
@@ -138,6 +142,10 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., Non
     )
     # A resumed sweep keeps its first start time; an older run.json without one leaves it unknown.
     sweep_started_at = json.loads((run_dir / "run.json").read_text()).get("started_at") if resuming else time.time()
+    if opts.live_progress:
+        LIVE_LINE.set()
+    else:
+        LIVE_LINE.clear()
     callbacks: list[Any] = [SweepProgress(n_planned, sweep_started_at)]
 
     run_record = {"name": opts.name, "experiment_path": experiment_path, "wandb_mode": wandb_plan.mode,
@@ -178,7 +186,7 @@ def _run_finals(cfg: SweepConfig, run_dir: Path, trials: list[dict[str, Any]], r
     write_atomic(run_dir / "run.json", json.dumps(run_record, indent=2))
     print(f"Seed repeats: {len(finals)} trials ({cfg.sweep.final_seeds} more seed(s) of each architecture's best "
           f"configuration); results in {path}")
-    tuner = finals_tuner(cfg, trainable, finals, [SweepProgress(len(finals))], storage_path, name, path,
+    tuner = finals_tuner(cfg, trainable, finals, [SweepProgress(len(finals), phase="seed repeats")], storage_path, name, path,
                          trial_dirname, METRIC)
     results = tuner.fit()
     if INTERRUPTED.is_set():

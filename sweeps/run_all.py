@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -19,7 +18,7 @@ if __package__ in (None, ""):
 
 from data_pipeline import DataError  # noqa: E402
 from reports.runs import RunDirError  # noqa: E402
-from sweeps.config import PROFILES, ConfigError, load_config  # noqa: E402
+from sweeps.config import PROFILES, ConfigError  # noqa: E402
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -67,11 +66,6 @@ def _cli_overrides(args: argparse.Namespace) -> list[str]:
     return out
 
 
-def default_name(cfg, profile: str) -> str:
-    source = Path(cfg.data.path).stem if cfg.data.path else cfg.data.source
-    return f"{source}-{profile}"
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -87,52 +81,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sweeps.driver import SweepOptions, best_per_model, run_dir_for, run_sweep
+    """The CLI is a thin wrapper over the Python API (sweeps/api.py): one code path, a line per trial."""
+    from sweeps.api import sweep
 
-    for pair in args.overrides:
-        if "=" not in pair:
-            raise ConfigError(f"override {pair!r} is not key=value (e.g. train.epochs=50)")
-    models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
-    cfg = load_config(args.config, _cli_overrides(args), profile=args.profile, models=models)
-    opts = SweepOptions(name=args.name or default_name(cfg, args.profile), runs_root=Path(args.runs_dir),
-                        address=args.address, wandb_mode=args.wandb_mode)
-    if args.resume and not (run_dir_for(opts) / "config.yaml").exists():
-        raise ConfigError(f"--resume: no sweep named {opts.name!r} in {opts.runs_root}/; check --name")
-    outcome = run_sweep(cfg, opts)
-
-    best = best_per_model(outcome.trials)
-    failed = [r for r in outcome.trials if r["status"] == "failed"]
-    since = ""
-    if outcome.resumed and outcome.sweep_started_at is not None:
-        since = f"; {time.time() - outcome.sweep_started_at:.0f} s since the sweep first started"
-    print(f"\nSweep finished in {outcome.wall_time_s:.0f} s (this run{since}): {len(outcome.trials)} trials, "
-          f"{len(failed)} failed.")
-    print("Best trial per model (validation MSE, scaled units):")
-    for model, row in sorted(best.items(), key=lambda kv: kv[1]["best_val_mse"]):
-        print(f"  {model:<12} {row['best_val_mse']:.4f}  {row['tag']}")
-    for row in failed:
-        print(f"  failed: {row['model']} {row['tag']}: {row['error']}")
-    if outcome.finals:
-        failed_finals = [r for r in outcome.finals if r["status"] == "failed"]
-        print(f"Seed repeats: {len(outcome.finals)} trials in {outcome.finals_time_s:.0f} s, "
-              f"{len(failed_finals)} failed.")
-    if not args.no_report:
-        try:
-            from reports.build import build_report  # noqa: PLC0415 - the report layer is optional here
-        except ImportError:
-            return 0
-        report = build_report(outcome.run_dir)
-        from sweeps.tracking import create_wandb_report, log_summary, validation_winner
-
-        print(f"\nChosen on validation: {validation_winner(report.ranking_rows)} (see the report for ties)")
-        print(f"Report: {report.index_html}")
-
-        log_summary(outcome.wandb, project=cfg.wandb.project, entity=cfg.wandb.entity, group=opts.name,
-                    wandb_dir=outcome.run_dir, ranking_rows=report.ranking_rows, figures=report.figures,
-                    interval_rows=report.interval_rows)
-        if cfg.wandb.report:
-            create_wandb_report(outcome.wandb, project=cfg.wandb.project, entity=cfg.wandb.entity,
-                                group=opts.name, ranking_rows=report.ranking_rows)
+    sweep(None, profile=args.profile, models=args.models, config=args.config, name=args.name,
+          runs_dir=args.runs_dir, address=args.address, resume=args.resume, wandb_mode=args.wandb_mode,
+          report=not args.no_report, progress="trial", overrides=_cli_overrides(args))
     return 0
 
 

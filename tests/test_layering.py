@@ -19,8 +19,8 @@ FORBIDDEN = {
     "sweeps": {"reports"},
     "reports": {"sweeps"},
 }
-# The composition roots: they wire a sweep to its report (the CLI).
-ROOTS = {"sweeps.run_all"}
+# The composition roots: they wire a sweep to its report (the CLI, and the Python API it wraps with its result).
+ROOTS = {"sweeps.run_all", "sweeps.api", "sweeps.result"}
 # Known exceptions, each with the reason it still stands; the list only shrinks.
 KNOWN = {
     ("reports.runs", "sweeps.trial_files"): "reports still read Ray's trial folders; the trial's own record (issue "
@@ -119,7 +119,7 @@ def test_the_checks_see_a_circle_and_a_wrong_way_import():
     """The graph and the cycle finder catch what they are for (so the two tests above can fail)."""
     graph = import_graph()
     assert "data_pipeline.types" in graph["data_pipeline.windows"]  # a plain import is seen
-    assert "reports.build" in graph["sweeps.run_all"]  # the CLI composes
+    assert "reports.build" in graph["sweeps.api"]  # the Python API (which the CLI wraps) composes
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     for pair in KNOWN:  # each known exception still exists (else it must leave the list)
         assert pair[1] in graph[pair[0]], pair

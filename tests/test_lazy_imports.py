@@ -24,3 +24,12 @@ def test_a_disabled_trial_logger_never_imports_wandb():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "False"
+
+
+def test_import_sweeps_is_light_and_loads_the_api_on_first_use():
+    code = ("import sys; import sweeps; heavy = ('ray', 'torch', 'pandas', 'wandb'); "
+            "print([m for m in heavy if m in sys.modules]); sweeps.sweep, sweeps.open_run, sweeps.SweepResult; "
+            "print('sweeps.api' in sys.modules, 'wandb' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split("\n")[:2] == ["[]", "True False"]

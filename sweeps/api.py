@@ -1,0 +1,191 @@
+"""The Python API: a DataFrame or a path plus overrides in, a `SweepResult` out. The CLI (sweeps/run_all.py) is a
+thin wrapper over `sweep`, so both take one code path.
+
+    import sweeps
+    result = sweeps.sweep(df, profile="smoke", models=["gru_nar"], **{"window.input": 60})
+    result.ranking        # the report's ranking.csv as a DataFrame, ordered by validation
+    result.winner         # the model chosen on validation
+    result.forecast()     # the next window.output steps with intervals, as `python -m reports.forecast` writes them
+    sweeps.open_run(result.run_dir)   # the same object for an earlier run directory
+
+Like run_all.py this is a composition root (config -> sweep -> report), so it may import the report layer.
+Problems raise ConfigError, DataError or RunDirError with the messages the CLI prints; nothing here exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from sweeps.config import ConfigError, load_config
+from sweeps.overrides import Overrides, override_pairs, override_string
+from sweeps.result import SweepResult
+
+if TYPE_CHECKING:
+    from sweeps.driver import SweepOutcome
+
+
+def sweep(data: Any = None, *, profile: str = "default", models: Sequence[str] | str | None = None,
+          config: str | Path | None = None, name: str | None = None, runs_dir: str | Path = "runs",
+          address: str | None = None, resume: bool = False, wandb_mode: str | None = None, report: bool = True,
+          progress: Literal["phase", "trial"] = "phase", ray_logs: bool = False, overrides: Overrides = None,
+          **options: Any) -> SweepResult:
+    """Sweep every selected architecture on `data`, rank them on the test split, and return the result.
+
+    data: a pandas DataFrame (Nixtla `unique_id, ds, y` and AutoGluon `item_id, timestamp, target` long frames are
+        recognised; a frame with a DatetimeIndex is one multivariate series; otherwise a `date` column), the path
+        of a CSV/Parquet file, or None for `data.source` (the embedded Seattle weather by default). A frame is
+        written once into the run directory as data.parquet, and data.path points there.
+    profile, models, config, name, runs_dir, address, resume, wandb_mode: as the CLI's flags. models: a list
+        or "gru_nar,transformer".
+    report: build the report after the sweep (the CLI's --no-report is report=False).
+    progress: "phase", one line per phase updated in place (notebooks); "trial", a line per trial (the CLI).
+    ray_logs: show Ray's start-up messages and the workers' output (hidden by default).
+    overrides / **options: config keys, dotted as in sweeps/configs/default.yaml, with Python values
+        (`overrides={"window.input": 60}` or `**{"train.epochs": 5}`), or CLI-style "key=value" strings.
+    """
+    from sweeps.driver import SweepOptions, run_dir_for, run_sweep
+    from sweeps.frames import FRAME_FILE, read_frame, write_frame
+    from sweeps.run_dir import has_started_trials
+
+    if progress not in ("phase", "trial"):
+        raise ConfigError(f"progress: {progress!r} is not one of phase, trial")
+    pairs = override_pairs(overrides, options)
+    given = {p.partition("=")[0].strip() for p in pairs}
+    if data is not None and "data.path" in given:
+        raise ConfigError("data is given twice: as the first argument and as data.path; pass one of them")
+    frame = None if data is None or isinstance(data, (str, Path)) else read_frame(data)
+    if isinstance(data, (str, Path)):
+        pairs.insert(0, override_string("data.path", str(data)))
+    selected = [m.strip() for m in models.split(",") if m.strip()] if isinstance(models, str) else models
+    runs_root = Path(runs_dir)
+    if frame is not None:
+        name = name or _frame_run_name(frame.digest, profile, selected, pairs, config)
+        pairs.append(override_string("data.path", str((runs_root / name).resolve() / FRAME_FILE)))
+    cfg = load_config(config, pairs, profile=profile, models=list(selected) if selected else None,
+                      base_overrides=frame.keys if frame is not None else None)
+    opts = SweepOptions(name=name or default_name(cfg, profile), runs_root=runs_root, address=address,
+                        wandb_mode=wandb_mode, live_progress=progress == "phase", ray_logs=ray_logs)
+    run_dir = run_dir_for(opts)
+    if resume and not (run_dir / "config.yaml").exists():
+        raise ConfigError(f"--resume: no sweep named {opts.name!r} in {opts.runs_root}/; check --name")
+    wrote = False
+    if frame is not None:
+        wrote = write_frame(frame, run_dir / FRAME_FILE, sweep_started=has_started_trials(run_dir))
+        print(f"Data: the DataFrame ({len(frame.frame)} rows) read as {frame.layout}; stored as "
+              f"{run_dir / FRAME_FILE}")
+    try:
+        with _tune_banners(shown=progress == "trial" or ray_logs):
+            outcome = run_sweep(cfg, opts)
+    except BaseException:
+        if wrote and not (run_dir / "config.yaml").exists():
+            # Refused before the run directory held a sweep: leave nothing behind, as for a file's data.
+            (run_dir / FRAME_FILE).unlink(missing_ok=True)
+            _remove_if_empty(run_dir)
+        raise
+    _print_outcome(outcome)
+    if report:
+        _report(outcome, cfg, opts.name, quiet=progress == "phase")
+    return SweepResult(outcome.run_dir, outcome)
+
+
+def default_name(cfg: Any, profile: str) -> str:
+    """A run's name when none is given: the data file's stem (or the embedded source) and the profile."""
+    source = Path(cfg.data.path).stem if cfg.data.path else cfg.data.source
+    return f"{source}-{profile}"
+
+
+def _frame_run_name(digest: str, profile: str, models: Sequence[str] | None, pairs: list[str],
+                    config: str | Path | None) -> str:
+    """A frame has no file name to call its run by: the frame and the call's settings name it, so re-running a
+    notebook cell reopens (or resumes) its run, while another frame or other settings start their own run instead
+    of being refused by this one."""
+    config_text = Path(config).read_bytes().hex() if config is not None and Path(config).is_file() else str(config)
+    settings = json.dumps([digest, profile, list(models or []), pairs, config_text])
+    return f"frame-{hashlib.sha256(settings.encode()).hexdigest()[:8]}-{profile}"
+
+
+def open_run(run_dir: str | Path, *, rebuild: bool = False) -> SweepResult:
+    """An earlier run directory (runs/<name>) as a SweepResult; its report is built first when it has none yet
+    (an interrupted sweep, --no-report) or when `rebuild`."""
+    from reports.runs import read_run
+
+    result = SweepResult(read_run(run_dir).path)
+    if rebuild or not (result.report_dir / "ranking.csv").exists():
+        result.build_report(quiet=True)
+    return result
+
+
+def _print_outcome(outcome: SweepOutcome) -> None:
+    """What the sweep did: trials, failures, each model's best validation MSE, the seed repeats."""
+    import time
+
+    from sweeps.driver import best_per_model
+
+    best = best_per_model(outcome.trials)
+    failed = [r for r in outcome.trials if r["status"] == "failed"]
+    since = ""
+    if outcome.resumed and outcome.sweep_started_at is not None:
+        since = f"; {time.time() - outcome.sweep_started_at:.0f} s since the sweep first started"
+    print(f"\nSweep finished in {outcome.wall_time_s:.0f} s (this run{since}): {len(outcome.trials)} trials, "
+          f"{len(failed)} failed.")
+    print("Best trial per model (validation MSE, scaled units):")
+    for model, row in sorted(best.items(), key=lambda kv: kv[1]["best_val_mse"]):
+        print(f"  {model:<12} {row['best_val_mse']:.4f}  {row['tag']}")
+    for row in failed:
+        print(f"  failed: {row['model']} {row['tag']}: {row['error']}")
+    if outcome.finals:
+        failed_finals = [r for r in outcome.finals if r["status"] == "failed"]
+        print(f"Seed repeats: {len(outcome.finals)} trials in {outcome.finals_time_s:.0f} s, "
+              f"{len(failed_finals)} failed.")
+
+
+def _report(outcome: SweepOutcome, cfg: Any, name: str, *, quiet: bool) -> None:
+    """Build the report, name the validation winner, and log the summary (and a W&B Report when asked)."""
+    try:
+        from reports.build import build_report  # noqa: PLC0415 - the report layer is optional here
+    except ImportError:
+        return
+    from sweeps.tracking import create_wandb_report, log_summary, validation_winner
+
+    report = build_report(outcome.run_dir, quiet=quiet)
+    print(f"\nChosen on validation: {validation_winner(report.ranking_rows)} (see the report for ties)")
+    print(f"Report: {report.index_html}")
+    log_summary(outcome.wandb, project=cfg.wandb.project, entity=cfg.wandb.entity, group=name,
+                wandb_dir=outcome.run_dir, ranking_rows=report.ranking_rows, figures=report.figures,
+                interval_rows=report.interval_rows)
+    if cfg.wandb.report:
+        create_wandb_report(outcome.wandb, project=cfg.wandb.project, entity=cfg.wandb.entity, group=name,
+                            ranking_rows=report.ranking_rows)
+
+
+@contextlib.contextmanager
+def _tune_banners(*, shown: bool) -> Iterator[None]:
+    """Ray Tune's console engine prints a configuration box and result paths at every fit, whatever its
+    verbosity; its legacy engine, chosen by Ray's RAY_AIR_NEW_OUTPUT=0, honours our verbose=0 and prints nothing
+    (it is also what Ray itself uses inside Jupyter). Set only while the sweep runs; the caller's value returns."""
+    if shown:
+        yield
+        return
+    before = os.environ.get("RAY_AIR_NEW_OUTPUT")
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("RAY_AIR_NEW_OUTPUT", None)
+        else:
+            os.environ["RAY_AIR_NEW_OUTPUT"] = before
+
+
+def _remove_if_empty(path: Path) -> None:
+    with contextlib.suppress(OSError):  # it holds something else: not ours to remove
+        path.rmdir()
+
+
+__all__ = ["SweepResult", "open_run", "sweep"]

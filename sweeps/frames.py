@@ -1,0 +1,123 @@
+"""A pandas DataFrame as a sweep's data: its layout recognised, written once into the run directory.
+
+Recognised without extra keys:
+- Nixtla's long format (neuralforecast, statsforecast): `unique_id, ds, y` -> one series per `unique_id`, target `y`
+  (other numeric columns are inputs);
+- AutoGluon's long format: `item_id, timestamp, target` (also as a TimeSeriesDataFrame's index) -> likewise;
+- a wide frame with a DatetimeIndex -> one multivariate series, every numeric column a feature and a target.
+Anything else is read like a file: a `date` column (or `data.date_column`). The keys read off a layout sit under
+the user's own keys, which always win.
+
+The frame is written as Parquet into the run directory (`data.parquet`) and `data.path` points at it, so a report
+rebuild, a forecast, a resume and the data-identity check read exactly the rows the sweep trained on, and the run
+directory stays self-contained.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from data_pipeline import DataError
+from sweeps.overrides import override_string
+
+FRAME_FILE = "data.parquet"
+# (id column, date column, target column) of the long formats other forecasting libraries use
+LONG_LAYOUTS = {
+    "Nixtla long format": ("unique_id", "ds", "y"),
+    "AutoGluon long format": ("item_id", "timestamp", "target"),
+}
+INDEX_DATE_COLUMN = "date"  # the date column of a frame whose DatetimeIndex has no name
+
+
+@dataclass
+class FrameData:
+    frame: pd.DataFrame  # what is written: the user's rows and columns, index levels turned into columns
+    parquet: bytes  # the frame as Parquet: written once, and hashed for the default run name
+    layout: str  # how the frame was read, for the console
+    keys: list[str]  # data.* overrides the layout implies (`data.id_column=unique_id`, ...)
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.parquet).hexdigest()
+
+
+def read_frame(df: pd.DataFrame) -> FrameData:
+    """The frame's layout and the data.* keys it implies; the frame itself is never altered, only its index
+    levels become columns (Parquet and the data pipeline read columns)."""
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(f"data must be a pandas DataFrame or the path of a CSV/Parquet file, got "
+                        f"{type(df).__name__}")
+    if df.empty:
+        raise DataError("the DataFrame has no rows; pass the series to sweep")
+    frame, index_date = _index_as_columns(df)
+    names = [str(c) for c in frame.columns]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise DataError(f"the DataFrame has column name(s) {repeated} more than once (after turning its index "
+                        f"into columns); rename them")
+    frame.columns = names
+    layout, keys = "a table with a date column", []
+    for name, (id_col, date_col, target) in LONG_LAYOUTS.items():
+        if {id_col, date_col, target} <= set(names):
+            layout = f"{name} ({id_col}, {date_col}, {target})"
+            keys = [override_string("data.id_column", id_col), override_string("data.date_column", date_col),
+                    override_string("data.targets", [target])]
+            break
+    else:
+        if index_date is not None:
+            layout = f"a wide frame with a DatetimeIndex ({index_date}): one multivariate series"
+            keys = [override_string("data.date_column", index_date)]
+    buffer = io.BytesIO()
+    try:
+        frame.to_parquet(buffer, index=False)
+    except (ValueError, TypeError, ImportError) as err:  # pyarrow names the column it cannot store
+        raise DataError(f"the DataFrame cannot be stored as Parquet ({type(err).__name__}: {err}); give its "
+                        f"columns plain types (numbers, dates, strings)") from err
+    return FrameData(frame, buffer.getvalue(), layout, keys)
+
+
+def _index_as_columns(df: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
+    """Named index levels (a TimeSeriesDataFrame's item_id/timestamp, a unique_id index) and any DatetimeIndex
+    become columns; an unnamed, non-date index (0..n-1, or left over from filtering) carries no data and is dropped.
+    Also returns the name of the date column a DatetimeIndex became (None when there was none)."""
+    index = df.index
+    if isinstance(index, pd.DatetimeIndex):
+        name = str(index.name) if index.name is not None else INDEX_DATE_COLUMN
+        if name in {str(c) for c in df.columns}:
+            raise DataError(f"the DataFrame's DatetimeIndex would become column {name!r}, which it already has; "
+                            f"name the index (df.index.name = ...) or rename that column")
+        return df.rename_axis(name).reset_index(), name
+    if any(n is not None for n in index.names):
+        return df.reset_index(), None
+    return df.reset_index(drop=True), None
+
+
+def write_frame(data: FrameData, path: Path, *, sweep_started: bool) -> bool:
+    """Write the frame to `path` (the run directory's data.parquet). Returns whether a new file was written.
+
+    The file already there is kept when it holds the same rows (re-running a notebook cell resumes the sweep).
+    A sweep whose trials started keeps its own data: another frame under its name is refused, never written over.
+    """
+    if path.exists():
+        if path.read_bytes() == data.parquet or _same_rows(path, data.parquet):
+            return False
+        if sweep_started:
+            raise DataError(f"{path.parent} already holds a sweep of another DataFrame ({path} holds different "
+                            f"rows); pass another name=, or delete that directory to start over")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".parquet.tmp")
+    tmp.write_bytes(data.parquet)
+    tmp.replace(path)
+    return True
+
+
+def _same_rows(path: Path, parquet: bytes) -> bool:
+    try:  # both read back from Parquet, so a dtype Parquet changes on the way (index, resolution) compares alike
+        return pd.read_parquet(path).equals(pd.read_parquet(io.BytesIO(parquet)))
+    except Exception:  # noqa: BLE001 - an unreadable file is simply not the same data
+        return False
