@@ -237,6 +237,7 @@ def _assemble(bundles: dict[str, SeriesBundle], cut: tuple[pd.Timestamp, pd.Time
         per_series[name] = {"rows": b.summary["rows"], "start": b.summary["date_range"]["start"],
                             "end": b.summary["date_range"]["end"], "windows": {s: len(out[s]) for s in SPLITS},
                             "gaps": b.summary["gaps"]["count"], "outliers": len(b.summary["outliers"]),
+                            "unusual": len(b.summary["unusual"]),
                             "splits": split_summary}
     splits = {s: _concat(parts[s]) for s in SPLITS}
     scaler = Scaler(scalers[0].kind, list(first.feature_names), np.stack([s.center for s in scalers]),
@@ -285,7 +286,9 @@ def _panel_summary(bundles: dict[str, SeriesBundle], cut: tuple[pd.Timestamp, pd
         # each series' file label names its id; only the series where the calendar made rows up
         "invented_rows": [e for b in bundles.values() for e in b.summary.get("invented_rows") or [] if e["invented"]],
         "outliers": [dict(o, series=n) for n, b in bundles.items() for o in b.summary["outliers"]],
-        "outlier_policy": data.outlier_policy, "outlier_threshold": data.outlier_threshold,
+        "unusual": [dict(o, series=n) for n, b in bundles.items() for o in b.summary["unusual"]],
+        "outlier_rule": data.outlier_rule, "outlier_policy": data.outlier_policy,
+        "outlier_threshold": data.outlier_threshold,
         "overlap_dropped": {"count": 0, "dates": []},
         "feature_names": list(s0["feature_names"]), "target_names": list(s0["target_names"]),
         "ignored_columns": list(s0["ignored_columns"]),
