@@ -264,7 +264,7 @@ def _impossible(x: pd.Series, level: pd.Series, limit: float, log_limit: float |
     """Which values are impossible, and each one's move in units of the limit.
 
     Impossible: farther than `limit` from the trailing level and farther than `limit` x (rows since) from each of
-    the last ANCHORS good values, and (`log_limit` given: a positive series) as far in log terms. A good value is
+    the last ANCHORS good values, and (`log_limit` given: a multiplicative series) as far in log terms. A good value is
     an earlier value not itself impossible, so a run of garbage (a week logged in the wrong unit) is judged against
     the real values before it, not its own kind; two anchors, so one garbage value the rule missed does not make
     the real ones after it look impossible. Only earlier values decide: the rule is causal."""
@@ -274,22 +274,27 @@ def _impossible(x: pd.Series, level: pd.Series, limit: float, log_limit: float |
         logs = np.log(values) if log_limit is not None else values
         log_lev = np.log(lev) if log_limit is not None else lev
     logs = np.where(np.isnan(values), np.nan, np.nan_to_num(logs, nan=-np.inf))  # <= 0: infinitely far in ratio
-    candidate = np.abs(values - lev) > limit  # far from the level: the only rows the loop needs to judge
+    observed = ~np.isnan(values)
     flags = np.zeros(len(values), dtype=bool)
     ratio = np.zeros(len(values))
-    good: list[tuple[int, float, float]] = []  # (row, value, log value) of the last ANCHORS good values
-    for i, v in enumerate(values):
-        if np.isnan(v):
-            continue
-        if candidate[i] and good:
-            move = min([abs(v - lev[i]) / limit] + [abs(v - g) / (limit * (i - j)) for j, g, _ in good])
-            log_move = np.inf if log_limit is None or v <= 0 else min(
-                [abs(logs[i] - log_lev[i]) / log_limit] + [abs(logs[i] - lg) / (log_limit * (i - j))
-                                                           for j, _, lg in good])
-            if move > 1 and log_move > 1:
-                flags[i], ratio[i] = True, move
-                continue
-        good = [*good[1 - ANCHORS:], (i, v, logs[i])] if ANCHORS > 1 else [(i, v, logs[i])]
+    # Only a value far from the level can be impossible, so only those rows are judged, in order (each judgement
+    # needs the earlier ones: a flagged value is no anchor).
+    for i in np.flatnonzero(observed & (np.abs(values - lev) > limit)):
+        anchors: list[int] = []  # the last ANCHORS good rows before i
+        j = i - 1
+        while j >= 0 and len(anchors) < ANCHORS:
+            if observed[j] and not flags[j]:
+                anchors.append(j)
+            j -= 1
+        if not anchors:
+            continue  # the series' first value: nothing to judge it by
+        v = values[i]
+        move = min([abs(v - lev[i]) / limit] + [abs(v - values[j]) / (limit * (i - j)) for j in anchors])
+        log_move = np.inf if log_limit is None or v <= 0 else min(
+            [abs(logs[i] - log_lev[i]) / log_limit] + [abs(logs[i] - logs[j]) / (log_limit * (i - j))
+                                                       for j in anchors])
+        if move > 1 and log_move > 1:
+            flags[i], ratio[i] = True, move
     return pd.Series(flags, index=x.index), pd.Series(ratio, index=x.index)
 
 
