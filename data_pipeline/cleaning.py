@@ -137,7 +137,8 @@ def regularize(frame: pd.DataFrame, freq: BaseOffset, label: str) -> tuple[pd.Da
 # error, a sign error or a garbage spike is far from all of them. Impossible: a move more than IMPOSSIBLE_FACTOR
 # times the largest move the training split shows (its 99% quantile, leaving out at least TAIL_ROWS moves, so
 # garbage under 1% of the rows cannot widen it: Delhi's file holds 9 garbage pressures in 1,461 rows). Two anchors,
-# counted per row, so a missed or repaired value does not make the real ones after it look impossible. A series
+# counted per row, so a missed or repaired value does not make the real ones after it look impossible; a value
+# that carries on from the flagged one just before it is a shift or a turn under way and is kept (`_carries_on`). A series
 # positive throughout its training split and grown GROWTH_FACTOR-fold over it (prices, GDP) must also move that far
 # in ratio (log) terms: its moves grow with its level, so a crash of a stock that grew tenfold is not judged by the
 # moves of its cheap years, while a unit error (x10 and beyond) or a sign error still is. IMPOSSIBLE_FACTOR: on
@@ -149,6 +150,8 @@ TAIL_ROWS = 5
 MOVE_TAIL_Q = 0.01
 ANCHORS = 2
 GROWTH_FACTOR = 2.0
+UNIT_RATIO = 5.0
+SHIFT_SHARE = 0.25
 RULE_IMPOSSIBLE, RULE_ROBUST_Z = "impossible", "robust_z"
 
 
@@ -259,15 +262,31 @@ def fit_outlier_stats(frame: pd.DataFrame, freq: BaseOffset | pd.Timedelta) -> O
     return OutlierStats(center, scale, rows, largest, largest_log)
 
 
+def _carries_on(value: float, previous: float, origin: float, limit: float) -> bool:
+    """Whether `value` carries on a run that left the level `origin` (the last good value before the run) at the
+    `previous` value: within `limit` of it, or much nearer to it than to `origin` (SHIFT_SHARE of the distance: a
+    recession falling month after month), and not an order of magnitude (UNIT_RATIO-fold or more) or a sign away
+    from `origin` (a run in the wrong unit or sign stays impossible)."""
+    step = abs(value - previous)
+    if step > limit and step > SHIFT_SHARE * abs(value - origin):
+        return False
+    if abs(origin) <= limit:  # near zero in the series' own terms, a ratio means nothing
+        return True
+    return 1 / UNIT_RATIO < value / origin < UNIT_RATIO
+
+
 def _impossible(x: pd.Series, level: pd.Series, limit: float, log_limit: float | None
                 ) -> tuple[pd.Series, pd.Series]:
     """Which values are impossible, and each one's move in units of the limit.
 
     Impossible: farther than `limit` from the trailing level and farther than `limit` x (rows since) from each of
-    the last ANCHORS good values, and (`log_limit` given: a multiplicative series) as far in log terms. A good value is
-    an earlier value not itself impossible, so a run of garbage (a week logged in the wrong unit) is judged against
-    the real values before it, not its own kind; two anchors, so one garbage value the rule missed does not make
-    the real ones after it look impossible. Only earlier values decide: the rule is causal."""
+    the last ANCHORS good values, and (`log_limit` given: a multiplicative series) as far in log terms. A good value
+    is an earlier value not itself impossible, so a run of garbage (a week logged in the wrong unit) is judged
+    against the real values before it, not its own kind; two anchors, so one garbage value the rule missed does not
+    make the real ones after it look impossible. A value that carries on from a flagged one just before it
+    (`_carries_on`) is a level shift or a turn under way, not an isolated spike: kept, as is the rest of that run.
+    Only the first value of a sudden real shift is repaired: causally it cannot be told from a spike. Only earlier
+    values decide: the rule is causal."""
     values = x.to_numpy(dtype=np.float64)
     lev = level.to_numpy(dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -276,7 +295,9 @@ def _impossible(x: pd.Series, level: pd.Series, limit: float, log_limit: float |
     logs = np.where(np.isnan(values), np.nan, np.nan_to_num(logs, nan=-np.inf))  # <= 0: infinitely far in ratio
     observed = ~np.isnan(values)
     flags = np.zeros(len(values), dtype=bool)
+    in_run = np.zeros(len(values), dtype=bool)  # far from the level: flagged, or kept as carrying on a shift
     ratio = np.zeros(len(values))
+    origin = np.nan  # the last good value before the current run
     # Only a value far from the level can be impossible, so only those rows are judged, in order (each judgement
     # needs the earlier ones: a flagged value is no anchor).
     for i in np.flatnonzero(observed & (np.abs(values - lev) > limit)):
@@ -293,8 +314,18 @@ def _impossible(x: pd.Series, level: pd.Series, limit: float, log_limit: float |
         log_move = np.inf if log_limit is None or v <= 0 else min(
             [abs(logs[i] - log_lev[i]) / log_limit] + [abs(logs[i] - logs[j]) / (log_limit * (i - j))
                                                        for j in anchors])
-        if move > 1 and log_move > 1:
-            flags[i], ratio[i] = True, move
+        if move <= 1 or log_move <= 1:
+            continue
+        prev = i - 1
+        while prev >= 0 and not observed[prev]:
+            prev -= 1
+        in_run[i] = True
+        if prev >= 0 and in_run[prev]:
+            if _carries_on(v, values[prev], origin, limit):
+                continue
+        else:
+            origin = values[anchors[0]]
+        flags[i], ratio[i] = True, move
     return pd.Series(flags, index=x.index), pd.Series(ratio, index=x.index)
 
 

@@ -51,6 +51,33 @@ def test_a_real_recession_on_a_smooth_series_is_kept_and_scored_but_reported():
         assert not bundle.unobserved.loc[d, "realinv"]
 
 
+def _smooth_jobs() -> pd.DataFrame:
+    """A smooth monthly employment-like series (growth 0.3 a month, noise 0.3) with the issue's two real turns: a
+    recession (-2.6% in a month, then six months falling 4 a month) and a boom (20 months growing 2 a month)."""
+    rng = np.random.default_rng(0)
+    steps = 0.3 + rng.normal(0, 0.3, 300)
+    steps[230] = -0.026 * 870
+    steps[231:237] = -4.0
+    steps[270:290] = 2.0
+    dates = pd.date_range("1990-01-01", periods=300, freq="MS").strftime("%Y-%m-%d")
+    return pd.DataFrame({"date": dates, "jobs": 800 + np.cumsum(steps)})
+
+
+def test_a_recession_and_a_boom_on_a_smooth_series_are_kept_all_but_the_sudden_first_step():
+    df = _smooth_jobs()
+    before = _clean(df, outlier_rule="robust_z")
+    assert len(_repaired(before)) >= 20  # the rule before rewrote most of both turns
+    bundle = _clean(df)
+    # The first month of a sudden step cannot be told from a spike without looking ahead; every month after it
+    # carries on from it, so the recession and the whole boom are kept, reported and scored.
+    assert _repaired(bundle) == [df.date[230]]
+    kept = {o["date"] for o in bundle.summary["unusual"]}
+    assert set(df.date[231:237]) & kept and set(df.date[272:290]) & kept
+    assert not bundle.unobserved["jobs"].drop(df.date[230]).any()
+    np.testing.assert_array_equal(bundle.train["jobs"].drop(df.date[230]).to_numpy(),
+                                  df.set_index("date")["jobs"].drop(df.date[230]).to_numpy())
+
+
 @pytest.mark.parametrize(("row", "corrupt"), [(120, lambda v: v * 100), (150, lambda v: v + 1e6),
                                               (170, lambda v: -v), (90, lambda v: v / 1000)])
 def test_a_unit_error_a_huge_spike_and_a_sign_error_are_repaired_and_nothing_else(row, corrupt):
