@@ -130,22 +130,22 @@ def regularize(frame: pd.DataFrame, freq: BaseOffset, label: str) -> tuple[pd.Da
     return frame.reindex(grid), gaps, len(missing)
 
 
-# The default rule (data.outlier_rule=impossible) repairs only what no real process produces. A value's "move" is
-# its distance from the nearest anchor: the trailing level (median of the rows before it) or one of the last
-# ANCHORS good values before it (per row since that value). A recession, a boom or a trend leaving the training
-# range moves step by step, so it stays close to the last values even when the lagging median falls behind; a unit
-# error, a sign error or a garbage spike is far from all of them. Impossible: a move more than IMPOSSIBLE_FACTOR
-# times the largest move the training split shows (its 99% quantile, leaving out at least TAIL_ROWS moves, so
-# garbage under 1% of the rows cannot widen it: Delhi's file holds 9 garbage pressures in 1,461 rows). Two anchors,
-# counted per row, so a missed or repaired value does not make the real ones after it look impossible; a value
-# that carries on from the flagged one just before it is a shift or a turn under way and is kept (`_carries_on`). A series
-# positive throughout its training split and grown GROWTH_FACTOR-fold over it (prices, GDP) must also move that far
-# in ratio (log) terms: its moves grow with its level, so a crash of a stock that grew tenfold is not judged by the
-# moves of its cheap years, while a unit error (x10 and beyond) or a sign error still is. IMPOSSIBLE_FACTOR: on
-# benchmarks/cleaning.py's corpus of 32 real series, 4 repairs 1 real value of 30,132 (the 2010 census hiring
-# spike in US government employment) and catches 90% of spikes of 20+ robust sd and 99.8% of unit errors that
-# move a value 20+ robust sd; 3 on the 99.5% quantile repaired 2 and caught 91%.
-IMPOSSIBLE_FACTOR = 4.0
+# The default rule (data.outlier_rule=impossible) repairs only what no real process produces. A value's "move" is its
+# distance from the nearest anchor: the trailing level (median of the rows before it) or one of the last ANCHORS good
+# values before it (per row since that value). A recession, a boom or a trend leaving the training range moves step by
+# step, so it stays close to the last values even when the lagging median falls behind; a unit error, a sign error or
+# a garbage spike is far from all of them. Impossible: a move more than IMPOSSIBLE_FACTOR times the largest move the
+# training split shows (its 99% quantile, leaving out at least TAIL_ROWS moves, so garbage under 1% of the rows cannot
+# widen it: Delhi's file holds 9 garbage pressures in 1,461 rows). Two anchors, counted per row, so a missed or
+# repaired value does not make the real ones after it look impossible; a value that carries on from the flagged one
+# just before it is a shift or a turn under way and is kept (`_carries_on`). A series positive throughout its training
+# split and grown GROWTH_FACTOR-fold over it (prices, GDP) must also move that far in ratio (log) terms: its moves
+# grow with its level, so a crash of a stock that grew tenfold is not judged by the moves of its cheap years, while a
+# unit error (x10 and beyond) or a sign error still is. IMPOSSIBLE_FACTOR, on benchmarks/cleaning.py's corpus of 32
+# real series (30,132 real values): 3 repairs 2 real values (the 2010 census hiring spike in US government employment
+# and its end) and catches 94% of spikes of 20+ robust sd and 99.8% of unit errors that move a value 20+ robust sd; 4
+# repairs 1 and catches 90% of those spikes.
+IMPOSSIBLE_FACTOR = 3.0
 TAIL_ROWS = 5
 MOVE_TAIL_Q = 0.01
 ANCHORS = 2
@@ -378,7 +378,7 @@ def handle_outliers(
                                             None if big_log is None else IMPOSSIBLE_FACTOR * big_log)
             mask, ratio = impossible.reindex(frame.index), ratio.reindex(frame.index)
             lo, hi = level - limit, level + limit
-            why = {d: f"impossible: {ratio[d] * IMPOSSIBLE_FACTOR:.0f}x the training split's largest move "
+            why = {d: f"impossible: {ratio[d] * IMPOSSIBLE_FACTOR:.1f}x the training split's largest move "
                       f"({big:.3g}) away from the trailing level ({level[d]:.4g}) and from the last good values "
                       f"(limit {IMPOSSIBLE_FACTOR:g}x, per row since a value)" for d in x.index[mask]}
             for d in x.index[beyond_z & ~mask]:
