@@ -147,7 +147,7 @@ def regularize(frame: pd.DataFrame, freq: BaseOffset, label: str) -> tuple[pd.Da
 # repairs 1 and catches 90% of those spikes.
 IMPOSSIBLE_FACTOR = 3.0
 TAIL_ROWS = 5
-MOVE_TAIL_Q = 0.01
+MOVE_TAIL_Q = 0.01  # the largest move: the top 1% of the training split's moves left out
 ANCHORS = 2
 GROWTH_FACTOR = 2.0
 UNIT_RATIO = 5.0
@@ -160,8 +160,8 @@ class OutlierStats:
     """Per-column statistics learned on the training data; None = column not checked (no spread to judge by).
 
     `center`/`scale`: the robust z of the residual against the trailing level (rule robust_z; under the default
-    rule, what marks a value unusual). `largest_move`: the training split's 99.5% quantile of moves (rule
-    impossible)."""
+    rule, what marks a value unusual). `largest_move`: the training split's largest move (its MOVE_TAIL_Q upper
+    quantile; rule impossible); `largest_log_move`: the same in log terms, for a multiplicative series (else None)."""
 
     center: dict[str, float]
     scale: dict[str, float | None]
@@ -216,8 +216,8 @@ def _move(x: pd.Series, level: pd.Series) -> pd.Series:
 
 
 def _largest_move(values: pd.Series, rows: int) -> float | None:
-    """The training moves' 99.5% quantile, with at least TAIL_ROWS moves above it: in a short training split the
-    99.5% quantile is the largest move, which a single garbage value would set."""
+    """The training moves' upper MOVE_TAIL_Q quantile, with at least TAIL_ROWS moves above it: in a short training
+    split the 99% quantile is the largest move, which a single garbage value would set."""
     moves = _move(values, _level(values, rows)).dropna()
     if moves.empty:
         return None
@@ -276,8 +276,9 @@ def _carries_on(value: float, previous: float, origin: float, limit: float) -> b
 
 
 def _impossible(x: pd.Series, level: pd.Series, limit: float, log_limit: float | None
-                ) -> tuple[pd.Series, pd.Series]:
-    """Which values are impossible, and each one's move in units of the limit.
+                ) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Which values are impossible, each one's move in units of the limit, and which were kept only as carrying on
+    a shift.
 
     Impossible: farther than `limit` from the trailing level and farther than `limit` x (rows since) from each of
     the last ANCHORS good values, and (`log_limit` given: a multiplicative series) as far in log terms. A good value
@@ -296,6 +297,7 @@ def _impossible(x: pd.Series, level: pd.Series, limit: float, log_limit: float |
     observed = ~np.isnan(values)
     flags = np.zeros(len(values), dtype=bool)
     in_run = np.zeros(len(values), dtype=bool)  # far from the level: flagged, or kept as carrying on a shift
+    carried = np.zeros(len(values), dtype=bool)
     ratio = np.zeros(len(values))
     origin = np.nan  # the last good value before the current run
     # Only a value far from the level can be impossible, so only those rows are judged, in order (each judgement
@@ -322,11 +324,12 @@ def _impossible(x: pd.Series, level: pd.Series, limit: float, log_limit: float |
         in_run[i] = True
         if prev >= 0 and in_run[prev]:
             if _carries_on(v, values[prev], origin, limit):
+                carried[i] = True
                 continue
         else:
             origin = values[anchors[0]]
         flags[i], ratio[i] = True, move
-    return pd.Series(flags, index=x.index), pd.Series(ratio, index=x.index)
+    return (pd.Series(flags, index=x.index), pd.Series(ratio, index=x.index), pd.Series(carried, index=x.index))
 
 
 def handle_outliers(
@@ -374,17 +377,19 @@ def handle_outliers(
                 continue
             limit = IMPOSSIBLE_FACTOR * big
             big_log = stats.largest_log_move.get(col)
-            impossible, ratio = _impossible(src, level_all, limit,
-                                            None if big_log is None else IMPOSSIBLE_FACTOR * big_log)
-            mask, ratio = impossible.reindex(frame.index), ratio.reindex(frame.index)
+            impossible, ratio, carried = _impossible(src, level_all, limit,
+                                                     None if big_log is None else IMPOSSIBLE_FACTOR * big_log)
+            mask, ratio, carried = (impossible.reindex(frame.index), ratio.reindex(frame.index),
+                                    carried.reindex(frame.index))
             lo, hi = level - limit, level + limit
             why = {d: f"impossible: {ratio[d] * IMPOSSIBLE_FACTOR:.1f}x the training split's largest move "
                       f"({big:.3g}) away from the trailing level ({level[d]:.4g}) and from the last good values "
                       f"(limit {IMPOSSIBLE_FACTOR:g}x, per row since a value)" for d in x.index[mask]}
             for d in x.index[beyond_z & ~mask]:
+                reason = ("carries on from the flagged value before it (a shift or a turn under way)" if carried[d]
+                          else f"within {IMPOSSIBLE_FACTOR:g}x the training split's largest move")
                 unusual.append({"column": col, "date": str(d.date()), "value": float(x[d]), "file": label,
-                                "why": f"robust z {z[d]:.1f} > {threshold:g}, within {IMPOSSIBLE_FACTOR:g}x the "
-                                       f"training split's largest move: kept and scored"})
+                                "why": f"robust z {z[d]:.1f} > {threshold:g}, but {reason}: kept and scored"})
         flags[col] = mask
         for d in x.index[mask]:
             repaired.append({"column": col, "date": str(d.date()), "value": float(x[d]), "file": label,

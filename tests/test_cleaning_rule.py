@@ -71,8 +71,9 @@ def test_a_recession_and_a_boom_on_a_smooth_series_are_kept_all_but_the_sudden_f
     # The first month of a sudden step cannot be told from a spike without looking ahead; every month after it
     # carries on from it, so the recession and the whole boom are kept, reported and scored.
     assert _repaired(bundle) == [df.date[230]]
-    kept = {o["date"] for o in bundle.summary["unusual"]}
-    assert set(df.date[231:237]) & kept and set(df.date[272:290]) & kept
+    kept = {o["date"]: o["why"] for o in bundle.summary["unusual"]}
+    assert set(df.date[231:237]) & set(kept) and set(df.date[272:290]) & set(kept)
+    assert "carries on from the flagged value" in kept[df.date[231]]  # the report says why it was kept
     assert not bundle.unobserved["jobs"].drop(df.date[230]).any()
     np.testing.assert_array_equal(bundle.train["jobs"].drop(df.date[230]).to_numpy(),
                                   df.set_index("date")["jobs"].drop(df.date[230]).to_numpy())
