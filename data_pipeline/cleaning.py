@@ -139,12 +139,12 @@ def regularize(frame: pd.DataFrame, freq: BaseOffset, label: str) -> tuple[pd.Da
 # widen it: Delhi's file holds 9 garbage pressures in 1,461 rows). Two anchors, counted per row, so a missed or
 # repaired value does not make the real ones after it look impossible; a value that carries on from the flagged one
 # just before it is a shift or a turn under way and is kept (`_carries_on`). A series positive throughout its training
-# split and grown GROWTH_FACTOR-fold over it (prices, GDP) must also move that far in ratio (log) terms: its moves
-# grow with its level, so a crash of a stock that grew tenfold is not judged by the moves of its cheap years, while a
-# unit error (x10 and beyond) or a sign error still is. IMPOSSIBLE_FACTOR, on benchmarks/cleaning.py's corpus of 32
-# real series (30,132 real values): 3 repairs 2 real values (the 2010 census hiring spike in US government employment
-# and its end) and catches 94% of spikes of 20+ robust sd and 99.8% of unit errors that move a value 20+ robust sd; 4
-# repairs 1 and catches 90% of those spikes.
+# split and grown GROWTH_FACTOR-fold over it (prices, GDP) is judged in ratio (log) terms instead: its moves grow with
+# its level, so a crash of a stock that grew tenfold is not judged by the moves of its cheap years, while a unit error
+# (x10 and beyond) or a sign error still is. IMPOSSIBLE_FACTOR, on benchmarks/cleaning.py's corpus of 32 real series
+# (30,132 real values): 3 repairs 2 real values (the 2010 census hiring spike in US government employment and its end)
+# and catches 94% of spikes of 20+ robust sd and all unit errors that move a value 20+ robust sd; 4 repairs 1 and
+# catches 90% of those spikes.
 IMPOSSIBLE_FACTOR = 3.0
 TAIL_ROWS = 5
 MOVE_TAIL_Q = 0.01  # the largest move: the top 1% of the training split's moves left out
@@ -281,7 +281,7 @@ def _impossible(x: pd.Series, level: pd.Series, limit: float, log_limit: float |
     a shift.
 
     Impossible: farther than `limit` from the trailing level and farther than `limit` x (rows since) from each of
-    the last ANCHORS good values, and (`log_limit` given: a multiplicative series) as far in log terms. A good value
+    the last ANCHORS good values; a multiplicative series (`log_limit` given) is judged so in log terms. A good value
     is an earlier value not itself impossible, so a run of garbage (a week logged in the wrong unit) is judged
     against the real values before it, not its own kind; two anchors, so one garbage value the rule missed does not
     make the real ones after it look impossible. A value that carries on from a flagged one just before it
@@ -302,7 +302,11 @@ def _impossible(x: pd.Series, level: pd.Series, limit: float, log_limit: float |
     origin = np.nan  # the last good value before the current run
     # Only a value far from the level can be impossible, so only those rows are judged, in order (each judgement
     # needs the earlier ones: a flagged value is no anchor).
-    for i in np.flatnonzero(observed & (np.abs(values - lev) > limit)):
+    far = np.abs(values - lev) > limit
+    if log_limit is not None:
+        with np.errstate(invalid="ignore"):
+            far |= ~(np.abs(logs - log_lev) <= log_limit)  # a value <= 0 is infinitely far in ratio terms
+    for i in np.flatnonzero(observed & far):
         anchors: list[int] = []  # the last ANCHORS good rows before i
         j = i - 1
         while j >= 0 and len(anchors) < ANCHORS:
@@ -316,7 +320,8 @@ def _impossible(x: pd.Series, level: pd.Series, limit: float, log_limit: float |
         log_move = np.inf if log_limit is None or v <= 0 else min(
             [abs(logs[i] - log_lev[i]) / log_limit] + [abs(logs[i] - logs[j]) / (log_limit * (i - j))
                                                        for j in anchors])
-        if move <= 1 or log_move <= 1:
+        move = log_move if log_limit is not None else move  # a multiplicative series: judged in ratio terms
+        if move <= 1:
             continue
         prev = i - 1
         while prev >= 0 and not observed[prev]:
@@ -382,9 +387,11 @@ def handle_outliers(
             mask, ratio, carried = (impossible.reindex(frame.index), ratio.reindex(frame.index),
                                     carried.reindex(frame.index))
             lo, hi = level - limit, level + limit
-            why = {d: f"impossible: {ratio[d] * IMPOSSIBLE_FACTOR:.1f}x the training split's largest move "
-                      f"({big:.3g}) away from the trailing level ({level[d]:.4g}) and from the last good values "
-                      f"(limit {IMPOSSIBLE_FACTOR:g}x, per row since a value)" for d in x.index[mask]}
+            terms = (f"largest move ({big:.3g})" if big_log is None
+                     else f"largest move in ratio terms (x{np.exp(big_log):.3g})")
+            why = {d: f"impossible: {ratio[d] * IMPOSSIBLE_FACTOR:.1f}x the training split's {terms} away from the "
+                      f"trailing level ({level[d]:.4g}) and from the last good values (limit {IMPOSSIBLE_FACTOR:g}x, "
+                      "per row since a value)" for d in x.index[mask]}
             for d in x.index[beyond_z & ~mask]:
                 reason = ("carries on from the flagged value before it (a shift or a turn under way)" if carried[d]
                           else f"within {IMPOSSIBLE_FACTOR:g}x the training split's largest move")
