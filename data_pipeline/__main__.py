@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from data_pipeline.build import build_windowed_data
 from data_pipeline.config import DataConfig, SplitConfig, WindowConfig
 from data_pipeline.config_files import apply_overrides, load_yaml
-from data_pipeline.errors import DataError
+from data_pipeline.errors import MAX_LISTED, DataError
 
 SECTIONS = {"data": DataConfig, "window": WindowConfig, "split": SplitConfig}
 
@@ -75,10 +75,18 @@ def human_summary(s: dict[str, Any]) -> str:
         lines.append(f"missing:    {s['nan_filled']} (policy {s['nan_policy']})")
     if s["overlap_dropped"]["count"]:
         lines.append(f"overlap:    dropped {s['overlap_dropped']['dates']} from training (test file wins)")
-    lines.append(f"outliers:   {len(s['outliers'])} flagged (policy {s['outlier_policy']})")
+    rule = s.get("outlier_rule", "impossible")
+    lines.append(f"outliers:   {len(s['outliers'])} repaired (rule {rule}, policy {s['outlier_policy']}; never scored)")
     for o in s["outliers"]:
-        where = f" (series {o['series']})" if "series" in o else ""
-        lines.append(f"            {o['column']} = {o['value']:g} on {o['date']}{where}")
+        lines.append(f"            {_value(o)}: {o.get('why', '')}")
+    unusual = s.get("unusual") or []
+    if unusual:
+        lines.append(f"unusual:    {len(unusual)} kept and scored (robust z above {s['outlier_threshold']:g} but "
+                     "possible: a turn, a shift, a new range)")
+        for o in unusual[:MAX_LISTED]:
+            lines.append(f"            {_value(o)}")
+        if len(unusual) > MAX_LISTED:
+            lines.append(f"            ... {len(unusual) - MAX_LISTED} more in the --json summary")
     lines.append(f"features:   {s['feature_names']} (targets {s['target_names']})")
     for note in s.get("notes", []):
         lines.append(f"note:       {note}")
@@ -87,6 +95,11 @@ def human_summary(s: dict[str, Any]) -> str:
             f"{name + ':':<11} targets {r['start']} .. {r['end']} ({r['rows']} rows), {s['windows'][name]} windows"
         )
     return "\n".join(lines)
+
+
+def _value(o: dict[str, Any]) -> str:
+    where = f" (series {o['series']})" if "series" in o else ""
+    return f"{o['column']} = {o['value']:g} on {o['date']}{where}"
 
 
 def _frequency_origin(s: dict[str, Any]) -> str:

@@ -41,10 +41,18 @@ class DataConfig(StrictModel):
         None, description="Columns to forecast (subset of features); default: all."
     )
     calendar_features: bool = Field(False, description="Add day-of-year / day-of-week sin/cos inputs.")
-    outlier_policy: Literal["keep", "clip", "interpolate"] = "interpolate"
+    outlier_rule: Literal["impossible", "robust_z"] = Field(
+        "impossible", description="Which values `outlier_policy` repairs: impossible (only values no real process "
+        "produces: a move from the earlier rows far beyond the largest the training split shows, e.g. a unit or "
+        "sign error or a garbage spike; values above `outlier_threshold` are reported as unusual but kept and "
+        "scored) or robust_z (every value above `outlier_threshold`, the rule before: also real turns of smooth "
+        "series).")
+    outlier_policy: Literal["keep", "clip", "interpolate"] = Field(
+        "interpolate", description="What happens to a value the rule repairs: interpolate (the last good value "
+        "carried forward), clip (to the rule's band) or keep (listed only); it is never scored either way.")
     outlier_threshold: float = Field(
-        8.0, gt=0, description="Robust z-score (median/MAD) above which a value is physically implausible."
-    )
+        8.0, gt=0, description="Robust z-score (median/MAD of the residual against the trailing level) above which "
+        "a value is unusual (rule impossible: reported, kept) or repaired (rule robust_z).")
     frequency: str = Field(
         AUTO_FREQUENCY,
         description="Calendar of the series: auto (inferred; business-day data becomes B), a pandas alias "

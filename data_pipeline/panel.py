@@ -226,6 +226,7 @@ def _assemble(bundles: dict[str, SeriesBundle], cut: tuple[pd.Timestamp, pd.Time
                             "leading_rows_dropped": b.summary["span"]["leading_rows_dropped"],
                             "trailing_rows_dropped": b.summary["span"]["trailing_rows_dropped"],
                             "gaps": b.summary["gaps"]["count"], "outliers": len(b.summary["outliers"]),
+                            "unusual": len(b.summary["unusual"]),
                             "splits": split_summary}
     splits = {s: _concat(parts[s]) for s in SPLITS}
     scaler = Scaler(scalers[0].kind, list(first.feature_names), np.stack([s.center for s in scalers]),
@@ -274,7 +275,9 @@ def _panel_summary(bundles: dict[str, SeriesBundle], cut: tuple[pd.Timestamp, pd
         # each series' file label names its id; only the series where the calendar made rows up
         "invented_rows": [e for b in bundles.values() for e in b.summary.get("invented_rows") or [] if e["invented"]],
         "outliers": [dict(o, series=n) for n, b in bundles.items() for o in b.summary["outliers"]],
-        "outlier_policy": data.outlier_policy, "outlier_threshold": data.outlier_threshold,
+        "unusual": [dict(o, series=n) for n, b in bundles.items() for o in b.summary["unusual"]],
+        "outlier_rule": data.outlier_rule, "outlier_policy": data.outlier_policy,
+        "outlier_threshold": data.outlier_threshold,
         "overlap_dropped": {"count": 0, "dates": []},
         "feature_names": list(s0["feature_names"]), "target_names": list(s0["target_names"]),
         "ignored_columns": list(s0["ignored_columns"]),

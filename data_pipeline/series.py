@@ -181,26 +181,21 @@ def clean_series(cfg: DataConfig, split: SplitConfig | None, source: tuple[pd.Da
     n_fit = (training_rows(len(train), test is not None, split) if train_until is None
              else int(train.index.searchsorted(train_until)))
     stats = cleaning.fit_outlier_stats(train.iloc[:n_fit], cleaning.typical_step(train.index) if freq is None else freq)
-    train_clean, flagged, train_flags = cleaning.handle_outliers(
-        train, stats, cfg.outlier_threshold, cfg.outlier_policy, label
-    )
-    unobserved = train.isna() | train_flags
-    train_clean = cleaning.fill_missing(train_clean, train_gap_rows, cfg.gap_policy)
+    judged = cleaning.handle_outliers(train, stats, cfg.outlier_threshold, cfg.outlier_policy, label,
+                                      rule=cfg.outlier_rule)
+    flagged, unusual = judged.repaired, judged.unusual
+    unobserved = train.isna() | judged.flags  # repaired values are not observations; unusual ones are
+    train_clean = cleaning.fill_missing(judged.frame, train_gap_rows, cfg.gap_policy)
     if test is not None:
         for col, n in cleaning.check_nans(test, test_gap_rows, cfg.nan_policy, tlabel).items():
             nan_counts[col] = nan_counts.get(col, 0) + n
         # Scale comes from training only; the trailing level looks back into training for the first days.
-        test_clean, tflagged, test_flags = cleaning.handle_outliers(
-            test,
-            stats,
-            cfg.outlier_threshold,
-            cfg.outlier_policy,
-            tlabel,
-            level_source=pd.concat([train, test]),
-        )
-        flagged += tflagged
-        unobserved = pd.concat([unobserved, test.isna() | test_flags])
-        test = cleaning.fill_missing(test_clean, test_gap_rows, cfg.gap_policy, history=train_clean)
+        tjudged = cleaning.handle_outliers(test, stats, cfg.outlier_threshold, cfg.outlier_policy, tlabel,
+                                           level_source=pd.concat([train, test]), rule=cfg.outlier_rule)
+        flagged += tjudged.repaired
+        unusual += tjudged.unusual
+        unobserved = pd.concat([unobserved, test.isna() | tjudged.flags])
+        test = cleaning.fill_missing(tjudged.frame, test_gap_rows, cfg.gap_policy, history=train_clean)
 
     if cfg.calendar_features:
         unobserved = unobserved.join(cleaning.calendar_frame(unobserved.index) != cleaning.calendar_frame(
@@ -226,7 +221,9 @@ def clean_series(cfg: DataConfig, split: SplitConfig | None, source: tuple[pd.Da
         gap_policy=cfg.gap_policy,
         nan_filled=nan_counts,
         nan_policy=cfg.nan_policy,
-        outliers=flagged,
+        outliers=flagged,  # repaired (rule fired, policy applied, never scored); each says why
+        unusual=unusual,  # reported only: kept and scored
+        outlier_rule=cfg.outlier_rule,
         outlier_policy=cfg.outlier_policy,
         outlier_threshold=cfg.outlier_threshold,
         outlier_level_rows=stats.level_rows,

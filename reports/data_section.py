@@ -1,5 +1,6 @@
 """The report's Data section as tables a person reads: the source, the splits and their windows, the gaps that
-were filled, and the values flagged as implausible (data_summary.json keeps every detail)."""
+were filled, the values altered as impossible (and why) and the unusual ones kept (data_summary.json keeps every
+detail)."""
 
 from __future__ import annotations
 
@@ -56,7 +57,8 @@ def data_tables(summary: dict[str, Any]) -> list[tuple[str, pd.DataFrame]]:
                  **{f"{s} windows": (p.get("windows") or {}).get(s) for s in ("train", "val", "test")},
                  # rows before the first / after the last observation: cut, not filled (no invented history)
                  "rows cut before": p.get("leading_rows_dropped"), "rows cut after": p.get("trailing_rows_dropped"),
-                 "gaps": p.get("gaps"), "flagged": p.get("outliers")} for name, p in panel["per_series"].items()]
+                 "gaps": p.get("gaps"), "flagged": p.get("outliers"),
+                 "unusual kept": p.get("unusual")} for name, p in panel["per_series"].items()]
         rows += [{"series": name, "rows": None, "first date": f"dropped: {why}"}
                  for name, why in (panel.get("dropped") or {}).items()]
         tables.append((f"Series: {panel['count']} (id column {panel.get('id_column')!r}); one calendar cut: "
@@ -71,11 +73,19 @@ def data_tables(summary: dict[str, Any]) -> list[tuple[str, pd.DataFrame]]:
         tables.append((title, shown))
 
     outliers = summary.get("outliers") or []
+    rule = summary.get("outlier_rule", "robust_z")  # summaries written before the rule existed used robust_z
     if outliers:
         flagged = pd.DataFrame(outliers)
-        title = (f"Flagged implausible values: {len(flagged)} (policy {summary.get('outlier_policy')}, robust "
-                 f"z-score above {summary.get('outlier_threshold')})")
+        what = ("impossible values (far beyond any move the training split shows)" if rule == "impossible"
+                else f"values with a robust z-score above {summary.get('outlier_threshold')}")
+        title = (f"Flagged implausible values: {len(flagged)}, altered and never scored: {what} (data.outlier_rule="
+                 f"{rule}, policy {summary.get('outlier_policy')})")
         tables.append((title, flagged))
+    unusual = summary.get("unusual") or []
+    if unusual:
+        tables.append((f"Unusual values kept: {len(unusual)} (robust z-score above "
+                       f"{summary.get('outlier_threshold')}, but possible: kept as observed and scored)",
+                       pd.DataFrame(unusual)))
 
     nans = summary.get("nan_filled") or {}
     if nans:

@@ -74,8 +74,10 @@ def test_an_outlier_the_day_before_a_target_window_is_repaired_from_earlier_days
     # the repair is the last good value before it, in scaled units
     a = base.scaler.transform(df[["a", "b"]].to_numpy())[:, 0]
     assert base.val.x[w, -1, 0] == pytest.approx(a[day - 1], abs=1e-5)
-    assert base.summary["outliers"] == [{"column": "a", "date": df.date[day], "value": -500.0, "file": str(
-        tmp_path / "base.csv")}]
+    # the summary says which rule altered the value and why (the rule's reason added by issue #23)
+    assert [{k: o[k] for k in ("column", "date", "value", "file", "rule")} for o in base.summary["outliers"]] == [
+        {"column": "a", "date": df.date[day], "value": -500.0, "file": str(tmp_path / "base.csv"),
+         "rule": "impossible"}]
 
 
 def test_two_files_a_missing_test_input_is_filled_from_earlier_days_only(tmp_path):

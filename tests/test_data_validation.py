@@ -216,6 +216,13 @@ def test_delhi_garbage_pressure_all_flagged_nothing_else(caplog):
     assert b.train["meanpressure"].between(980, 1040).all()
 
 
+def test_delhi_garbage_the_robust_z_rule_flags_the_same_nine():
+    b = _load(str(TRAIN), outlier_rule="robust_z")
+    np.testing.assert_allclose(sorted(o["value"] for o in _flagged(b)), sorted(GARBAGE_PRESSURE), atol=0.1)
+    assert len(b.summary["outliers"]) == 9 and {o["rule"] for o in b.summary["outliers"]} == {"robust_z"}
+    assert b.summary["unusual"] == []  # the rule before reports nothing as unusual: it repairs
+
+
 def test_seattle_nothing_flagged():
     b = load_series(DataConfig())
     assert b.summary["outliers"] == []
