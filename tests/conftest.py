@@ -11,6 +11,17 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 DELHI = SHARED / "data" / "delhi_climate"
+DELHI_FILES = {"train": "DailyDelhiClimateTrain.csv", "test": "DailyDelhiClimateTest.csv"}
+
+
+def delhi(part: str) -> Path:
+    """The seed project's Delhi file (`train` or `test`). It is not shipped with the repository (it lives in
+    ../shared beside a clone): the calling test is skipped, saying so, where it is absent."""
+    path = DELHI / DELHI_FILES[part]
+    if not path.exists():
+        pytest.skip(f"the Delhi climate files are not beside this clone ({path} missing): they are the seed "
+                    "project's data, kept in ../shared/data/delhi_climate, not in the repository")
+    return path
 FIVE = ("lstm_ar", "lstm_nar", "gru_ar", "gru_nar", "transformer")
 
 # Hermetic: the suite behaves the same on a networked machine and an offline one. W&B never reaches for a

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import delhi
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -25,6 +26,7 @@ def _smoke(script: str, tmp_path: Path, *extra: str, runs_dir: bool = True, time
 
 
 def test_seed_task_benchmark_smoke(tmp_path: Path):
+    delhi("train")  # the seed task is the Delhi data: skipped where it is not beside the clone
     stdout, result = _smoke("seed_task.py", tmp_path)
     models = {row["model"] for row in result["table"]}
     assert {"persistence", "ridge", "gru_nar", "transformer"} <= models
@@ -41,6 +43,7 @@ def test_seed_task_benchmark_smoke(tmp_path: Path):
 
 
 def test_search_benchmark_smoke(tmp_path: Path):
+    delhi("train")  # on the seed task's Delhi data
     stdout, result = _smoke("search.py", tmp_path)
     assert set(result["results"]) == {"grid", "tpe", "tpe-6"}
     budgets = {"grid": 2, "tpe": 2, "tpe-6": 1}

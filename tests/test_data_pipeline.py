@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import delhi
 
 from data_pipeline import (
     DataConfig,
@@ -22,14 +23,11 @@ from data_pipeline import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-DELHI = Path(__file__).resolve().parents[2] / "shared" / "data" / "delhi_climate"
-TRAIN = DELHI / "DailyDelhiClimateTrain.csv"
-TEST = DELHI / "DailyDelhiClimateTest.csv"
 W = WindowConfig(input=30, output=7)
 
 
 def _delhi(tmp_path, **split):
-    cfg = DataConfig(path=str(TRAIN), test_path=str(TEST), cache_dir=str(tmp_path))
+    cfg = DataConfig(path=str(delhi("train")), test_path=str(delhi("test")), cache_dir=str(tmp_path))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         return build_windowed_data(cfg, W, SplitConfig(**split)), cfg
@@ -114,7 +112,7 @@ def test_scaler_fitted_on_train_only(tmp_path):
     np.testing.assert_allclose(wd.scaler.center, train_rows.mean(axis=0))
     np.testing.assert_allclose(wd.scaler.scale, train_rows.std(axis=0))
     # changing a test-period value must not move the scaler
-    df = pd.read_csv(TEST)
+    df = pd.read_csv(delhi("test"))
     df.loc[50, "meantemp"] += 5.0
     changed = tmp_path / "test_changed.csv"
     df.to_csv(changed, index=False)
@@ -156,7 +154,7 @@ def test_cache_hit_identical(tmp_path):
 
 def test_cache_invalidated_by_file_contents(tmp_path):
     src = tmp_path / "d.csv"
-    df = pd.read_csv(TRAIN)
+    df = pd.read_csv(delhi("train"))
     df.to_csv(src, index=False)
     cfg = DataConfig(path=str(src), cache_dir=str(tmp_path / "c"))
     a = build_windowed_data(cfg, W, SplitConfig())
@@ -191,6 +189,7 @@ def _cli(*args, cwd=REPO):
 
 
 def test_cli_json_delhi(tmp_path):
+    delhi("train")  # skips where the files are absent
     rel = Path("..") / "shared" / "data" / "delhi_climate"
     r = _cli(
         f"data.path={rel / 'DailyDelhiClimateTrain.csv'}",
@@ -219,7 +218,7 @@ def test_cli_errors(tmp_path):
 
 def test_the_shared_dates_warning_is_given_once_per_process(tmp_path):
     """A sweep and then its report build the same data in one process: one warning, not two."""
-    cfg = DataConfig(path=str(DELHI / "DailyDelhiClimateTrain.csv"), test_path=str(DELHI / "DailyDelhiClimateTest.csv"),
+    cfg = DataConfig(path=str(delhi("train")), test_path=str(delhi("test")),
                      cache_dir=str(tmp_path))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

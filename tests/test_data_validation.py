@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import delhi
 
 from data_pipeline import (
     DataConfig,
@@ -20,9 +21,6 @@ from data_pipeline import (
     load_yaml,
 )
 
-DELHI = Path(__file__).resolve().parents[2] / "shared" / "data" / "delhi_climate"
-TRAIN = DELHI / "DailyDelhiClimateTrain.csv"
-TEST = DELHI / "DailyDelhiClimateTest.csv"
 GARBAGE_PRESSURE = [7679.3, 1352.6, 1350.3, 938.1, 946.3, 633.9, 310.4, 12.0, -3.0]
 
 
@@ -206,7 +204,7 @@ def _flagged(b, column="meanpressure"):
 
 def test_delhi_garbage_pressure_all_flagged_nothing_else(caplog):
     with caplog.at_level(logging.WARNING, logger="data_pipeline"):
-        b = _load(str(TRAIN))
+        b = _load(str(delhi("train")))
     vals = sorted(o["value"] for o in _flagged(b))
     assert len(vals) == 9
     np.testing.assert_allclose(vals, sorted(GARBAGE_PRESSURE), atol=0.1)
@@ -217,7 +215,7 @@ def test_delhi_garbage_pressure_all_flagged_nothing_else(caplog):
 
 
 def test_delhi_garbage_the_robust_z_rule_flags_the_same_nine():
-    b = _load(str(TRAIN), outlier_rule="robust_z")
+    b = _load(str(delhi("train")), outlier_rule="robust_z")
     np.testing.assert_allclose(sorted(o["value"] for o in _flagged(b)), sorted(GARBAGE_PRESSURE), atol=0.1)
     assert len(b.summary["outliers"]) == 9 and {o["rule"] for o in b.summary["outliers"]} == {"robust_z"}
     assert b.summary["unusual"] == []  # the rule before reports nothing as unusual: it repairs
@@ -230,10 +228,10 @@ def test_seattle_nothing_flagged():
 
 
 def test_outlier_keep_and_clip():
-    kept = _load(str(TRAIN), outlier_policy="keep")
+    kept = _load(str(delhi("train")), outlier_policy="keep")
     assert len(_flagged(kept)) == 9
     assert kept.train.loc["2016-03-28", "meanpressure"] == pytest.approx(7679.333, abs=1e-3)
-    clipped = _load(str(TRAIN), outlier_policy="clip")
+    clipped = _load(str(delhi("train")), outlier_policy="clip")
     v = clipped.train.loc["2016-03-28", "meanpressure"]
     assert 1000 < v < 1100  # pulled to the robust upper bound, not left at 7679
     assert clipped.train.loc["2016-08-16", "meanpressure"] > 900
@@ -246,20 +244,20 @@ def test_outlier_keep_and_clip():
 
 def test_delhi_overlap_and_test_outlier():
     with pytest.warns(UserWarning, match="2017-01-01.*kept the test file"):
-        b = _load(str(TRAIN), test_path=str(TEST), outlier_policy="keep")
+        b = _load(str(delhi("train")), test_path=str(delhi("test")), outlier_policy="keep")
     assert b.summary["overlap_dropped"] == {"count": 1, "dates": ["2017-01-01"]}
     assert b.train.index[-1] == pd.Timestamp("2016-12-31")
     assert b.test.loc["2017-01-01", "meantemp"] == pytest.approx(15.91304347826087)  # the test file's row
-    test_flags = [o for o in b.summary["outliers"] if o["file"] == str(TEST)]
+    test_flags = [o for o in b.summary["outliers"] if o["file"] == str(delhi("test"))]
     assert [(o["column"], o["date"], o["value"]) for o in test_flags] == [
         ("meanpressure", "2017-01-01", 59.0)
     ]
 
 
 def test_test_file_missing_column(tmp_path):
-    df = pd.read_csv(TEST).drop(columns=["humidity"])
+    df = pd.read_csv(delhi("test")).drop(columns=["humidity"])
     with pytest.raises(DataError, match=r"test file lacks column\(s\) \['humidity'\]"):
-        _load(str(TRAIN), test_path=_write(tmp_path, df, "t.csv"))
+        _load(str(delhi("train")), test_path=_write(tmp_path, df, "t.csv"))
 
 
 # --- settings -------------------------------------------------------------------------------------

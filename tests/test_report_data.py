@@ -5,16 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import delhi
 
 from data_pipeline import DataConfig, SplitConfig, WindowConfig, build_windowed_data
 from reports.data_section import data_tables
 from reports.render import table_md
 
-DELHI = Path(__file__).resolve().parents[2] / "shared" / "data" / "delhi_climate"
-
 
 def test_delhi_data_section_lists_splits_windows_and_every_flagged_value(tmp_path: Path):
-    cfg = DataConfig(path=str(DELHI / "DailyDelhiClimateTrain.csv"), test_path=str(DELHI / "DailyDelhiClimateTest.csv"),
+    cfg = DataConfig(path=str(delhi("train")), test_path=str(delhi("test")),
                      cache_dir=str(tmp_path))
     with pytest.warns(UserWarning, match="kept the test file"):
         data = build_windowed_data(cfg, WindowConfig(), SplitConfig())
