@@ -17,14 +17,15 @@ from reports.build import build_report
 from reports.forecast import main as forecast_main
 from reports.runs import best_trials, read_run
 
-NINE = {"lstm_ar", "lstm_nar", "gru_ar", "gru_nar", "transformer", "persistence", "ridge", "seasonal_naive",
-        "climatology"}
+CLASSICAL = {"ets", "theta", "arima", "classical_combo"}
+ENTRIES = {"lstm_ar", "lstm_nar", "gru_ar", "gru_nar", "transformer", "persistence", "ridge", "seasonal_naive",
+           "climatology", *CLASSICAL}
 
 
 def test_ranking_has_every_architecture_and_both_baselines(smoke_run: Path):
     ranking = pd.read_csv(smoke_run / "report" / "ranking.csv")
-    assert set(ranking.model) == NINE and len(ranking) == 9
-    assert list(ranking["rank"]) == list(range(1, 10))
+    assert set(ranking.model) == ENTRIES and len(ranking) == 13
+    assert list(ranking["rank"]) == list(range(1, 14))
     assert ranking.val_mse_mean.is_monotonic_increasing  # ordered by validation, never by test
     persistence = ranking.set_index("model").loc["persistence"]
     assert persistence.skill_vs_persistence == pytest.approx(0.0)
@@ -62,8 +63,30 @@ def test_interval_coverage_recomputed_from_predictions_matches_the_ranking(smoke
             inside = (frame.y_true >= frame[f"lo{tag}"]) & (frame.y_true <= frame[f"hi{tag}"])
             assert inside.mean() == pytest.approx(ranking.loc[model, f"coverage_{tag}"], abs=1e-9)
     intervals = pd.read_csv(smoke_run / "report" / "intervals.csv")
-    assert set(intervals.model) == NINE and set(intervals.level) == {0.8, 0.95}
+    assert set(intervals.model) == ENTRIES and set(intervals.level) == {0.8, 0.95}
     assert (intervals.temp_max_width > 0).all()
+
+
+def test_classical_models_are_ranked_like_every_entry_and_can_be_deployed(smoke_run: Path, capsys):
+    ranking = pd.read_csv(smoke_run / "report" / "ranking.csv").set_index("model")
+    classical = ranking.loc[sorted(CLASSICAL)]
+    assert (classical.kind == "baseline").all() and classical.test_mse.gt(0).all()
+    assert classical.test_windows.eq(ranking.test_windows.iloc[0]).all()  # the same windows as every entry
+    assert ranking.loc["ets", "hparams"].count("ETS(") == 4  # one chosen form per target (4 weather columns)
+    assert ranking.loc["classical_combo", "hparams"] == "members=ets+theta+arima"
+    assert classical.train_time_s.gt(0).all()  # the fit time, recorded
+    assert "Classical models (ets, theta, arima" in (smoke_run / "report" / "report.md").read_text()
+    assert len(list((smoke_run / "classical").glob("*.npz"))) == 3  # the fits, cached with the run
+    # the combination is the mean of the three forecasts, on the same rows of predictions.parquet
+    preds = pd.read_parquet(smoke_run / "report" / "predictions.parquet")
+    by_model = {m: f.y_pred.to_numpy() for m, f in preds.groupby("model")}
+    np.testing.assert_allclose(by_model["classical_combo"],
+                               np.mean([by_model[m] for m in ("ets", "theta", "arima")], 0), rtol=1e-4, atol=1e-4)
+    assert forecast_main([str(smoke_run), "--model", "theta"]) == 0
+    assert "Forecast by theta" in capsys.readouterr().out
+    frame = pd.read_csv(smoke_run / "forecast.csv", parse_dates=["date"])
+    assert len(frame) == 7 and frame.date.iloc[0] == pd.Timestamp("2016-01-01")
+    assert frame.temp_max.between(-20, 45).all() and (frame.temp_max_hi80 > frame.temp_max_lo80).all()
 
 
 def test_report_rebuilds_identically_from_stored_results(smoke_run: Path, tmp_path: Path):
