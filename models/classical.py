@@ -80,6 +80,7 @@ def fit_classical(model: str, y_train: np.ndarray, season: int | None) -> Classi
         raise ValueError(f"{model}: the training values contain non-finite numbers")
     started = time.perf_counter()
     m = _seasonal(season, len(y))
+    _import_statsmodels()
     with warnings.catch_warnings():
         # convergence and KPSS table-range warnings: the AICc comparison (or the test's bound) already decides
         warnings.simplefilter("ignore")
@@ -96,10 +97,21 @@ def forecast_origins(fit: ClassicalFit, history: np.ndarray, origins: np.ndarray
         raise ValueError(f"origins must lie in [1, {len(y)}], got {origins.min()}..{origins.max()}")
     # only what the latest origin may read: a later value cannot reach any forecast, even by accident
     y = y[: int(origins.max()) if len(origins) else 0]
+    _import_statsmodels()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return {"ets": _forecast_ets, "theta": _forecast_theta, "arima": _forecast_arima}[fit.model](
             fit.spec, y, origins, horizon)
+
+
+def _import_statsmodels() -> None:
+    """Import the statsmodels modules used here before silencing warnings: statsmodels sets "always" filters for
+    its own warning classes on import, which inside a catch_warnings block would override the "ignore"."""
+    import statsmodels.tsa.arima.model  # noqa: F401
+    import statsmodels.tsa.exponential_smoothing.ets  # noqa: F401
+    import statsmodels.tsa.forecasting.theta  # noqa: F401
+    import statsmodels.tsa.seasonal  # noqa: F401
+    import statsmodels.tsa.stattools  # noqa: F401
 
 
 # --- ETS ---------------------------------------------------------------------------------------------------------

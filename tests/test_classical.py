@@ -120,3 +120,12 @@ def test_unknown_classical_model_is_named(tmp_path: Path):
     data, _ = _monthly_data(tmp_path)
     with pytest.raises(ValueError, match="baselines.classical: unknown model.*'prophet'.*ets, theta, arima"):
         classical_runs(data, ["prophet"], None)
+
+
+def test_the_config_key_lists_the_classical_models():
+    from sweeps.config import ConfigError, load_config
+
+    assert load_config(None, ["baselines.classical=[theta]"]).baselines.classical == ["theta"]
+    assert load_config(None, []).baselines.classical is None  # default: all that fit the data
+    with pytest.raises(ConfigError, match="baselines.classical.0: Input should be 'ets', 'theta' or 'arima'"):
+        load_config(None, ["baselines.classical=[prophet]"])
