@@ -129,3 +129,19 @@ def test_the_config_key_lists_the_classical_models():
     assert load_config(None, []).baselines.classical is None  # default: all that fit the data
     with pytest.raises(ConfigError, match="baselines.classical.0: Input should be 'ets', 'theta' or 'arima'"):
         load_config(None, ["baselines.classical=[prophet]"])
+
+
+def test_a_panels_windows_join_back_into_each_series(tmp_path: Path):
+    names = ["retail_trade", "construction", "utilities"]
+    frame = local_data.us_employment()[["month", *names]]
+    csv = tmp_path / "wide.csv"
+    frame.to_csv(csv, index=False)
+    data = build_windowed_data(DataConfig(path=str(csv), date_column="month", series_columns=names),
+                               WindowConfig(input=24, output=H), SplitConfig(), cache=False)
+    assert data.is_panel and data.n_series == 3
+    for i, name in enumerate(data.series_names):
+        hist = series_history(data, i)
+        sc = data.scaler.for_series(i)  # each series scaled on its own training part
+        np.testing.assert_allclose(hist.values[:, 0] * sc.scale[0] + sc.center[0], frame[name], rtol=1e-6)
+        assert len(hist.val_origins) == int((data.val.series == i).sum())
+        assert len(hist.test_origins) == int((data.test.series == i).sum())
