@@ -89,6 +89,21 @@ def test_classical_models_are_ranked_like_every_entry_and_can_be_deployed(smoke_
     assert frame.temp_max.between(-20, 45).all() and (frame.temp_max_hi80 > frame.temp_max_lo80).all()
 
 
+def test_a_classical_forecast_filters_from_the_training_rows_it_was_fitted_on(smoke_run: Path, tmp_path: Path,
+                                                                              capsys):
+    from vega_datasets import local_data
+
+    weather = local_data.seattle_weather()
+    prefix, later = tmp_path / "prefix.csv", tmp_path / "later.csv"
+    weather.iloc[:1300].to_csv(prefix, index=False)  # the training rows, then fewer later days
+    weather.iloc[100:].to_csv(later, index=False)  # starts after the first training day: not the fitted state
+    assert forecast_main([str(smoke_run), f"data.path={prefix}", "--model", "ets"]) == 0
+    frame = pd.read_csv(smoke_run / "forecast.csv", parse_dates=["date"])
+    assert frame.date.iloc[0] == pd.to_datetime(weather.date.iloc[1299]) + pd.Timedelta(days=1)
+    assert forecast_main([str(smoke_run), f"data.path={later}", "--model", "ets"]) == 2
+    assert "does not begin with the sweep's training rows" in capsys.readouterr().err
+
+
 def test_report_rebuilds_identically_from_stored_results(smoke_run: Path, tmp_path: Path):
     before = {p.name: p.read_bytes() for p in (smoke_run / "report").glob("*.csv")}
     preds_before = pd.read_parquet(smoke_run / "report" / "predictions.parquet")
