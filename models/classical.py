@@ -91,6 +91,19 @@ def fit_classical(model: str, y_train: np.ndarray, season: int | None) -> Classi
 def forecast_origins(fit: ClassicalFit, history: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
     """(len(origins), horizon) point forecasts in original units. history: the series' values from the first
     training row on; a forecast from origin o reads history[:o] only (o may be len(history): the next steps)."""
+    return _forecasts(fit, history, origins, horizon)[0]
+
+
+def forecast_with_sd(fit: ClassicalFit, history: np.ndarray, origins: np.ndarray,
+                     horizon: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Like `forecast_origins`, with the model's own forecast standard deviation per origin and step (original
+    units) where it has a cheap closed form: ARIMA's Kalman-filter forecast variance (Gaussian). None for ETS
+    (statsmodels simulates multiplicative forms) and Theta (its two-step fit estimates no innovation variance)."""
+    return _forecasts(fit, history, origins, horizon)
+
+
+def _forecasts(fit: ClassicalFit, history: np.ndarray, origins: np.ndarray,
+               horizon: int) -> tuple[np.ndarray, np.ndarray | None]:
     y = np.asarray(history, dtype=np.float64)
     origins = np.asarray(origins, dtype=np.int64)
     if len(origins) and (origins.min() < 1 or origins.max() > len(y)):
@@ -100,8 +113,9 @@ def forecast_origins(fit: ClassicalFit, history: np.ndarray, origins: np.ndarray
     _import_statsmodels()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return {"ets": _forecast_ets, "theta": _forecast_theta, "arima": _forecast_arima}[fit.model](
-            fit.spec, y, origins, horizon)
+        if fit.model == "arima":
+            return _forecast_arima(fit.spec, y, origins, horizon)
+        return {"ets": _forecast_ets, "theta": _forecast_theta}[fit.model](fit.spec, y, origins, horizon), None
 
 
 def _import_statsmodels() -> None:
@@ -290,11 +304,13 @@ def arima_filtered(spec: dict[str, Any], y: np.ndarray):
     return _arima(y, spec).filter(np.asarray(spec["params"]))
 
 
-def _forecast_arima(spec: dict[str, Any], y: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+def _forecast_arima(spec: dict[str, Any], y: np.ndarray, origins: np.ndarray,
+                    horizon: int) -> tuple[np.ndarray, np.ndarray]:
     res = arima_filtered(spec, y)
     # dynamic prediction from o: every step reads the observations before o and forecasts, never one from o on
-    return np.stack([np.asarray(res.get_prediction(start=int(o), end=int(o) + horizon - 1, dynamic=True)
-                                .predicted_mean).reshape(-1) for o in origins])
+    predictions = [res.get_prediction(start=int(o), end=int(o) + horizon - 1, dynamic=True) for o in origins]
+    return (np.stack([np.asarray(p.predicted_mean).reshape(-1) for p in predictions]),
+            np.stack([np.asarray(p.se_mean).reshape(-1) for p in predictions]))
 
 
 # --- windows <-> series ------------------------------------------------------------------------------------------

@@ -128,7 +128,8 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
     with_quantiles = [r for r in results if r.quantiles is not None]
     if with_quantiles:
         coverage = {r.model: pretrained.interval_coverage(r, data) for r in with_quantiles}
-        figs.append(("Chronos-2: how often the 10-90% interval holds the actual value",
+        figs.append(("Models' own intervals (Chronos-2's quantiles, ARIMA's Gaussian forecast variance): how "
+                     "often the 10-90% interval holds the actual value",
                      figures.interval_coverage(coverage, fig_dir)))
     sections = _sections(run, data, ranking, results, horizon, figs, skipped)
     if series_table is not None:
@@ -165,8 +166,8 @@ def _interval_text(levels: tuple[float, ...], n_val: int, winner: str | None, sc
     held = scores[scores.model == winner] if winner is not None and len(scores) else scores.iloc[0:0]
     return (f"Split-conformal intervals at {shown}: each model's absolute errors on the {n_val} validation windows, "
             f"per target and forecast day, give the half-width (the ceil((n+1)·level)-th smallest error); test "
-            f"targets only score them. Quantile models (Chronos-2) also get CQR: their own band widened by the "
-            f"validation margin. Coverage is the share of test values inside; the interval score (Winkler) is "
+            f"targets only score them. Models with their own intervals (Chronos-2's quantiles, ARIMA's Gaussian "
+            f"forecast variance) also get CQR: their own band widened by the validation margin. Coverage is the share of test values inside; the interval score (Winkler) is "
             f"width + 2/(1-level) × distance outside, in scaled units; widths are in original units."
             + (f" Shaded in the forecast figure: {winner}, the validation winner, whose intervals held "
                + ", ".join(f"{c:.1%} (nominal {lv:.0%})" for lv, c in zip(held.level, held.coverage, strict=True))

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.stats import norm
 
 from data_pipeline import WindowedData
 from data_pipeline.config import ROWS
@@ -30,13 +31,15 @@ from models.classical import (
     ClassicalFit,
     SeriesHistory,
     fit_classical,
-    forecast_origins,
+    forecast_with_sd,
     series_history,
     why_not,
 )
+from reports.intervals import cqr_quantile_levels, interval_levels
+from reports.pretrained import QUANTILES
 from reports.scoring import ModelScore, score_predictions
 
-CACHE_VERSION = "1"  # bump when the fitting or forecasting changes, so old cached fits are not reused
+CACHE_VERSION = "2"  # 2: ARIMA's own forecast standard deviations  # bump when the fitting or forecasting changes, so old cached fits are not reused
 CACHE_DIR = "classical"
 
 
@@ -49,6 +52,9 @@ class ClassicalRun:
     test_pred: np.ndarray
     fits: list[ClassicalFit]  # one per (series, target), series-major
     cached: bool = False
+    # the model's own forecast standard deviations (scaled), like val_pred / test_pred; None: it has none
+    val_sd: np.ndarray | None = None
+    test_sd: np.ndarray | None = None
 
     @property
     def fit_time_s(self) -> float:
@@ -73,10 +79,11 @@ def data_key(data: WindowedData, model: str, season: int | None) -> str:
 
 
 def _target_task(model: str, values: np.ndarray, n_train: int, origins: np.ndarray, horizon: int,
-                 season: int | None) -> tuple[np.ndarray, dict[str, Any]]:
-    """Fit `model` on one series' target (original units) and forecast from each origin."""
+                 season: int | None) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
+    """Fit `model` on one series' target (original units) and forecast from each origin (with the model's own
+    forecast standard deviations where it has them)."""
     fit = fit_classical(model, values[:n_train], season)
-    return forecast_origins(fit, values, origins, horizon), fit.to_dict()
+    return (*forecast_with_sd(fit, values, origins, horizon), fit.to_dict())
 
 
 def _fit_model(data: WindowedData, histories: list[SeriesHistory], model: str, season: int | None, n_jobs: int,
@@ -102,17 +109,21 @@ def _fit_model(data: WindowedData, histories: list[SeriesHistory], model: str, s
         for n, t in enumerate(tasks, start=1):
             results.append(_target_task(*t))
             _progress(model, n, len(tasks), started, quiet)
-    val_pred = np.empty(data.val.y.shape, np.float32)
-    test_pred = np.empty(data.test.y.shape, np.float32)
+    val_pred, test_pred = np.empty(data.val.y.shape, np.float32), np.empty(data.test.y.shape, np.float32)
+    with_sd = all(sd is not None for _, sd, _ in results)
+    val_sd, test_sd = (np.empty(s.y.shape, np.float32) if with_sd else None for s in (data.val, data.test))
     fits: list[ClassicalFit] = []
-    for (i, j), (forecast, fit) in zip(keys, results, strict=True):
+    for (i, j), (forecast, sd, fit) in zip(keys, results, strict=True):
         sc, n_val = scalers[i], len(histories[i].val_origins)
         scaled = (forecast - sc.center[j]) / sc.scale[j]
-        for split, part, out in ((data.val, scaled[:n_val], val_pred), (data.test, scaled[n_val:], test_pred)):
+        for split, lo, hi, pred, sd_out in ((data.val, 0, n_val, val_pred, val_sd),
+                                            (data.test, n_val, len(scaled), test_pred, test_sd)):
             rows = np.arange(len(split)) if split.series is None else np.flatnonzero(split.series == i)
-            out[rows, :, j] = part
+            pred[rows, :, j] = scaled[lo:hi]
+            if sd_out is not None:
+                sd_out[rows, :, j] = sd[lo:hi] / sc.scale[j]
         fits.append(ClassicalFit.from_dict(fit))
-    return ClassicalRun(model, val_pred, test_pred, fits)
+    return ClassicalRun(model, val_pred, test_pred, fits, val_sd=val_sd, test_sd=test_sd)
 
 
 def _progress(model: str, done: int, total: int, started: float, quiet: bool) -> None:
@@ -124,7 +135,8 @@ def _load(path: Path, model: str) -> ClassicalRun | None:
     try:
         with np.load(path, allow_pickle=False) as z:
             fits = [ClassicalFit.from_dict(f) for f in json.loads(str(z["fits"]))]
-            return ClassicalRun(model, z["val_pred"], z["test_pred"], fits, cached=True)
+            sd = {k: z[k] if k in z.files else None for k in ("val_sd", "test_sd")}
+            return ClassicalRun(model, z["val_pred"], z["test_pred"], fits, cached=True, **sd)
     except (OSError, KeyError, ValueError):
         return None  # a corrupt or foreign file is a miss: refit
 
@@ -132,8 +144,9 @@ def _load(path: Path, model: str) -> ClassicalRun | None:
 def _save(path: Path, run: ClassicalRun) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.stem}.tmp-{os.getpid()}.npz")
+    sd = {} if run.val_sd is None else {"val_sd": run.val_sd, "test_sd": run.test_sd}
     np.savez(tmp, val_pred=run.val_pred, test_pred=run.test_pred,
-             fits=np.array(json.dumps([f.to_dict() for f in run.fits])))
+             fits=np.array(json.dumps([f.to_dict() for f in run.fits])), **sd)
     os.replace(tmp, path)
 
 
@@ -201,6 +214,17 @@ def cache_dirs(run_path: Path | None, config: dict[str, Any]) -> list[Path]:
     return ([] if run_path is None else [Path(run_path) / CACHE_DIR]) + [data_cache / CACHE_DIR]
 
 
+def _own_quantiles(run: ClassicalRun, config: dict[str, Any]) -> dict[str, Any]:
+    """A model's own Gaussian forecast quantiles (where it has forecast standard deviations), at the levels the
+    report scores as the second interval method (CQR, as Chronos-2's) and the 10-90% coverage figure reads."""
+    if run.val_sd is None or run.test_sd is None:
+        return {}
+    levels = tuple(sorted({*QUANTILES, *cqr_quantile_levels(interval_levels(config))}))
+    z = norm.ppf(levels).astype(np.float32)
+    return {"quantiles": run.test_pred[..., None] + run.test_sd[..., None] * z,
+            "val_quantiles": run.val_pred[..., None] + run.val_sd[..., None] * z, "quantile_levels": levels}
+
+
 def classical_scores(data: WindowedData, config: dict[str, Any], run_path: Path | None,
                      quiet: bool = False) -> tuple[list[ModelScore], list[str]]:
     """The classical entries of a ranking (`baselines.classical` of the run's `config`, default all that fit the
@@ -212,7 +236,7 @@ def classical_scores(data: WindowedData, config: dict[str, Any], run_path: Path 
     season = classical_season(data, baselines.get("season"))
     results = [score_predictions(r.model, r.val_pred, r.test_pred, data, kind="baseline", params=_n_params(r),
                                  hparams={"form": _forms(r, data), "season": season},
-                                 train_time_s=round(r.fit_time_s, 2)) for r in runs]
+                                 train_time_s=round(r.fit_time_s, 2), **_own_quantiles(r, config)) for r in runs]
     if len(runs) >= 2:  # the combination: a strong, standard benchmark of its own
         results.append(score_predictions(
             COMBO, np.mean([r.val_pred for r in runs], 0), np.mean([r.test_pred for r in runs], 0), data,

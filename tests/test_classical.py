@@ -11,7 +11,7 @@ from vega_datasets import local_data
 
 from data_pipeline import build_windowed_data
 from data_pipeline.config import DataConfig, SplitConfig, WindowConfig
-from models.classical import ClassicalFit, fit_classical, forecast_origins, series_history
+from models.classical import ClassicalFit, fit_classical, forecast_origins, forecast_with_sd, series_history
 from reports.classical import classical_runs
 
 N_TRAIN, H = 84, 6
@@ -68,9 +68,12 @@ def test_arima_forecast_is_statsmodels_filter_with_the_fitted_parameters(retail:
 
     fit = fits["arima"]
     s = fit.spec
-    ours = forecast_origins(fit, retail, np.array([100]), H)[0]
+    ours, sd = forecast_with_sd(fit, retail, np.array([100]), H)
     model = ARIMA(retail[:100], order=s["order"], seasonal_order=s["seasonal_order"], trend=s["trend"])
-    np.testing.assert_allclose(ours, model.filter(s["params"]).forecast(H), rtol=1e-9)
+    direct = model.filter(s["params"]).get_forecast(H)
+    np.testing.assert_allclose(ours[0], direct.predicted_mean, rtol=1e-9)
+    np.testing.assert_allclose(sd[0], direct.se_mean, rtol=1e-9)  # its own intervals: the library's variance
+    assert forecast_with_sd(fits["theta"], retail, np.array([100]), H)[1] is None
 
 
 @pytest.mark.parametrize("model", ["ets", "theta", "arima"])

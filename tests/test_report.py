@@ -63,7 +63,7 @@ def test_interval_coverage_recomputed_from_predictions_matches_the_ranking(smoke
             inside = (frame.y_true >= frame[f"lo{tag}"]) & (frame.y_true <= frame[f"hi{tag}"])
             assert inside.mean() == pytest.approx(ranking.loc[model, f"coverage_{tag}"], abs=1e-9)
     intervals = pd.read_csv(smoke_run / "report" / "intervals.csv")
-    assert set(intervals.model) == ENTRIES and set(intervals.level) == {0.8, 0.95}
+    assert set(intervals[intervals.method == "conformal"].model) == ENTRIES and set(intervals.level) == {0.8, 0.95}
     assert (intervals.temp_max_width > 0).all()
 
 
@@ -77,6 +77,9 @@ def test_classical_models_are_ranked_like_every_entry_and_can_be_deployed(smoke_
     assert classical.train_time_s.gt(0).all()  # the fit time, recorded
     assert "Classical models (ets, theta, arima" in (smoke_run / "report" / "report.md").read_text()
     assert len(list((smoke_run / "classical").glob("*.npz"))) == 3  # the fits, cached with the run
+    # ARIMA's own Gaussian intervals are the second interval method (CQR), as Chronos-2's quantiles
+    intervals = pd.read_csv(smoke_run / "report" / "intervals.csv")
+    assert set(intervals[intervals.method == "cqr"].model) == {"arima (CQR)"}
     # the combination is the mean of the three forecasts, on the same rows of predictions.parquet
     preds = pd.read_parquet(smoke_run / "report" / "predictions.parquet")
     by_model = {m: f.y_pred.to_numpy() for m, f in preds.groupby("model")}
@@ -158,7 +161,7 @@ def test_html_page_renders_in_headless_chromium_with_every_image(smoke_run: Path
     match = re.search(r'data-probe="(\d+):(\d+):(\d+)"', out.stdout)
     assert match, out.stderr[-2000:]
     images, loaded, rows = map(int, match.groups())
-    assert images == 5 and loaded == images  # the interval calibration figure is the fifth
+    assert images == 6 and loaded == images  # calibration fifth, then the own-interval coverage (ARIMA's)
     assert rows >= 7 + 7 + 7  # ranking, intervals (one row per model), coverage per forecast day
     assert "Prediction intervals" in out.stdout and "cover 80%" in out.stdout and "cover 95%" in out.stdout
 
