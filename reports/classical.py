@@ -174,8 +174,12 @@ def classical_runs(data: WindowedData, models: list[str] | None, season: int | N
         if run is None:
             try:
                 run = _fit_model(data, histories, model, season, n_jobs, quiet)
-            except ValueError as err:
+            except ValueError as err:  # ours: too short, non-finite values, no form or order could be fitted
                 notes.append(f"{model} skipped: {err}.")
+                continue
+            except (ArithmeticError, np.linalg.LinAlgError, RuntimeError) as err:
+                # statsmodels failing on odd data costs this entry, never the whole report
+                notes.append(f"{model} skipped: statsmodels failed ({type(err).__name__}: {err}).")
                 continue
             if not (np.isfinite(run.val_pred).all() and np.isfinite(run.test_pred).all()):
                 notes.append(f"{model} skipped: its forecasts are not finite on some window (the fitted "
