@@ -161,7 +161,10 @@ def classical_runs(data: WindowedData, models: list[str] | None, season: int | N
         raise ValueError(f"baselines.classical: unknown model(s) {unknown}; valid names: {', '.join(CLASSICAL_MODELS)}")
     season = classical_season(data, season)
     n_jobs = n_jobs or min(2, os.cpu_count() or 1)
-    histories = [series_history(data, i) for i in range(data.n_series)]
+    try:
+        histories = [series_history(data, i) for i in range(data.n_series)]
+    except ValueError as err:  # windows that do not join into series: nothing to fit, the rest of the report stands
+        return [], [f"Classical models skipped: {err}."]
     shortest = min(h.n_train for h in histories)
     runs, notes = [], []
     for model in requested:
