@@ -7,6 +7,9 @@ from typing import Literal
 from pydantic import Field
 
 from data_pipeline.config import StrictModel
+from models.classical import CLASSICAL_MODELS
+
+ClassicalName = Literal[CLASSICAL_MODELS]  # type: ignore[valid-type]
 
 
 class TrainConfig(StrictModel):
@@ -32,4 +35,8 @@ class BaselinesConfig(StrictModel):
     season: int | None = Field(
         None, ge=1, description="Seasonal naive's period in steps; null: from the data's frequency "
         "(7 daily, 5 business-daily, 52 weekly, 24 hourly, 12 monthly; none under rows)."
+    )
+    classical: list[ClassicalName] | None = Field(
+        None, description="Classical models in the ranking (ets, theta, arima; with two or more, also their mean "
+        "classical_combo); null: all that fit the data; []: none."
     )

@@ -27,7 +27,7 @@ from data_pipeline.identity import IDENTITY_FILE, check_data_identity
 from models import predict
 from models.chronos import CHRONOS2
 from models.metrics import score_split
-from reports import figures, intervals, panel, pretrained, search_path
+from reports import classical, figures, intervals, panel, pretrained, search_path
 from reports.data_section import data_tables
 from reports.render import render_html, render_markdown
 from reports.runs import RunDir, RunDirError, TrialRecord, best_trials, load_best_model, read_run
@@ -83,7 +83,7 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
     data = load_data(run)
     best = best_trials(run)
     skipped = read_skipped(run)
-    results, notes = score_run(run, data, skipped)
+    results, notes = score_run(run, data, skipped, quiet=quiet)
     levels = intervals.interval_levels(run.config)
     bands = intervals.all_bands(results, data, levels)
     interval_scores = intervals.interval_table(bands, data)
@@ -128,7 +128,8 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
     with_quantiles = [r for r in results if r.quantiles is not None]
     if with_quantiles:
         coverage = {r.model: pretrained.interval_coverage(r, data) for r in with_quantiles}
-        figs.append(("Chronos-2: how often the 10-90% interval holds the actual value",
+        figs.append(("Models' own intervals (Chronos-2's quantiles, ARIMA's Gaussian forecast variance): how "
+                     "often the 10-90% interval holds the actual value",
                      figures.interval_coverage(coverage, fig_dir)))
     sections = _sections(run, data, ranking, results, horizon, figs, skipped)
     if series_table is not None:
@@ -165,8 +166,8 @@ def _interval_text(levels: tuple[float, ...], n_val: int, winner: str | None, sc
     held = scores[scores.model == winner] if winner is not None and len(scores) else scores.iloc[0:0]
     return (f"Split-conformal intervals at {shown}: each model's absolute errors on the {n_val} validation windows, "
             f"per target and forecast day, give the half-width (the ceil((n+1)·level)-th smallest error); test "
-            f"targets only score them. Quantile models (Chronos-2) also get CQR: their own band widened by the "
-            f"validation margin. Coverage is the share of test values inside; the interval score (Winkler) is "
+            f"targets only score them. Models with their own intervals (Chronos-2's quantiles, ARIMA's Gaussian "
+            f"forecast variance) also get CQR: their own band widened by the validation margin. Coverage is the share of test values inside; the interval score (Winkler) is "
             f"width + 2/(1-level) × distance outside, in scaled units; widths are in original units."
             + (f" Shaded in the forecast figure: {winner}, the validation winner, whose intervals held "
                + ", ".join(f"{c:.1%} (nominal {lv:.0%})" for lv, c in zip(held.level, held.coverage, strict=True))
@@ -179,13 +180,13 @@ def read_skipped(run: RunDir) -> dict[str, str]:
     return json.loads(skipped_file.read_text()) if skipped_file.exists() else {}
 
 
-def score_run(run: RunDir, data: WindowedData,
-              skipped: dict[str, str] | None = None) -> tuple[list[ModelScore], list[str]]:
+def score_run(run: RunDir, data: WindowedData, skipped: dict[str, str] | None = None,
+              quiet: bool = True) -> tuple[list[ModelScore], list[str]]:
     """Every entry of the ranking scored on `data`: each model's validation-chosen trial, then the baselines.
 
     Which trial represents a model is decided from the run's validation records alone (`best_trials`); `data`'s
     test split is only scored. Returns the scores and notes for the report (e.g. a skipped baseline).
-    `skipped`: `read_skipped(run)`, read here when not given.
+    `skipped`: `read_skipped(run)`, read here when not given. `quiet`: no progress lines from the classical fits.
     """
     skipped = read_skipped(run) if skipped is None else skipped
     best = best_trials(run)
@@ -212,6 +213,10 @@ def score_run(run: RunDir, data: WindowedData,
     baselines, baseline_notes = baseline_scores(data, season=(run.config.get("baselines") or {}).get("season"))
     results += baselines
     notes += baseline_notes
+    # ETS, Theta, ARIMA and their mean: fitted once per data (cached in the run directory), ranked like the rest
+    classical_results, classical_notes = classical.classical_scores(data, run.config, run.path, quiet=quiet)
+    results += classical_results
+    notes += classical_notes
     if CHRONOS2 in run.config.get("models", {}):
         zeroshot, note = _chronos_zeroshot(run, data, levels, skipped)
         results += [zeroshot] if zeroshot else []

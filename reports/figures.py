@@ -15,6 +15,7 @@ from pandas.tseries.frequencies import to_offset  # noqa: E402
 from data_pipeline import WindowedData  # noqa: E402
 from data_pipeline.config import ROWS  # noqa: E402
 from models import BASELINES  # noqa: E402
+from models.classical import CLASSICAL_MODELS, COMBO  # noqa: E402
 from reports.runs import RunDir, TrialRecord  # noqa: E402
 from reports.scoring import ModelScore  # noqa: E402
 
@@ -135,7 +136,7 @@ def step_name(frequency: str) -> str:
 def per_horizon(table: pd.DataFrame, out: Path, frequency: str = "D") -> Path:
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     for model in table.columns:
-        style = "--" if model in (*BASELINES, "climatology") else "-"
+        style = "--" if model in (*BASELINES, "climatology", *CLASSICAL_MODELS, COMBO) else "-"
         ax.plot(table.index, table[model], style, marker="o", ms=3, label=model)
     ax.set_xlabel(f"forecast {step_name(frequency)}")
     ax.set_ylabel("test MSE (scaled)")

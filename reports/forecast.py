@@ -1,7 +1,7 @@
 """`python -m reports.forecast runs/<name> [--model NAME] [data.path=...]`: forecast the next days with the winner.
 
 Loads the best checkpoint (of the model ranked first on validation, or of --model), feeds it the last N_INPUTS
-days of the data, and writes the next N_OUTPUTS days (on the data's calendar; steps +1..+H under data.frequency=rows)
+days of the data (a classical model: ets, theta, arima or classical_combo, its fitted state over the whole series), and writes the next N_OUTPUTS days (on the data's calendar; steps +1..+H under data.frequency=rows)
 in original units to runs/<name>/forecast.csv: per target the point forecast and `_lo80/_hi80/_lo95/_hi95` (the
 run's `report.interval_levels`), split-conformal intervals calibrated on the model's errors on the run's own
 validation windows. A panel (many series) gets one block of rows per series, each from
@@ -28,8 +28,10 @@ from data_pipeline import (
     with_input_length,
 )
 from data_pipeline.forecast import panel_forecast_input
+from data_pipeline.series import load_series
 from models import predict
 from models.chronos import CHRONOS2
+from models.classical import CLASSICAL_MODELS, COMBO, forecast_origins, series_history
 from reports.intervals import conformal_half_width, interval_levels, level_tag
 from reports.runs import RunDir, RunDirError, TrialRecord, best_trials, load_best_model, read_run
 
@@ -43,8 +45,8 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
     ensembles = {f"{m}_ensemble": [t, *_repeats(run, t)] for m, t in best.items() if _repeats(run, t)}
     if model is None:
         model, note = default_model(run.path, best, ensembles)
-    elif model not in best and model not in ensembles:
-        available = ", ".join(sorted([*best, *ensembles]))
+    elif model not in best and model not in ensembles and model not in CLASSICAL_ENTRIES:
+        available = ", ".join(sorted([*best, *ensembles, *CLASSICAL_ENTRIES]))
         raise RunDirError(f"--model {model!r} has no checkpoint in {run.path}; available: {available}")
     overrides = overrides or []
     for pair in overrides:
@@ -56,6 +58,10 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
     data_cfg = DataConfig.model_validate(raw["data"])
     _, window, _ = run.data_configs()
     scaler = Scaler.load(run.path / "scaler.json")
+    if model in CLASSICAL_ENTRIES:
+        frame = _classical_forecast(run, model, data_cfg, window.output, scaler)
+        frame.attrs.update(model=model, note=note)
+        return frame
     names: list[str] | None = None
     if scaler.per_series:  # a panel: every series' own last days, scaled by its own scaler
         x, series_dates, names = panel_forecast_input(data_cfg, window, scaler)
@@ -121,6 +127,62 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
     return frame
 
 
+CLASSICAL_ENTRIES = (*CLASSICAL_MODELS, COMBO)
+
+
+def _classical_forecast(run: RunDir, model: str, data_cfg: DataConfig, horizon: int, scaler: Scaler) -> pd.DataFrame:
+    """A classical model (or their mean) forecasting the next `horizon` steps from each series' whole history,
+    with the parameters fitted for the report (cached in the run directory) held; conformal intervals from its
+    forecasts of the run's validation windows, like every model's."""
+    from reports.build import load_data
+    from reports.classical import cache_dirs, classical_runs
+
+    try:
+        data = load_data(run)
+    except DataError as err:
+        raise RunDirError(f"a classical model's forecast starts from its fitted state, which needs the sweep's own "
+                          f"data files: {err}") from err
+    baselines = run.config.get("baselines") or {}
+    runs, _ = classical_runs(data, baselines.get("classical"), baselines.get("season"),
+                             cache_dirs(run.path, run.config), quiet=True)
+    members = runs if model == COMBO else [r for r in runs if r.model == model]
+    if not members or (model == COMBO and len(members) < 2):
+        raise RunDirError(f"--model {model}: not fitted on this run's data (see the report's notes for why)")
+    k = data.n_targets
+    if scaler.per_series:
+        from data_pipeline.panel import clean_panel
+
+        bundles = clean_panel(data_cfg)
+        missing = [n for n in data.series_names if n not in bundles]
+        if missing:
+            raise DataError(f"{data_cfg.path or data_cfg.source}: series {missing[:10]} of the sweep are missing")
+        bundles = [bundles[n] for n in data.series_names]
+    else:
+        bundles = [load_series(data_cfg)]
+    val_pred = np.mean([r.val_pred for r in members], 0)
+    blocks = []
+    for i, bundle in enumerate(bundles):
+        sc = scaler.for_series(i)
+        values = bundle.frame[data.target_names].to_numpy(dtype=np.float64)
+        hist = series_history(data, i)
+        trained = hist.values[: hist.n_train] * sc.scale[:k] + sc.center[:k]
+        if len(values) < hist.n_train or not np.allclose(values[: hist.n_train], trained, rtol=1e-4,
+                                                         atol=1e-5 * float(np.max(sc.scale[:k]))):
+            raise DataError(f"{bundle.summary['source']}: a classical model filters the series from the first row "
+                            f"it was fitted on, but this data does not begin with the sweep's training rows; give "
+                            f"the sweep's data with the newer rows appended")
+        point = np.mean([[forecast_origins(r.fits[i * k + j], values[:, j], np.array([len(values)]), horizon)[0]
+                          for j in range(k)] for r in members], 0).T  # (horizon, k), original units
+        dates = (None if bundle.freq is None else
+                 pd.DatetimeIndex(pd.date_range(bundle.frame.index[-1], periods=horizon + 1, freq=bundle.freq)[1:]))
+        block = _block((point - sc.center[:k]) / sc.scale[:k], dates, sc, val_pred, data.val.y, run.config)
+        blocks.append(block.assign(series=data.series_names[i]) if data.is_panel else block)
+    frame = pd.concat(blocks, ignore_index=True)
+    if data.is_panel:
+        frame = frame[["series", *[c for c in frame.columns if c != "series"]]]
+    return frame
+
+
 def _block(y_scaled: np.ndarray, dates: pd.DatetimeIndex, scaler: Scaler, val_pred: np.ndarray, val_y: np.ndarray,
            config: dict) -> pd.DataFrame:
     """One series' forecast rows: the date, then per target the point forecast and its interval bounds, in
@@ -155,15 +217,22 @@ def _repeats(run: RunDir, trial: TrialRecord) -> list[TrialRecord]:
 def default_model(run_path: Path, best: dict, ensembles: dict | None = None) -> tuple[str, str | None]:
     """The report's validation winner (rank 1 of ranking.csv), so the forecast and the report agree.
 
-    Baselines are not forecast by this command: when one wins, the best-ranked trained model is used and the
-    note says so. Without a report yet, the lowest validation MSE among the trained models.
+    The classical models (ets, theta, arima, classical_combo) are forecast like trained models; the other
+    baselines are not: when one wins, the best-ranked model this command can run is used and the note says so.
+    Without a report yet, the lowest validation MSE among the trained models.
     """
     ranking_csv = run_path / "report" / "ranking.csv"
     if not ranking_csv.exists():
         return min(best, key=lambda m: best[m].best_val_mse), None
     ranked = pd.read_csv(ranking_csv).sort_values("rank").model.tolist()
     runnable = {CHRONOS2 + "_finetuned": CHRONOS2, **{m: m for m in best}, **{m: m for m in ensembles or {}}}
-    usable = [m for m in ranked if m in runnable and (runnable[m] in best or runnable[m] in (ensembles or {}))]
+    usable = [m for m in ranked if m in CLASSICAL_ENTRIES
+              or (m in runnable and (runnable[m] in best or runnable[m] in (ensembles or {})))]
+    if usable and usable[0] in CLASSICAL_ENTRIES:
+        chosen = usable[0]
+        return chosen, None if ranked[0] == chosen else (
+            f"the validation winner {ranked[0]} is a baseline this command does not forecast with; using the "
+            f"best-ranked model it can run, {chosen}")
     if not usable:
         return min(best, key=lambda m: best[m].best_val_mse), None
     chosen = runnable[usable[0]]

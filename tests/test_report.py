@@ -17,14 +17,15 @@ from reports.build import build_report
 from reports.forecast import main as forecast_main
 from reports.runs import best_trials, read_run
 
-NINE = {"lstm_ar", "lstm_nar", "gru_ar", "gru_nar", "transformer", "persistence", "ridge", "seasonal_naive",
-        "climatology"}
+CLASSICAL = {"ets", "theta", "arima", "classical_combo"}
+ENTRIES = {"lstm_ar", "lstm_nar", "gru_ar", "gru_nar", "transformer", "persistence", "ridge", "seasonal_naive",
+           "climatology", *CLASSICAL}
 
 
 def test_ranking_has_every_architecture_and_both_baselines(smoke_run: Path):
     ranking = pd.read_csv(smoke_run / "report" / "ranking.csv")
-    assert set(ranking.model) == NINE and len(ranking) == 9
-    assert list(ranking["rank"]) == list(range(1, 10))
+    assert set(ranking.model) == ENTRIES and len(ranking) == 13
+    assert list(ranking["rank"]) == list(range(1, 14))
     assert ranking.val_mse_mean.is_monotonic_increasing  # ordered by validation, never by test
     persistence = ranking.set_index("model").loc["persistence"]
     assert persistence.skill_vs_persistence == pytest.approx(0.0)
@@ -62,8 +63,48 @@ def test_interval_coverage_recomputed_from_predictions_matches_the_ranking(smoke
             inside = (frame.y_true >= frame[f"lo{tag}"]) & (frame.y_true <= frame[f"hi{tag}"])
             assert inside.mean() == pytest.approx(ranking.loc[model, f"coverage_{tag}"], abs=1e-9)
     intervals = pd.read_csv(smoke_run / "report" / "intervals.csv")
-    assert set(intervals.model) == NINE and set(intervals.level) == {0.8, 0.95}
+    assert set(intervals[intervals.method == "conformal"].model) == ENTRIES and set(intervals.level) == {0.8, 0.95}
     assert (intervals.temp_max_width > 0).all()
+
+
+def test_classical_models_are_ranked_like_every_entry_and_can_be_deployed(smoke_run: Path, capsys):
+    ranking = pd.read_csv(smoke_run / "report" / "ranking.csv").set_index("model")
+    classical = ranking.loc[sorted(CLASSICAL)]
+    assert (classical.kind == "baseline").all() and classical.test_mse.gt(0).all()
+    assert classical.test_windows.eq(ranking.test_windows.iloc[0]).all()  # the same windows as every entry
+    assert ranking.loc["ets", "hparams"].count("ETS(") == 4  # one chosen form per target (4 weather columns)
+    assert ranking.loc["classical_combo", "hparams"] == "members=ets+theta+arima"
+    assert classical.train_time_s.gt(0).all()  # the fit time, recorded
+    assert "Classical models (ets, theta, arima" in (smoke_run / "report" / "report.md").read_text()
+    assert len(list((smoke_run / "classical").glob("*.npz"))) == 3  # the fits, cached with the run
+    # ARIMA's own Gaussian intervals are the second interval method (CQR), as Chronos-2's quantiles
+    intervals = pd.read_csv(smoke_run / "report" / "intervals.csv")
+    assert set(intervals[intervals.method == "cqr"].model) == {"arima (CQR)"}
+    # the combination is the mean of the three forecasts, on the same rows of predictions.parquet
+    preds = pd.read_parquet(smoke_run / "report" / "predictions.parquet")
+    by_model = {m: f.y_pred.to_numpy() for m, f in preds.groupby("model")}
+    np.testing.assert_allclose(by_model["classical_combo"],
+                               np.mean([by_model[m] for m in ("ets", "theta", "arima")], 0), rtol=1e-4, atol=1e-4)
+    assert forecast_main([str(smoke_run), "--model", "theta"]) == 0
+    assert "Forecast by theta" in capsys.readouterr().out
+    frame = pd.read_csv(smoke_run / "forecast.csv", parse_dates=["date"])
+    assert len(frame) == 7 and frame.date.iloc[0] == pd.Timestamp("2016-01-01")
+    assert frame.temp_max.between(-20, 45).all() and (frame.temp_max_hi80 > frame.temp_max_lo80).all()
+
+
+def test_a_classical_forecast_filters_from_the_training_rows_it_was_fitted_on(smoke_run: Path, tmp_path: Path,
+                                                                              capsys):
+    from vega_datasets import local_data
+
+    weather = local_data.seattle_weather()
+    prefix, later = tmp_path / "prefix.csv", tmp_path / "later.csv"
+    weather.iloc[:1300].to_csv(prefix, index=False)  # the training rows, then fewer later days
+    weather.iloc[100:].to_csv(later, index=False)  # starts after the first training day: not the fitted state
+    assert forecast_main([str(smoke_run), f"data.path={prefix}", "--model", "ets"]) == 0
+    frame = pd.read_csv(smoke_run / "forecast.csv", parse_dates=["date"])
+    assert frame.date.iloc[0] == pd.to_datetime(weather.date.iloc[1299]) + pd.Timedelta(days=1)
+    assert forecast_main([str(smoke_run), f"data.path={later}", "--model", "ets"]) == 2
+    assert "does not begin with the sweep's training rows" in capsys.readouterr().err
 
 
 def test_report_rebuilds_identically_from_stored_results(smoke_run: Path, tmp_path: Path):
@@ -120,7 +161,7 @@ def test_html_page_renders_in_headless_chromium_with_every_image(smoke_run: Path
     match = re.search(r'data-probe="(\d+):(\d+):(\d+)"', out.stdout)
     assert match, out.stderr[-2000:]
     images, loaded, rows = map(int, match.groups())
-    assert images == 5 and loaded == images  # the interval calibration figure is the fifth
+    assert images == 6 and loaded == images  # calibration fifth, then the own-interval coverage (ARIMA's)
     assert rows >= 7 + 7 + 7  # ranking, intervals (one row per model), coverage per forecast day
     assert "Prediction intervals" in out.stdout and "cover 80%" in out.stdout and "cover 95%" in out.stdout
 

@@ -1,0 +1,364 @@
+"""Classical forecasters: ETS, Theta and ARIMA (statsmodels), the baselines a forecaster checks first.
+
+Protocol (the same as every entry of a ranking): each model is fitted once per series and target on the training
+split, in original units; its parameters are then held, and it forecasts every validation and test window origin
+from the observations before that origin (state-space filtering with the fitted parameters, no refit).
+
+ets    statsmodels' ETSModel. Forms: error A or M, trend N, A or Ad (damped), seasonal N, A or M (M parts only on
+       strictly positive training data; A error with M season is left out as numerically unstable, as in R's
+       ets); the form with the lowest AICc wins. Initial states by statsmodels' heuristic (the first seasons of
+       the training split), so the AICc counts the smoothing parameters only.
+theta  statsmodels' ThetaModel (the standard Theta method: SES with drift b0/2, Hyndman & Billah 2003), with its
+       own seasonality test (ACF at the season lag, 90%) deciding whether to deseasonalize (multiplicative
+       decomposition on positive data, else additive). Held: alpha, b0, the seasonal factors.
+arima  statsmodels' ARIMA (state space, exact MLE). Seasonal differencing D=1 (with a seasonal MA(1)) when the training split's STL
+       seasonal strength exceeds 0.64; d (0-2) by repeated KPSS tests at 5%; then every (p, q) with p + q <= 2 by
+       AICc (a small grid, not Hyndman-Khandakar's stepwise search: (2,2) alone cost more than the rest together),
+       with a constant when d+D = 0 and a drift when d+D = 1.
+
+Univariate: each target is forecast from its own past; other input columns are not read.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from data_pipeline.types import SplitWindows, WindowedData
+
+CLASSICAL_MODELS = ("ets", "theta", "arima")
+COMBO = "classical_combo"
+MIN_TRAIN_ROWS = 10  # fewer and no initial state or order can be estimated
+ARIMA_ORDERS = ((0, 0), (1, 0), (0, 1), (1, 1), (2, 0), (0, 2))  # every (p, q) with p + q <= 2
+SEASONAL_STRENGTH_THRESHOLD = 0.64  # Wang, Smith & Hyndman (2006), as R's and statsforecast's nsdiffs
+
+
+@dataclass(frozen=True)
+class ClassicalFit:
+    """One model fitted on one series' target: what was chosen and every number its forecasts need (JSON-able)."""
+
+    model: str
+    form: str  # e.g. "ETS(M,Ad,M)", "Theta(mul season)", "ARIMA(1,1,1)(0,1,1)12 drift"
+    spec: dict[str, Any] = field(default_factory=dict)
+    fit_time_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "form": self.form, "spec": self.spec, "fit_time_s": self.fit_time_s}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ClassicalFit:
+        return cls(d["model"], d["form"], dict(d["spec"]), float(d["fit_time_s"]))
+
+
+def why_not(model: str, n_train: int, season: int | None) -> str | None:
+    """None when `model` can be fitted on a training split of `n_train` rows; otherwise why not."""
+    if model not in CLASSICAL_MODELS:
+        raise ValueError(f"unknown classical model {model!r}; valid names: {', '.join(CLASSICAL_MODELS)}")
+    if n_train < MIN_TRAIN_ROWS:
+        return f"the training split has {n_train} rows (at least {MIN_TRAIN_ROWS} needed)"
+    return None
+
+
+def _seasonal(season: int | None, n_train: int) -> int | None:
+    """The season the models use: only where the training split holds two whole seasons (a decomposition and a
+    heuristic initial state need them)."""
+    return season if season is not None and season > 1 and n_train >= 2 * season + 1 else None
+
+
+def fit_classical(model: str, y_train: np.ndarray, season: int | None) -> ClassicalFit:
+    """Fit `model` on one target's training values (original units, oldest first)."""
+    y = np.asarray(y_train, dtype=np.float64)
+    why = why_not(model, len(y), season)
+    if why:
+        raise ValueError(f"{model}: {why}")
+    if not np.isfinite(y).all():
+        raise ValueError(f"{model}: the training values contain non-finite numbers")
+    started = time.perf_counter()
+    m = _seasonal(season, len(y))
+    _import_statsmodels()
+    with warnings.catch_warnings():
+        # convergence and KPSS table-range warnings: the AICc comparison (or the test's bound) already decides
+        warnings.simplefilter("ignore")
+        form, spec = {"ets": _fit_ets, "theta": _fit_theta, "arima": _fit_arima}[model](y, m)
+    return ClassicalFit(model, form, spec, round(time.perf_counter() - started, 4))
+
+
+def forecast_origins(fit: ClassicalFit, history: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+    """(len(origins), horizon) point forecasts in original units. history: the series' values from the first
+    training row on; a forecast from origin o reads history[:o] only (o may be len(history): the next steps)."""
+    return _forecasts(fit, history, origins, horizon)[0]
+
+
+def forecast_with_sd(fit: ClassicalFit, history: np.ndarray, origins: np.ndarray,
+                     horizon: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Like `forecast_origins`, with the model's own forecast standard deviation per origin and step (original
+    units) where it has a cheap closed form: ARIMA's Kalman-filter forecast variance (Gaussian). None for ETS
+    (statsmodels simulates multiplicative forms) and Theta (its two-step fit estimates no innovation variance)."""
+    return _forecasts(fit, history, origins, horizon)
+
+
+def _forecasts(fit: ClassicalFit, history: np.ndarray, origins: np.ndarray,
+               horizon: int) -> tuple[np.ndarray, np.ndarray | None]:
+    y = np.asarray(history, dtype=np.float64)
+    origins = np.asarray(origins, dtype=np.int64)
+    if len(origins) and (origins.min() < 1 or origins.max() > len(y)):
+        raise ValueError(f"origins must lie in [1, {len(y)}], got {origins.min()}..{origins.max()}")
+    # only what the latest origin may read: a later value cannot reach any forecast, even by accident
+    y = y[: int(origins.max()) if len(origins) else 0]
+    _import_statsmodels()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if fit.model == "arima":
+            return _forecast_arima(fit.spec, y, origins, horizon)
+        return {"ets": _forecast_ets, "theta": _forecast_theta}[fit.model](fit.spec, y, origins, horizon), None
+
+
+def _import_statsmodels() -> None:
+    """Import the statsmodels modules used here before silencing warnings: statsmodels sets "always" filters for
+    its own warning classes on import, which inside a catch_warnings block would override the "ignore"."""
+    import statsmodels.tsa.arima.model  # noqa: F401
+    import statsmodels.tsa.exponential_smoothing.ets  # noqa: F401
+    import statsmodels.tsa.forecasting.theta  # noqa: F401
+    import statsmodels.tsa.seasonal  # noqa: F401
+    import statsmodels.tsa.stattools  # noqa: F401
+
+
+# --- ETS ---------------------------------------------------------------------------------------------------------
+
+def _ets_model(y: np.ndarray, spec: dict[str, Any], **init: Any):
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    return ETSModel(y, error=spec["error"], trend=spec["trend"], damped_trend=spec["damped"],
+                    seasonal=spec["seasonal"], seasonal_periods=spec["season"], **init)
+
+
+def _ets_form(spec: dict[str, Any]) -> str:
+    trend = {None: "N", "add": "A"}[spec["trend"]] + ("d" if spec["damped"] else "")
+    season = {None: "N", "add": "A", "mul": "M"}[spec["seasonal"]]
+    return f"ETS({spec['error'][0].upper()},{trend},{season})" + (f" m={spec['season']}" if spec["seasonal"] else "")
+
+
+def ets_forms(positive: bool, season: int | None) -> list[dict[str, Any]]:
+    """The candidate forms, each a spec without parameters."""
+    forms = []
+    for error, (trend, damped), seasonal in itertools.product(
+            ("add", "mul"), ((None, False), ("add", False), ("add", True)), (None, "add", "mul")):
+        if (error == "mul" or seasonal == "mul") and not positive:
+            continue
+        if seasonal is not None and season is None:
+            continue
+        if error == "add" and seasonal == "mul":
+            continue
+        forms.append({"error": error, "trend": trend, "damped": damped, "seasonal": seasonal,
+                      "season": season if seasonal else None})
+    return forms
+
+
+def _fit_ets(y: np.ndarray, season: int | None) -> tuple[str, dict[str, Any]]:
+    best = None
+    for spec in ets_forms(bool(y.min() > 0), season):
+        try:
+            res = _ets_model(y, spec, initialization_method="heuristic").fit(disp=False)
+        except (ValueError, np.linalg.LinAlgError):
+            continue  # a form the data cannot initialise (e.g. too short for the heuristic): not a candidate
+        if np.isfinite(res.aicc) and (best is None or res.aicc < best[0]):
+            best = (float(res.aicc), spec, res)
+    if best is None:
+        raise ValueError("ets: no form could be fitted to the training values")
+    aicc, spec, res = best
+    spec = dict(spec, params=[float(v) for v in np.asarray(res.params)], aicc=aicc,
+                initial_level=float(res.initial_level),
+                initial_trend=None if spec["trend"] is None else float(res.initial_trend),
+                initial_seasonal=None if spec["seasonal"] is None else [float(v) for v in res.initial_seasonal])
+    return _ets_form(spec), spec
+
+
+def ets_filtered(spec: dict[str, Any], y: np.ndarray):
+    """statsmodels' ETS results on `y` with the fitted parameters and initial states held (no estimation)."""
+    init = {"initialization_method": "known", "initial_level": spec["initial_level"]}
+    if spec["trend"] is not None:
+        init["initial_trend"] = spec["initial_trend"]
+    if spec["seasonal"] is not None:
+        init["initial_seasonal"] = np.asarray(spec["initial_seasonal"])
+    return _ets_model(y, spec, **init).smooth(np.asarray(spec["params"]))
+
+
+def _forecast_ets(spec: dict[str, Any], y: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+    res = ets_filtered(spec, y)
+    zeros = np.zeros((horizon, 1))
+    # a forecast is a simulation without errors from the state after observation o-1 (statsmodels' own forecast)
+    return np.stack([np.asarray(res.simulate(horizon, anchor=int(o) - 1, random_errors=zeros)).reshape(-1)
+                     if o < len(y) else np.asarray(res.forecast(horizon)).reshape(-1) for o in origins])
+
+
+# --- Theta -------------------------------------------------------------------------------------------------------
+
+def _fit_theta(y: np.ndarray, season: int | None) -> tuple[str, dict[str, Any]]:
+    from statsmodels.tsa.forecasting.theta import ThetaModel
+
+    model = ThetaModel(y, period=season or 1, deseasonalize=season is not None)
+    res = model.fit()
+    method = "mul" if model.method.startswith("mul") else "add"
+    factors: list[float] = []
+    if season is not None:  # one factor per phase of the season, position 0 = the first training row
+        comp = res.forecast_components(season)
+        phase = (len(y) + np.arange(season)) % season
+        by_phase = np.empty(season)
+        by_phase[phase] = np.asarray(comp["seasonal"])
+        factors = [float(v) for v in by_phase]
+    neutral = 1.0 if method == "mul" else 0.0
+    seasonal = bool(factors) and not np.allclose(factors, neutral)
+    spec = {"alpha": float(res.params["alpha"]), "b0": float(res.params["b0"]), "method": method,
+            "season": season, "seasonal": factors if seasonal else []}
+    return f"Theta({method} season m={season})" if seasonal else "Theta(no season)", spec
+
+
+def _forecast_theta(spec: dict[str, Any], y: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+    """ThetaModelResults.forecast's formula at every origin, with alpha, b0 and the seasonal factors held:
+    SES (initial level = the first value, as statsmodels) of the deseasonalized series up to the origin, plus
+    b0/2 times the drift term of the origin's number of observations, reseasonalized."""
+    alpha, b0, factors, mul = spec["alpha"], spec["b0"], np.asarray(spec["seasonal"]), spec["method"] == "mul"
+    n = len(y)
+    pos = np.arange(n)
+    x = y if not len(factors) else (y / factors[pos % len(factors)] if mul else y - factors[pos % len(factors)])
+    level = np.empty(n)  # level[t]: after observing x[0..t]
+    current = x[0]
+    for t in range(n):
+        current = alpha * x[t] + (1 - alpha) * current
+        level[t] = current
+    out = np.empty((len(origins), horizon))
+    h = np.arange(horizon, dtype=np.float64)
+    for k, o in enumerate(origins):
+        steps = h + (1 / alpha - (1 - alpha) ** o / alpha if alpha > 0 else 0.0)
+        fc = 0.5 * b0 * steps + level[o - 1]  # theta = 2: half the linear trend's slope
+        if len(factors):
+            s = factors[(o + np.arange(horizon)) % len(factors)]
+            fc = fc * s if mul else fc + s
+        out[k] = fc
+    return out
+
+
+# --- ARIMA -------------------------------------------------------------------------------------------------------
+
+def seasonal_strength(y: np.ndarray, season: int) -> float:
+    """STL seasonal strength max(0, 1 - var(remainder) / var(seasonal + remainder)) (Wang, Smith & Hyndman)."""
+    from statsmodels.tsa.seasonal import STL
+
+    res = STL(y, period=season, robust=True).fit()
+    detrended = res.seasonal + res.resid
+    var = np.var(detrended)
+    return float(max(0.0, 1.0 - np.var(res.resid) / var)) if var > 0 else 0.0
+
+
+def _kpss_differences(y: np.ndarray, max_d: int = 2) -> int:
+    from statsmodels.tsa.stattools import kpss
+
+    d = 0
+    while d < max_d and len(y) > 10 and np.ptp(y) > 0:
+        if kpss(y, regression="c", nlags="auto")[1] >= 0.05:
+            break
+        y, d = np.diff(y), d + 1
+    return d
+
+
+def _arima(y: np.ndarray, spec: dict[str, Any]):
+    from statsmodels.tsa.arima.model import ARIMA
+
+    return ARIMA(y, order=tuple(spec["order"]), seasonal_order=tuple(spec["seasonal_order"]), trend=spec["trend"])
+
+
+def _fit_arima(y: np.ndarray, season: int | None) -> tuple[str, dict[str, Any]]:
+    big_d = int(season is not None and len(y) >= 3 * season
+                and seasonal_strength(y, season) > SEASONAL_STRENGTH_THRESHOLD)
+    seasonal_diffed = y[season:] - y[:-season] if big_d else y
+    d = _kpss_differences(seasonal_diffed)
+    # a constant without differencing, a drift (statsmodels: a linear trend) after one difference
+    trend = {0: "c", 1: "t"}.get(d + big_d, "n")
+    seasonal_order = (0, 1, 1, season) if big_d else (0, 0, 0, 0)
+    best = None
+    for p, q in ARIMA_ORDERS:
+        spec = {"order": [p, d, q], "seasonal_order": list(seasonal_order), "trend": trend}
+        try:  # exact Gaussian MLE by the innovations algorithm: the same likelihood, measured 1.5-4x faster
+            res = _arima(y, spec).fit(method="innovations_mle")
+        except (ValueError, np.linalg.LinAlgError):
+            continue
+        if np.isfinite(res.aicc) and (best is None or res.aicc < best[0]):
+            best = (float(res.aicc), spec, res)
+    if best is None:
+        raise ValueError("arima: no order could be fitted to the training values")
+    aicc, spec, res = best
+    spec = dict(spec, params=[float(v) for v in np.asarray(res.params)], aicc=aicc)
+    p, d, q = spec["order"]
+    form = f"ARIMA({p},{d},{q})" + (f"(0,1,1){season}" if big_d else "")
+    form += {0: " const", 1: " drift"}.get(d + big_d, "")
+    return form, spec
+
+
+def arima_filtered(spec: dict[str, Any], y: np.ndarray):
+    """statsmodels' ARIMA results on `y` with the fitted parameters held (Kalman filter, no estimation)."""
+    return _arima(y, spec).filter(np.asarray(spec["params"]))
+
+
+def _forecast_arima(spec: dict[str, Any], y: np.ndarray, origins: np.ndarray,
+                    horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    res = arima_filtered(spec, y)
+    # dynamic prediction from o: every step reads the observations before o and forecasts, never one from o on
+    predictions = [res.get_prediction(start=int(o), end=int(o) + horizon - 1, dynamic=True) for o in origins]
+    return (np.stack([np.asarray(p.predicted_mean).reshape(-1) for p in predictions]),
+            np.stack([np.asarray(p.se_mean).reshape(-1) for p in predictions]))
+
+
+# --- windows <-> series ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SeriesHistory:
+    """One series' target values recovered from its windows (scaled, as the windows hold them), with the row of
+    every validation and test window's origin (its first forecast step)."""
+
+    values: np.ndarray  # (n_rows, n_targets)
+    n_train: int
+    val_origins: np.ndarray  # rows, in the order of the series' validation windows
+    test_origins: np.ndarray
+
+
+def _stretch(split: SplitWindows, n_targets: int, with_inputs: int) -> np.ndarray:
+    """The rows a split's consecutive windows cover: the last `with_inputs` input rows of its first window, then
+    every window's first target, then the last window's remaining targets."""
+    first_inputs = split.x[0, split.x.shape[1] - with_inputs:, :n_targets] if with_inputs else split.x[0, :0, :n_targets]
+    return np.concatenate([first_inputs, split.y[:, 0], split.y[-1, 1:]])
+
+
+def _test_gap(data: WindowedData, i: int, n_test_windows: int) -> int:
+    """Rows between the validation split's end and the first test origin: window.input where the test windows
+    take their inputs from a test file of their own (split.test_inputs_from_train=false), else 0."""
+    summary = data.summary
+    splits = (summary.get("series", {}).get("per_series", {}).get(data.series_names[i], {}).get("splits")
+              if data.is_panel else summary.get("splits"))
+    rows = (splits or {}).get("test", {}).get("rows")
+    return 0 if rows is None else int(rows) - data.n_outputs + 1 - n_test_windows
+
+
+def series_history(data: WindowedData, i: int) -> SeriesHistory:
+    """Series `i`'s target history from its train, validation and test windows (all stride 1, in order)."""
+    train, val, test = (s.of_series(i) for s in (data.train, data.val, data.test))
+    k, n_in = data.n_targets, data.n_inputs
+    parts = [_stretch(train, k, n_in)]
+    n_train = len(parts[0])
+    parts.append(_stretch(val, k, 0))
+    n_trainval = n_train + len(parts[1])
+    gap = _test_gap(data, i, len(test))
+    parts.append(_stretch(test, k, gap))
+    values = np.concatenate(parts)
+    test_first = n_trainval + gap
+    # the windows must be one contiguous series: each split's first inputs are the rows before its first origin
+    for split, first in ((val, n_train), (test, test_first)):
+        if not np.array_equal(split.x[0, :, :k], values[first - n_in:first]):
+            raise ValueError(f"series {i}: the windows of the splits do not join into one series (the first "
+                             "window's inputs differ from the rows before its origin); classical models need "
+                             "stride-1 windows over contiguous splits")
+    return SeriesHistory(values, n_train, n_train + np.arange(len(val)), test_first + np.arange(len(test)))

@@ -1,0 +1,262 @@
+"""ETS, Theta, ARIMA (models/classical.py) and their mean in the ranking, scored like every entry.
+
+Each model is fitted once per series and target on the training split, then forecasts every validation and test
+window origin from the series up to that origin with its parameters held; the forecasts are scaled like every
+model's and scored on the same windows and masks. Fits are cached in the run directory (`classical/`), keyed by a
+hash of the windows and the settings, so a report rebuild does not refit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import warnings
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.stats import norm
+
+from data_pipeline import WindowedData
+from data_pipeline.config import ROWS
+from models.baselines import default_season
+from models.classical import (
+    CLASSICAL_MODELS,
+    COMBO,
+    ClassicalFit,
+    SeriesHistory,
+    fit_classical,
+    forecast_with_sd,
+    series_history,
+    why_not,
+)
+from reports.intervals import cqr_quantile_levels, interval_levels
+from reports.pretrained import QUANTILES
+from reports.scoring import ModelScore, score_predictions
+
+CACHE_VERSION = "2"  # 2: ARIMA's own forecast standard deviations  # bump when the fitting or forecasting changes, so old cached fits are not reused
+CACHE_DIR = "classical"
+
+
+@dataclass
+class ClassicalRun:
+    """One classical model's forecasts of every validation and test window (scaled), with its fits."""
+
+    model: str
+    val_pred: np.ndarray
+    test_pred: np.ndarray
+    fits: list[ClassicalFit]  # one per (series, target), series-major
+    cached: bool = False
+    # the model's own forecast standard deviations (scaled), like val_pred / test_pred; None: it has none
+    val_sd: np.ndarray | None = None
+    test_sd: np.ndarray | None = None
+
+    @property
+    def fit_time_s(self) -> float:
+        return float(sum(f.fit_time_s for f in self.fits))
+
+
+def classical_season(data: WindowedData, season: int | None) -> int | None:
+    """The season the classical models use: baselines.season, else the data's calendar default (None: rows)."""
+    frequency = str(data.summary.get("frequency", "D"))
+    return season or (None if frequency == ROWS else default_season(frequency))
+
+
+def data_key(data: WindowedData, model: str, season: int | None) -> str:
+    """Hash of everything a classical fit depends on: the windows, their origins and series, the season."""
+    h = hashlib.sha256(f"{CACHE_VERSION}|{model}|{season}|{data.n_targets}".encode())
+    for split in (data.train, data.val, data.test):
+        for arr in (split.x[..., : data.n_targets], split.y, split.origin, split.series):
+            if arr is not None:
+                h.update(np.ascontiguousarray(arr).tobytes())
+    h.update(json.dumps(data.scaler.to_dict(), sort_keys=True).encode())
+    return h.hexdigest()[:24]
+
+
+def _target_task(model: str, values: np.ndarray, n_train: int, origins: np.ndarray, horizon: int,
+                 season: int | None) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
+    """Fit `model` on one series' target (original units) and forecast from each origin (with the model's own
+    forecast standard deviations where it has them)."""
+    fit = fit_classical(model, values[:n_train], season)
+    return (*forecast_with_sd(fit, values, origins, horizon), fit.to_dict())
+
+
+def _fit_model(data: WindowedData, histories: list[SeriesHistory], model: str, season: int | None, n_jobs: int,
+               quiet: bool) -> ClassicalRun:
+    """Every series' and target's fit and forecasts, in parallel over `n_jobs` processes."""
+    k = data.n_targets
+    scalers = [data.scaler.for_series(i) for i in range(data.n_series)]
+    tasks, keys = [], []
+    for i, (hist, sc) in enumerate(zip(histories, scalers, strict=True)):
+        original = hist.values * sc.scale[:k] + sc.center[:k]  # fitted in the data's own units
+        origins = np.concatenate([hist.val_origins, hist.test_origins])
+        for j in range(k):
+            tasks.append((model, original[:, j], hist.n_train, origins, data.n_outputs, season))
+            keys.append((i, j))
+    started = time.monotonic()
+    results = []
+    if n_jobs > 1 and len(tasks) > 1:
+        with ProcessPoolExecutor(max_workers=min(n_jobs, len(tasks))) as pool:
+            for n, result in enumerate(pool.map(_target_task, *zip(*tasks, strict=True)), start=1):
+                results.append(result)
+                _progress(model, n, len(tasks), started, quiet)
+    else:
+        for n, t in enumerate(tasks, start=1):
+            results.append(_target_task(*t))
+            _progress(model, n, len(tasks), started, quiet)
+    val_pred, test_pred = np.empty(data.val.y.shape, np.float32), np.empty(data.test.y.shape, np.float32)
+    with_sd = all(sd is not None for _, sd, _ in results)
+    val_sd, test_sd = (np.empty(s.y.shape, np.float32) if with_sd else None for s in (data.val, data.test))
+    fits: list[ClassicalFit] = []
+    for (i, j), (forecast, sd, fit) in zip(keys, results, strict=True):
+        sc, n_val = scalers[i], len(histories[i].val_origins)
+        scaled = (forecast - sc.center[j]) / sc.scale[j]
+        for split, lo, hi, pred, sd_out in ((data.val, 0, n_val, val_pred, val_sd),
+                                            (data.test, n_val, len(scaled), test_pred, test_sd)):
+            rows = np.arange(len(split)) if split.series is None else np.flatnonzero(split.series == i)
+            pred[rows, :, j] = scaled[lo:hi]
+            if sd_out is not None:
+                sd_out[rows, :, j] = sd[lo:hi] / sc.scale[j]
+        fits.append(ClassicalFit.from_dict(fit))
+    return ClassicalRun(model, val_pred, test_pred, fits, val_sd=val_sd, test_sd=test_sd)
+
+
+def _progress(model: str, done: int, total: int, started: float, quiet: bool) -> None:
+    if not quiet and (done == total or done % max(1, total // 10) == 0):
+        print(f"classical {model}: {done}/{total} series × targets fitted ({time.monotonic() - started:.1f} s)", flush=True)
+
+
+def _load(path: Path, model: str) -> ClassicalRun | None:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            fits = [ClassicalFit.from_dict(f) for f in json.loads(str(z["fits"]))]
+            sd = {k: z[k] if k in z.files else None for k in ("val_sd", "test_sd")}
+            return ClassicalRun(model, z["val_pred"], z["test_pred"], fits, cached=True, **sd)
+    except (OSError, KeyError, ValueError):
+        return None  # a corrupt or foreign file is a miss: refit
+
+
+def _save(path: Path, run: ClassicalRun) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.stem}.tmp-{os.getpid()}.npz")
+    sd = {} if run.val_sd is None else {"val_sd": run.val_sd, "test_sd": run.test_sd}
+    np.savez(tmp, val_pred=run.val_pred, test_pred=run.test_pred,
+             fits=np.array(json.dumps([f.to_dict() for f in run.fits])), **sd)
+    os.replace(tmp, path)
+
+
+def classical_runs(data: WindowedData, models: list[str] | None, season: int | None,
+                   caches: list[Path] | None = None, n_jobs: int | None = None,
+                   quiet: bool = False) -> tuple[list[ClassicalRun], list[str]]:
+    """The requested classical models (None: all) fitted and forecast on `data`, read from the first of `caches`
+    (folders) that holds them and written to every one that does not; with notes on any skipped and why."""
+    requested = list(CLASSICAL_MODELS if models is None else models)
+    unknown = [m for m in requested if m not in CLASSICAL_MODELS]
+    if unknown:
+        raise ValueError(f"baselines.classical: unknown model(s) {unknown}; valid names: {', '.join(CLASSICAL_MODELS)}")
+    season = classical_season(data, season)
+    n_jobs = n_jobs or min(2, os.cpu_count() or 1)
+    try:
+        histories = [series_history(data, i) for i in range(data.n_series)]
+    except ValueError as err:  # windows that do not join into series: nothing to fit, the rest of the report stands
+        return [], [f"Classical models skipped: {err}."]
+    shortest = min(h.n_train for h in histories)
+    runs, notes = [], []
+    for model in requested:
+        why = why_not(model, shortest, season)
+        if why:
+            notes.append(f"{model} skipped: {why}.")
+            continue
+        paths = [c / f"{model}-{data_key(data, model, season)}.npz" for c in caches or []]
+        run = next((r for r in (_load(p, model) for p in paths if p.exists()) if r is not None), None)
+        if run is None:
+            try:
+                run = _fit_model(data, histories, model, season, n_jobs, quiet)
+            except ValueError as err:  # ours: too short, non-finite values, no form or order could be fitted
+                notes.append(f"{model} skipped: {err}.")
+                continue
+            except (ArithmeticError, np.linalg.LinAlgError, RuntimeError) as err:
+                # statsmodels failing on odd data costs this entry, never the whole report
+                notes.append(f"{model} skipped: statsmodels failed ({type(err).__name__}: {err}).")
+                continue
+            if not (np.isfinite(run.val_pred).all() and np.isfinite(run.test_pred).all()):
+                notes.append(f"{model} skipped: its forecasts are not finite on some window (the fitted "
+                             "parameters do not hold on the later data).")
+                continue
+        for path in paths:
+            if not path.exists():
+                try:
+                    _save(path, run)
+                except OSError as err:  # a read-only cache costs a refit next time, nothing else
+                    warnings.warn(f"could not write the classical fits to {path}: {err}", RuntimeWarning,
+                                  stacklevel=2)
+        runs.append(run)
+    return runs, notes
+
+
+def _forms(run: ClassicalRun, data: WindowedData) -> str:
+    """The chosen form(s): one per target for a single series; for a panel the most common ones, counted."""
+    if not data.is_panel:
+        forms = [f.form for f in run.fits]
+        return forms[0] if len(forms) == 1 else "; ".join(f"{t}: {f}" for t, f in zip(data.target_names, forms,
+                                                                                     strict=True))
+    counts = Counter(f.form for f in run.fits).most_common()
+    shown = ", ".join(f"{form} ×{n}" for form, n in counts[:3])
+    return shown + (f" and {len(counts) - 3} other forms" if len(counts) > 3 else "")
+
+
+def _n_params(run: ClassicalRun) -> int:
+    return int(sum(len(f.spec.get("params", [])) or 2 + len(f.spec.get("seasonal", [])) for f in run.fits))
+
+
+def cache_dirs(run_path: Path | None, config: dict[str, Any]) -> list[Path]:
+    """Where fits are kept: the run directory (a report rebuild never refits), then beside the windowed-data
+    cache (`data.cache_dir`, default .cache/data), so another run on the same data and windows reuses them."""
+    data_cache = Path((config.get("data") or {}).get("cache_dir") or Path(".cache") / "data")
+    return ([] if run_path is None else [Path(run_path) / CACHE_DIR]) + [data_cache / CACHE_DIR]
+
+
+def _own_quantiles(run: ClassicalRun, config: dict[str, Any]) -> dict[str, Any]:
+    """A model's own Gaussian forecast quantiles (where it has forecast standard deviations), at the levels the
+    report scores as the second interval method (CQR, as Chronos-2's) and the 10-90% coverage figure reads."""
+    if run.val_sd is None or run.test_sd is None:
+        return {}
+    levels = tuple(sorted({*QUANTILES, *cqr_quantile_levels(interval_levels(config))}))
+    z = norm.ppf(levels).astype(np.float32)
+    return {"quantiles": run.test_pred[..., None] + run.test_sd[..., None] * z,
+            "val_quantiles": run.val_pred[..., None] + run.val_sd[..., None] * z, "quantile_levels": levels}
+
+
+def classical_scores(data: WindowedData, config: dict[str, Any], run_path: Path | None,
+                     quiet: bool = False) -> tuple[list[ModelScore], list[str]]:
+    """The classical entries of a ranking (`baselines.classical` of the run's `config`, default all that fit the
+    data) and their mean (`classical_combo`), with notes: which were skipped and why, and what fitting cost."""
+    baselines = config.get("baselines") or {}
+    started = time.monotonic()
+    runs, notes = classical_runs(data, baselines.get("classical"), baselines.get("season"),
+                                 cache_dirs(run_path, config), quiet=quiet)
+    season = classical_season(data, baselines.get("season"))
+    results = [score_predictions(r.model, r.val_pred, r.test_pred, data, kind="baseline", params=_n_params(r),
+                                 hparams={"form": _forms(r, data), "season": season},
+                                 train_time_s=round(r.fit_time_s, 2), **_own_quantiles(r, config)) for r in runs]
+    if len(runs) >= 2:  # the combination: a strong, standard benchmark of its own
+        results.append(score_predictions(
+            COMBO, np.mean([r.val_pred for r in runs], 0), np.mean([r.test_pred for r in runs], 0), data,
+            kind="baseline", params=sum(_n_params(r) for r in runs),
+            hparams={"members": "+".join(r.model for r in runs)},
+            train_time_s=round(sum(r.fit_time_s for r in runs), 2)))
+    if runs:
+        cached = all(r.cached for r in runs)
+        per_model = ", ".join(f"{r.model} {r.fit_time_s:.1f} s" for r in runs)
+        notes.append(
+            f"Classical models ({', '.join(r.model for r in runs)}; statsmodels, univariate per target, fitted once "
+            f"per series and target on the training split, then forecasting every origin with the parameters held): "
+            + (f"loaded from the run's cache (fitted in {per_model})." if cached else
+               f"fitting took {per_model} (CPU time, summed over {data.n_series} series × {data.n_targets} "
+               f"target(s)); {time.monotonic() - started:.1f} s wall time with forecasting."))
+    return results, notes
