@@ -1,8 +1,10 @@
-"""Schema of the `train` section: how every trained model is optimised."""
+"""Schemas of the `train` section (how every trained model is optimised) and the `baselines` section, and how a
+model's hyperparameter defaults are read off its config dataclass."""
 
 from __future__ import annotations
 
-from typing import Literal
+import dataclasses
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -40,3 +42,14 @@ class BaselinesConfig(StrictModel):
         None, description="Classical models in the ranking (ets, theta, arima; with two or more, also their mean "
         "classical_combo); null: all that fit the data; []: none."
     )
+
+
+# Arguments every model takes from the data (passed by `models.build`), never hyperparameters.
+SHAPE_FIELDS = ("n_features", "n_targets", "n_inputs", "n_outputs", "n_future", "n_series")
+
+
+def hparam_defaults_of(config_class: type, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A model's hyperparameters with their defaults, read off its config dataclass: each default is written
+    once, in the dataclass, and the registry, the config schema and the searcher's start point all read it."""
+    return {f.name: f.default for f in dataclasses.fields(config_class)
+            if f.default is not dataclasses.MISSING and f.name not in SHAPE_FIELDS + exclude}

@@ -11,7 +11,7 @@ import copy
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from data_pipeline import (
     DataConfig,
@@ -25,10 +25,17 @@ from data_pipeline import (
 from models import TrainConfig
 from models.blocks import NORMS
 from models.config import BaselinesConfig
+from sweeps.spec import (
+    LogUniformSpec,
+    SearchSpec,
+    SectionValue,
+    UniformSpec,
+    checked_values,
+    parse_value,
+)
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.yaml"
 PROFILES = ("smoke", "default", "full")
-SPEC_KINDS = ("grid", "choice", "uniform", "loguniform", "int")
 # Keys of a model section that are not hyperparameters of the model or of its training: how many trials the
 # architecture gets (adaptive search: its budget; grid: samples per grid point) and its input length.
 NUM_SAMPLES, WINDOW_INPUT = "num_samples", "window_input"
@@ -101,7 +108,9 @@ class SweepConfig(StrictModel):
     split: SplitConfig = Field(default_factory=SplitConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     baselines: BaselinesConfig = Field(default_factory=BaselinesConfig)
-    models: dict[str, dict[str, Any]]
+    models: dict[str, dict[str, SectionValue]] = Field(
+        description="Per architecture: hyperparameter or train.* key -> a fixed value or a search spec (sweeps/spec.py); "
+        "unset keys take the model's own defaults.")
     sweep: SweepSection = Field(default_factory=SweepSection)
     wandb: WandbSection = Field(default_factory=WandbSection)
     pretrained: PretrainedSection = Field(default_factory=PretrainedSection)
@@ -112,14 +121,14 @@ class SweepConfig(StrictModel):
     def _window_input_per_model(cls, raw: Any) -> Any:
         return window_input_per_model(raw)
 
-    @field_validator("models")
+    @field_validator("models", mode="before")
     @classmethod
-    def _known_models_and_specs(cls, models: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    def _known_models_and_specs(cls, models: Any) -> Any:
+        if not isinstance(models, dict):
+            return models  # pydantic names the wrong type
         if not models:
             raise ValueError("no models selected: list at least one under `models`")
-        for name, params in models.items():
-            _check_model_section(name, params)
-        return models
+        return {name: parse_model_section(name, params) for name, params in models.items()}
 
 
 def sweepable_models() -> tuple[str, ...]:
@@ -129,83 +138,88 @@ def sweepable_models() -> tuple[str, ...]:
     return (*TRAINED_MODELS, CHRONOS2)
 
 
-def _allowed_hparams(name: str) -> set[str]:
-    from models import hparam_names
+def section_types(name: str) -> dict[str, Any]:
+    """The keys a model section may set, each with its type: the model's hyperparameters typed by its config
+    dataclass (Chronos-2: by its defaults), the per-architecture train.* keys typed by TrainConfig, its trial
+    budget and (trained models) its input length. Each default stays where the model writes it."""
+    from models import hparam_types
     from models.chronos import CHRONOS2, CHRONOS2_HPARAMS
 
     if name == CHRONOS2:
-        return set(CHRONOS2_HPARAMS) | {NUM_SAMPLES}
-    return hparam_names(name) | TRAIN_OVERRIDABLE | {NUM_SAMPLES, WINDOW_INPUT}
+        return {**{k: type(v) for k, v in CHRONOS2_HPARAMS.items()}, NUM_SAMPLES: int}
+    train = {k: TrainConfig.model_fields[k].annotation for k in TRAIN_OVERRIDABLE}
+    return {**hparam_types(name), **train, NUM_SAMPLES: int, WINDOW_INPUT: int}
 
 
-def _check_model_section(name: str, params: Any) -> None:
+def parse_model_section(name: str, params: Any) -> dict[str, Any]:
+    """One architecture's section, each value parsed (`sweeps.spec.parse_value`) and checked against the key's
+    type and allowed values. Errors name `models.<name>.<key>`, what is wrong and what to write."""
     if name not in sweepable_models():
         raise ValueError(f"unknown model {name!r}; choose from {', '.join(sweepable_models())}")
     if params is None:
-        return
+        return {}
     if not isinstance(params, dict):
         raise ValueError(f"models.{name} must be a mapping of hyperparameters, got {type(params).__name__}")
-    allowed = _allowed_hparams(name)
-    for key, spec in params.items():
+    types = section_types(name)
+    section = {}
+    for key, raw in params.items():
         where = f"models.{name}.{key}"
-        if key not in allowed:
-            raise ValueError(f"{where}: unknown hyperparameter; allowed: {', '.join(sorted(allowed))}")
+        if key not in types:
+            raise ValueError(f"{where}: unknown hyperparameter; allowed: {', '.join(sorted(types))}")
         if key == NUM_SAMPLES:
-            if isinstance(spec, bool) or not isinstance(spec, int) or spec < 1:
-                raise ValueError(f"{where}: the number of trials is a positive integer, got {spec!r}")
+            if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+                raise ValueError(f"{where}: the number of trials is a positive integer, got {raw!r}")
+            section[key] = raw
             continue
-        values = spec_values(spec, where)
+        value = parse_value(raw, where)
         if key == WINDOW_INPUT:
-            _check_input_lengths(values, where, spec)
-        if key == "mode" and any(v not in ("full", "lora") for v in values):
-            raise ValueError(f"{where}: fine-tuning mode is 'full' or 'lora', got {values}")
-        if key == "steps" and any(not isinstance(v, int) or v < 1 for v in values):
-            raise ValueError(f"{where}: steps must be positive integers, got {values}")
-        if key == "norm" and any(v not in NORMS for v in values):
-            raise ValueError(f"{where}: norm is one of {', '.join(NORMS)}, got {values}")
-        if key == "series_embedding" and any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in values):
-            raise ValueError(f"{where}: series_embedding is the size of a learned vector per series (0: off), "
-                             f"got {values}")
-        if key == "linear_skip" and any(not isinstance(v, bool) for v in values):
-            raise ValueError(f"{where}: linear_skip is true or false, got {values}")
-        if key in ("dropout", "teacher_forcing"):
-            hi_ok = (lambda v: v <= 1) if key == "teacher_forcing" else (lambda v: v < 1)
-            for v in values:
-                if not isinstance(v, (int, float)) or v < 0 or not hi_ok(v):
-                    bound = "[0, 1]" if key == "teacher_forcing" else "[0, 1)"
-                    raise ValueError(f"{where}: {v!r} is outside {bound}")
+            _check_input_lengths(value, where)
+        _check_allowed(key, checked_values(value), where)  # the named rules first: their message says more
+        _check_type(value, types[key], where)
+        section[key] = value
+    return section
+
+
+def _check_type(value: Any, expected: Any, where: str) -> None:
+    adapter = TypeAdapter(expected)
+    for v in checked_values(value):
+        try:
+            adapter.validate_python(v, strict=True)
+        except ValidationError:
+            kind = getattr(expected, "__name__", str(expected))
+            hint = " (search an integer with int, choice or grid)" if expected is int and isinstance(
+                value, SearchSpec) else ""
+            raise ValueError(f"{where}: takes {kind} values, got {v!r}{hint}") from None
+
+
+def _check_allowed(key: str, values: list[Any], where: str) -> None:
+    if key == "mode" and any(v not in ("full", "lora") for v in values):
+        raise ValueError(f"{where}: fine-tuning mode is 'full' or 'lora', got {values}")
+    if key == "steps" and any(not isinstance(v, int) or v < 1 for v in values):
+        raise ValueError(f"{where}: steps must be positive integers, got {values}")
+    if key == "norm" and any(v not in NORMS for v in values):
+        raise ValueError(f"{where}: norm is one of {', '.join(NORMS)}, got {values}")
+    if key == "series_embedding" and any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in values):
+        raise ValueError(f"{where}: series_embedding is the size of a learned vector per series (0: off), "
+                         f"got {values}")
+    if key == "linear_skip" and any(not isinstance(v, bool) for v in values):
+        raise ValueError(f"{where}: linear_skip is true or false, got {values}")
+    if key in ("dropout", "teacher_forcing"):
+        hi_ok = (lambda v: v <= 1) if key == "teacher_forcing" else (lambda v: v < 1)
+        for v in values:
+            if not isinstance(v, (int, float)) or v < 0 or not hi_ok(v):
+                bound = "[0, 1]" if key == "teacher_forcing" else "[0, 1)"
+                raise ValueError(f"{where}: {v!r} is outside {bound}")
 
 
 # Training settings a model section may set per architecture (and sweep over).
 TRAIN_OVERRIDABLE = {"learning_rate", "weight_decay", "batch_size", "grad_clip", "patience", "epochs"}
 
 
-def spec_values(spec: Any, where: str) -> list[Any]:
-    """The concrete values a spec can take (for range specs: its two bounds), validating its shape."""
-    if not isinstance(spec, dict):
-        return [spec]
-    if len(spec) != 1 or next(iter(spec)) not in SPEC_KINDS:
-        raise ValueError(f"{where}: a search spec is one of {{{', '.join(SPEC_KINDS)}: ...}}, got {spec!r}")
-    kind, arg = next(iter(spec.items()))
-    if not isinstance(arg, list):
-        raise ValueError(f"{where}: {kind} takes a list, got {arg!r}")
-    if kind in ("grid", "choice") and not arg:
-        raise ValueError(f"{where}: empty {kind} expands to zero trials; give at least one value")
-    if kind == "int" and (len(arg) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in arg)
-                          or arg[0] > arg[1]):
-        raise ValueError(f"{where}: int takes [low, high] (integers, low <= high), got {arg!r}")
-    if kind in ("uniform", "loguniform"):
-        if len(arg) != 2 or not all(isinstance(v, (int, float)) for v in arg) or arg[0] >= arg[1]:
-            raise ValueError(f"{where}: {kind} takes [low, high] with low < high, got {arg!r}")
-        if kind == "loguniform" and arg[0] <= 0:
-            raise ValueError(f"{where}: loguniform needs a positive low bound, got {arg[0]}")
-    return list(arg)
-
-
-def _check_input_lengths(values: list[Any], where: str, spec: Any = None) -> None:
-    if isinstance(spec, dict) and next(iter(spec), None) in ("uniform", "loguniform"):
+def _check_input_lengths(value: Any, where: str) -> None:
+    if isinstance(value, (UniformSpec, LogUniformSpec)):
         raise ValueError(f"{where}: input lengths are positive integers (steps): search them with int or choice")
-    bad = [v for v in values if isinstance(v, bool) or not isinstance(v, int) or v < 1]
+    bad = [v for v in checked_values(value) if isinstance(v, bool) or not isinstance(v, int) or v < 1]
     if bad:
         raise ValueError(f"{where}: input lengths are positive integers (steps), got {bad}")
 
@@ -223,22 +237,21 @@ def window_input_per_model(raw: Any) -> Any:
     global_spec = raw["window"].get("input")
     if global_spec is None:
         return raw
-    if isinstance(global_spec, dict):
-        global_values = spec_values(global_spec, "window.input")
-        _check_input_lengths(global_values, "window.input", global_spec)
-    else:
-        global_values = [global_spec]
+    global_value = parse_value(global_spec, "window.input")
+    if isinstance(global_value, SearchSpec):
+        _check_input_lengths(global_value, "window.input")
     sections = {m: p for m, p in raw["models"].items() if m in TRAINED_MODELS and (p is None or isinstance(p, dict))}
-    lengths = list(global_values)
+    lengths = checked_values(global_value)
     for m, params in sections.items():
         own = (params or {}).get(WINDOW_INPUT)
         if own is not None:
-            values = spec_values(own, f"models.{m}.{WINDOW_INPUT}")
-            _check_input_lengths(values, f"models.{m}.{WINDOW_INPUT}", own)
-            lengths += values
+            where = f"models.{m}.{WINDOW_INPUT}"
+            own_value = parse_value(own, where)
+            _check_input_lengths(own_value, where)
+            lengths += checked_values(own_value)
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in lengths):
         return raw  # a non-integer length: WindowConfig names it
-    if not isinstance(global_spec, dict) and max(lengths) == global_spec:
+    if not isinstance(global_value, SearchSpec) and max(lengths) == global_value:
         return raw  # every trial reads the windows as built: nothing to carry per model
     raw = copy.deepcopy(raw)
     raw["window"]["input"] = max(lengths)
@@ -275,15 +288,13 @@ def _apply_profile(raw: dict[str, Any], profile: str) -> dict[str, Any]:
     return raw
 
 
-def _smallest(spec: Any) -> Any:
-    if isinstance(spec, dict) and len(spec) == 1:
-        kind, arg = next(iter(spec.items()))
-        if kind in ("grid", "choice") and isinstance(arg, list) and arg:
-            numeric = [v for v in arg if isinstance(v, (int, float)) and not isinstance(v, bool)]
-            return min(numeric) if len(numeric) == len(arg) else arg[0]
-        if kind in ("uniform", "loguniform", "int") and isinstance(arg, list) and arg:
-            return arg[0]
-    return spec
+def _smallest(raw: Any) -> Any:
+    """The smoke profile's value of a spec: its smallest number (or first value), a range's low bound."""
+    try:
+        value = parse_value(raw, "")
+    except ValueError:
+        return raw  # validation names it, with its key
+    return value.smallest() if isinstance(value, SearchSpec) else raw
 
 
 def format_validation_error(err: ValidationError) -> str:
