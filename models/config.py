@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from data_pipeline.config import StrictModel
 from models.classical import CLASSICAL_MODELS
@@ -23,12 +23,19 @@ class TrainConfig(StrictModel):
     patience: int = Field(10, gt=0, description="Epochs without validation improvement before stopping.")
     seed: int = 0
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
-        "auto",
-        description="auto: fp32 (measured fastest for these small models on GPUs, see benchmarks/gpu.py); bf16 / "
-        "fp16: CUDA autocast. fp16, and bf16 on RNNs (which autocast runs in fp16), always scale the loss.",
+    precision: Literal["fp32", "bf16", "fp16"] = Field(
+        "fp32",
+        description="fp32 (measured fastest for these small models on GPUs, see benchmarks/gpu.py); bf16 / fp16: "
+        "CUDA autocast. fp16, and bf16 on RNNs (which autocast runs in fp16), always scale the loss.",
     )
     compile: bool = Field(False, description="torch.compile the model (GPU only).")
+
+    @field_validator("precision", mode="before")
+    @classmethod
+    def _auto_was_fp32(cls, value: object) -> object:
+        # `auto` never chose anything: it always ran fp32. It is no longer offered, but a run directory (or a
+        # config) written while it was still reads as it ran, so old runs resume and report unchanged.
+        return "fp32" if value == "auto" else value
 
 
 class BaselinesConfig(StrictModel):
