@@ -17,7 +17,8 @@ import numpy as np
 from data_pipeline.config import WindowConfig
 from models import hparam_defaults
 from models.chronos import CHRONOS2, CHRONOS2_HPARAMS
-from sweeps.config import NUM_SAMPLES, TRAIN_OVERRIDABLE, WINDOW_INPUT, SweepConfig
+from sweeps.config import SweepConfig
+from sweeps.model_sections import NUM_SAMPLES, TRAIN_OVERRIDABLE, WINDOW_INPUT
 from sweeps.spec import GridSpec, SearchSpec
 
 _SHORT = {"hidden_size": "h", "d_model": "d", "num_layers": "l", "dropout": "p", "nhead": "nh",
