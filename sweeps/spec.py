@@ -140,6 +140,9 @@ class _Range(SearchSpec):
     @model_validator(mode="after")
     def _low_below_high(self) -> _Range:
         a = self.arg
+        text = [v for v in a if isinstance(v, str)]
+        if text:
+            raise ValueError(f"{self.kind} takes numbers, got {text!r}: YAML reads 1e-4 as text, write 0.0001")
         if len(a) != 2 or not all(_is_number(v) for v in a) or a[0] >= a[1]:
             raise ValueError(f"{self.kind} takes [low, high] with low < high, got {a!r}")
         return self

@@ -71,6 +71,7 @@ def test_samples_stay_in_their_space_include_both_int_ends_and_repeat_under_a_se
     ("models.gru_ar.hidden_size={grid: []}", "models.gru_ar.hidden_size: empty grid expands to zero trials"),
     ("models.gru_ar.dropout={uniform: [0.3, 0.1]}", "models.gru_ar.dropout: uniform takes [low, high] with low < high"),
     ("models.gru_ar.learning_rate={loguniform: [0, 0.1]}", "loguniform needs a positive low bound, got 0"),
+    ("models.gru_ar.learning_rate={loguniform: [1e-4, 1e-2]}", "YAML reads 1e-4 as text, write 0.0001"),
     ("models.gru_ar.hidden_size={uniform: [8, 64.5]}",
      "models.gru_ar.hidden_size: takes int values, got 64.5 (search an integer with int, choice or grid)"),
     ("models.transformer.nhead=2.5", "models.transformer.nhead: takes int values, got 2.5"),
