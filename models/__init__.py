@@ -10,6 +10,7 @@ Knows nothing of Ray or W&B (see DESIGN.md: models is layer 1).
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable
 
 import torch
@@ -44,6 +45,9 @@ _REGISTRY: dict[str, tuple[Callable[..., nn.Module], dict]] = {
     "seasonal_naive": (lambda **kw: SeasonalNaive(**kw), {"season": 7}),
 }
 assert set(_REGISTRY) == set(MODEL_NAMES)
+# The config dataclass of each trained model: its hyperparameters' types (and, via *_HPARAMS, their defaults).
+_CONFIG_CLASSES: dict[str, type] = {"lstm_ar": RNNConfig, "lstm_nar": RNNConfig, "gru_ar": RNNConfig,
+                                    "gru_nar": RNNConfig, "transformer": TransformerConfig}
 
 
 def _entry(name: str) -> tuple[Callable[..., nn.Module], dict]:
@@ -59,6 +63,14 @@ def hparam_names(name: str) -> set[str]:
 
 def hparam_defaults(name: str) -> dict:
     return dict(_entry(name)[1])
+
+
+def hparam_types(name: str) -> dict[str, object]:
+    """Each hyperparameter's type as its model's config dataclass declares it (trained models; {} otherwise)."""
+    if name not in _CONFIG_CLASSES:
+        return {}
+    hints = typing.get_type_hints(_CONFIG_CLASSES[name])
+    return {k: hints[k] for k in hparam_names(name)}
 
 
 def build(
@@ -132,6 +144,7 @@ __all__ = [
     "fit_ridge",
     "hparam_defaults",
     "hparam_names",
+    "hparam_types",
     "predict",
     "scores",
 ]

@@ -22,6 +22,7 @@ zero-shot forecasting and fine-tuning all share the window <-> task mapping abov
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import os
 import random
@@ -277,8 +278,8 @@ def chronos_finetune(
     scaler: Scaler,
     n_targets: int,
     n_outputs: int,
-    steps: int,
-    learning_rate: float,
+    steps: int = 200,
+    learning_rate: float = 1e-5,
     mode: str = "full",
     batch_size: int = 32,
     output_dir: str | os.PathLike,
@@ -349,4 +350,6 @@ def chronos_finetune(
 
 # The sweep's name for this family, and the fine-tuning knobs a config may set or sweep over.
 CHRONOS2 = "chronos2"
-CHRONOS2_HPARAMS: dict[str, Any] = {"steps": 200, "learning_rate": 1e-5, "mode": "full", "batch_size": 32}
+# Their defaults are chronos_finetune's own (written once, there).
+CHRONOS2_HPARAMS: dict[str, Any] = {k: inspect.signature(chronos_finetune).parameters[k].default
+                                    for k in ("steps", "learning_rate", "mode", "batch_size")}

@@ -1,10 +1,12 @@
-"""Schema of the `train` section: how every trained model is optimised."""
+"""Schemas of the `train` section (how every trained model is optimised) and the `baselines` section, and how a
+model's hyperparameter defaults are read off its config dataclass."""
 
 from __future__ import annotations
 
-from typing import Literal
+import dataclasses
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from data_pipeline.config import StrictModel
 from models.classical import CLASSICAL_MODELS
@@ -21,12 +23,19 @@ class TrainConfig(StrictModel):
     patience: int = Field(10, gt=0, description="Epochs without validation improvement before stopping.")
     seed: int = 0
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
-        "auto",
-        description="auto: fp32 (measured fastest for these small models on GPUs, see benchmarks/gpu.py); bf16 / "
-        "fp16: CUDA autocast. fp16, and bf16 on RNNs (which autocast runs in fp16), always scale the loss.",
+    precision: Literal["fp32", "bf16", "fp16"] = Field(
+        "fp32",
+        description="fp32 (measured fastest for these small models on GPUs, see benchmarks/gpu.py); bf16 / fp16: "
+        "CUDA autocast. fp16, and bf16 on RNNs (which autocast runs in fp16), always scale the loss.",
     )
     compile: bool = Field(False, description="torch.compile the model (GPU only).")
+
+    @field_validator("precision", mode="before")
+    @classmethod
+    def _auto_was_fp32(cls, value: object) -> object:
+        # `auto` never chose anything: it always ran fp32. It is no longer offered, but a run directory (or a
+        # config) written while it was still reads as it ran, so old runs resume and report unchanged.
+        return "fp32" if value == "auto" else value
 
 
 class BaselinesConfig(StrictModel):
@@ -40,3 +49,14 @@ class BaselinesConfig(StrictModel):
         None, description="Classical models in the ranking (ets, theta, arima; with two or more, also their mean "
         "classical_combo); null: all that fit the data; []: none."
     )
+
+
+# Arguments every model takes from the data (passed by `models.build`), never hyperparameters.
+SHAPE_FIELDS = ("n_features", "n_targets", "n_inputs", "n_outputs", "n_future", "n_series")
+
+
+def hparam_defaults_of(config_class: type, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A model's hyperparameters with their defaults, read off its config dataclass: each default is written
+    once, in the dataclass, and the registry, the config schema and the searcher's start point all read it."""
+    return {f.name: f.default for f in dataclasses.fields(config_class)
+            if f.default is not dataclasses.MISSING and f.name not in SHAPE_FIELDS + exclude}

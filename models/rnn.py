@@ -35,11 +35,7 @@ from models.blocks import (
     check_options,
     check_series_embedding,
 )
-
-# hparams a caller may set through models.build, with their defaults
-NAR_HPARAMS = {"hidden_size": 64, "num_layers": 2, "dropout": 0.1, "norm": "none", "linear_skip": False,
-               "series_embedding": 0}
-AR_HPARAMS = {**NAR_HPARAMS, "teacher_forcing": 0.0}
+from models.config import hparam_defaults_of
 
 
 @dataclass
@@ -79,6 +75,11 @@ class RNNConfig:
             raise ValueError("hidden_size, num_layers, n_targets, n_inputs and n_outputs must be >= 1")
         if self.n_targets > self.n_features:
             raise ValueError(f"n_targets ({self.n_targets}) > n_features ({self.n_features})")
+
+
+# hparams a caller may set through models.build, with their defaults (RNNConfig's)
+AR_HPARAMS = hparam_defaults_of(RNNConfig)
+NAR_HPARAMS = hparam_defaults_of(RNNConfig, exclude=("teacher_forcing",))
 
 
 def _rnn(cfg: RNNConfig, input_size: int) -> nn.Module:

@@ -32,9 +32,7 @@ from models.blocks import (
     check_options,
     check_series_embedding,
 )
-
-HPARAMS = {"d_model": 64, "nhead": 4, "num_layers": 2, "dim_feedforward": None, "dropout": 0.1, "norm": "none",
-           "linear_skip": False, "series_embedding": 0}
+from models.config import hparam_defaults_of
 
 
 @dataclass
@@ -70,6 +68,10 @@ class TransformerConfig:
             raise ValueError(f"n_targets ({self.n_targets}) > n_features ({self.n_features})")
         if self.dim_feedforward is None:
             self.dim_feedforward = 4 * self.d_model
+
+
+# hparams a caller may set through models.build, with their defaults (TransformerConfig's)
+HPARAMS = hparam_defaults_of(TransformerConfig)
 
 
 def sinusoidal_positions(n: int, d_model: int) -> torch.Tensor:

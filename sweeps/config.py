@@ -2,7 +2,8 @@
 
 Each package owns its section's schema (data_pipeline: data/window/split, models: train); this module composes
 them and owns `models`, `sweep`, `wandb`, `pretrained` and `report` (read back by the report from config.yaml);
-models also owns `baselines`.
+models also owns `baselines`. A model section's rules (its keys, types and search specs) are in
+sweeps/model_sections.py and sweeps/spec.py.
 """
 
 from __future__ import annotations
@@ -23,15 +24,16 @@ from data_pipeline import (
     load_yaml,
 )
 from models import TrainConfig
-from models.blocks import NORMS
 from models.config import BaselinesConfig
+from sweeps.model_sections import (
+    parse_model_section,
+    sweepable_models,
+    window_input_per_model,
+)
+from sweeps.spec import SearchSpec, SectionValue, parse_value
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.yaml"
 PROFILES = ("smoke", "default", "full")
-SPEC_KINDS = ("grid", "choice", "uniform", "loguniform", "int")
-# Keys of a model section that are not hyperparameters of the model or of its training: how many trials the
-# architecture gets (adaptive search: its budget; grid: samples per grid point) and its input length.
-NUM_SAMPLES, WINDOW_INPUT = "num_samples", "window_input"
 
 
 class ConfigError(ValueError):
@@ -101,7 +103,9 @@ class SweepConfig(StrictModel):
     split: SplitConfig = Field(default_factory=SplitConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     baselines: BaselinesConfig = Field(default_factory=BaselinesConfig)
-    models: dict[str, dict[str, Any]]
+    models: dict[str, dict[str, SectionValue]] = Field(
+        description="Per architecture: hyperparameter or train.* key -> a fixed value or a search spec (sweeps/spec.py); "
+        "unset keys take the model's own defaults.")
     sweep: SweepSection = Field(default_factory=SweepSection)
     wandb: WandbSection = Field(default_factory=WandbSection)
     pretrained: PretrainedSection = Field(default_factory=PretrainedSection)
@@ -112,141 +116,14 @@ class SweepConfig(StrictModel):
     def _window_input_per_model(cls, raw: Any) -> Any:
         return window_input_per_model(raw)
 
-    @field_validator("models")
+    @field_validator("models", mode="before")
     @classmethod
-    def _known_models_and_specs(cls, models: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    def _known_models_and_specs(cls, models: Any) -> Any:
+        if not isinstance(models, dict):
+            return models  # pydantic names the wrong type
         if not models:
             raise ValueError("no models selected: list at least one under `models`")
-        for name, params in models.items():
-            _check_model_section(name, params)
-        return models
-
-
-def sweepable_models() -> tuple[str, ...]:
-    from models import TRAINED_MODELS
-    from models.chronos import CHRONOS2
-
-    return (*TRAINED_MODELS, CHRONOS2)
-
-
-def _allowed_hparams(name: str) -> set[str]:
-    from models import hparam_names
-    from models.chronos import CHRONOS2, CHRONOS2_HPARAMS
-
-    if name == CHRONOS2:
-        return set(CHRONOS2_HPARAMS) | {NUM_SAMPLES}
-    return hparam_names(name) | TRAIN_OVERRIDABLE | {NUM_SAMPLES, WINDOW_INPUT}
-
-
-def _check_model_section(name: str, params: Any) -> None:
-    if name not in sweepable_models():
-        raise ValueError(f"unknown model {name!r}; choose from {', '.join(sweepable_models())}")
-    if params is None:
-        return
-    if not isinstance(params, dict):
-        raise ValueError(f"models.{name} must be a mapping of hyperparameters, got {type(params).__name__}")
-    allowed = _allowed_hparams(name)
-    for key, spec in params.items():
-        where = f"models.{name}.{key}"
-        if key not in allowed:
-            raise ValueError(f"{where}: unknown hyperparameter; allowed: {', '.join(sorted(allowed))}")
-        if key == NUM_SAMPLES:
-            if isinstance(spec, bool) or not isinstance(spec, int) or spec < 1:
-                raise ValueError(f"{where}: the number of trials is a positive integer, got {spec!r}")
-            continue
-        values = spec_values(spec, where)
-        if key == WINDOW_INPUT:
-            _check_input_lengths(values, where, spec)
-        if key == "mode" and any(v not in ("full", "lora") for v in values):
-            raise ValueError(f"{where}: fine-tuning mode is 'full' or 'lora', got {values}")
-        if key == "steps" and any(not isinstance(v, int) or v < 1 for v in values):
-            raise ValueError(f"{where}: steps must be positive integers, got {values}")
-        if key == "norm" and any(v not in NORMS for v in values):
-            raise ValueError(f"{where}: norm is one of {', '.join(NORMS)}, got {values}")
-        if key == "series_embedding" and any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in values):
-            raise ValueError(f"{where}: series_embedding is the size of a learned vector per series (0: off), "
-                             f"got {values}")
-        if key == "linear_skip" and any(not isinstance(v, bool) for v in values):
-            raise ValueError(f"{where}: linear_skip is true or false, got {values}")
-        if key in ("dropout", "teacher_forcing"):
-            hi_ok = (lambda v: v <= 1) if key == "teacher_forcing" else (lambda v: v < 1)
-            for v in values:
-                if not isinstance(v, (int, float)) or v < 0 or not hi_ok(v):
-                    bound = "[0, 1]" if key == "teacher_forcing" else "[0, 1)"
-                    raise ValueError(f"{where}: {v!r} is outside {bound}")
-
-
-# Training settings a model section may set per architecture (and sweep over).
-TRAIN_OVERRIDABLE = {"learning_rate", "weight_decay", "batch_size", "grad_clip", "patience", "epochs"}
-
-
-def spec_values(spec: Any, where: str) -> list[Any]:
-    """The concrete values a spec can take (for range specs: its two bounds), validating its shape."""
-    if not isinstance(spec, dict):
-        return [spec]
-    if len(spec) != 1 or next(iter(spec)) not in SPEC_KINDS:
-        raise ValueError(f"{where}: a search spec is one of {{{', '.join(SPEC_KINDS)}: ...}}, got {spec!r}")
-    kind, arg = next(iter(spec.items()))
-    if not isinstance(arg, list):
-        raise ValueError(f"{where}: {kind} takes a list, got {arg!r}")
-    if kind in ("grid", "choice") and not arg:
-        raise ValueError(f"{where}: empty {kind} expands to zero trials; give at least one value")
-    if kind == "int" and (len(arg) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in arg)
-                          or arg[0] > arg[1]):
-        raise ValueError(f"{where}: int takes [low, high] (integers, low <= high), got {arg!r}")
-    if kind in ("uniform", "loguniform"):
-        if len(arg) != 2 or not all(isinstance(v, (int, float)) for v in arg) or arg[0] >= arg[1]:
-            raise ValueError(f"{where}: {kind} takes [low, high] with low < high, got {arg!r}")
-        if kind == "loguniform" and arg[0] <= 0:
-            raise ValueError(f"{where}: loguniform needs a positive low bound, got {arg[0]}")
-    return list(arg)
-
-
-def _check_input_lengths(values: list[Any], where: str, spec: Any = None) -> None:
-    if isinstance(spec, dict) and next(iter(spec), None) in ("uniform", "loguniform"):
-        raise ValueError(f"{where}: input lengths are positive integers (steps): search them with int or choice")
-    bad = [v for v in values if isinstance(v, bool) or not isinstance(v, int) or v < 1]
-    if bad:
-        raise ValueError(f"{where}: input lengths are positive integers (steps), got {bad}")
-
-
-def window_input_per_model(raw: Any) -> Any:
-    """`window.input` may be a search spec (`{choice: [14, 30, 60]}`), and a model section may set its own
-    `window_input`. The data is windowed once, at the largest input length any trial can take, so every trial is
-    scored on the same target windows; each trained model's section then carries its own `window_input` (the
-    global spec, or the global length where only other models search it). The result validates to itself, so a
-    resolved config.yaml reloads unchanged."""
-    if not isinstance(raw, dict) or not isinstance(raw.get("window"), dict) or not isinstance(raw.get("models"), dict):
-        return raw
-    from models import TRAINED_MODELS
-
-    global_spec = raw["window"].get("input")
-    if global_spec is None:
-        return raw
-    if isinstance(global_spec, dict):
-        global_values = spec_values(global_spec, "window.input")
-        _check_input_lengths(global_values, "window.input", global_spec)
-    else:
-        global_values = [global_spec]
-    sections = {m: p for m, p in raw["models"].items() if m in TRAINED_MODELS and (p is None or isinstance(p, dict))}
-    lengths = list(global_values)
-    for m, params in sections.items():
-        own = (params or {}).get(WINDOW_INPUT)
-        if own is not None:
-            values = spec_values(own, f"models.{m}.{WINDOW_INPUT}")
-            _check_input_lengths(values, f"models.{m}.{WINDOW_INPUT}", own)
-            lengths += values
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in lengths):
-        return raw  # a non-integer length: WindowConfig names it
-    if not isinstance(global_spec, dict) and max(lengths) == global_spec:
-        return raw  # every trial reads the windows as built: nothing to carry per model
-    raw = copy.deepcopy(raw)
-    raw["window"]["input"] = max(lengths)
-    for m in sections:
-        params = raw["models"][m] or {}
-        params.setdefault(WINDOW_INPUT, copy.deepcopy(global_spec))
-        raw["models"][m] = params
-    return raw
+        return {name: parse_model_section(name, params) for name, params in models.items()}
 
 
 def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
@@ -275,15 +152,13 @@ def _apply_profile(raw: dict[str, Any], profile: str) -> dict[str, Any]:
     return raw
 
 
-def _smallest(spec: Any) -> Any:
-    if isinstance(spec, dict) and len(spec) == 1:
-        kind, arg = next(iter(spec.items()))
-        if kind in ("grid", "choice") and isinstance(arg, list) and arg:
-            numeric = [v for v in arg if isinstance(v, (int, float)) and not isinstance(v, bool)]
-            return min(numeric) if len(numeric) == len(arg) else arg[0]
-        if kind in ("uniform", "loguniform", "int") and isinstance(arg, list) and arg:
-            return arg[0]
-    return spec
+def _smallest(raw: Any) -> Any:
+    """The smoke profile's value of a spec: its smallest number (or first value), a range's low bound."""
+    try:
+        value = parse_value(raw, "")
+    except ValueError:
+        return raw  # validation names it, with its key
+    return value.smallest() if isinstance(value, SearchSpec) else raw
 
 
 def format_validation_error(err: ValidationError) -> str:

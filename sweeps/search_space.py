@@ -1,40 +1,42 @@
 """Expand each model's section of the config into the concrete list of trials the sweep runs.
 
-Grids are expanded here, and random specs sampled here with a seeded generator, rather than by Ray: the trial
-list is then fixed by the config alone, so an interrupted sweep resumes onto exactly the same trials and two
-runs of one config sweep the same points.
+Grids are expanded here, and a grid's sampled specs drawn here (by Ray Tune's own domains, `SearchSpec.sample`,
+with a generator seeded by train.seed) rather than when Ray starts: the trial list is then fixed by the config
+alone, so an interrupted sweep resumes onto exactly the same trials and two runs of one config sweep the same
+points.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import math
-import random
 from typing import Any
+
+import numpy as np
 
 from data_pipeline.config import WindowConfig
 from models import hparam_defaults
 from models.chronos import CHRONOS2, CHRONOS2_HPARAMS
-from sweeps.config import NUM_SAMPLES, TRAIN_OVERRIDABLE, WINDOW_INPUT, SweepConfig
+from sweeps.config import SweepConfig
+from sweeps.model_sections import NUM_SAMPLES, TRAIN_OVERRIDABLE, WINDOW_INPUT
+from sweeps.spec import GridSpec, SearchSpec
 
 _SHORT = {"hidden_size": "h", "d_model": "d", "num_layers": "l", "dropout": "p", "nhead": "nh",
           "learning_rate": "lr", "weight_decay": "wd", "batch_size": "bs", "teacher_forcing": "tf",
           "dim_feedforward": "ff", "steps": "s", "mode": "", "norm": "norm-",
           "linear_skip": "skip", WINDOW_INPUT: "in"}
-SAMPLED = ("choice", "uniform", "loguniform", "int")
 
 
 def expand_trials(cfg: SweepConfig) -> list[dict[str, Any]]:
-    rng = random.Random(cfg.train.seed)
+    rng = np.random.default_rng(cfg.train.seed)
     trials: list[dict[str, Any]] = []
     for model, (specs, fixed, n_samples) in model_spaces(cfg).items():
-        grid_keys = [k for k, v in specs.items() if _kind(v) == "grid"]
-        sampled = {k: v for k, v in specs.items() if _kind(v) in SAMPLED}
-        for point in itertools.product(*(specs[k]["grid"] for k in grid_keys)):
+        grid_keys = [k for k, v in specs.items() if isinstance(v, GridSpec)]
+        sampled = {k: v for k, v in specs.items() if not isinstance(v, GridSpec)}
+        for point in itertools.product(*(specs[k].values for k in grid_keys)):
             for _ in range(n_samples if sampled else 1):
                 values = {**fixed, **dict(zip(grid_keys, point, strict=True))}
-                values.update({k: _sample(spec, rng) for k, spec in sampled.items()})
+                values.update({k: spec.sample(rng) for k, spec in sampled.items()})
                 trials.append(_trial(model, values))
     return trials
 
@@ -59,21 +61,6 @@ def make_trial(model: str, values: dict[str, Any], number: int) -> dict[str, Any
     return _trial(model, values, prefix=f"n{number:02d}_")
 
 
-def _kind(spec: Any) -> str | None:
-    return next(iter(spec)) if isinstance(spec, dict) and len(spec) == 1 else None
-
-
-def _sample(spec: dict[str, Any], rng: random.Random) -> Any:
-    kind, arg = next(iter(spec.items()))
-    if kind == "choice":
-        return rng.choice(arg)
-    if kind == "uniform":
-        return rng.uniform(arg[0], arg[1])
-    if kind == "int":
-        return rng.randint(arg[0], arg[1])
-    return math.exp(rng.uniform(math.log(arg[0]), math.log(arg[1])))
-
-
 def _fmt(v: Any) -> str:
     return f"{v:.3g}" if isinstance(v, float) else str(v)
 
@@ -81,7 +68,7 @@ def _fmt(v: Any) -> str:
 SEARCH_FILE = "search.json"  # an adaptive sweep's plan: its sampler and each architecture's budget
 
 
-def model_spaces(cfg: SweepConfig) -> dict[str, tuple[dict[str, Any], dict[str, Any], int]]:
+def model_spaces(cfg: SweepConfig) -> dict[str, tuple[dict[str, SearchSpec], dict[str, Any], int]]:
     """Per model: (searched key -> spec, fixed key -> value, trial budget). A grid expands each of its points
     `budget` times when it also has sampled keys; an adaptive search runs `budget` trials. A model with nothing
     to search gets one trial: more would only repeat it."""
@@ -89,13 +76,13 @@ def model_spaces(cfg: SweepConfig) -> dict[str, tuple[dict[str, Any], dict[str, 
     for model, section in cfg.models.items():
         section = dict(section or {})
         budget = int(section.pop(NUM_SAMPLES, cfg.sweep.num_samples))
-        specs = {k: v for k, v in section.items() if _kind(v) is not None}
+        specs = {k: v for k, v in section.items() if isinstance(v, SearchSpec)}
         fixed = {k: v for k, v in section.items() if k not in specs}
         out[model] = (specs, fixed, budget if specs else 1)
     return out
 
 
-def default_point(cfg: SweepConfig, model: str, specs: dict[str, Any]) -> dict[str, Any]:
+def default_point(cfg: SweepConfig, model: str, specs: dict[str, SearchSpec]) -> dict[str, Any]:
     """A value for every searched key: the tool's default where the spec holds it (the model's own default
     hyperparameters, `train.*`, the window's default input length), else the spec's centre (the first value of a
     grid or choice, the midpoint of a range, geometric for loguniform). A searcher starts from it."""
@@ -104,29 +91,7 @@ def default_point(cfg: SweepConfig, model: str, specs: dict[str, Any]) -> dict[s
     else:
         defaults = {**hparam_defaults(model), **{k: getattr(cfg.train, k) for k in TRAIN_OVERRIDABLE},
                     WINDOW_INPUT: WindowConfig.model_fields["input"].default}
-    return {key: defaults[key] if _holds(spec, defaults.get(key)) else _centre(spec) for key, spec in specs.items()}
-
-
-def _holds(spec: dict[str, Any], value: Any) -> bool:
-    kind, arg = next(iter(spec.items()))
-    if value is None or isinstance(value, bool) != isinstance(arg[0], bool):
-        return False
-    if kind in ("grid", "choice"):
-        return value in arg
-    if kind == "int" and not isinstance(value, int):
-        return False
-    return isinstance(value, (int, float)) and arg[0] <= value <= arg[1]
-
-
-def _centre(spec: dict[str, Any]) -> Any:
-    kind, arg = next(iter(spec.items()))
-    if kind in ("grid", "choice"):
-        return arg[0]
-    if kind == "int":
-        return (arg[0] + arg[1]) // 2
-    if kind == "loguniform":
-        return math.sqrt(arg[0] * arg[1])
-    return (arg[0] + arg[1]) / 2
+    return {key: defaults[key] if spec.holds(defaults.get(key)) else spec.centre() for key, spec in specs.items()}
 
 
 def planned_budgets(cfg: SweepConfig) -> dict[str, int]:
@@ -139,14 +104,10 @@ def probe_trials(cfg: SweepConfig) -> list[dict[str, Any]]:
     configuration is one clear error, not a failed trial whenever the sampler lands there."""
     trials = []
     for model, (specs, fixed, _) in model_spaces(cfg).items():
-        ends = [{k: _end(v, i) for k, v in specs.items()} for i in (0, -1)]
+        ends = [{k: v.ends()[i] for k, v in specs.items()} for i in (0, 1)]
         for key, spec in specs.items():
-            if _kind(spec) in ("grid", "choice"):
-                ends += [{**ends[0], key: v} for v in spec[_kind(spec)]]
+            if spec.categorical:
+                ends += [{**ends[0], key: v} for v in spec.values]
         unique = {json.dumps(e, sort_keys=True, default=str): e for e in ends}
         trials += [_trial(model, {**fixed, **values}, prefix="probe_") for values in unique.values()]
     return trials
-
-
-def _end(spec: dict[str, Any], i: int) -> Any:
-    return next(iter(spec.values()))[i]

@@ -8,8 +8,8 @@ and never starves an architecture that warms up slower: proposals go round-robin
 fewest trials so far. Each sampler sits behind Ray's `ConcurrencyLimiter`, so it proposes at most
 `sweep.search_concurrency` trials before their results are back.
 
-Spec -> Optuna distribution: grid and choice -> categorical, uniform -> float, loguniform -> float on a log scale,
-int -> integer. Plain values stay fixed. A model with nothing to search gets one trial. With
+Spec -> Optuna distribution (`SearchSpec.optuna`, sweeps/spec.py): grid and choice -> categorical, uniform ->
+float, loguniform -> float on a log scale, int -> integer. Plain values stay fixed. A model with nothing to search gets one trial. With
 `sweep.start_from_defaults` (on by default) each architecture's first trial is the tool's defaults
 (`search_space.default_point`), given to OptunaSearch as Ray's `points_to_evaluate`.
 """
@@ -29,24 +29,6 @@ from sweeps.search_space import default_point, make_trial, model_spaces
 from sweeps.trial_files import METRIC
 
 MODE = "min"
-
-
-def distribution(spec: Any) -> Any | None:
-    """The Optuna distribution of a search spec (a grid is searched as a categorical), or None for a fixed value."""
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-
-    if not (isinstance(spec, dict) and len(spec) == 1):
-        return None
-    kind, arg = next(iter(spec.items()))
-    if kind in ("grid", "choice"):
-        return CategoricalDistribution(list(arg))
-    if kind == "uniform":
-        return FloatDistribution(float(arg[0]), float(arg[1]))
-    if kind == "loguniform":
-        return FloatDistribution(float(arg[0]), float(arg[1]), log=True)
-    if kind == "int":
-        return IntDistribution(int(arg[0]), int(arg[1]))
-    return None
 
 
 class PerModelSearch(Searcher):
@@ -70,7 +52,7 @@ class PerModelSearch(Searcher):
             self._fixed[model], self._budget[model] = fixed, budget
             if not specs:
                 continue
-            space = {k: distribution(v) for k, v in specs.items()}
+            space = {k: spec.optuna() for k, spec in specs.items()}
             seed = cfg.train.seed + i
             if sampler == "tpe":
                 # Optuna's default waits for 10 random trials before TPE models anything: with 6 trials per

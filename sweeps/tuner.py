@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sweeps.config import SweepConfig, spec_values
+from sweeps.config import SweepConfig
 from sweeps.resume import repair_missing_checkpoints
+from sweeps.spec import checked_values
 from sweeps.trial_files import METRIC
 
 
@@ -69,7 +70,7 @@ def build_tuner(cfg: SweepConfig, trainable: Any, trials: list[dict[str, Any]], 
 def _searched_epochs(cfg: SweepConfig) -> list[int]:
     """Every `epochs` value a model section can give a trial (a searched range counts by its bounds)."""
     return [int(v) for m, section in cfg.models.items() if "epochs" in (section or {})
-            for v in spec_values(section["epochs"], f"models.{m}.epochs")]
+            for v in checked_values(section["epochs"])]
 
 
 def trial_dirname(trial: Any) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sweeps.config import ConfigError, load_config
+from sweeps.config import ConfigError, SweepConfig, load_config
 from sweeps.run_dir import refuse_other_config
 
 
@@ -23,6 +23,15 @@ def test_a_run_stored_before_a_key_existed_resumes_under_todays_default(tmp_path
     del older["sweep"]["search"]
     _store(tmp_path, older)
     refuse_other_config(tmp_path, resolved)  # same sweep: no error
+
+
+def test_a_run_stored_with_precision_auto_resumes_and_loads_as_fp32(tmp_path: Path):
+    resolved = load_config(None, []).model_dump(mode="json")
+    older = yaml.safe_load(yaml.safe_dump(resolved))
+    older["train"]["precision"] = "auto"  # what every run wrote before `auto` (always fp32) went
+    _store(tmp_path, older)
+    refuse_other_config(tmp_path, resolved)  # same sweep: no error
+    assert SweepConfig.model_validate(older).train.precision == "fp32"
 
 
 @pytest.mark.parametrize("override", ["window.output=3", "sweep.search=tpe", "data.frequency=B"])

@@ -22,6 +22,7 @@ from data_pipeline.errors import DataError
 from reports.runs import TrialRecord
 from sweeps.config import ConfigError, SweepConfig, load_config
 from sweeps.search_space import default_point, expand_trials, model_spaces, planned_budgets, probe_trials
+from sweeps.spec import ChoiceSpec
 
 REPO = Path(__file__).resolve().parents[1]
 TPE = ["sweep.search=tpe", "sweep.num_samples=3", "--models", "gru_nar,gru_ar",
@@ -39,7 +40,10 @@ def _cfg(*overrides: str, models: list[str] | None = None) -> SweepConfig:
 def test_a_searched_window_input_windows_the_data_once_at_the_largest_and_reloads_unchanged():
     cfg = _cfg("window.input={choice: [14, 60, 30]}", models=["gru_ar", "transformer"])
     assert cfg.window.input == 60
-    assert all(cfg.models[m]["window_input"] == {"choice": [14, 60, 30]} for m in cfg.models)
+    assert all(cfg.models[m]["window_input"] == ChoiceSpec.model_validate({"choice": [14, 60, 30]})
+               for m in cfg.models)
+    dumped = cfg.model_dump(mode="json")["models"]
+    assert all(dumped[m]["window_input"] == {"choice": [14, 60, 30]} for m in cfg.models)  # as the user wrote it
     assert SweepConfig.model_validate(cfg.model_dump(mode="json")) == cfg
 
 

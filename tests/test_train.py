@@ -149,15 +149,21 @@ def test_precision_policy_keeps_rnns_in_fp32_and_scales_whenever_fp16_runs(data)
 
     gpu, cpu = torch.device("cuda"), torch.device("cpu")
     gru = _build("gru_nar", data)
-    assert precision_policy("auto", gpu, gru) == (None, False)  # measured fastest; autocast runs RNNs in fp16
-    assert precision_policy("auto", gpu, _build("transformer", data)) == (None, False)
-    assert precision_policy("fp32", gpu, gru) == (None, False)
+    assert precision_policy("fp32", gpu, gru) == (None, False)  # the default, measured fastest
+    assert precision_policy("fp32", gpu, _build("transformer", data)) == (None, False)
     assert precision_policy("fp16", gpu, gru) == (torch.float16, True)
     assert precision_policy("bf16", gpu, gru) == (torch.bfloat16, True)  # ...so bf16 on an RNN scales the loss
     assert precision_policy("fp16", gpu, _build("transformer", data)) == (torch.float16, True)
     assert precision_policy("bf16", gpu, _build("transformer", data)) == (torch.bfloat16, False)
-    for precision in ("auto", "fp32", "bf16", "fp16"):
+    for precision in ("fp32", "bf16", "fp16"):
         assert precision_policy(precision, cpu, gru) == (None, False)
+
+
+def test_precision_auto_is_gone_but_reads_as_the_fp32_it_always_ran():
+    assert TrainConfig().precision == "fp32"
+    assert TrainConfig(precision="auto").precision == "fp32"  # a config or run directory written before
+    with pytest.raises(ValueError, match="precision"):
+        TrainConfig(precision="fp64")
 
 
 def test_epoch_end_says_when_validation_improved_and_when_the_loop_ends(data):
