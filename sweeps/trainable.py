@@ -57,10 +57,11 @@ def train_trial(
                     closing = json.loads(finished.read_text())
                     state_file = Path(ckpt_dir) / STATE_FILE
                     if state_file.exists():  # its whole history, in case the record missed the last epochs
-                        recorder.start(TrainState.from_dict(torch.load(state_file, map_location="cpu",
-                                                                       weights_only=True)).history)
-                    inner = CHRONOS_DIR if (Path(ckpt_dir) / CHRONOS_DIR).exists() else STATE_FILE
-                    recorder.checkpointed(checkpoint, inner)
+                        history = TrainState.from_dict(torch.load(state_file, map_location="cpu",
+                                                                  weights_only=True)).history
+                        recorder.start(history, checkpoint, STATE_FILE)
+                    else:  # a fine-tuned Chronos-2: one closing row is its whole history
+                        recorder.checkpointed(checkpoint, CHRONOS_DIR)
                     recorder.finish(closing.get("best_epoch"), closing.get("best_val_mse"))
                     return None
                 # map_location: a trial checkpointed on a GPU node may resume on a CPU-only one

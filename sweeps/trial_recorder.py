@@ -31,12 +31,11 @@ class TrialRecorder:
             "errors": previous.get("errors", []), "started_at": previous.get("started_at", time.time()),
         }
 
-    def start(self, history: list[dict[str, Any]] | None, checkpoint: Any = None, inner: str | None = None) -> None:
-        """A (re)started attempt: its history is the restored state's (epochs after that checkpoint were lost)."""
-        if history is not None:
-            self.record["history"] = [dict(h) for h in history]
-        if checkpoint is not None and inner is not None:
-            self.record["checkpoint"] = checkpoint_location(checkpoint, inner, self.run_dir)
+    def start(self, history: list[dict[str, Any]], checkpoint: Any, inner: str) -> None:
+        """A (re)started attempt: its history and checkpoint are the restored state's (epochs after that checkpoint
+        were lost); one that starts afresh has neither until it saves its first checkpoint."""
+        self.record["history"] = [dict(h) for h in history]
+        self.record["checkpoint"] = None if checkpoint is None else checkpoint_location(checkpoint, inner, self.run_dir)
         self._write()
 
     def epoch(self, metrics: dict[str, Any], best_epoch: int | None = None) -> None:
