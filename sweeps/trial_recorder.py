@@ -8,6 +8,7 @@ an error before the trainable ran).
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -30,17 +31,24 @@ class TrialRecorder:
             "best_val_mse": previous.get("best_val_mse"), "checkpoint": previous.get("checkpoint"),
             "errors": previous.get("errors", []), "started_at": previous.get("started_at", time.time()),
         }
+        self._history_json = [json.dumps(h, default=str) for h in self.record["history"]]
 
     def start(self, history: list[dict[str, Any]], checkpoint: Any, inner: str) -> None:
         """A (re)started attempt: its history and checkpoint are the restored state's (epochs after that checkpoint
         were lost); one that starts afresh has neither until it saves its first checkpoint."""
         self.record["history"] = [dict(h) for h in history]
+        self._history_json = [json.dumps(h, default=str) for h in self.record["history"]]
         self.record["checkpoint"] = None if checkpoint is None else checkpoint_location(checkpoint, inner, self.run_dir)
         self._write()
 
     def epoch(self, metrics: dict[str, Any], best_epoch: int | None = None) -> None:
-        history = [h for h in self.record["history"] if h.get("epoch") != metrics.get("epoch")]
-        self.record["history"] = [*history, {**metrics, "timestamp": time.time()}]  # wall clock: the search path
+        row = {**metrics, "timestamp": time.time()}  # wall clock: the report's search path
+        history = self.record["history"]
+        if history and history[-1].get("epoch") == row.get("epoch"):  # the same epoch again: replaced
+            history.pop()
+            self._history_json.pop()
+        history.append(row)
+        self._history_json.append(json.dumps(row, default=str))
         if best_epoch is not None:
             self.record["best_epoch"] = best_epoch
         self.record["best_val_mse"] = metrics.get("best_val_mse", self.record["best_val_mse"])
@@ -63,7 +71,7 @@ class TrialRecorder:
 
     def _write(self) -> None:
         self.record["updated_at"] = time.time()
-        write_record(self.path, self.record)
+        write_record(self.path, self.record, self._history_json)
 
 
 def describe_error(err: BaseException) -> str:
