@@ -64,9 +64,9 @@ class TrialRecorder:
         self.record.update(status=FINISHED, best_epoch=best_epoch, best_val_mse=best_val_mse)
         self._write()
 
-    def fail(self, err: BaseException) -> None:
+    def fail(self, err: BaseException, *, ray_error: bool = False) -> None:
         self.record["status"] = FAILED
-        self.record["errors"] = [*self.record["errors"], describe_error(err)]
+        self.record["errors"] = [*self.record["errors"], describe_ray_error(err) if ray_error else describe_error(err)]
         self._write()
 
     def _write(self) -> None:
@@ -77,6 +77,12 @@ class TrialRecorder:
 def describe_error(err: BaseException) -> str:
     first = str(err).strip().splitlines()[0] if str(err).strip() else ""
     return f"{type(err).__name__}: {first}"[:500]
+
+
+def describe_ray_error(err: BaseException) -> str:
+    """Ray wraps a trial's exception in its own, whose text ends with the original `Type: message` line."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return (lines[-1] if lines else type(err).__name__)[:500]
 
 
 def checkpoint_location(checkpoint: Any, inner: str, run_dir: Path) -> str:
@@ -109,4 +115,4 @@ def record_ray_failures(run_dir: Path, results: list[Any]) -> None:
         errors = recorder.record["errors"]
         if recorder.path.exists() and load_record(recorder.path)["status"] == FAILED and errors:
             continue  # the trainable recorded it itself
-        recorder.fail(result.error)
+        recorder.fail(result.error, ray_error=True)
