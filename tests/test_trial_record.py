@@ -140,3 +140,13 @@ def test_a_run_from_before_records_is_refused_clearly_then_converted_once(tmp_pa
     assert trials["c"].error == "RuntimeError: injected"
     assert trials["a"].checkpoint == run / "ray" / "gru_nar_x_00000" / "checkpoint_000002" / "state.pt"
     assert {m: t.tag for m, t in report_best(read_run(run)).items()} == {"gru_nar": "a"}  # c failed
+
+
+def test_reports_never_name_rays_trial_files():
+    """The report reads the run directory's own files; Ray's trial layout is known only to sweeps/."""
+    from conftest import REPO
+
+    ray_files = ("params.json", "result.json", "error.txt", "checkpoint_0", "checkpoint_*", "experiment_state")
+    named = [f"{path.name}: {name}" for path in sorted((REPO / "reports").glob("*.py"))
+             for name in ray_files if name in path.read_text()]
+    assert named == []
