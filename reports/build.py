@@ -191,7 +191,7 @@ def score_run(run: RunDir, data: WindowedData, skipped: dict[str, str] | None = 
     skipped = read_skipped(run) if skipped is None else skipped
     best = best_trials(run)
     if not best:
-        raise RunDirError(f"no trial in {run.experiment_path} has a checkpoint yet; run or resume the sweep first")
+        raise RunDirError(f"no trial in {run.path} has a checkpoint yet; run or resume the sweep first")
     results: list[ModelScore] = []
     notes: list[str] = []
     levels = intervals.interval_levels(run.config)

@@ -36,9 +36,12 @@ def _usable(run: RunDir) -> list[TrialRecord]:
 
 
 def _times(t: TrialRecord) -> tuple[float, float]:
-    """(start, end) wall clock of a trial, from Ray's per-result timestamp and time_total_s."""
+    """(start, end) wall clock of a trial: its record's start and its last epoch's timestamp (a record converted
+    from Ray's layout has no start: its first result's timestamp less Ray's time_total_s stands in)."""
     first, last = t.history[0], t.history[-1]
     end = float(last.get("timestamp", 0))
+    if t.started_at is not None:
+        return float(t.started_at), end
     return float(first.get("timestamp", end)) - float(first.get("time_total_s", 0.0)), end
 
 

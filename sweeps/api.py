@@ -125,9 +125,9 @@ def _print_outcome(outcome: SweepOutcome) -> None:
     """What the sweep did: trials, failures, each model's best validation MSE, the seed repeats."""
     import time
 
-    from sweeps.driver import best_per_model
+    from models.trial_record import best_trials
 
-    best = best_per_model(outcome.trials)
+    best = best_trials(outcome.records)  # the trial the seed repeats and the report use
     failed = [r for r in outcome.trials if r["status"] == "failed"]
     since = ""
     if outcome.resumed and outcome.sweep_started_at is not None:
@@ -135,8 +135,8 @@ def _print_outcome(outcome: SweepOutcome) -> None:
     print(f"\nSweep finished in {outcome.wall_time_s:.0f} s (this run{since}): {len(outcome.trials)} trials, "
           f"{len(failed)} failed.")
     print("Best trial per model (validation MSE, scaled units):")
-    for model, row in sorted(best.items(), key=lambda kv: kv[1]["best_val_mse"]):
-        print(f"  {model:<12} {row['best_val_mse']:.4f}  {row['tag']}")
+    for model, trial in sorted(best.items(), key=lambda kv: kv[1].best_val_mse):
+        print(f"  {model:<12} {trial.best_val_mse:.4f}  {trial.tag}")
     for row in failed:
         print(f"  failed: {row['model']} {row['tag']}: {row['error']}")
     if outcome.finals:

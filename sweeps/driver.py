@@ -2,12 +2,13 @@
 
 The run directory's identity lives in sweeps/run_dir.py, Ray start-up and trial resources in sweeps/cluster.py,
 the search Tuner in sweeps/tuner.py and the seed-repeat phase's plan in sweeps/finals.py; this module runs them
-in order and turns Ray's results into rows.
+in order; what each trial did is read back from the trials' own records (models/trial_record.py).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -16,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from data_pipeline import WindowedData, build_windowed_data
+from models.trial_record import RECORDS_DIR, TrialRecord, read_records
 from sweeps.cluster import init_ray, trial_resources
 from sweeps.config import ConfigError, SweepConfig
 from sweeps.finals import finals_tuner, mark_phase, planned_finals
+from sweeps.legacy_records import convert, needs_conversion
 from sweeps.progress import INTERRUPTED, LIVE_LINE, SweepProgress
 from sweeps.run_dir import (
     absolute_data_paths,
@@ -32,7 +35,8 @@ from sweeps.run_dir import (
 )
 from sweeps.search_space import SEARCH_FILE, expand_trials, planned_budgets, probe_trials
 from sweeps.tracking import TrialWandb, WandbPlan, plan_wandb
-from sweeps.trial_files import METRIC, trial_status
+from sweeps.trial_files import METRIC
+from sweeps.trial_recorder import record_ray_failures
 from sweeps.tuner import build_tuner, join_storage, trial_dirname
 
 
@@ -52,6 +56,7 @@ class SweepOutcome:
     experiment_path: str
     wandb: WandbPlan
     trials: list[dict[str, Any]] = field(default_factory=list)  # one row per trial: model, tag, status, metrics
+    records: list[TrialRecord] = field(default_factory=list)  # the search trials' own records
     wall_time_s: float = 0.0  # this run of the driver
     sweep_started_at: float | None = None  # wall clock (epoch seconds) of the sweep's first start; None: unknown
     resumed: bool = False  # this run continued a sweep an earlier run started
@@ -87,6 +92,8 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., Non
     data = build_windowed_data(cfg.data, cfg.window, cfg.split)
     if resuming:
         refuse_changed_data(run_dir, data)
+        if needs_conversion(run_dir):  # started before trials kept their own record: its trials get one now
+            print(f"Writing trial records for the {convert(run_dir)} trials of the earlier run (older layout).")
     skipped = _check_pretrained(cfg)
     adaptive = cfg.sweep.search != "grid"
     # An adaptive search has no trial list before it runs: its probes (each model's space at its corners) are
@@ -135,6 +142,7 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., Non
             base_train=cfg.train.model_dump(),
             threads=max(1, int(cpus)),
             pretrained_path=cfg.pretrained.path,
+            run_dir=str(run_dir),
             wandb=TrialWandb(wandb_plan.mode, cfg.wandb.project, cfg.wandb.entity, opts.name, str(run_dir)),
             checkpoint_every=cfg.sweep.checkpoint_every,
         ),
@@ -153,31 +161,35 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., Non
                   "resources_per_trial": {"cpu": cpus, "gpu": gpus}}
     # Written before any trial runs, so a report can find the results even if this driver never returns.
     write_atomic(run_dir / "run.json", json.dumps(run_record, indent=2))
+    (run_dir / RECORDS_DIR).mkdir(exist_ok=True)  # where each trial keeps its record: this run has that layout
     tuner = build_tuner(cfg, resourced, trials, callbacks, storage_path, experiment_name, experiment_path)
     results = tuner.fit()
     if INTERRUPTED.is_set():
         raise KeyboardInterrupt
     # A trial the time budget stopped before its first report has neither config nor metrics: nothing to rank.
     results = [r for r in results if r.config]
-    rows = [_trial_row(r) for r in results]
+    record_ray_failures(run_dir, results)
+    records = [t for t in read_records(run_dir) if t.final_of is None]
+    rows = [trial_row(t) for t in records]
     if adaptive:  # the trials the searchers proposed, for the seed repeats and for the record
         trials = [r.config["trial"] for r in results if "trial" in r.config]
         write_atomic(run_dir / "trials.json", json.dumps(trials, indent=2))
     mark_phase(run_dir, "search", trials=len(rows))
     finals_started = time.monotonic()
-    final_rows = _run_finals(cfg, run_dir, trials, rows, resourced, storage_path, experiment_name, run_record)
-    outcome = SweepOutcome(run_dir, experiment_path, wandb_plan, rows, time.monotonic() - started, sweep_started_at,
-                           resuming, final_rows, time.monotonic() - finals_started)
+    final_rows = _run_finals(cfg, run_dir, trials, resourced, storage_path, experiment_name, run_record)
+    outcome = SweepOutcome(run_dir, experiment_path, wandb_plan, rows, records, time.monotonic() - started,
+                           sweep_started_at, resuming, final_rows, time.monotonic() - finals_started)
     write_atomic(run_dir / "run.json", json.dumps(dict(run_record, wall_time_s=outcome.wall_time_s,
                                                         finals_time_s=outcome.finals_time_s), indent=2))
     return outcome
 
 
-def _run_finals(cfg: SweepConfig, run_dir: Path, trials: list[dict[str, Any]], rows: list[dict[str, Any]],
-                trainable: Any, storage_path: str, experiment_name: str, run_record: dict[str, Any]
+def _run_finals(cfg: SweepConfig, run_dir: Path, trials: list[dict[str, Any]], trainable: Any, storage_path: str,
+                experiment_name: str, run_record: dict[str, Any]
                 ) -> list[dict[str, Any]]:
-    """Phase 2: each architecture's best configuration again with `sweep.final_seeds` more seeds (sweeps/finals.py)."""
-    finals = planned_finals(run_dir, trials, best_per_model(rows), cfg.sweep.final_seeds, cfg.train.seed)
+    """Phase 2: each architecture's best configuration again with `sweep.final_seeds` more seeds (sweeps/finals.py).
+    "Best" is models.trial_record.best_trials, the rule the report ranks by, so the repeats attach to its choice."""
+    finals = planned_finals(run_dir, trials, cfg.sweep.final_seeds, cfg.train.seed)
     if not finals:
         return []
     name = f"{experiment_name}-finals"
@@ -191,7 +203,8 @@ def _run_finals(cfg: SweepConfig, run_dir: Path, trials: list[dict[str, Any]], r
     results = tuner.fit()
     if INTERRUPTED.is_set():
         raise KeyboardInterrupt
-    final_rows = [_trial_row(r) for r in results]
+    record_ray_failures(run_dir, [r for r in results if r.config])
+    final_rows = [trial_row(t) for t in read_records(run_dir) if t.final_of is not None]
     mark_phase(run_dir, "finals", trials=len(final_rows))
     return final_rows
 
@@ -244,29 +257,7 @@ def _check_pretrained(cfg: SweepConfig) -> dict[str, str]:
     return skipped
 
 
-def _trial_row(result: Any) -> dict[str, Any]:
-    info = result.config["trial"]
-    metrics = result.metrics or {}
-    local = result.checkpoint is not None and "://" not in result.checkpoint.path
-    return {
-        "model": info["model"],
-        "tag": info["tag"],
-        "status": trial_status([metrics], Path(result.checkpoint.path) if local else None,
-                               errored=result.error is not None),
-        "best_val_mse": metrics.get(METRIC),
-        "epochs": metrics.get("epoch"),
-        "error": None if result.error is None else f"{type(result.error).__name__}: {result.error}"[:300],
-    }
-
-
-def best_per_model(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    best: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        val = row.get("best_val_mse")
-        if row["status"] == "failed" or not isinstance(val, (int, float)):
-            continue
-        if row["model"] not in best or val < best[row["model"]]["best_val_mse"]:
-            best[row["model"]] = row
-    return best
-
-
+def trial_row(t: TrialRecord) -> dict[str, Any]:
+    """One line of the sweep's summary, from the trial's own record."""
+    return {"model": t.model, "tag": t.tag, "status": t.status,
+            "best_val_mse": t.best_val_mse if math.isfinite(t.best_val_mse) else None, "epochs": t.epochs or None, "error": t.error}

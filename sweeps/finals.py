@@ -19,19 +19,20 @@ FINALS_FILE = "finals.json"
 PHASES_FILE = "phases.json"
 
 
-def final_trials(search_trials: list[dict[str, Any]], best_rows: dict[str, dict[str, Any]], seeds: int,
+def final_trials(search_trials: list[dict[str, Any]], best_tags: dict[str, str], seeds: int,
                  base_seed: int) -> list[dict[str, Any]]:
     """One trial per (architecture, extra seed): the best search trial's configuration with seed base_seed + k.
 
-    `best_rows`: the driver's best search row per model (never a failed trial). Chronos-2 fine-tunes are not
-    repeated (it is a baseline, not one of the architectures under comparison).
+    `best_tags`: the tag of each model's best search trial, as models.trial_record.best_trials chooses it (the
+    rule the report ranks by). Chronos-2 fine-tunes are not repeated (it is a baseline, not one of the
+    architectures under comparison).
     """
     from models import TRAINED_MODELS
 
     by_key = {(t["model"], t["tag"]): t for t in search_trials}
     out = []
-    for model in sorted(best_rows):
-        trial = by_key.get((model, best_rows[model]["tag"]))
+    for model in sorted(best_tags):
+        trial = by_key.get((model, best_tags[model]))
         if trial is None or model not in TRAINED_MODELS:
             continue
         for k in range(1, seeds + 1):
@@ -41,13 +42,18 @@ def final_trials(search_trials: list[dict[str, Any]], best_rows: dict[str, dict[
     return out
 
 
-def planned_finals(run_dir: Path, search_trials: list[dict[str, Any]], best_rows: dict[str, dict[str, Any]],
-                   seeds: int, base_seed: int) -> list[dict[str, Any]]:
-    """The final trials of this run: those recorded when the phase first started, else a new list (recorded)."""
+def planned_finals(run_dir: Path, search_trials: list[dict[str, Any]], seeds: int, base_seed: int
+                   ) -> list[dict[str, Any]]:
+    """The final trials of this run: those recorded when the phase first started, else a new list (recorded) of
+    repeats of each architecture's best search trial, chosen from the trials' own records by
+    models.trial_record.best_trials: the rule the report ranks by, so the repeats attach to the trial it shows."""
+    from models.trial_record import best_trials, read_records
+
     stored = run_dir / FINALS_FILE
     if stored.exists():
         return json.loads(stored.read_text())
-    trials = final_trials(search_trials, best_rows, seeds, base_seed)
+    best = best_trials([t for t in read_records(run_dir) if t.final_of is None])
+    trials = final_trials(search_trials, {model: t.tag for model, t in best.items()}, seeds, base_seed)
     _write_atomic(stored, json.dumps(trials, indent=2))
     return trials
 

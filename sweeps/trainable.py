@@ -1,7 +1,8 @@
 """The Ray Tune trainable: one trial = build one model, train it with models.train.fit, report every epoch.
 
 It is a plain function of (config, data): the data arrives once through Ray's object store
-(`tune.with_parameters`), and Ray appears only in `tune.report` / `tune.get_checkpoint`.
+(`tune.with_parameters`), and Ray appears only in `tune.report` / `tune.get_checkpoint`. Each trial also keeps its
+own record in the run directory (models/trial_record.py), which is all the finals and the report read.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from data_pipeline import WindowedData, with_input_length
 from models import TrainConfig, build
 from models.chronos import CHRONOS2
 from models.train import EpochEnd, TrainState, fit
+from models.trial_record import RECORDS_DIR, record_path
 from sweeps.tracking import TrialLogger, TrialWandb
 from sweeps.trial_files import CHRONOS_DIR, FINISHED_FILE
 from sweeps.trial_files import TRIAL_STATE_FILE as STATE_FILE
+from sweeps.trial_recorder import TrialRecorder
 
 
 def train_trial(
@@ -32,34 +35,55 @@ def train_trial(
     base_train: dict[str, Any],
     threads: int,
     pretrained_path: str,
+    run_dir: str,
     wandb: TrialWandb | None = None,
     checkpoint_every: int = 1,
 ) -> None:
     trial = config["trial"]
     torch.set_num_threads(max(1, threads))
-    resume = None
-    checkpoint = tune.get_checkpoint()
-    if checkpoint is not None:
-        with checkpoint.as_directory() as ckpt_dir:
-            if (Path(ckpt_dir) / FINISHED_FILE).exists():
-                # Finished before the driver was interrupted, but its end had not reached the experiment
-                # state: it is done, and reporting again would only duplicate its last result.
-                return None
-            # map_location: a trial checkpointed on a GPU node may resume on a CPU-only one
-            resume = TrainState.from_dict(torch.load(Path(ckpt_dir) / STATE_FILE, map_location="cpu",
-                                                     weights_only=True))
-    logger = TrialLogger(wandb, trial_id=tune.get_context().get_trial_id(), model=trial["model"], tag=trial["tag"],
-                         config={"trial": trial, "train": base_train})
+    trial_id = tune.get_context().get_trial_id()
+    recorder = TrialRecorder(record_path(Path(run_dir) / RECORDS_DIR, trial["model"], trial_id), Path(run_dir),
+                             trial_id=trial_id, trial=trial)
     try:
-        if trial["model"] == CHRONOS2:
-            return _finetune_chronos(trial, data, pretrained_path, seed=int(base_train["seed"]), logger=logger)
-        return _train(trial, data, base_train, resume, logger, checkpoint_every)
-    finally:
-        logger.finish()
+        resume = None
+        checkpoint = tune.get_checkpoint()
+        if checkpoint is not None:
+            with checkpoint.as_directory() as ckpt_dir:
+                finished = Path(ckpt_dir) / FINISHED_FILE
+                if finished.exists():
+                    # Finished before the driver was interrupted, but its end had not reached the experiment
+                    # state: it is done, and reporting again would only duplicate its last result. Its record
+                    # may have missed the end too.
+                    closing = json.loads(finished.read_text())
+                    state_file = Path(ckpt_dir) / STATE_FILE
+                    if state_file.exists():  # its whole history, in case the record missed the last epochs
+                        history = TrainState.from_dict(torch.load(state_file, map_location="cpu",
+                                                                  weights_only=True)).history
+                        recorder.start(history, checkpoint, STATE_FILE)
+                    else:  # a fine-tuned Chronos-2: one closing row is its whole history
+                        recorder.checkpointed(checkpoint, CHRONOS_DIR)
+                    recorder.finish(closing.get("best_epoch"), closing.get("best_val_mse"))
+                    return None
+                # map_location: a trial checkpointed on a GPU node may resume on a CPU-only one
+                resume = TrainState.from_dict(torch.load(Path(ckpt_dir) / STATE_FILE, map_location="cpu",
+                                                         weights_only=True))
+        recorder.start(resume.history if resume is not None else [], checkpoint, STATE_FILE)
+        logger = TrialLogger(wandb, trial_id=trial_id, model=trial["model"], tag=trial["tag"],
+                             config={"trial": trial, "train": base_train})
+        try:
+            if trial["model"] == CHRONOS2:
+                return _finetune_chronos(trial, data, pretrained_path, seed=int(base_train["seed"]), logger=logger,
+                                         recorder=recorder)
+            return _train(trial, data, base_train, resume, logger, checkpoint_every, recorder)
+        finally:
+            logger.finish()
+    except Exception as err:  # not BaseException: ASHA's stop (SystemExit) is a stop, not a failure
+        recorder.fail(err)
+        raise  # Ray still counts the failure (and retries it up to sweep.max_failures)
 
 
 def _train(trial: dict[str, Any], data: WindowedData, base_train: dict[str, Any], resume: TrainState | None,
-           logger: TrialLogger, checkpoint_every: int) -> None:
+           logger: TrialLogger, checkpoint_every: int, recorder: TrialRecorder) -> None:
     data = with_input_length(data, trial.get("window_input"))  # a searched input length: the last N steps
     train_cfg = TrainConfig.model_validate({**base_train, **trial["train"]})
     model = build(trial["model"], **data.shapes, seed=train_cfg.seed, **trial["hparams"])
@@ -74,12 +98,14 @@ def _train(trial: dict[str, Any], data: WindowedData, base_train: dict[str, Any]
         if due or end.final:  # the last epoch's state also goes into the closing checkpoint below
             last_state[:] = [end.snapshot()]
         report = dict(metrics, trial_finished=False, node_id=_node_id())
+        recorder.epoch(metrics, end.epoch if end.improved else None)
         if not due:
             tune.report(report)
         else:
             with tempfile.TemporaryDirectory() as tmp:
                 torch.save(last_state[0].to_dict(), Path(tmp) / STATE_FILE)
                 tune.report(report, checkpoint=tune.Checkpoint.from_directory(tmp))
+            recorder.checkpointed(tune.get_checkpoint(), STATE_FILE)  # the persisted copy, as Ray stored it
 
     result = fit(model, data, train_cfg, on_epoch=on_epoch, resume=resume)
     # A closing report marks the trial as finished by its own stopping rule (not by ASHA or an interruption).
@@ -96,6 +122,9 @@ def _train(trial: dict[str, Any], data: WindowedData, base_train: dict[str, Any]
             torch.save(final_state.to_dict(), Path(tmp) / STATE_FILE)
         (Path(tmp) / FINISHED_FILE).write_text(json.dumps(closing, default=str))
         tune.report(closing, checkpoint=tune.Checkpoint.from_directory(tmp))
+    if final_state is not None:
+        recorder.checkpointed(tune.get_checkpoint(), STATE_FILE)
+    recorder.finish(result.best_epoch, result.best_val_mse)
     return None
 
 
@@ -107,7 +136,7 @@ def checkpoint_due(end: EpochEnd, every: int) -> bool:
 
 
 def _finetune_chronos(trial: dict[str, Any], data: WindowedData, pretrained_path: str, *, seed: int,
-                      logger: TrialLogger) -> None:
+                      logger: TrialLogger, recorder: TrialRecorder) -> None:
     """One Chronos-2 fine-tune: a single blocking `fit` call, so one report (ASHA has nothing to cut short)."""
     from models import scores
     from models.chronos import CHRONOS2_HPARAMS, chronos_finetune, chronos_predict, load_chronos, save_chronos
@@ -130,10 +159,13 @@ def _finetune_chronos(trial: dict[str, Any], data: WindowedData, pretrained_path
                "best_epoch": 1, "epoch_time_s": train_time, "train_time_s": train_time, "trial_finished": True,
                "node_id": _node_id()}
     logger.log(metrics)
+    recorder.epoch({k: v for k, v in metrics.items() if k not in ("trial_finished", "node_id")}, best_epoch=1)
     with tempfile.TemporaryDirectory() as tmp:
         save_chronos(tuned, Path(tmp) / CHRONOS_DIR)
         (Path(tmp) / FINISHED_FILE).write_text(json.dumps(metrics))
         tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
+    recorder.checkpointed(tune.get_checkpoint(), CHRONOS_DIR)
+    recorder.finish(1, val["mse"])
 
 
 def _node_id() -> str:

@@ -1,6 +1,6 @@
-"""What a sweep trial leaves in its Ray trial directory: the contract between the trainable that writes it
-(sweeps/trainable.py), the driver that summarises it, the progress lines, and the report that reads it
-(reports/runs.py). No Ray import: the report reads these files without Ray.
+"""What a sweep trial leaves in its Ray checkpoints and results: the contract between the trainable that writes
+them (sweeps/trainable.py), the progress lines, and the reader of the layout older runs have
+(sweeps/legacy_records.py). Reports never read these: they read each trial's own record (models/trial_record.py).
 """
 
 from __future__ import annotations

@@ -12,17 +12,24 @@ def _trial(model: str, tag: str) -> dict:
 
 
 def test_each_best_configuration_is_repeated_with_new_seeds_and_chronos_is_not(tmp_path):
+    from test_trial_record import write_trial
+
     search = [_trial("gru_nar", "a"), _trial("gru_nar", "b"), _trial("lstm_ar", "c"), _trial("chronos2", "d")]
-    best = {"gru_nar": {"tag": "b"}, "lstm_ar": {"tag": "c"}, "chronos2": {"tag": "d"}}
+    best = {"gru_nar": "b", "lstm_ar": "c", "chronos2": "d"}
     plan = final_trials(search, best, seeds=2, base_seed=5)
     assert [(t["model"], t["final_of"], t["train"]["seed"], t["tag"]) for t in plan] == [
         ("gru_nar", "b", 6, "b_seed6"), ("gru_nar", "b", 7, "b_seed7"),
         ("lstm_ar", "c", 6, "c_seed6"), ("lstm_ar", "c", 7, "c_seed7")]
     assert all(t["hparams"] == {"hidden_size": 8} and t["train"]["learning_rate"] == 0.01 for t in plan)
     assert final_trials(search, best, seeds=0, base_seed=0) == []
-    # recorded once: a resumed sweep reruns exactly these, whatever the search rows say later
-    assert planned_finals(tmp_path, search, best, 2, 5) == plan
-    assert planned_finals(tmp_path, search, {"gru_nar": {"tag": "a"}}, 2, 5) == plan
+    # planned from the trials' own records (their best), then recorded once: a resumed sweep reruns exactly these,
+    # whatever the records say later
+    for trial_id, (model, tag, val) in enumerate([("gru_nar", "a", 0.5), ("gru_nar", "b", 0.3),
+                                                  ("lstm_ar", "c", 0.4), ("chronos2", "d", 0.2)]):
+        write_trial(tmp_path, str(trial_id), model, tag, val, "finished")
+    assert planned_finals(tmp_path, search, 2, 5) == plan
+    write_trial(tmp_path, "9", "gru_nar", "a", 0.01, "finished")
+    assert planned_finals(tmp_path, search, 2, 5) == plan
     assert json.loads((tmp_path / "finals.json").read_text()) == plan
     mark_phase(tmp_path, "search", trials=4)
     assert finished_phases(tmp_path) == {"search"}

@@ -209,8 +209,11 @@ def test_failing_trials_are_retried_or_recorded_and_the_sweep_completes(ray_sess
     # A non-finite loss and an out-of-memory error are retried and then finish.
     assert status["gru_nar"].status == "finished"
     assert status["lstm_nar"].status == "finished"
-    assert "NonFiniteLossError" in (status["gru_nar"].dir / "error.txt").read_text()
-    assert "OutOfMemoryError" in (status["lstm_nar"].dir / "error.txt").read_text()
+    # The trainable saw the non-finite loss (its record keeps the retried attempt's error); the out-of-memory
+    # error was raised around it, so only Ray's own error file has it.
+    assert any("NonFiniteLossError" in e for e in status["gru_nar"].errors)
+    lstm = status["lstm_nar"]
+    assert "OutOfMemoryError" in (outcome.run_dir / "ray" / f"lstm_nar_{lstm.trial_id}" / "error.txt").read_text()
     html = (outcome.run_dir / "report" / "index.html").read_text()
     assert "Failed trials" in html and "injected fault" in html
 

@@ -188,18 +188,26 @@ def _python() -> str:
 
 
 def test_report_reads_results_from_remote_storage_uris(smoke_run: Path, tmp_path: Path):
-    """Multi-node sweeps keep results on s3:// or gs://; the report mirrors what it needs (file:// here)."""
+    """Multi-node sweeps keep checkpoints on s3:// or gs://, and the trial records name them by URI; the report
+    mirrors the checkpoints it loads (file:// here)."""
     import json
 
+    from models.trial_record import RECORDS_DIR, load_record, write_record
+
     run_copy = tmp_path / "run"
-    shutil.copytree(smoke_run, run_copy, ignore=shutil.ignore_patterns("wandb", "ray", "report"))
+    shutil.copytree(smoke_run, run_copy, ignore=shutil.ignore_patterns("wandb", "ray", "ray-finals", "report"))
     remote = tmp_path / "bucket" / "smoke"
-    shutil.copytree(smoke_run / "ray", remote)
+    shutil.copytree(smoke_run, remote, ignore=shutil.ignore_patterns("wandb", "report", RECORDS_DIR))
+    for path in (run_copy / RECORDS_DIR).glob("*.json"):
+        record = load_record(path)
+        assert record["checkpoint"] and not Path(record["checkpoint"]).is_absolute()  # inside the run directory
+        record["checkpoint"] = f"{remote.as_uri()}/{record['checkpoint']}"
+        write_record(path, record)
     meta = json.loads((run_copy / "run.json").read_text())
-    meta["experiment_path"] = remote.as_uri()
+    meta["experiment_path"] = f"{remote.as_uri()}/ray"
     (run_copy / "run.json").write_text(json.dumps(meta))
     build_report(run_copy, quiet=True)
-    assert (run_copy / "ray-mirror").is_dir()
+    assert (run_copy / "checkpoint-mirror").is_dir() and not (run_copy / "ray").exists()
     mirrored = (run_copy / "report" / "ranking.csv").read_bytes()
     assert mirrored == (smoke_run / "report" / "ranking.csv").read_bytes()
 

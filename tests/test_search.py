@@ -325,7 +325,7 @@ def test_search_path_and_importance_read_the_trials_in_order():
     trials = [_record(i, "gru_ar", val, hidden_size=h, norm=n, dropout=0.1)
               for i, (val, h, n) in enumerate([(0.5, 16, "none"), (0.3, 64, "window"), (0.4, 32, "none"),
                                                (0.2, 128, "window")])]
-    run = RunDir(Path("."), {"sweep": {"search": "tpe"}}, Path("."), trials)
+    run = RunDir(Path("."), {"sweep": {"search": "tpe"}}, trials)
     path = search_path(run)
     assert list(path.trial) == [1, 2, 3, 4]
     assert list(path.best_by_trial) == [0.5, 0.3, 0.3, 0.2]
