@@ -1,5 +1,8 @@
 """Chronos-2 pretrained baseline: load, zero-shot forecast and fine-tune on our windows.
 
+Over 300 lines: one model family per file, read top to bottom (as nanoGPT's model.py), its loading, windows-to-
+series conversion and fine-tuning all tied to the one pipeline object.
+
 Knows nothing of Ray or W&B (see DESIGN.md: models is layer 1). `chronos-forecasting` is an optional extra
 (`pip install .[chronos]`) and is imported lazily, so importing this module costs nothing without it.
 

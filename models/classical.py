@@ -17,6 +17,9 @@ arima  statsmodels' ARIMA (state space, exact MLE). Seasonal differencing D=1 (w
        with a constant when d+D = 0 and a drift when d+D = 1.
 
 Univariate: each target is forecast from its own past; other input columns are not read.
+
+Over 300 lines: the three classical families share one protocol (fit once, forecast every origin with the
+parameters held) and the windows-to-series reconstruction, so they stay side by side in one file.
 """
 
 from __future__ import annotations
