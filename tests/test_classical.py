@@ -130,6 +130,9 @@ def test_the_config_key_lists_the_classical_models():
 
     assert load_config(None, ["baselines.classical=[theta]"]).baselines.classical == ["theta"]
     assert load_config(None, []).baselines.classical is None  # default: all that fit the data
+    # the smoke profile (a plumbing check) leaves them out; an override brings them back
+    assert load_config(None, [], profile="smoke").baselines.classical == []
+    assert load_config(None, ["baselines.classical=null"], profile="smoke").baselines.classical is None
     with pytest.raises(ConfigError, match="baselines.classical.0: Input should be 'ets', 'theta' or 'arima'"):
         load_config(None, ["baselines.classical=[prophet]"])
 
