@@ -49,8 +49,8 @@ def test_a_user_csv_a_models_subset_and_selection_by_validation(ray_session, tmp
     run = read_run(tmp_path / "runs" / "csv")
     assert sorted(t.model for t in run.trials) == ["gru_nar"] * 3 + ["transformer"]
     ranking = pd.read_csv(tmp_path / "runs" / "csv" / "report" / "ranking.csv", dtype={"trial_id": str})
-    assert set(ranking.model) == {"gru_nar", "transformer", "persistence", "ridge", "seasonal_naive", "climatology",
-                                  "ets", "theta", "arima", "classical_combo"}
+    # the smoke profile leaves the classical baselines out (test_report checks them in the shared smoke run)
+    assert set(ranking.model) == {"gru_nar", "transformer", "persistence", "ridge", "seasonal_naive", "climatology"}
     # Three different gru_nar trials: the ranking uses the one with the lowest validation MSE.
     gru = {t.trial_id: t.best_val_mse for t in run.trials if t.model == "gru_nar"}
     assert len(set(gru.values())) == 3
