@@ -346,8 +346,8 @@ def handle_outliers(
     level_source: pd.DataFrame | None = None,
     rule: str = RULE_IMPOSSIBLE,
 ) -> OutlierResult:
-    """Judge every value against earlier rows only and apply keep | clip | interpolate (interpolate -> NaN here)
-    to the ones the rule repairs.
+    """Judge every value against earlier rows only and apply keep | clip | ffill to the ones the rule
+    repairs (ffill leaves a NaN here, which `fill_missing` fills).
 
     rule impossible (default): repair a value only when its move (see `_impossible`) is above IMPOSSIBLE_FACTOR x
     the training split's largest move; a value whose robust z (residual against the trailing level, over the
@@ -403,7 +403,7 @@ def handle_outliers(
                              "rule": rule, "why": why[d]})
         if policy == "clip":
             out[col] = x.where(~mask, x.clip(lower=lo, upper=hi))
-        elif policy == "interpolate":
+        elif policy == "ffill":
             out.loc[mask, col] = np.nan
     if repaired:
         shown = ", ".join(f"{f['column']}={f['value']:g} on {f['date']}" for f in repaired[:MAX_LISTED])
@@ -430,7 +430,7 @@ def check_nans(frame: pd.DataFrame, gap_rows: pd.Series, policy: str, label: str
         shown = ", ".join(str(d.date()) for d in dates[:5])
         raise DataError(
             f"{label}: {sum(counts.values())} missing value(s); column {col!r} is empty on {shown}; "
-            "fill them or set data.nan_policy=interpolate"
+            "fill them or set data.nan_policy=ffill"
         )
     return counts
 
@@ -439,10 +439,10 @@ def fill_missing(frame: pd.DataFrame, gap_rows: pd.Series, gap_policy: str,
                  history: pd.DataFrame | None = None) -> pd.DataFrame:
     """Fill every hole (gap row, missing cell, removed outlier) from earlier rows only: the last good value.
 
-    Causal on purpose: an interpolation would repair an input day from a later (possibly target) day. Both gap
-    policies (`interpolate`, `ffill`) therefore fill forward. `history` (e.g. the training file before a test
-    file) supplies the last good value for holes at the start of `frame`; holes before any observation at all
-    (the very first rows of the series) take the first observed value, the only repair with no past.
+    Causal on purpose: an interpolation would repair an input day from a later (possibly target) day; hence the
+    one policy's name, `ffill`. `history` (e.g. the training file before a test file) supplies the last good
+    value for holes at the start of `frame`; holes before any observation at all (the very first rows of the
+    series) take the first observed value, the only repair with no past.
     """
     del gap_rows, gap_policy  # every hole is filled the same causal way
     if history is None or history.empty:

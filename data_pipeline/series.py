@@ -174,7 +174,7 @@ def clean_series(cfg: DataConfig, split: SplitConfig | None, source: tuple[pd.Da
         g = all_gaps[0]
         raise DataError(
             f"{g['file']}: {len(all_gaps)} gap(s) in the {cleaning.freq_name(freq)} dates, first {g['start']}.."
-            f"{g['end']} ({g['missing_rows']} missing rows); fill them or set data.gap_policy=interpolate or ffill"
+            f"{g['end']} ({g['missing_rows']} missing rows); fill them or set data.gap_policy=ffill"
         )
 
     nan_counts = cleaning.check_nans(train, train_gap_rows, cfg.nan_policy, label)
