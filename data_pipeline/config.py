@@ -19,7 +19,7 @@ PANEL_VALUE_COLUMN = "value"
 # `data.frequency` values besides pandas aliases: infer the calendar, or use none at all (rows are the steps).
 AUTO_FREQUENCY, ROWS = "auto", "rows"
 # Aliases pandas 3 no longer parses but people still write; M, Q and Y become their start or end variant by the
-# data's own dates (cleaning.resolve_frequency).
+# data's own dates (calendars.resolve_frequency).
 LEGACY_ALIASES = {"H": "h", "T": "min", "S": "s", "L": "ms", "U": "us", "N": "ns"}
 ANCHORED_LEGACY = ("M", "Q", "Y")
 # The old name of `ffill` for data.gap_policy, nan_policy and outlier_policy: every repair always carried the last
