@@ -1,4 +1,6 @@
-"""Every bad-data case raises DataError with a message that says where and what; plus settings parsing."""
+"""Every bad-data case raises DataError with a message that says where and what; plus settings parsing.
+
+Over 300 lines: one short test per bad-data case, all against the same small fixture files."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """Adaptive search (sweep.search: random | tpe): config, per-architecture searchers and budgets, searched input
-lengths, and real Ray sweeps (budgets respected, W&B runs carry the sampled values, resume after SIGKILL)."""
+lengths, and real Ray sweeps (budgets respected, W&B runs carry the sampled values, resume after SIGKILL).
+
+Over 300 lines: the config, the searchers and the real sweeps of one feature, which share its fixtures and specs."""
 
 from __future__ import annotations
 
