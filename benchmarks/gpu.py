@@ -14,6 +14,8 @@
 (3) the full profile (1000 epochs, patience 100) for one architecture, capped at what the time budget leaves.
 Every sweep has a time cap; a capped sweep is interrupted like a Ctrl-C and says so. Results: a table on stdout
 and JSON (rewritten after each stage) at --out.
+Over 300 lines: one script for one rented GPU session; its three stages share the setup, the time budget and
+the JSON they write, so they stay in one file read top to bottom.
 """
 
 from __future__ import annotations

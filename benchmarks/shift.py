@@ -63,7 +63,7 @@ def co2() -> pd.DataFrame:
         from statsmodels.datasets import co2 as dataset
     except ImportError as err:
         raise SystemExit("the co2 case needs statsmodels: pip install -c constraints.txt '.[bench]'") from err
-    frame = dataset.load_pandas().data  # weekly, 59 missing weeks: the pipeline interpolates them and says so
+    frame = dataset.load_pandas().data  # weekly, 59 missing weeks: the pipeline fills them forward and says so
     return frame.rename_axis("date").reset_index()
 
 

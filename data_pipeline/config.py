@@ -5,9 +5,10 @@ The data pipeline owns these; the sweep layer composes them into the full config
 
 from __future__ import annotations
 
-from typing import Literal
+import warnings
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 EMBEDDED_SOURCES = ("seattle_weather", "synthetic_panel")
 # The column that names each series: data.id_column, or this one when the data is the embedded panel or comes
@@ -18,9 +19,13 @@ PANEL_VALUE_COLUMN = "value"
 # `data.frequency` values besides pandas aliases: infer the calendar, or use none at all (rows are the steps).
 AUTO_FREQUENCY, ROWS = "auto", "rows"
 # Aliases pandas 3 no longer parses but people still write; M, Q and Y become their start or end variant by the
-# data's own dates (cleaning.resolve_frequency).
+# data's own dates (calendars.resolve_frequency).
 LEGACY_ALIASES = {"H": "h", "T": "min", "S": "s", "L": "ms", "U": "us", "N": "ns"}
 ANCHORED_LEGACY = ("M", "Q", "Y")
+# The old name of `ffill` for data.gap_policy, nan_policy and outlier_policy: every repair always carried the last
+# good value forward (an interpolation would read a later, possibly target, day), so the name said what was not
+# done. Old configs and run directories (their stored config.yaml) still load, mapped with a warning.
+RENAMED_POLICY = ("interpolate", "ffill")
 
 
 class StrictModel(BaseModel):
@@ -47,9 +52,9 @@ class DataConfig(StrictModel):
         "sign error or a garbage spike; values above `outlier_threshold` are reported as unusual but kept and "
         "scored) or robust_z (every value above `outlier_threshold`, the rule before: also real turns of smooth "
         "series).")
-    outlier_policy: Literal["keep", "clip", "interpolate"] = Field(
-        "interpolate", description="What happens to a value the rule repairs: interpolate (the last good value "
-        "carried forward), clip (to the rule's band) or keep (listed only); it is never scored either way.")
+    outlier_policy: Literal["keep", "clip", "ffill"] = Field(
+        "ffill", description="What happens to a value the rule repairs: ffill (the last good value carried "
+        "forward), clip (to the rule's band) or keep (listed only); it is never scored either way.")
     outlier_threshold: float = Field(
         8.0, gt=0, description="Robust z-score (median/MAD of the residual against the trailing level) above which "
         "a value is unusual (rule impossible: reported, kept) or repaired (rule robust_z).")
@@ -58,8 +63,11 @@ class DataConfig(StrictModel):
         description="Calendar of the series: auto (inferred; business-day data becomes B), a pandas alias "
         "(D, B, W, M, h, 15min, ...), or rows (consecutive rows are consecutive steps; no calendar).",
     )
-    gap_policy: Literal["error", "interpolate", "ffill"] = "interpolate"
-    nan_policy: Literal["error", "interpolate"] = "interpolate"
+    gap_policy: Literal["error", "ffill"] = Field(
+        "ffill", description="Missing calendar rows: ffill (the last good value carried forward; inputs only, "
+        "never scored) or error.")
+    nan_policy: Literal["error", "ffill"] = Field(
+        "ffill", description="Empty cells of observed rows: ffill (as gap_policy) or error.")
     scaler: Literal["standard", "robust"] = "standard"
     id_column: str | None = Field(
         None, description="Long-format panel: the column naming each row's series (one row per id and date).")
@@ -71,6 +79,16 @@ class DataConfig(StrictModel):
     cache_dir: str | None = Field(
         None, description="Where windowed arrays are cached; default ./.cache/data."
     )
+
+    @field_validator("gap_policy", "nan_policy", "outlier_policy", mode="before")
+    @classmethod
+    def _renamed_policy(cls, value: Any, info: ValidationInfo) -> Any:
+        old, new = RENAMED_POLICY
+        if value == old:
+            warnings.warn(f"data.{info.field_name}={old} is now called {new} (it always carried the last good value "
+                          f"forward); write data.{info.field_name}={new}", FutureWarning, stacklevel=2)
+            return new
+        return value
 
     @field_validator("frequency")
     @classmethod

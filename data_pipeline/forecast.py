@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from data_pipeline.cleaning import calendar_frame
+from data_pipeline.calendars import calendar_frame
 from data_pipeline.config import DataConfig, WindowConfig
 from data_pipeline.errors import DataError
 from data_pipeline.panel import clean_panel

@@ -10,11 +10,22 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.offsets import BaseOffset
 
-from data_pipeline import cleaning
+from data_pipeline.calendars import (
+    CALENDAR_COLUMNS,
+    calendar_frame,
+    freq_name,
+    invented_rows,
+    regularize,
+    resolve_frequency,
+    typical_step,
+)
 from data_pipeline.config import DataConfig, SplitConfig
 from data_pipeline.errors import MAX_LISTED, DataError
 from data_pipeline.identity import source_digest
 from data_pipeline.io import parse_table, read_table, resolve_columns, to_numeric_features
+from data_pipeline.missing import check_nans, fill_missing
+from data_pipeline.outlier_stats import fit_outlier_stats
+from data_pipeline.outliers import handle_outliers
 from data_pipeline.splits import training_rows
 
 
@@ -59,7 +70,7 @@ def observed_span(frame: pd.DataFrame, label: str) -> tuple[int, int]:
     """Rows [first, last] (positions) of a series' span: from the first row by which every column has been
     observed to the last row before any column stops. Outside it a column has no value yet (a sensor installed
     later, a product launched later) or no more: those rows are not data, and filling them would invent history.
-    A column with no value at all is left to `cleaning.check_nans`, which names it."""
+    A column with no value at all is left to `check_nans`, which names it."""
     seen = frame.notna().to_numpy()
     has_any = seen.any(axis=0)
     if not has_any.any():
@@ -113,7 +124,7 @@ def clean_series(cfg: DataConfig, split: SplitConfig | None, source: tuple[pd.Da
     table = parse_table(df, label, cfg.date_column)
     features, targets = resolve_columns(table, cfg.features, cfg.targets)
     if cfg.calendar_features:
-        clash = [c for c in cleaning.CALENDAR_COLUMNS if c in features]
+        clash = [c for c in CALENDAR_COLUMNS if c in features]
         if clash:
             raise DataError(f"{label}: column(s) {clash} clash with calendar features; rename them")
     # Leading and trailing empty rows are not data: each series runs from its first observation to its last.
@@ -156,54 +167,54 @@ def clean_series(cfg: DataConfig, split: SplitConfig | None, source: tuple[pd.Da
             )
 
     # None under data.frequency=rows: no calendar, so no grid and nothing invented; the dates stay labels.
-    freq = cleaning.resolve_frequency(cfg.frequency, train.index, label)
+    freq = resolve_frequency(cfg.frequency, train.index, label)
     observed = train.index
-    train, gaps, n_missing = (train, [], 0) if freq is None else cleaning.regularize(train, freq, label)
+    train, gaps, n_missing = (train, [], 0) if freq is None else regularize(train, freq, label)
     all_gaps = [dict(g, file=label) for g in gaps]
-    invented = [cleaning.invented_rows(label, len(train), n_missing, freq, cfg.gap_policy)]
+    invented = [invented_rows(label, len(train), n_missing, freq, cfg.gap_policy)]
     train_gap_rows = pd.Series(~train.index.isin(observed), index=train.index)
     if test is not None:
         observed = test.index
         test, tgaps, tmissing = ((test, [], 0) if freq is None
-                                 else cleaning.regularize(test, freq, tlabel))
+                                 else regularize(test, freq, tlabel))
         all_gaps += [dict(g, file=tlabel) for g in tgaps]
         n_missing += tmissing
-        invented.append(cleaning.invented_rows(tlabel, len(test), tmissing, freq, cfg.gap_policy))
+        invented.append(invented_rows(tlabel, len(test), tmissing, freq, cfg.gap_policy))
         test_gap_rows = pd.Series(~test.index.isin(observed), index=test.index)
     if all_gaps and cfg.gap_policy == "error":
         g = all_gaps[0]
         raise DataError(
-            f"{g['file']}: {len(all_gaps)} gap(s) in the {cleaning.freq_name(freq)} dates, first {g['start']}.."
-            f"{g['end']} ({g['missing_rows']} missing rows); fill them or set data.gap_policy=interpolate or ffill"
+            f"{g['file']}: {len(all_gaps)} gap(s) in the {freq_name(freq)} dates, first {g['start']}.."
+            f"{g['end']} ({g['missing_rows']} missing rows); fill them or set data.gap_policy=ffill"
         )
 
-    nan_counts = cleaning.check_nans(train, train_gap_rows, cfg.nan_policy, label)
+    nan_counts = check_nans(train, train_gap_rows, cfg.nan_policy, label)
     n_fit = (training_rows(len(train), test is not None, split) if train_until is None
              else int(train.index.searchsorted(train_until)))
-    stats = cleaning.fit_outlier_stats(train.iloc[:n_fit], cleaning.typical_step(train.index) if freq is None else freq)
-    judged = cleaning.handle_outliers(train, stats, cfg.outlier_threshold, cfg.outlier_policy, label,
+    stats = fit_outlier_stats(train.iloc[:n_fit], typical_step(train.index) if freq is None else freq)
+    judged = handle_outliers(train, stats, cfg.outlier_threshold, cfg.outlier_policy, label,
                                       rule=cfg.outlier_rule)
     flagged, unusual = judged.repaired, judged.unusual
     unobserved = train.isna() | judged.flags  # repaired values are not observations; unusual ones are
-    train_clean = cleaning.fill_missing(judged.frame, train_gap_rows, cfg.gap_policy)
+    train_clean = fill_missing(judged.frame, train_gap_rows, cfg.gap_policy)
     if test is not None:
-        for col, n in cleaning.check_nans(test, test_gap_rows, cfg.nan_policy, tlabel).items():
+        for col, n in check_nans(test, test_gap_rows, cfg.nan_policy, tlabel).items():
             nan_counts[col] = nan_counts.get(col, 0) + n
         # Scale comes from training only; the trailing level looks back into training for the first days.
-        tjudged = cleaning.handle_outliers(test, stats, cfg.outlier_threshold, cfg.outlier_policy, tlabel,
+        tjudged = handle_outliers(test, stats, cfg.outlier_threshold, cfg.outlier_policy, tlabel,
                                            level_source=pd.concat([train, test]), rule=cfg.outlier_rule)
         flagged += tjudged.repaired
         unusual += tjudged.unusual
         unobserved = pd.concat([unobserved, test.isna() | tjudged.flags])
-        test = cleaning.fill_missing(tjudged.frame, test_gap_rows, cfg.gap_policy, history=train_clean)
+        test = fill_missing(tjudged.frame, test_gap_rows, cfg.gap_policy, history=train_clean)
 
     if cfg.calendar_features:
-        unobserved = unobserved.join(cleaning.calendar_frame(unobserved.index) != cleaning.calendar_frame(
+        unobserved = unobserved.join(calendar_frame(unobserved.index) != calendar_frame(
             unobserved.index))  # calendar values are known exactly: all False
-        train_clean = train_clean.join(cleaning.calendar_frame(train_clean.index))
+        train_clean = train_clean.join(calendar_frame(train_clean.index))
         if test is not None:
-            test = test.join(cleaning.calendar_frame(test.index))
-        features = features + list(cleaning.CALENDAR_COLUMNS)
+            test = test.join(calendar_frame(test.index))
+        features = features + list(CALENDAR_COLUMNS)
 
     full = train_clean if test is None else pd.concat([train_clean, test])
     summary.update(
@@ -213,7 +224,7 @@ def clean_series(cfg: DataConfig, split: SplitConfig | None, source: tuple[pd.Da
         date_range={"start": str(full.index[0].date()), "end": str(full.index[-1].date())},
         # rows outside the first..last observation: cut, never filled (nothing is invented outside the span)
         span=span,
-        frequency=cleaning.freq_name(freq),
+        frequency=freq_name(freq),
         frequency_setting=cfg.frequency,
         gaps={"count": len(all_gaps), "missing_rows": n_missing, "first": all_gaps[:MAX_LISTED]},
         # per file: rows the gap policy made up (never scored as targets: they are `unobserved`)

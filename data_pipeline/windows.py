@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from data_pipeline.cleaning import CALENDAR_COLUMNS
+from data_pipeline.calendars import CALENDAR_COLUMNS
 from data_pipeline.config import DataConfig, SplitConfig, WindowConfig
 from data_pipeline.errors import DataError
 from data_pipeline.series import SeriesBundle

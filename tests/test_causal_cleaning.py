@@ -40,7 +40,7 @@ def _rows(n: int = 400) -> tuple[int, int]:
     return n - n_test - n_val, n - n_test  # first validation row, first test row
 
 
-@pytest.mark.parametrize("policy", ["interpolate", "clip"])
+@pytest.mark.parametrize("policy", ["ffill", "clip"])
 def test_a_spike_after_the_split_boundary_changes_no_training_or_validation_value(tmp_path, policy):
     df = _frame()
     _, first_test = _rows()

@@ -3,6 +3,9 @@ a worker raylet killed mid-sweep, and `ray up` / `ray down` over SSH with the lo
 
 Every process a test starts is stopped by PID (tests/cluster_utils.py), also when the test fails; `ray stop` is
 never called here: it would end other people's Ray processes on this machine.
+
+Over 300 lines: every multi-node case (configs, a loopback cluster, a killed raylet, ray up/down over SSH)
+shares the cluster fixtures and the PID bookkeeping of tests/cluster_utils.py, so they stay in one file.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Every bad-data case raises DataError with a message that says where and what; plus settings parsing."""
+"""Every bad-data case raises DataError with a message that says where and what; plus settings parsing.
+
+Over 300 lines: one short test per bad-data case, all against the same small fixture files."""
 
 from __future__ import annotations
 
@@ -148,8 +150,13 @@ def test_gaps_reported_and_filled(tmp_path):
     assert g["count"] == 2 and g["missing_rows"] == 4
     assert g["first"][0]["start"] == "2020-01-21" and g["first"][0]["end"] == "2020-01-23"
     assert len(b.train) == 120 and not b.train.isna().any().any()
-    ffilled = _load(p, gap_policy="ffill")
-    assert ffilled.train.loc["2020-01-23", "a"] == pytest.approx(df.loc[19, "a"])
+    assert b.summary["gap_policy"] == "ffill"
+    assert b.train.loc["2020-01-23", "a"] == pytest.approx(df.loc[19, "a"])
+    # `interpolate`, the old name of the same repair, still reads (old configs and run directories), with a warning
+    with pytest.warns(FutureWarning, match=r"data\.gap_policy=interpolate is now called ffill"):
+        renamed = _load(p, gap_policy="interpolate")
+    assert renamed.summary["gap_policy"] == "ffill"
+    pd.testing.assert_frame_equal(renamed.train, b.train)
     # causal repair: the last observed value carries forward (never a later day's)
     assert b.train.loc["2020-01-22", "a"] == pytest.approx(df.loc[19, "a"])
     with pytest.raises(DataError, match=r"2 gap\(s\).*2020-01-21\.\.2020-01-23.*gap_policy"):
@@ -163,7 +170,7 @@ def test_nan_policy(tmp_path):
     b = _load(p)
     assert b.summary["nan_filled"] == {"b": 1}
     assert b.train.loc["2020-01-31", "b"] == pytest.approx(df.loc[29, "b"])  # the day before, never the day after
-    with pytest.raises(DataError, match=r"column 'b' is empty on 2020-01-31.*nan_policy=interpolate"):
+    with pytest.raises(DataError, match=r"column 'b' is empty on 2020-01-31.*nan_policy=ffill"):
         _load(p, nan_policy="error")
 
 
@@ -209,7 +216,7 @@ def test_delhi_garbage_pressure_all_flagged_nothing_else(caplog):
     assert len(vals) == 9
     np.testing.assert_allclose(vals, sorted(GARBAGE_PRESSURE), atol=0.1)
     assert len(b.summary["outliers"]) == 9, "meantemp/humidity/wind_speed must not be flagged"
-    assert b.summary["outlier_policy"] == "interpolate"
+    assert b.summary["outlier_policy"] == "ffill"
     assert "implausible" in caplog.text
     assert b.train["meanpressure"].between(980, 1040).all()
 

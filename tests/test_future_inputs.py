@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from data_pipeline import DataConfig, SplitConfig, WindowConfig, build_windowed_data, future_input
-from data_pipeline.cleaning import CALENDAR_COLUMNS, calendar_frame
+from data_pipeline.calendars import CALENDAR_COLUMNS, calendar_frame
 from models import TRAINED_MODELS, TrainConfig, build, evaluate, fit, predict
 
 W = WindowConfig(input=14, output=5)

@@ -1,4 +1,7 @@
-"""Model contracts: shapes, no target leakage, decoder structure, dropout, registry, metrics."""
+"""Model contracts: shapes, no target leakage, decoder structure, dropout, registry, metrics.
+
+Over 300 lines: each contract is one short test parametrized over every architecture of the registry; kept in one file so a
+new architecture meets all of them by being registered (test_models_data.py holds the shared data)."""
 
 from __future__ import annotations
 

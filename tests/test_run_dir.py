@@ -34,6 +34,21 @@ def test_a_run_stored_with_precision_auto_resumes_and_loads_as_fp32(tmp_path: Pa
     assert SweepConfig.model_validate(older).train.precision == "fp32"
 
 
+def test_a_run_stored_with_the_old_policy_name_interpolate_resumes_as_ffill(tmp_path: Path):
+    resolved = load_config(None, []).model_dump(mode="json")
+    older = yaml.safe_load(yaml.safe_dump(resolved))
+    for key in ("gap_policy", "nan_policy", "outlier_policy"):
+        assert resolved["data"][key] == "ffill"
+        older["data"][key] = "interpolate"  # what every run wrote before the rename (the same repair)
+    _store(tmp_path, older)
+    with pytest.warns(FutureWarning, match="is now called ffill"):
+        refuse_other_config(tmp_path, resolved)  # same sweep: no error
+    older["data"]["gap_policy"] = "error"  # a real difference is still refused, naming the key
+    _store(tmp_path, older)
+    with pytest.warns(FutureWarning), pytest.raises(ConfigError, match="data.gap_policy"):
+        refuse_other_config(tmp_path, resolved)
+
+
 @pytest.mark.parametrize("override", ["window.output=3", "sweep.search=tpe", "data.frequency=B"])
 def test_a_different_sweep_under_the_same_name_is_refused_naming_the_key(tmp_path: Path, override: str):
     _store(tmp_path, load_config(None, []).model_dump(mode="json"))

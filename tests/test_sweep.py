@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -24,16 +25,38 @@ def test_smoke_sweep_trains_all_five_and_writes_the_run_dir(smoke_run: Path):
     assert summary["windows"]["test"] > 0
 
 
+def _epoch_rows(smoke_run: Path, trial_id: str) -> list[dict] | None:
+    """The epoch rows of a trial's offline W&B file so far, or None while there is no file for it."""
+    files = [f for f in (smoke_run / "wandb").glob("offline-run-*/run-*.wandb") if f.stem.endswith(trial_id)]
+    if not files:
+        return None
+    from google.protobuf.message import DecodeError
+
+    try:
+        rows = history(files[0])
+    except DecodeError:  # its last record is being written right now
+        return None
+    return [row for row in rows if "val_mse" in row and not row.get("trial_finished")]
+
+
 def test_wandb_offline_files_hold_each_trials_epoch_metrics(smoke_run: Path):
     run = read_run(smoke_run)
-    files = sorted((smoke_run / "wandb").glob("offline-run-*/run-*.wandb"))
-    by_trial = {f.stem.removeprefix("run-"): f for f in files}
+    # W&B's writer is its own process: it may still be writing a trial's file (a worker's run is closed as the
+    # trial ends, on a loaded machine seconds later) when the sweep returns. Wait for every row, however long that
+    # takes, up to a generous bound; what the rows say is then checked in full.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        logged = {t.trial_id: _epoch_rows(smoke_run, t.trial_id) for t in run.trials}
+        if all(rows is not None and len(rows) >= 2 for rows in logged.values()):
+            break
+        time.sleep(0.5)
     for trial in run.trials:
-        ray_id = next(k for k in by_trial if k.endswith(trial.trial_id))
-        logged = [row for row in history(by_trial[ray_id]) if "val_mse" in row and not row.get("trial_finished")]
+        logged = _epoch_rows(smoke_run, trial.trial_id)
+        assert logged is not None, f"no readable W&B file for trial {trial.trial_id} ({trial.model})"
         assert [row["epoch"] for row in logged] == [1, 2]
         assert [row["val_mse"] for row in logged] == pytest.approx([r["val_mse"] for r in trial.history])
-        assert tags(by_trial[ray_id]) == [trial.model]
+        wandb_file = next((smoke_run / "wandb").glob(f"offline-run-*/run-*{trial.trial_id}.wandb"))
+        assert tags(wandb_file) == [trial.model]
 
 
 @pytest.mark.slow
