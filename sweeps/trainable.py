@@ -145,6 +145,10 @@ def _train(trial: dict[str, Any], data: WindowedData, base_train: dict[str, Any]
     closing = dict(last, val_mse=result.best_val_mse, best_val_mse=result.best_val_mse, best_epoch=result.best_epoch,
                    epochs_run=result.epochs_run, stopped_early=result.stopped_early, trial_finished=True,
                    node_id=_node_id())
+    # W&B is closed before the closing report: Ray may end the worker's thread soon after that report (2 s when it
+    # reuses the worker), and a W&B run still flushing then loses its last rows. Nothing is logged after this.
+    with recorder.timed("wandb_s"):
+        logger.finish()
     with recorder.timed("closing_s"), tempfile.TemporaryDirectory() as tmp:
         if final_state is not None:
             torch.save(final_state.to_dict(), Path(tmp) / STATE_FILE)
@@ -188,6 +192,7 @@ def _finetune_chronos(trial: dict[str, Any], data: WindowedData, pretrained_path
                "best_epoch": 1, "epoch_time_s": train_time, "train_time_s": train_time, "trial_finished": True,
                "node_id": _node_id()}
     logger.log(metrics)
+    logger.finish()  # before the closing report, as in _train
     recorder.epoch({k: v for k, v in metrics.items() if k not in ("trial_finished", "node_id")}, best_epoch=1)
     with tempfile.TemporaryDirectory() as tmp:
         save_chronos(tuned, Path(tmp) / CHRONOS_DIR)
