@@ -1,12 +1,14 @@
 """How fast does a sweep go, and how close to its limit? All figures measured in one run on this machine.
 
-    python benchmarks/throughput.py              # default profile (~15 min on 2 cores)
+    python benchmarks/throughput.py              # default profile, twice (~20 min on 2 cores)
     python benchmarks/throughput.py --smoke      # seconds; keeps the script working in CI
 
 (a) seconds per epoch of our training loop vs a seed-style reference loop (same model, data and batch);
 (b) a sweep's wall time, trials, trial-epochs per second;
 (c) the ideal time = the trials' summed in-loop training time / the cores Ray used, and efficiency = ideal/actual;
-(d) scaling: the same small sweep with 1 and with 2 concurrent trials.
+(d) scaling: the same small sweep with 1 and with 2 concurrent trials;
+(e) the profile sweep again as it ran before trials reported only at decisions (sweep.report_every_epoch=true),
+    and a table of where each phase's core-seconds went, before and after (benchmarks/timeline.py).
 Results: a table on stdout and benchmarks/results/throughput.json.
 """
 
@@ -67,6 +69,7 @@ def main() -> None:
 
     import epoch_speed
     import ray
+    from timeline import format_table, phase_timeline
 
     results: dict[str, Any] = {"command": " ".join(["benchmarks/throughput.py", *sys.argv[1:]]),
                                "cpu_count": os.cpu_count()}
@@ -83,10 +86,21 @@ def main() -> None:
     cores = ray.cluster_resources().get("CPU", 1.0)
     with tempfile.TemporaryDirectory() as tmp:
         runs = Path(tmp)
-        # (b) + (c) one whole sweep of the chosen profile
+        # (b) + (c) one whole sweep of the chosen profile; (e) the same sweep as before the report cadence changed
+        # (a blocking report to Ray every epoch, a checkpoint on every improvement), in the same run
         profile = "smoke" if args.smoke else args.profile
-        wall = run_sweep(runs, "profile", ["--profile", profile], args.wandb_mode)
-        results["sweep"] = {"profile": profile, "wandb": args.wandb_mode, **sweep_figures(runs / "profile", wall, cores)}
+        results["timeline"] = {}
+        variants = [("after", [])] if args.smoke else [("before", ["sweep.report_every_epoch=true"]), ("after", [])]
+        walls = {}
+        for variant, extra in variants:
+            walls[variant] = run_sweep(runs, variant, ["--profile", profile, *extra], args.wandb_mode)
+            for phase in ("search", "finals"):
+                if (runs / variant / "timeline" / f"{phase}.json").exists():
+                    results["timeline"][f"{variant} {phase}"] = phase_timeline(runs / variant, phase, cores)
+        results["sweep"] = {"profile": profile, "wandb": args.wandb_mode, **sweep_figures(runs / "after", walls["after"], cores)}
+        if "before" in walls:
+            results["before"] = sweep_figures(runs / "before", walls["before"], cores)
+            results["wall_before_over_after"] = round(walls["before"] / walls["after"], 2)
 
         # (d) scaling: the same 6 trials with 1 and with 2 at a time
         small = ["--profile", "smoke", "--models", "gru_nar,gru_ar,transformer", "train.epochs=" + ("3" if args.smoke else "10"),
@@ -111,9 +125,15 @@ def main() -> None:
     print(f"(b) {s['profile']} sweep (W&B {s['wandb']}): {s['trials']} trials {s['trial_status']}, {s['trial_epochs']} trial-epochs "
           f"in {s['wall_s']:.0f} s = {s['trial_epochs_per_s']:.2f} trial-epochs/s")
     print(f"(c) ideal {s['ideal_s']:.0f} s (in-loop {s['in_loop_train_s']:.0f} s / {s['cores']:g} cores) -> "
-          f"efficiency {s['efficiency']:.2f} (target >= 0.85); Ray overhead {1 - s['efficiency']:.0%} of core time")
+          f"efficiency {s['efficiency']:.2f} (target >= 0.9); Ray overhead {1 - s['efficiency']:.0%} of core time")
+    if "before" in results:
+        b = results["before"]
+        print(f"(e) the same sweep reporting every epoch (as before): {b['wall_s']:.0f} s, efficiency {b['efficiency']:.2f}"
+              f" -> before/after wall time = {results['wall_before_over_after']:.2f}x")
     print(f"(d) 6 trials: 1 at a time {sc['one_at_a_time']['wall_s']:.0f} s, 2 at a time "
           f"{sc['two_at_a_time']['wall_s']:.0f} s -> speed-up {sc['speedup_2_over_1']:.2f}x (ideal 2.00x)")
+    print("\n=== Where the sweep's core-seconds went (per phase; benchmarks/timeline.py) ===")
+    print(format_table(results["timeline"]))
     print(f"written to {args.out}")
 
 

@@ -7,7 +7,8 @@ checkpoint): sweeps and reports may both import models, and neither has to know 
     <run dir>/trials/<model>_<trial id>.json
     {"format": 1, "trial_id", "model", "tag", "trial": {...}, "status": "running|finished|failed",
      "history": [{epoch, train_loss, val_mse, best_val_mse, epoch_time_s, train_time_s, timestamp}, ...],
-     "best_epoch", "best_val_mse", "checkpoint", "errors": [...], "started_at", "updated_at"}
+     "best_epoch", "best_val_mse", "checkpoint", "checkpoint_epoch", "errors": [...], "started_at", "updated_at",
+     "timeline": {"parts_s": {...}, "attempts": [...]}}
 
 `checkpoint` names the file (a TrainState) or folder (a fine-tuned Chronos-2) to load: relative to the run
 directory when it lies inside it (so a copied or moved run directory still finds its own), else absolute or a
@@ -85,9 +86,16 @@ class TrialRecord:
     checkpoint_uri: str | None = None  # where the checkpoint lies when it is not a local path
     started_at: float | None = None  # wall clock of the trial's first start (epoch seconds)
 
+    checkpoint_epoch: int | None = None  # the epoch whose state the checkpoint holds (None: unknown, older records)
+
     @property
     def best_val_mse(self) -> float:
-        vals = [r.get("best_val_mse") for r in self.history if _finite(r.get("best_val_mse"))]
+        """The best validation MSE whose weights were kept: a trial stopped between two checkpoints (time budget,
+        interruption) may have improved after its last one, and those weights are gone."""
+        rows = self.history
+        if self.status != FINISHED and self.checkpoint_epoch is not None:
+            rows = [r for r in rows if int(r.get("epoch", 0)) <= self.checkpoint_epoch]
+        vals = [r.get("best_val_mse") for r in rows if _finite(r.get("best_val_mse"))]
         return float(min(vals)) if vals else math.inf
 
     @property
@@ -116,6 +124,7 @@ def from_record(record: dict[str, Any], run_dir: Path) -> TrialRecord:
         error=errors[-1] if status == FAILED and errors else None, checkpoint=checkpoint, dir=run_dir,
         final_of=trial.get("final_of"), window_input=trial.get("window_input"), errors=errors,
         best_epoch=record.get("best_epoch"), checkpoint_uri=uri, started_at=record.get("started_at"),
+        checkpoint_epoch=record.get("checkpoint_epoch"),
     )
 
 

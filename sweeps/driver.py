@@ -34,10 +34,11 @@ from sweeps.run_dir import (
     write_atomic,
 )
 from sweeps.search_space import SEARCH_FILE, expand_trials, planned_budgets, probe_trials
+from sweeps.timeline import PhaseClock
 from sweeps.tracking import TrialWandb, WandbPlan, plan_wandb
 from sweeps.trial_files import METRIC
 from sweeps.trial_recorder import record_ray_failures
-from sweeps.tuner import build_tuner, join_storage, trial_dirname
+from sweeps.tuner import build_tuner, decision_epochs, join_storage, trial_dirname
 
 
 @dataclass
@@ -71,8 +72,8 @@ def run_dir_for(opts: SweepOptions) -> Path:
 def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., None] | None = None) -> SweepOutcome:
     """`trainable` (default: sweeps.trainable.train_trial) runs one trial; it is called with the same keywords
     as train_trial, so a caller may wrap it (e.g. to time or to fail trials on purpose)."""
-    # Trials checkpoint often (on every improvement, and every sweep.checkpoint_every epochs), which makes Ray
-    # warn on forced experiment snapshots; the cost is measured in benchmarks/ instead of printed each time.
+    # Each checkpoint forces an experiment snapshot (CheckpointConfig(num_to_keep=1)), which makes Ray warn; the
+    # cost is measured in benchmarks/throughput.py instead of printed each time.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     import ray
     from ray import tune
@@ -145,6 +146,7 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., Non
             run_dir=str(run_dir),
             wandb=TrialWandb(wandb_plan.mode, cfg.wandb.project, cfg.wandb.entity, opts.name, str(run_dir)),
             checkpoint_every=cfg.sweep.checkpoint_every,
+            report_epochs=None if cfg.sweep.report_every_epoch else decision_epochs(cfg, trials),
         ),
         {"cpu": cpus, "gpu": gpus},
     )
@@ -154,7 +156,7 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., Non
         LIVE_LINE.set()
     else:
         LIVE_LINE.clear()
-    callbacks: list[Any] = [SweepProgress(n_planned, sweep_started_at)]
+    callbacks: list[Any] = [SweepProgress(n_planned, sweep_started_at), PhaseClock(str(run_dir), "search")]
 
     run_record = {"name": opts.name, "experiment_path": experiment_path, "wandb_mode": wandb_plan.mode,
                   "n_trials": n_planned, "started_at": sweep_started_at,
@@ -198,7 +200,8 @@ def _run_finals(cfg: SweepConfig, run_dir: Path, trials: list[dict[str, Any]], t
     write_atomic(run_dir / "run.json", json.dumps(run_record, indent=2))
     print(f"Seed repeats: {len(finals)} trials ({cfg.sweep.final_seeds} more seed(s) of each architecture's best "
           f"configuration); results in {path}")
-    tuner = finals_tuner(cfg, trainable, finals, [SweepProgress(len(finals), phase="seed repeats")], storage_path, name, path,
+    tuner = finals_tuner(cfg, trainable, finals, [SweepProgress(len(finals), phase="seed repeats"),
+                                                    PhaseClock(str(run_dir), "finals")], storage_path, name, path,
                          trial_dirname, METRIC)
     results = tuner.fit()
     if INTERRUPTED.is_set():

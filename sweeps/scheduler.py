@@ -6,9 +6,19 @@ whole family before it warms up; the ranking would then reflect the scheduler, n
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler
+
+
+def rung_epochs(max_t: int, grace_period: int, reduction_factor: float) -> list[int]:
+    """The epochs at which ASHA compares a trial with its family: grace_period x reduction_factor^k below max_t
+    (ASHA's rungs; it decides at the first result whose epoch reaches a rung). A trial that reports only at
+    these epochs (and at its checkpoints) gets the same decisions as one that reports every epoch."""
+    grace = min(grace_period, max_t)
+    n_rungs = int(math.log(max_t / grace) / math.log(reduction_factor) + 1)
+    return sorted({math.ceil(grace * reduction_factor**k) for k in range(n_rungs)})
 
 
 class PerModelASHA(FIFOScheduler):
@@ -16,7 +26,7 @@ class PerModelASHA(FIFOScheduler):
         super().__init__()
         self._metric, self._mode = metric, mode
         self._asha_kwargs = dict(
-            time_attr="training_iteration",
+            time_attr="epoch",  # not the report count: a trial reports only when a decision is due
             metric=metric,
             mode=mode,
             max_t=max_t,

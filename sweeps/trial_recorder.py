@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,11 @@ class TrialRecorder:
             "status": RUNNING, "history": previous.get("history", []), "best_epoch": previous.get("best_epoch"),
             "best_val_mse": previous.get("best_val_mse"), "checkpoint": previous.get("checkpoint"),
             "errors": previous.get("errors", []), "started_at": previous.get("started_at", time.time()),
+            # Where this trial's seconds went, summed over its attempts (benchmarks/throughput.py reads it):
+            # wall-clock seconds per part, the attempts' entry/exit times and the worker's CPU seconds.
+            "timeline": previous.get("timeline", {}),
         }
+        self._attempt = {"entered_at": time.time(), "cpu_at_entry": time.process_time()}
         self._history_json = [json.dumps(h, default=str) for h in self.record["history"]]
 
     def start(self, history: list[dict[str, Any]], checkpoint: Any, inner: str) -> None:
@@ -39,6 +45,7 @@ class TrialRecorder:
         self.record["history"] = [dict(h) for h in history]
         self._history_json = [json.dumps(h, default=str) for h in self.record["history"]]
         self.record["checkpoint"] = None if checkpoint is None else checkpoint_location(checkpoint, inner, self.run_dir)
+        self.record["checkpoint_epoch"] = max((int(h.get("epoch", 0)) for h in history), default=None)
         self._write()
 
     def epoch(self, metrics: dict[str, Any], best_epoch: int | None = None) -> None:
@@ -54,10 +61,12 @@ class TrialRecorder:
         self.record["best_val_mse"] = metrics.get("best_val_mse", self.record["best_val_mse"])
         self._write()
 
-    def checkpointed(self, checkpoint: Any, inner: str) -> None:
-        """`checkpoint`: Ray's persisted checkpoint (tune.get_checkpoint() after the report that saved it)."""
+    def checkpointed(self, checkpoint: Any, inner: str, epoch: int | None = None) -> None:
+        """`checkpoint`: Ray's persisted checkpoint (tune.get_checkpoint() after the report that saved it), holding
+        the state after `epoch`."""
         if checkpoint is not None:
             self.record["checkpoint"] = checkpoint_location(checkpoint, inner, self.run_dir)
+            self.record["checkpoint_epoch"] = epoch
         self._write()
 
     def finish(self, best_epoch: int | None, best_val_mse: float | None) -> None:
@@ -67,6 +76,23 @@ class TrialRecorder:
     def fail(self, err: BaseException, *, ray_error: bool = False) -> None:
         self.record["status"] = FAILED
         self.record["errors"] = [*self.record["errors"], describe_ray_error(err) if ray_error else describe_error(err)]
+        self._write()
+
+    @contextmanager
+    def timed(self, part: str) -> Iterator[None]:
+        """Add the block's wall-clock seconds to the timeline's `part` (written with the record's next write)."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            parts = self.record["timeline"].setdefault("parts_s", {})
+            parts[part] = parts.get(part, 0.0) + time.perf_counter() - started
+
+    def leave(self) -> None:
+        """The attempt ends (finished, failed or stopped): its span and CPU seconds join the timeline."""
+        attempt = dict(self._attempt, left_at=time.time(), cpu_s=time.process_time() - self._attempt["cpu_at_entry"])
+        del attempt["cpu_at_entry"]
+        self.record["timeline"]["attempts"] = [*self.record["timeline"].get("attempts", []), attempt]
         self._write()
 
     def _write(self) -> None:

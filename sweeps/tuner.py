@@ -26,10 +26,7 @@ def build_tuner(cfg: SweepConfig, trainable: Any, trials: list[dict[str, Any]], 
         return tune.Tuner.restore(experiment_path, trainable=trainable, resume_errored=True)
     scheduler = None
     if cfg.sweep.scheduler == "asha":
-        # +1: a trial's closing report comes after its last epoch. Per-model `epochs` may exceed train.epochs.
-        max_epochs = max([cfg.train.epochs, *(int(t["train"].get("epochs", 0)) for t in trials),
-                          *_searched_epochs(cfg)])
-        scheduler = PerModelASHA(metric=METRIC, mode="min", max_t=max_epochs + 1,
+        scheduler = PerModelASHA(metric=METRIC, mode="min", max_t=asha_max_t(cfg, trials),
                                  grace_period=cfg.sweep.grace_period, reduction_factor=cfg.sweep.reduction_factor)
     if cfg.sweep.search == "grid":
         param_space, search_alg, num_samples = {"trial": tune.grid_search(trials)}, None, 1
@@ -65,6 +62,21 @@ def build_tuner(cfg: SweepConfig, trainable: Any, trials: list[dict[str, Any]], 
             verbose=0,
         ),
     )
+
+
+def asha_max_t(cfg: SweepConfig, trials: list[dict[str, Any]]) -> int:
+    """ASHA's horizon: the most epochs any trial may run (+1: a trial's closing report comes after its last epoch;
+    per-model `epochs` may exceed train.epochs)."""
+    return 1 + max([cfg.train.epochs, *(int(t["train"].get("epochs", 0)) for t in trials), *_searched_epochs(cfg)])
+
+
+def decision_epochs(cfg: SweepConfig, trials: list[dict[str, Any]]) -> tuple[int, ...]:
+    """The epochs at which Ray must hear from a trial besides its checkpoints: ASHA's rungs (none without ASHA)."""
+    from sweeps.scheduler import rung_epochs
+
+    if cfg.sweep.scheduler != "asha":
+        return ()
+    return tuple(rung_epochs(asha_max_t(cfg, trials), cfg.sweep.grace_period, cfg.sweep.reduction_factor))
 
 
 def _searched_epochs(cfg: SweepConfig) -> list[int]:
