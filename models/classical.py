@@ -16,6 +16,20 @@ arima  statsmodels' ARIMA (state space, exact MLE). Seasonal differencing D=1 (w
        AICc (a small grid, not Hyndman-Khandakar's stepwise search: (2,2) alone cost more than the rest together),
        with a constant when d+D = 0 and a drift when d+D = 1.
 
+mstl   sub-daily data with two seasons (hourly: 24 and 168; half-hourly: 48 and 336): statsmodels' MSTL
+       decomposition of the training split, a non-seasonal ETS (the ets forms without season, AICc) on the
+       deseasonalized training values, and each seasonal component's last training cycle repeated (its seasonal
+       naive forecast); statsforecast's MSTL with its default AutoETS(ZZN) trend model. Held: the ETS parameters and
+       the seasonal cycles; after the training split the series is deseasonalized by the held cycles (a
+       decomposition per origin would be a refit).
+
+Own intervals (the second interval method beside conformal): each model's own forecast distribution with every
+parameter, the innovation variance included, held from the training split. arima: the Kalman filter's Gaussian
+forecast variance. ets: statsmodels' closed-form variance for the additive-error forms that have one, else (as
+statsmodels' get_prediction) quantiles of 1000 simulated paths (fixed seed: the same draws at every origin). theta:
+ThetaModelResults.prediction_intervals' Gaussian variance. mstl: the ETS part's band plus the held seasonal cycles
+(statsforecast's MSTL intervals are the trend model's, too).
+
 Univariate: each target is forecast from its own past; other input columns are not read.
 
 Over 300 lines: the three classical families share one protocol (fit once, forecast every origin with the
@@ -31,14 +45,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from data_pipeline.types import SplitWindows, WindowedData
 
-CLASSICAL_MODELS = ("ets", "theta", "arima")
+CLASSICAL_MODELS = ("ets", "theta", "arima", "mstl")
 COMBO = "classical_combo"
 MIN_TRAIN_ROWS = 10  # fewer and no initial state or order can be estimated
 ARIMA_ORDERS = ((0, 0), (1, 0), (0, 1), (1, 1), (2, 0), (0, 2))  # every (p, q) with p + q <= 2
 SEASONAL_STRENGTH_THRESHOLD = 0.64  # Wang, Smith & Hyndman (2006), as R's and statsforecast's nsdiffs
+ETS_SIMULATIONS = 1000  # statsmodels' get_prediction default for the ETS forms without a closed-form variance
+ETS_SEED = 0  # the simulated bands are reproducible (and cacheable) run to run
+MSTL_PERIODS = {"h": (24, 168), "30min": (48, 336)}  # a day and a week, in steps
 
 
 @dataclass(frozen=True)
@@ -58,12 +76,31 @@ class ClassicalFit:
         return cls(d["model"], d["form"], dict(d["spec"]), float(d["fit_time_s"]))
 
 
-def why_not(model: str, n_train: int, season: int | None) -> str | None:
-    """None when `model` can be fitted on a training split of `n_train` rows; otherwise why not."""
+def mstl_periods(frequency: str) -> tuple[int, int] | None:
+    """MSTL's two seasons (a day and a week, in steps) for hourly or half-hourly data (pandas freqstr); else None."""
+    from pandas.tseries.frequencies import to_offset
+
+    try:
+        offset = to_offset(frequency)
+    except ValueError:
+        return None
+    return MSTL_PERIODS.get(offset.freqstr.lower().removeprefix("1"))
+
+
+def why_not(model: str, n_train: int, season: int | None,
+            periods: tuple[int, int] | None = None) -> str | None:
+    """None when `model` can be fitted on a training split of `n_train` rows; otherwise why not. `periods`:
+    MSTL's two seasons (`mstl_periods`), None where the data is not hourly or half-hourly."""
     if model not in CLASSICAL_MODELS:
         raise ValueError(f"unknown classical model {model!r}; valid names: {', '.join(CLASSICAL_MODELS)}")
     if n_train < MIN_TRAIN_ROWS:
         return f"the training split has {n_train} rows (at least {MIN_TRAIN_ROWS} needed)"
+    if model == "mstl":
+        if periods is None:
+            return "the data is not hourly or half-hourly (MSTL models two seasons, a day and a week, of sub-daily data)"
+        if n_train <= 2 * periods[1]:
+            return (f"the training split has {n_train} rows, too short for two full cycles of the weekly season "
+                    f"(at least 2 × {periods[1]} + 1 = {2 * periods[1] + 1} needed)")
     return None
 
 
@@ -73,10 +110,11 @@ def _seasonal(season: int | None, n_train: int) -> int | None:
     return season if season is not None and season > 1 and n_train >= 2 * season + 1 else None
 
 
-def fit_classical(model: str, y_train: np.ndarray, season: int | None) -> ClassicalFit:
-    """Fit `model` on one target's training values (original units, oldest first)."""
+def fit_classical(model: str, y_train: np.ndarray, season: int | None,
+                  periods: tuple[int, int] | None = None) -> ClassicalFit:
+    """Fit `model` on one target's training values (original units, oldest first). `periods`: mstl's seasons."""
     y = np.asarray(y_train, dtype=np.float64)
-    why = why_not(model, len(y), season)
+    why = why_not(model, len(y), season, periods)
     if why:
         raise ValueError(f"{model}: {why}")
     if not np.isfinite(y).all():
@@ -87,26 +125,37 @@ def fit_classical(model: str, y_train: np.ndarray, season: int | None) -> Classi
     with warnings.catch_warnings():
         # convergence and KPSS table-range warnings: the AICc comparison (or the test's bound) already decides
         warnings.simplefilter("ignore")
-        form, spec = {"ets": _fit_ets, "theta": _fit_theta, "arima": _fit_arima}[model](y, m)
+        if model == "mstl":
+            form, spec = _fit_mstl(y, periods)  # type: ignore[arg-type]  # why_not: periods is set
+        else:
+            form, spec = {"ets": _fit_ets, "theta": _fit_theta, "arima": _fit_arima}[model](y, m)
     return ClassicalFit(model, form, spec, round(time.perf_counter() - started, 4))
 
 
 def forecast_origins(fit: ClassicalFit, history: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
     """(len(origins), horizon) point forecasts in original units. history: the series' values from the first
     training row on; a forecast from origin o reads history[:o] only (o may be len(history): the next steps)."""
-    return _forecasts(fit, history, origins, horizon)[0]
+    return _forecasts(fit, history, origins, horizon, ())[0]
 
 
-def forecast_with_sd(fit: ClassicalFit, history: np.ndarray, origins: np.ndarray,
-                     horizon: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """Like `forecast_origins`, with the model's own forecast standard deviation per origin and step (original
-    units) where it has a cheap closed form: ARIMA's Kalman-filter forecast variance (Gaussian). None for ETS
-    (statsmodels simulates multiplicative forms) and Theta (its two-step fit estimates no innovation variance)."""
-    return _forecasts(fit, history, origins, horizon)
+def forecast_with_quantiles(fit: ClassicalFit, history: np.ndarray, origins: np.ndarray, horizon: int,
+                            levels: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Like `forecast_origins`, with the model's own forecast quantiles at `levels` (e.g. 0.1, 0.9), original
+    units, (len(origins), horizon, len(levels)): its own prediction intervals (the module docstring says how)."""
+    point, quantiles = _forecasts(fit, history, origins, horizon, tuple(levels))
+    assert quantiles is not None  # levels given: every model returns its quantiles
+    return point, quantiles
 
 
-def _forecasts(fit: ClassicalFit, history: np.ndarray, origins: np.ndarray,
-               horizon: int) -> tuple[np.ndarray, np.ndarray | None]:
+def _gaussian(point: np.ndarray, sd: np.ndarray, levels: tuple[float, ...]) -> np.ndarray:
+    from scipy.stats import norm
+
+    return point[..., None] + sd[..., None] * norm.ppf(levels)
+
+
+def _forecasts(fit: ClassicalFit, history: np.ndarray, origins: np.ndarray, horizon: int,
+               levels: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Point forecasts, and the quantiles at `levels` (None when no level is asked for: they cost simulations)."""
     y = np.asarray(history, dtype=np.float64)
     origins = np.asarray(origins, dtype=np.int64)
     if len(origins) and (origins.min() < 1 or origins.max() > len(y)):
@@ -116,9 +165,9 @@ def _forecasts(fit: ClassicalFit, history: np.ndarray, origins: np.ndarray,
     _import_statsmodels()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if fit.model == "arima":
-            return _forecast_arima(fit.spec, y, origins, horizon)
-        return {"ets": _forecast_ets, "theta": _forecast_theta}[fit.model](fit.spec, y, origins, horizon), None
+        forecast = {"ets": _forecast_ets, "theta": _forecast_theta, "arima": _forecast_arima,
+                    "mstl": _forecast_mstl}[fit.model]
+        return forecast(fit.spec, y, origins, horizon, levels)
 
 
 def _import_statsmodels() -> None:
@@ -128,6 +177,7 @@ def _import_statsmodels() -> None:
     import statsmodels.tsa.exponential_smoothing.ets  # noqa: F401
     import statsmodels.tsa.forecasting.theta  # noqa: F401
     import statsmodels.tsa.seasonal  # noqa: F401
+    import statsmodels.tsa.statespace.sarimax  # noqa: F401  # ThetaModelResults.sigma2 fits one
     import statsmodels.tsa.stattools  # noqa: F401
 
 
@@ -174,7 +224,8 @@ def _fit_ets(y: np.ndarray, season: int | None) -> tuple[str, dict[str, Any]]:
     if best is None:
         raise ValueError("ets: no form could be fitted to the training values")
     aicc, spec, res = best
-    spec = dict(spec, params=[float(v) for v in np.asarray(res.params)], aicc=aicc,
+    # mse: the innovation variance (relative errors under M error), held for the intervals like the parameters
+    spec = dict(spec, params=[float(v) for v in np.asarray(res.params)], aicc=aicc, mse=float(res.mse),
                 initial_level=float(res.initial_level),
                 initial_trend=None if spec["trend"] is None else float(res.initial_trend),
                 initial_seasonal=None if spec["seasonal"] is None else [float(v) for v in res.initial_seasonal])
@@ -188,15 +239,38 @@ def ets_filtered(spec: dict[str, Any], y: np.ndarray):
         init["initial_trend"] = spec["initial_trend"]
     if spec["seasonal"] is not None:
         init["initial_seasonal"] = np.asarray(spec["initial_seasonal"])
-    return _ets_model(y, spec, **init).smooth(np.asarray(spec["params"]))
+    # a pandas Series: statsmodels' ETS get_prediction fails on a plain array (it reads the index of its mean)
+    return _ets_model(pd.Series(y), spec, **init).smooth(np.asarray(spec["params"]))
 
 
-def _forecast_ets(spec: dict[str, Any], y: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+def _ets_anchor(o: int, n: int) -> int | str:
+    # the state after observation o-1 (statsmodels counts its anchor from the initial state); past the data: "end"
+    return int(o) - 1 if o < n else "end"
+
+
+def _forecast_ets(spec: dict[str, Any], y: np.ndarray, origins: np.ndarray, horizon: int,
+                  levels: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray | None]:
     res = ets_filtered(spec, y)
     zeros = np.zeros((horizon, 1))
     # a forecast is a simulation without errors from the state after observation o-1 (statsmodels' own forecast)
-    return np.stack([np.asarray(res.simulate(horizon, anchor=int(o) - 1, random_errors=zeros)).reshape(-1)
-                     if o < len(y) else np.asarray(res.forecast(horizon)).reshape(-1) for o in origins])
+    point = np.stack([np.asarray(res.simulate(horizon, anchor=int(o) - 1, random_errors=zeros)).reshape(-1)
+                      if o < len(y) else np.asarray(res.forecast(horizon)).reshape(-1) for o in origins])
+    return point, (_ets_quantiles(spec, res, point, origins, horizon, levels) if levels else None)
+
+
+def _ets_quantiles(spec: dict[str, Any], res: Any, point: np.ndarray, origins: np.ndarray, horizon: int,
+                   levels: tuple[float, ...]) -> np.ndarray:
+    """statsmodels' ETS prediction intervals (get_prediction's choice of method) with the training split's
+    innovation variance held: statsmodels would take the variance of the residuals up to the latest origin."""
+    n = len(res.model.endog)
+    try:  # the closed form, where the form has one (additive errors): Gaussian, variance mse · relative variance
+        relative = np.asarray(res.get_prediction(start=n, end=n + horizon - 1, method="exact").var_pred_mean) / res.mse
+        return _gaussian(point, np.sqrt(spec["mse"] * relative)[None, :], levels)
+    except NotImplementedError:  # as statsmodels: quantiles of simulated paths
+        draws = np.random.default_rng(ETS_SEED).standard_normal((horizon, ETS_SIMULATIONS)) * np.sqrt(spec["mse"])
+        return np.stack([np.quantile(np.asarray(res.simulate(horizon, anchor=_ets_anchor(o, n),
+                                                             repetitions=ETS_SIMULATIONS, random_errors=draws)),
+                                     levels, axis=1).T for o in origins])
 
 
 # --- Theta -------------------------------------------------------------------------------------------------------
@@ -216,15 +290,18 @@ def _fit_theta(y: np.ndarray, season: int | None) -> tuple[str, dict[str, Any]]:
         factors = [float(v) for v in by_phase]
     neutral = 1.0 if method == "mul" else 0.0
     seasonal = bool(factors) and not np.allclose(factors, neutral)
+    # sigma2: statsmodels' innovation variance of the Theta model (an ARIMA(0,1,1) fit), for its intervals
     spec = {"alpha": float(res.params["alpha"]), "b0": float(res.params["b0"]), "method": method,
-            "season": season, "seasonal": factors if seasonal else []}
+            "season": season, "seasonal": factors if seasonal else [], "sigma2": float(res.sigma2)}
     return f"Theta({method} season m={season})" if seasonal else "Theta(no season)", spec
 
 
-def _forecast_theta(spec: dict[str, Any], y: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+def _forecast_theta(spec: dict[str, Any], y: np.ndarray, origins: np.ndarray, horizon: int,
+                    levels: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray | None]:
     """ThetaModelResults.forecast's formula at every origin, with alpha, b0 and the seasonal factors held:
     SES (initial level = the first value, as statsmodels) of the deseasonalized series up to the origin, plus
-    b0/2 times the drift term of the origin's number of observations, reseasonalized."""
+    b0/2 times the drift term of the origin's number of observations, reseasonalized. Its intervals:
+    ThetaModelResults.prediction_intervals' formula, sigma2 · (1 + (h-1)(1 + (alpha-1)^2)), sigma2 held."""
     alpha, b0, factors, mul = spec["alpha"], spec["b0"], np.asarray(spec["seasonal"]), spec["method"] == "mul"
     n = len(y)
     pos = np.arange(n)
@@ -243,7 +320,10 @@ def _forecast_theta(spec: dict[str, Any], y: np.ndarray, origins: np.ndarray, ho
             s = factors[(o + np.arange(horizon)) % len(factors)]
             fc = fc * s if mul else fc + s
         out[k] = fc
-    return out
+    if not levels:
+        return out, None
+    sd = np.sqrt((1 + h * (1 + (alpha - 1) ** 2)) * spec["sigma2"])
+    return out, _gaussian(out, sd[None, :], levels)
 
 
 # --- ARIMA -------------------------------------------------------------------------------------------------------
@@ -307,13 +387,61 @@ def arima_filtered(spec: dict[str, Any], y: np.ndarray):
     return _arima(y, spec).filter(np.asarray(spec["params"]))
 
 
-def _forecast_arima(spec: dict[str, Any], y: np.ndarray, origins: np.ndarray,
-                    horizon: int) -> tuple[np.ndarray, np.ndarray]:
+def _forecast_arima(spec: dict[str, Any], y: np.ndarray, origins: np.ndarray, horizon: int,
+                    levels: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray | None]:
     res = arima_filtered(spec, y)
     # dynamic prediction from o: every step reads the observations before o and forecasts, never one from o on
     predictions = [res.get_prediction(start=int(o), end=int(o) + horizon - 1, dynamic=True) for o in origins]
-    return (np.stack([np.asarray(p.predicted_mean).reshape(-1) for p in predictions]),
-            np.stack([np.asarray(p.se_mean).reshape(-1) for p in predictions]))
+    point = np.stack([np.asarray(p.predicted_mean).reshape(-1) for p in predictions])
+    if not levels:
+        return point, None
+    # statsmodels' own intervals (conf_int) are Gaussian with the Kalman filter's forecast variance
+    return point, _gaussian(point, np.stack([np.asarray(p.se_mean).reshape(-1) for p in predictions]), levels)
+
+
+# --- MSTL --------------------------------------------------------------------------------------------------------
+
+def _fit_mstl(y: np.ndarray, periods: tuple[int, int]) -> tuple[str, dict[str, Any]]:
+    _, deseasonalized = _mstl_decomposition(y, periods)
+    trend_form, trend = _fit_ets(deseasonalized, None)
+    spec = {"periods": list(periods), "n_train": len(y), "trend": trend}
+    return f"MSTL({periods[0]},{periods[1]}) + {trend_form}", spec
+
+
+def _mstl_decomposition(y_train: np.ndarray, periods: tuple[int, int]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Each seasonal component's last training cycle, by phase (position 0 = the first training row), and the
+    training values less their seasonal components. A deterministic function of the training split: computed
+    again at forecast time instead of storing a value per training row."""
+    from statsmodels.tsa.seasonal import MSTL
+
+    seasonal = np.asarray(MSTL(y_train, periods=periods).fit().seasonal).reshape(len(y_train), -1)
+    n = len(y_train)
+    cycles = []
+    for k, p in enumerate(periods):
+        by_phase = np.empty(p)
+        by_phase[(n - p + np.arange(p)) % p] = seasonal[n - p:, k]
+        cycles.append(by_phase)
+    return cycles, y_train - seasonal.sum(axis=1)
+
+
+def _forecast_mstl(spec: dict[str, Any], y: np.ndarray, origins: np.ndarray, horizon: int,
+                   levels: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray | None]:
+    """The ETS forecast of the deseasonalized series plus the held seasonal cycles (their seasonal naive)."""
+    n_train, periods = int(spec["n_train"]), tuple(spec["periods"])
+    if len(origins) and origins.min() < n_train:
+        # STL smooths both ways: the training split's decomposition reads values after an origin inside it
+        raise ValueError(f"mstl forecasts from the end of its training split on (row {n_train}), got origin "
+                         f"{origins.min()}")
+    cycles, deseasonalized_train = _mstl_decomposition(y[:n_train], periods)  # type: ignore[arg-type]
+
+    def seasonal(rows: np.ndarray) -> np.ndarray:
+        return sum(c[rows % len(c)] for c in cycles)
+
+    later = np.arange(n_train, len(y))
+    deseasonalized = np.concatenate([deseasonalized_train, y[n_train:] - seasonal(later)])
+    point, quantiles = _forecast_ets(spec["trend"], deseasonalized, origins, horizon, levels)
+    ahead = seasonal(origins[:, None] + np.arange(horizon)[None, :])
+    return point + ahead, None if quantiles is None else quantiles + ahead[..., None]
 
 
 # --- windows <-> series ------------------------------------------------------------------------------------------
