@@ -230,8 +230,8 @@ def _forms(run: ClassicalRun, data: WindowedData) -> str:
 
 def _n_params(run: ClassicalRun) -> int:
     def count(spec: dict[str, Any]) -> int:
-        if "trend" in spec and isinstance(spec["trend"], dict):  # mstl: the ETS part and the held seasonal cycles
-            return count(spec["trend"]) + sum(spec["periods"])
+        if "ets" in spec:  # mstl: the ETS part and the held weekly cycle
+            return count(spec["ets"]) + len(spec["weekly"])
         return len(spec.get("params", [])) or 2 + len(spec.get("seasonal", []))
 
     return int(sum(count(f.spec) for f in run.fits))

@@ -160,26 +160,35 @@ def test_theta_intervals_are_statsmodels_own(retail: np.ndarray, fits: dict[str,
                                    rtol=1e-9)
 
 
-def test_mstl_is_the_ets_forecast_of_the_deseasonalized_series_plus_each_seasons_last_cycle(
-        temps: np.ndarray, mstl_fit: ClassicalFit):
+def test_mstl_holds_the_weekly_cycle_and_forecasts_the_rest_with_a_daily_ets(temps: np.ndarray,
+                                                                              mstl_fit: ClassicalFit):
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
     from statsmodels.tsa.seasonal import MSTL
 
-    trend = mstl_fit.spec["trend"]
-    assert mstl_fit.form.startswith("MSTL(24,168) + ETS(") and trend["seasonal"] is None
-    ours, quantiles = forecast_with_quantiles(mstl_fit, temps, np.array([HOURLY_TRAIN]), HOURLY_H, LEVELS)
+    ets = mstl_fit.spec["ets"]
+    assert mstl_fit.form.startswith("MSTL(24,168): weekly cycle held + ETS(") and ets["season"] == 24
+    origins = np.array([HOURLY_TRAIN, HOURLY_TRAIN + 30])
+    ours, quantiles = forecast_with_quantiles(mstl_fit, temps, origins, HOURLY_H, LEVELS)
     train = temps[:HOURLY_TRAIN]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        seasonal = np.asarray(MSTL(train, periods=(24, 168)).fit().seasonal)
-        direct = ETSModel(pd.Series(train - seasonal.sum(axis=1)), error=trend["error"], trend=trend["trend"],
-                          damped_trend=trend["damped"], initialization_method="heuristic").fit(disp=False)
-    # seasonal naive of each component: the value one whole cycle back, repeated
-    ahead = sum(seasonal[HOURLY_TRAIN - p + np.arange(HOURLY_H) % p, k] for k, p in enumerate((24, 168)))
-    np.testing.assert_allclose(ours[0], np.asarray(direct.forecast(HOURLY_H)) + ahead, rtol=1e-7)
-    assert (quantiles[0, :, 0] < ours[0]).all() and (ours[0] < quantiles[0, :, -1]).all()
-    with pytest.raises(ValueError, match="mstl forecasts from the end of its training split on"):
-        forecast_origins(mstl_fit, temps, np.array([HOURLY_TRAIN - 1]), HOURLY_H)
+        weekly = np.asarray(MSTL(train, periods=(24, 168)).fit().seasonal)[:, 1]
+        # the weekly component's last training cycle, repeated over every row (seasonal naive of the component)
+        cycle = weekly[HOURLY_TRAIN - 168 + (np.arange(len(temps)) - HOURLY_TRAIN) % 168]
+        adjusted = temps - cycle
+        form = dict(error=ets["error"], trend=ets["trend"], damped_trend=ets["damped"], seasonal=ets["seasonal"],
+                    seasonal_periods=24)
+        direct = ETSModel(pd.Series(adjusted[:HOURLY_TRAIN]), **form, initialization_method="heuristic").fit(disp=False)
+        # later: the ETS filtered, parameters and initial states held, over the next hours less the held cycle
+        init = {"initial_level": direct.initial_level, "initial_seasonal": direct.initial_seasonal}
+        if ets["trend"]:
+            init["initial_trend"] = direct.initial_trend
+        later = ETSModel(pd.Series(adjusted[:origins[1]]), **form, initialization_method="known", **init)
+        later = later.smooth(direct.params)
+    for k, res in enumerate((direct, later)):
+        ahead = origins[k] + np.arange(HOURLY_H)
+        np.testing.assert_allclose(ours[k], np.asarray(res.forecast(HOURLY_H)) + cycle[ahead], rtol=1e-7)
+    assert (quantiles[:, :, 0] < ours).all() and (ours < quantiles[:, :, -1]).all()
 
 
 def test_mstl_needs_sub_daily_data_and_two_weekly_cycles():
