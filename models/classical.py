@@ -143,8 +143,7 @@ def forecast_with_quantiles(fit: ClassicalFit, history: np.ndarray, origins: np.
     """Like `forecast_origins`, with the model's own forecast quantiles at `levels` (e.g. 0.1, 0.9), original
     units, (len(origins), horizon, len(levels)): its own prediction intervals (the module docstring says how)."""
     point, quantiles = _forecasts(fit, history, origins, horizon, tuple(levels))
-    assert quantiles is not None  # levels given: every model returns its quantiles
-    return point, quantiles
+    return point, np.empty((*point.shape, 0)) if quantiles is None else quantiles  # None: no level asked for
 
 
 def _gaussian(point: np.ndarray, sd: np.ndarray, levels: tuple[float, ...]) -> np.ndarray:
