@@ -278,3 +278,32 @@ def test_a_panels_windows_join_back_into_each_series(tmp_path: Path):
         np.testing.assert_allclose(hist.values[:, 0] * sc.scale[0] + sc.center[0], frame[name], rtol=1e-6)
         assert len(hist.val_origins) == int((data.val.series == i).sum())
         assert len(hist.test_origins) == int((data.test.series == i).sum())
+
+
+def _hourly_data(tmp_path: Path, hours: int) -> tuple[object, np.ndarray]:
+    frame = local_data.seattle_temps().iloc[:hours]
+    csv = tmp_path / f"temps{hours}.csv"
+    frame.to_csv(csv, index=False)
+    data = build_windowed_data(DataConfig(path=str(csv), date_column="date"), WindowConfig(input=48, output=24),
+                               SplitConfig(), cache=False)
+    return data, frame.temp.to_numpy(dtype=np.float64)
+
+
+def test_mstl_enters_the_report_on_hourly_data_with_two_weekly_cycles_in_training(tmp_path: Path):
+    data, raw = _hourly_data(tmp_path, 600)  # 420 training hours: two weeks and a half
+    assert data.summary["frequency"] == "h"
+    runs, notes = classical_runs(data, ["mstl"], None, [tmp_path / "cache"], quiet=True)
+    assert notes == [] and [r.model for r in runs] == ["mstl"]
+    hist = series_history(data, 0)
+    fit = fit_classical("mstl", raw[: hist.n_train], season=24, periods=(24, 168))
+    direct = forecast_origins(fit, raw, hist.test_origins, 24)
+    sc = data.scaler
+    np.testing.assert_allclose(runs[0].test_pred[:, :, 0] * sc.scale[0] + sc.center[0], direct, rtol=1e-5)
+    # its own band, on the last test windows (a simulated band costs 1000 paths per origin)
+    _, quantiles = forecast_with_quantiles(fit, raw, hist.test_origins[-3:], 24, runs[0].quantile_levels)
+    np.testing.assert_allclose(runs[0].test_quantiles[-3:, :, 0] * sc.scale[0] + sc.center[0], quantiles, rtol=1e-5)
+    short, _ = _hourly_data(tmp_path, 400)  # fewer than two weekly cycles in training
+    n_train = series_history(short, 0).n_train
+    assert classical_runs(short, ["mstl"], None, quiet=True) == (
+        [], [f"mstl skipped: the training split has {n_train} rows, too short for two full cycles of the weekly "
+             "season (at least 2 × 168 + 1 = 337 needed)."])
