@@ -1,4 +1,5 @@
-"""Classical forecasters: ETS, Theta and ARIMA (statsmodels), the baselines a forecaster checks first.
+"""Classical forecasters: ETS, Theta, ARIMA and, on sub-daily data, MSTL (statsmodels): the baselines a forecaster
+checks first.
 
 Protocol (the same as every entry of a ranking): each model is fitted once per series and target on the training
 split, in original units; its parameters are then held, and it forecasts every validation and test window origin
@@ -15,10 +16,23 @@ arima  statsmodels' ARIMA (state space, exact MLE). Seasonal differencing D=1 (w
        seasonal strength exceeds 0.64; d (0-2) by repeated KPSS tests at 5%; then every (p, q) with p + q <= 2 by
        AICc (a small grid, not Hyndman-Khandakar's stepwise search: (2,2) alone cost more than the rest together),
        with a constant when d+D = 0 and a drift when d+D = 1.
+mstl   sub-daily data with two seasons (hourly: 24 and 168; half-hourly: 48 and 336): statsmodels' MSTL
+       decomposition of the training split; the weekly component's last cycle is held (its seasonal naive
+       forecast, at every origin), and an ETS with the daily season (the ets forms, AICc) models the values less
+       that cycle, so the daily cycle stays a state that every observation updates. Holding both components (an
+       ETS of the deseasonalized series, statsforecast's MSTL without its per-origin re-decomposition) was measured
+       on an hourly year and lost to seasonal naive by far once the daily cycle's amplitude moved with the season.
+
+Own intervals (the second interval method beside conformal): each model's own forecast distribution with every
+parameter, the innovation variance included, held from the training split. arima: the Kalman filter's Gaussian
+forecast variance. ets: statsmodels' closed-form variance for the additive-error forms that have one, else (as
+statsmodels' get_prediction) quantiles of 1000 simulated paths (fixed seed: the same draws at every origin). theta:
+ThetaModelResults.prediction_intervals' Gaussian variance. mstl: the ETS part's band plus the held weekly cycle
+(statsforecast's MSTL intervals are its trend model's, too: the decomposition counts as known).
 
 Univariate: each target is forecast from its own past; other input columns are not read.
 
-Over 300 lines: the three classical families share one protocol (fit once, forecast every origin with the
+Over 300 lines: the classical families share one protocol (fit once, forecast every origin with the
 parameters held) and the windows-to-series reconstruction, so they stay side by side in one file.
 """
 
@@ -31,14 +45,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from data_pipeline.types import SplitWindows, WindowedData
 
-CLASSICAL_MODELS = ("ets", "theta", "arima")
+CLASSICAL_MODELS = ("ets", "theta", "arima", "mstl")
 COMBO = "classical_combo"
 MIN_TRAIN_ROWS = 10  # fewer and no initial state or order can be estimated
 ARIMA_ORDERS = ((0, 0), (1, 0), (0, 1), (1, 1), (2, 0), (0, 2))  # every (p, q) with p + q <= 2
 SEASONAL_STRENGTH_THRESHOLD = 0.64  # Wang, Smith & Hyndman (2006), as R's and statsforecast's nsdiffs
+ETS_SIMULATIONS = 1000  # statsmodels' get_prediction default for the ETS forms without a closed-form variance
+ETS_SEED = 0  # the simulated bands are reproducible (and cacheable) run to run
+MSTL_PERIODS = {"h": (24, 168), "30min": (48, 336)}  # a day and a week, in steps
 
 
 @dataclass(frozen=True)
@@ -58,12 +76,31 @@ class ClassicalFit:
         return cls(d["model"], d["form"], dict(d["spec"]), float(d["fit_time_s"]))
 
 
-def why_not(model: str, n_train: int, season: int | None) -> str | None:
-    """None when `model` can be fitted on a training split of `n_train` rows; otherwise why not."""
+def mstl_periods(frequency: str) -> tuple[int, int] | None:
+    """MSTL's two seasons (a day and a week, in steps) for hourly or half-hourly data (pandas freqstr); else None."""
+    from pandas.tseries.frequencies import to_offset
+
+    try:
+        offset = to_offset(frequency)
+    except ValueError:
+        return None
+    return MSTL_PERIODS.get(offset.freqstr.lower().removeprefix("1"))
+
+
+def why_not(model: str, n_train: int, season: int | None,
+            periods: tuple[int, int] | None = None) -> str | None:
+    """None when `model` can be fitted on a training split of `n_train` rows; otherwise why not. `periods`:
+    MSTL's two seasons (`mstl_periods`), None where the data is not hourly or half-hourly."""
     if model not in CLASSICAL_MODELS:
         raise ValueError(f"unknown classical model {model!r}; valid names: {', '.join(CLASSICAL_MODELS)}")
     if n_train < MIN_TRAIN_ROWS:
         return f"the training split has {n_train} rows (at least {MIN_TRAIN_ROWS} needed)"
+    if model == "mstl":
+        if periods is None:
+            return "the data is not hourly or half-hourly (MSTL models two seasons, a day and a week, of sub-daily data)"
+        if n_train <= 2 * periods[1]:
+            return (f"the training split has {n_train} rows, too short for two full cycles of the weekly season "
+                    f"(at least 2 × {periods[1]} + 1 = {2 * periods[1] + 1} needed)")
     return None
 
 
@@ -73,10 +110,11 @@ def _seasonal(season: int | None, n_train: int) -> int | None:
     return season if season is not None and season > 1 and n_train >= 2 * season + 1 else None
 
 
-def fit_classical(model: str, y_train: np.ndarray, season: int | None) -> ClassicalFit:
-    """Fit `model` on one target's training values (original units, oldest first)."""
+def fit_classical(model: str, y_train: np.ndarray, season: int | None,
+                  periods: tuple[int, int] | None = None) -> ClassicalFit:
+    """Fit `model` on one target's training values (original units, oldest first). `periods`: mstl's seasons."""
     y = np.asarray(y_train, dtype=np.float64)
-    why = why_not(model, len(y), season)
+    why = why_not(model, len(y), season, periods)
     if why:
         raise ValueError(f"{model}: {why}")
     if not np.isfinite(y).all():
@@ -87,26 +125,36 @@ def fit_classical(model: str, y_train: np.ndarray, season: int | None) -> Classi
     with warnings.catch_warnings():
         # convergence and KPSS table-range warnings: the AICc comparison (or the test's bound) already decides
         warnings.simplefilter("ignore")
-        form, spec = {"ets": _fit_ets, "theta": _fit_theta, "arima": _fit_arima}[model](y, m)
+        if model == "mstl":
+            form, spec = _fit_mstl(y, periods)  # type: ignore[arg-type]  # why_not: periods is set
+        else:
+            form, spec = {"ets": _fit_ets, "theta": _fit_theta, "arima": _fit_arima}[model](y, m)
     return ClassicalFit(model, form, spec, round(time.perf_counter() - started, 4))
 
 
 def forecast_origins(fit: ClassicalFit, history: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
     """(len(origins), horizon) point forecasts in original units. history: the series' values from the first
     training row on; a forecast from origin o reads history[:o] only (o may be len(history): the next steps)."""
-    return _forecasts(fit, history, origins, horizon)[0]
+    return _forecasts(fit, history, origins, horizon, ())[0]
 
 
-def forecast_with_sd(fit: ClassicalFit, history: np.ndarray, origins: np.ndarray,
-                     horizon: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """Like `forecast_origins`, with the model's own forecast standard deviation per origin and step (original
-    units) where it has a cheap closed form: ARIMA's Kalman-filter forecast variance (Gaussian). None for ETS
-    (statsmodels simulates multiplicative forms) and Theta (its two-step fit estimates no innovation variance)."""
-    return _forecasts(fit, history, origins, horizon)
+def forecast_with_quantiles(fit: ClassicalFit, history: np.ndarray, origins: np.ndarray, horizon: int,
+                            levels: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Like `forecast_origins`, with the model's own forecast quantiles at `levels` (e.g. 0.1, 0.9), original
+    units, (len(origins), horizon, len(levels)): its own prediction intervals (the module docstring says how)."""
+    point, quantiles = _forecasts(fit, history, origins, horizon, tuple(levels))
+    return point, np.empty((*point.shape, 0)) if quantiles is None else quantiles  # None: no level asked for
 
 
-def _forecasts(fit: ClassicalFit, history: np.ndarray, origins: np.ndarray,
-               horizon: int) -> tuple[np.ndarray, np.ndarray | None]:
+def _gaussian(point: np.ndarray, sd: np.ndarray, levels: tuple[float, ...]) -> np.ndarray:
+    from scipy.stats import norm
+
+    return point[..., None] + sd[..., None] * norm.ppf(levels)
+
+
+def _forecasts(fit: ClassicalFit, history: np.ndarray, origins: np.ndarray, horizon: int,
+               levels: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Point forecasts, and the quantiles at `levels` (None when no level is asked for: they cost simulations)."""
     y = np.asarray(history, dtype=np.float64)
     origins = np.asarray(origins, dtype=np.int64)
     if len(origins) and (origins.min() < 1 or origins.max() > len(y)):
@@ -116,9 +164,9 @@ def _forecasts(fit: ClassicalFit, history: np.ndarray, origins: np.ndarray,
     _import_statsmodels()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if fit.model == "arima":
-            return _forecast_arima(fit.spec, y, origins, horizon)
-        return {"ets": _forecast_ets, "theta": _forecast_theta}[fit.model](fit.spec, y, origins, horizon), None
+        forecast = {"ets": _forecast_ets, "theta": _forecast_theta, "arima": _forecast_arima,
+                    "mstl": _forecast_mstl}[fit.model]
+        return forecast(fit.spec, y, origins, horizon, levels)
 
 
 def _import_statsmodels() -> None:
@@ -128,6 +176,7 @@ def _import_statsmodels() -> None:
     import statsmodels.tsa.exponential_smoothing.ets  # noqa: F401
     import statsmodels.tsa.forecasting.theta  # noqa: F401
     import statsmodels.tsa.seasonal  # noqa: F401
+    import statsmodels.tsa.statespace.sarimax  # noqa: F401  # ThetaModelResults.sigma2 fits one
     import statsmodels.tsa.stattools  # noqa: F401
 
 
@@ -174,7 +223,8 @@ def _fit_ets(y: np.ndarray, season: int | None) -> tuple[str, dict[str, Any]]:
     if best is None:
         raise ValueError("ets: no form could be fitted to the training values")
     aicc, spec, res = best
-    spec = dict(spec, params=[float(v) for v in np.asarray(res.params)], aicc=aicc,
+    # mse: the innovation variance (relative errors under M error), held for the intervals like the parameters
+    spec = dict(spec, params=[float(v) for v in np.asarray(res.params)], aicc=aicc, mse=float(res.mse),
                 initial_level=float(res.initial_level),
                 initial_trend=None if spec["trend"] is None else float(res.initial_trend),
                 initial_seasonal=None if spec["seasonal"] is None else [float(v) for v in res.initial_seasonal])
@@ -188,15 +238,38 @@ def ets_filtered(spec: dict[str, Any], y: np.ndarray):
         init["initial_trend"] = spec["initial_trend"]
     if spec["seasonal"] is not None:
         init["initial_seasonal"] = np.asarray(spec["initial_seasonal"])
-    return _ets_model(y, spec, **init).smooth(np.asarray(spec["params"]))
+    # a pandas Series: statsmodels' ETS get_prediction fails on a plain array (it reads the index of its mean)
+    return _ets_model(pd.Series(y), spec, **init).smooth(np.asarray(spec["params"]))
 
 
-def _forecast_ets(spec: dict[str, Any], y: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+def _ets_anchor(o: int, n: int) -> int | str:
+    # the state after observation o-1 (statsmodels counts its anchor from the initial state); past the data: "end"
+    return int(o) - 1 if o < n else "end"
+
+
+def _forecast_ets(spec: dict[str, Any], y: np.ndarray, origins: np.ndarray, horizon: int,
+                  levels: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray | None]:
     res = ets_filtered(spec, y)
     zeros = np.zeros((horizon, 1))
     # a forecast is a simulation without errors from the state after observation o-1 (statsmodels' own forecast)
-    return np.stack([np.asarray(res.simulate(horizon, anchor=int(o) - 1, random_errors=zeros)).reshape(-1)
-                     if o < len(y) else np.asarray(res.forecast(horizon)).reshape(-1) for o in origins])
+    point = np.stack([np.asarray(res.simulate(horizon, anchor=int(o) - 1, random_errors=zeros)).reshape(-1)
+                      if o < len(y) else np.asarray(res.forecast(horizon)).reshape(-1) for o in origins])
+    return point, (_ets_quantiles(spec, res, point, origins, horizon, levels) if levels else None)
+
+
+def _ets_quantiles(spec: dict[str, Any], res: Any, point: np.ndarray, origins: np.ndarray, horizon: int,
+                   levels: tuple[float, ...]) -> np.ndarray:
+    """statsmodels' ETS prediction intervals (get_prediction's choice of method) with the training split's
+    innovation variance held: statsmodels would take the variance of the residuals up to the latest origin."""
+    n = len(res.model.endog)
+    try:  # the closed form, where the form has one (additive errors): Gaussian, variance mse · relative variance
+        relative = np.asarray(res.get_prediction(start=n, end=n + horizon - 1, method="exact").var_pred_mean) / res.mse
+        return _gaussian(point, np.sqrt(spec["mse"] * relative)[None, :], levels)
+    except NotImplementedError:  # as statsmodels: quantiles of simulated paths
+        draws = np.random.default_rng(ETS_SEED).standard_normal((horizon, ETS_SIMULATIONS)) * np.sqrt(spec["mse"])
+        return np.stack([np.quantile(np.asarray(res.simulate(horizon, anchor=_ets_anchor(o, n),
+                                                             repetitions=ETS_SIMULATIONS, random_errors=draws)),
+                                     levels, axis=1).T for o in origins])
 
 
 # --- Theta -------------------------------------------------------------------------------------------------------
@@ -216,15 +289,18 @@ def _fit_theta(y: np.ndarray, season: int | None) -> tuple[str, dict[str, Any]]:
         factors = [float(v) for v in by_phase]
     neutral = 1.0 if method == "mul" else 0.0
     seasonal = bool(factors) and not np.allclose(factors, neutral)
+    # sigma2: statsmodels' innovation variance of the Theta model (an ARIMA(0,1,1) fit), for its intervals
     spec = {"alpha": float(res.params["alpha"]), "b0": float(res.params["b0"]), "method": method,
-            "season": season, "seasonal": factors if seasonal else []}
+            "season": season, "seasonal": factors if seasonal else [], "sigma2": float(res.sigma2)}
     return f"Theta({method} season m={season})" if seasonal else "Theta(no season)", spec
 
 
-def _forecast_theta(spec: dict[str, Any], y: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+def _forecast_theta(spec: dict[str, Any], y: np.ndarray, origins: np.ndarray, horizon: int,
+                    levels: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray | None]:
     """ThetaModelResults.forecast's formula at every origin, with alpha, b0 and the seasonal factors held:
     SES (initial level = the first value, as statsmodels) of the deseasonalized series up to the origin, plus
-    b0/2 times the drift term of the origin's number of observations, reseasonalized."""
+    b0/2 times the drift term of the origin's number of observations, reseasonalized. Its intervals:
+    ThetaModelResults.prediction_intervals' formula, sigma2 · (1 + (h-1)(1 + (alpha-1)^2)), sigma2 held."""
     alpha, b0, factors, mul = spec["alpha"], spec["b0"], np.asarray(spec["seasonal"]), spec["method"] == "mul"
     n = len(y)
     pos = np.arange(n)
@@ -243,7 +319,10 @@ def _forecast_theta(spec: dict[str, Any], y: np.ndarray, origins: np.ndarray, ho
             s = factors[(o + np.arange(horizon)) % len(factors)]
             fc = fc * s if mul else fc + s
         out[k] = fc
-    return out
+    if not levels:
+        return out, None
+    sd = np.sqrt((1 + h * (1 + (alpha - 1) ** 2)) * spec["sigma2"])
+    return out, _gaussian(out, sd[None, :], levels)
 
 
 # --- ARIMA -------------------------------------------------------------------------------------------------------
@@ -307,13 +386,42 @@ def arima_filtered(spec: dict[str, Any], y: np.ndarray):
     return _arima(y, spec).filter(np.asarray(spec["params"]))
 
 
-def _forecast_arima(spec: dict[str, Any], y: np.ndarray, origins: np.ndarray,
-                    horizon: int) -> tuple[np.ndarray, np.ndarray]:
+def _forecast_arima(spec: dict[str, Any], y: np.ndarray, origins: np.ndarray, horizon: int,
+                    levels: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray | None]:
     res = arima_filtered(spec, y)
     # dynamic prediction from o: every step reads the observations before o and forecasts, never one from o on
     predictions = [res.get_prediction(start=int(o), end=int(o) + horizon - 1, dynamic=True) for o in origins]
-    return (np.stack([np.asarray(p.predicted_mean).reshape(-1) for p in predictions]),
-            np.stack([np.asarray(p.se_mean).reshape(-1) for p in predictions]))
+    point = np.stack([np.asarray(p.predicted_mean).reshape(-1) for p in predictions])
+    if not levels:
+        return point, None
+    # statsmodels' own intervals (conf_int) are Gaussian with the Kalman filter's forecast variance
+    return point, _gaussian(point, np.stack([np.asarray(p.se_mean).reshape(-1) for p in predictions]), levels)
+
+
+# --- MSTL --------------------------------------------------------------------------------------------------------
+
+def _fit_mstl(y: np.ndarray, periods: tuple[int, int]) -> tuple[str, dict[str, Any]]:
+    """MSTL's decomposition of the training split into a daily and a weekly component; the weekly component's last
+    cycle is held, and an ETS with the daily season (the ets forms, AICc) is fitted on the values less it."""
+    from statsmodels.tsa.seasonal import MSTL
+
+    day, week = periods
+    weekly = np.asarray(MSTL(y, periods=periods).fit().seasonal).reshape(len(y), -1)[:, 1]
+    cycle = np.empty(week)  # by phase: position 0 = the first training row
+    cycle[(len(y) - week + np.arange(week)) % week] = weekly[len(y) - week:]
+    ets_form, ets = _fit_ets(y - cycle[np.arange(len(y)) % week], day)
+    spec = {"periods": [day, week], "weekly": [float(v) for v in cycle], "ets": ets}
+    return f"MSTL({day},{week}): weekly cycle held + {ets_form}", spec
+
+
+def _forecast_mstl(spec: dict[str, Any], y: np.ndarray, origins: np.ndarray, horizon: int,
+                   levels: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray | None]:
+    """The ETS forecast of the series less the held weekly cycle, plus that cycle (its seasonal naive)."""
+    cycle = np.asarray(spec["weekly"])
+    point, quantiles = _forecast_ets(spec["ets"], y - cycle[np.arange(len(y)) % len(cycle)], origins, horizon,
+                                     levels)
+    ahead = cycle[(origins[:, None] + np.arange(horizon)[None, :]) % len(cycle)]
+    return point + ahead, None if quantiles is None else quantiles + ahead[..., None]
 
 
 # --- windows <-> series ------------------------------------------------------------------------------------------

@@ -46,8 +46,8 @@ class BaselinesConfig(StrictModel):
         "(7 daily, 5 business-daily, 52 weekly, 24 hourly, 12 monthly; none under rows)."
     )
     classical: list[ClassicalName] | None = Field(
-        None, description="Classical models in the ranking (ets, theta, arima; with two or more, also their mean "
-        "classical_combo); null: all that fit the data; []: none."
+        None, description="Classical models in the ranking (ets, theta, arima, mstl (hourly or half-hourly data "
+        "only); with two or more, also their mean classical_combo); null: all that fit the data; []: none."
     )
 
 

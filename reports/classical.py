@@ -1,9 +1,11 @@
-"""ETS, Theta, ARIMA (models/classical.py) and their mean in the ranking, scored like every entry.
+"""ETS, Theta, ARIMA, MSTL (models/classical.py) and their mean in the ranking, scored like every entry.
 
 Each model is fitted once per series and target on the training split, then forecasts every validation and test
 window origin from the series up to that origin with its parameters held; the forecasts are scaled like every
 model's and scored on the same windows and masks. Fits are cached in the run directory (`classical/`), keyed by a
-hash of the windows and the settings, so a report rebuild does not refit.
+hash of the windows and the settings, so a report rebuild does not refit. Each model's own forecast quantiles are
+scored as the second interval method (CQR, as Chronos-2's); the combination's are the members' quantiles averaged
+level by level (Vincentization: a quantile average, not the quantiles of the averaged forecast's error).
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.stats import norm
 
 from data_pipeline import WindowedData
 from data_pipeline.config import ROWS
@@ -31,7 +32,8 @@ from models.classical import (
     ClassicalFit,
     SeriesHistory,
     fit_classical,
-    forecast_with_sd,
+    forecast_with_quantiles,
+    mstl_periods,
     series_history,
     why_not,
 )
@@ -39,7 +41,8 @@ from reports.intervals import cqr_quantile_levels, interval_levels
 from reports.pretrained import QUANTILES
 from reports.scoring import ModelScore, score_predictions
 
-CACHE_VERSION = "2"  # 2: ARIMA's own forecast standard deviations  # bump when the fitting or forecasting changes, so old cached fits are not reused
+# bump when the fitting or forecasting changes, so old cached fits are not reused
+CACHE_VERSION = "3"  # 2: ARIMA's own forecast standard deviations; 3: every model's own quantiles, mstl
 CACHE_DIR = "classical"
 
 
@@ -52,9 +55,10 @@ class ClassicalRun:
     test_pred: np.ndarray
     fits: list[ClassicalFit]  # one per (series, target), series-major
     cached: bool = False
-    # the model's own forecast standard deviations (scaled), like val_pred / test_pred; None: it has none
-    val_sd: np.ndarray | None = None
-    test_sd: np.ndarray | None = None
+    # the model's own forecast quantiles at `quantile_levels` (scaled): val_pred's / test_pred's shape + (levels,)
+    val_quantiles: np.ndarray | None = None
+    test_quantiles: np.ndarray | None = None
+    quantile_levels: tuple[float, ...] = ()
 
     @property
     def fit_time_s(self) -> float:
@@ -67,9 +71,17 @@ def classical_season(data: WindowedData, season: int | None) -> int | None:
     return season or (None if frequency == ROWS else default_season(frequency))
 
 
-def data_key(data: WindowedData, model: str, season: int | None) -> str:
-    """Hash of everything a classical fit depends on: the windows, their origins and series, the season."""
-    h = hashlib.sha256(f"{CACHE_VERSION}|{model}|{season}|{data.n_targets}".encode())
+def own_quantile_levels(config: dict[str, Any]) -> tuple[float, ...]:
+    """The quantiles the classical models forecast as their own intervals: those the report scores as the second
+    interval method (CQR, at `report.interval_levels`) and the 10-90% coverage figure reads."""
+    return tuple(sorted({*QUANTILES, *cqr_quantile_levels(interval_levels(config))}))
+
+
+def data_key(data: WindowedData, model: str, season: int | None, levels: tuple[float, ...] = ()) -> str:
+    """Hash of everything a classical fit depends on: the windows, their origins and series, the season(s), the
+    quantile levels."""
+    periods = mstl_periods(str(data.summary.get("frequency", "D"))) if model == "mstl" else None
+    h = hashlib.sha256(f"{CACHE_VERSION}|{model}|{season}|{periods}|{levels}|{data.n_targets}".encode())
     for split in (data.train, data.val, data.test):
         for arr in (split.x[..., : data.n_targets], split.y, split.origin, split.series):
             if arr is not None:
@@ -79,15 +91,16 @@ def data_key(data: WindowedData, model: str, season: int | None) -> str:
 
 
 def _target_task(model: str, values: np.ndarray, n_train: int, origins: np.ndarray, horizon: int,
-                 season: int | None) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
-    """Fit `model` on one series' target (original units) and forecast from each origin (with the model's own
-    forecast standard deviations where it has them)."""
-    fit = fit_classical(model, values[:n_train], season)
-    return (*forecast_with_sd(fit, values, origins, horizon), fit.to_dict())
+                 season: int | None, periods: tuple[int, int] | None,
+                 levels: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Fit `model` on one series' target (original units) and forecast from each origin, with the model's own
+    forecast quantiles at `levels`."""
+    fit = fit_classical(model, values[:n_train], season, periods)
+    return (*forecast_with_quantiles(fit, values, origins, horizon, levels), fit.to_dict())
 
 
-def _fit_model(data: WindowedData, histories: list[SeriesHistory], model: str, season: int | None, n_jobs: int,
-               quiet: bool) -> ClassicalRun:
+def _fit_model(data: WindowedData, histories: list[SeriesHistory], model: str, season: int | None,
+               periods: tuple[int, int] | None, levels: tuple[float, ...], n_jobs: int, quiet: bool) -> ClassicalRun:
     """Every series' and target's fit and forecasts, in parallel over `n_jobs` processes."""
     k = data.n_targets
     scalers = [data.scaler.for_series(i) for i in range(data.n_series)]
@@ -96,7 +109,7 @@ def _fit_model(data: WindowedData, histories: list[SeriesHistory], model: str, s
         original = hist.values * sc.scale[:k] + sc.center[:k]  # fitted in the data's own units
         origins = np.concatenate([hist.val_origins, hist.test_origins])
         for j in range(k):
-            tasks.append((model, original[:, j], hist.n_train, origins, data.n_outputs, season))
+            tasks.append((model, original[:, j], hist.n_train, origins, data.n_outputs, season, periods, levels))
             keys.append((i, j))
     started = time.monotonic()
     results = []
@@ -110,20 +123,20 @@ def _fit_model(data: WindowedData, histories: list[SeriesHistory], model: str, s
             results.append(_target_task(*t))
             _progress(model, n, len(tasks), started, quiet)
     val_pred, test_pred = np.empty(data.val.y.shape, np.float32), np.empty(data.test.y.shape, np.float32)
-    with_sd = all(sd is not None for _, sd, _ in results)
-    val_sd, test_sd = (np.empty(s.y.shape, np.float32) if with_sd else None for s in (data.val, data.test))
+    val_q, test_q = (np.empty((*s.y.shape, len(levels)), np.float32) for s in (data.val, data.test))
     fits: list[ClassicalFit] = []
-    for (i, j), (forecast, sd, fit) in zip(keys, results, strict=True):
+    for (i, j), (forecast, quantiles, fit) in zip(keys, results, strict=True):
         sc, n_val = scalers[i], len(histories[i].val_origins)
         scaled = (forecast - sc.center[j]) / sc.scale[j]
-        for split, lo, hi, pred, sd_out in ((data.val, 0, n_val, val_pred, val_sd),
-                                            (data.test, n_val, len(scaled), test_pred, test_sd)):
+        scaled_q = (quantiles - sc.center[j]) / sc.scale[j]
+        for split, lo, hi, pred, q_out in ((data.val, 0, n_val, val_pred, val_q),
+                                           (data.test, n_val, len(scaled), test_pred, test_q)):
             rows = np.arange(len(split)) if split.series is None else np.flatnonzero(split.series == i)
             pred[rows, :, j] = scaled[lo:hi]
-            if sd_out is not None:
-                sd_out[rows, :, j] = sd[lo:hi] / sc.scale[j]
+            q_out[rows, :, j] = scaled_q[lo:hi]
         fits.append(ClassicalFit.from_dict(fit))
-    return ClassicalRun(model, val_pred, test_pred, fits, val_sd=val_sd, test_sd=test_sd)
+    return ClassicalRun(model, val_pred, test_pred, fits, val_quantiles=val_q, test_quantiles=test_q,
+                        quantile_levels=levels)
 
 
 def _progress(model: str, done: int, total: int, started: float, quiet: bool) -> None:
@@ -135,8 +148,9 @@ def _load(path: Path, model: str) -> ClassicalRun | None:
     try:
         with np.load(path, allow_pickle=False) as z:
             fits = [ClassicalFit.from_dict(f) for f in json.loads(str(z["fits"]))]
-            sd = {k: z[k] if k in z.files else None for k in ("val_sd", "test_sd")}
-            return ClassicalRun(model, z["val_pred"], z["test_pred"], fits, cached=True, **sd)
+            return ClassicalRun(model, z["val_pred"], z["test_pred"], fits, cached=True,
+                                val_quantiles=z["val_quantiles"], test_quantiles=z["test_quantiles"],
+                                quantile_levels=tuple(float(v) for v in z["quantile_levels"]))
     except (OSError, KeyError, ValueError):
         return None  # a corrupt or foreign file is a miss: refit
 
@@ -144,22 +158,25 @@ def _load(path: Path, model: str) -> ClassicalRun | None:
 def _save(path: Path, run: ClassicalRun) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.stem}.tmp-{os.getpid()}.npz")
-    sd = {} if run.val_sd is None else {"val_sd": run.val_sd, "test_sd": run.test_sd}
-    np.savez(tmp, val_pred=run.val_pred, test_pred=run.test_pred,
-             fits=np.array(json.dumps([f.to_dict() for f in run.fits])), **sd)
+    np.savez(tmp, val_pred=run.val_pred, test_pred=run.test_pred, val_quantiles=run.val_quantiles,
+             test_quantiles=run.test_quantiles, quantile_levels=np.asarray(run.quantile_levels, np.float64),
+             fits=np.array(json.dumps([f.to_dict() for f in run.fits])))
     os.replace(tmp, path)
 
 
 def classical_runs(data: WindowedData, models: list[str] | None, season: int | None,
-                   caches: list[Path] | None = None, n_jobs: int | None = None,
-                   quiet: bool = False) -> tuple[list[ClassicalRun], list[str]]:
-    """The requested classical models (None: all) fitted and forecast on `data`, read from the first of `caches`
-    (folders) that holds them and written to every one that does not; with notes on any skipped and why."""
+                   caches: list[Path] | None = None, n_jobs: int | None = None, quiet: bool = False,
+                   levels: tuple[float, ...] | None = None) -> tuple[list[ClassicalRun], list[str]]:
+    """The requested classical models (None: all) fitted and forecast on `data`, with their own quantiles at
+    `levels` (a run passes `own_quantile_levels(config)`; None: those of the default interval levels), read from the first of `caches` (folders) that holds
+    them and written to every one that does not; with notes on any skipped and why."""
     requested = list(CLASSICAL_MODELS if models is None else models)
     unknown = [m for m in requested if m not in CLASSICAL_MODELS]
     if unknown:
         raise ValueError(f"baselines.classical: unknown model(s) {unknown}; valid names: {', '.join(CLASSICAL_MODELS)}")
     season = classical_season(data, season)
+    periods = mstl_periods(str(data.summary.get("frequency", "D")))
+    levels = own_quantile_levels({}) if levels is None else tuple(sorted(float(v) for v in levels))
     n_jobs = n_jobs or min(2, os.cpu_count() or 1)
     try:
         histories = [series_history(data, i) for i in range(data.n_series)]
@@ -168,15 +185,15 @@ def classical_runs(data: WindowedData, models: list[str] | None, season: int | N
     shortest = min(h.n_train for h in histories)
     runs, notes = [], []
     for model in requested:
-        why = why_not(model, shortest, season)
+        why = why_not(model, shortest, season, periods)
         if why:
             notes.append(f"{model} skipped: {why}.")
             continue
-        paths = [c / f"{model}-{data_key(data, model, season)}.npz" for c in caches or []]
+        paths = [c / f"{model}-{data_key(data, model, season, levels)}.npz" for c in caches or []]
         run = next((r for r in (_load(p, model) for p in paths if p.exists()) if r is not None), None)
         if run is None:
             try:
-                run = _fit_model(data, histories, model, season, n_jobs, quiet)
+                run = _fit_model(data, histories, model, season, periods, levels, n_jobs, quiet)
             except ValueError as err:  # ours: too short, non-finite values, no form or order could be fitted
                 notes.append(f"{model} skipped: {err}.")
                 continue
@@ -184,7 +201,8 @@ def classical_runs(data: WindowedData, models: list[str] | None, season: int | N
                 # statsmodels failing on odd data costs this entry, never the whole report
                 notes.append(f"{model} skipped: statsmodels failed ({type(err).__name__}: {err}).")
                 continue
-            if not (np.isfinite(run.val_pred).all() and np.isfinite(run.test_pred).all()):
+            if not all(np.isfinite(a).all() for a in (run.val_pred, run.test_pred, run.val_quantiles,
+                                                      run.test_quantiles)):
                 notes.append(f"{model} skipped: its forecasts are not finite on some window (the fitted "
                              "parameters do not hold on the later data).")
                 continue
@@ -211,7 +229,12 @@ def _forms(run: ClassicalRun, data: WindowedData) -> str:
 
 
 def _n_params(run: ClassicalRun) -> int:
-    return int(sum(len(f.spec.get("params", [])) or 2 + len(f.spec.get("seasonal", [])) for f in run.fits))
+    def count(spec: dict[str, Any]) -> int:
+        if "ets" in spec:  # mstl: the ETS part and the held weekly cycle
+            return count(spec["ets"]) + len(spec["weekly"])
+        return len(spec.get("params", [])) or 2 + len(spec.get("seasonal", []))
+
+    return int(sum(count(f.spec) for f in run.fits))
 
 
 def cache_dirs(run_path: Path | None, config: dict[str, Any]) -> list[Path]:
@@ -221,15 +244,13 @@ def cache_dirs(run_path: Path | None, config: dict[str, Any]) -> list[Path]:
     return ([] if run_path is None else [Path(run_path) / CACHE_DIR]) + [data_cache / CACHE_DIR]
 
 
-def _own_quantiles(run: ClassicalRun, config: dict[str, Any]) -> dict[str, Any]:
-    """A model's own Gaussian forecast quantiles (where it has forecast standard deviations), at the levels the
-    report scores as the second interval method (CQR, as Chronos-2's) and the 10-90% coverage figure reads."""
-    if run.val_sd is None or run.test_sd is None:
+def _own_quantiles(runs: list[ClassicalRun]) -> dict[str, Any]:
+    """The own forecast quantiles of one model, or of the combination (the members' quantiles averaged level by
+    level), as score_predictions takes them; none where a member has none."""
+    if not runs or any(r.val_quantiles is None or r.test_quantiles is None for r in runs):
         return {}
-    levels = tuple(sorted({*QUANTILES, *cqr_quantile_levels(interval_levels(config))}))
-    z = norm.ppf(levels).astype(np.float32)
-    return {"quantiles": run.test_pred[..., None] + run.test_sd[..., None] * z,
-            "val_quantiles": run.val_pred[..., None] + run.val_sd[..., None] * z, "quantile_levels": levels}
+    return {"quantiles": np.mean([r.test_quantiles for r in runs], 0),
+            "val_quantiles": np.mean([r.val_quantiles for r in runs], 0), "quantile_levels": runs[0].quantile_levels}
 
 
 def classical_scores(data: WindowedData, config: dict[str, Any], run_path: Path | None,
@@ -239,23 +260,24 @@ def classical_scores(data: WindowedData, config: dict[str, Any], run_path: Path 
     baselines = config.get("baselines") or {}
     started = time.monotonic()
     runs, notes = classical_runs(data, baselines.get("classical"), baselines.get("season"),
-                                 cache_dirs(run_path, config), quiet=quiet)
+                                 cache_dirs(run_path, config), quiet=quiet, levels=own_quantile_levels(config))
     season = classical_season(data, baselines.get("season"))
     results = [score_predictions(r.model, r.val_pred, r.test_pred, data, kind="baseline", params=_n_params(r),
                                  hparams={"form": _forms(r, data), "season": season},
-                                 train_time_s=round(r.fit_time_s, 2), **_own_quantiles(r, config)) for r in runs]
+                                 train_time_s=round(r.fit_time_s, 2), **_own_quantiles([r])) for r in runs]
     if len(runs) >= 2:  # the combination: a strong, standard benchmark of its own
         results.append(score_predictions(
             COMBO, np.mean([r.val_pred for r in runs], 0), np.mean([r.test_pred for r in runs], 0), data,
             kind="baseline", params=sum(_n_params(r) for r in runs),
             hparams={"members": "+".join(r.model for r in runs)},
-            train_time_s=round(sum(r.fit_time_s for r in runs), 2)))
+            train_time_s=round(sum(r.fit_time_s for r in runs), 2), **_own_quantiles(runs)))
     if runs:
         cached = all(r.cached for r in runs)
         per_model = ", ".join(f"{r.model} {r.fit_time_s:.1f} s" for r in runs)
         notes.append(
             f"Classical models ({', '.join(r.model for r in runs)}; statsmodels, univariate per target, fitted once "
-            f"per series and target on the training split, then forecasting every origin with the parameters held): "
+            f"per series and target on the training split, then forecasting every origin with the parameters held; "
+            f"their own prediction intervals are the CQR rows, the combination's the members' quantiles averaged): "
             + (f"loaded from the run's cache (fitted in {per_model})." if cached else
                f"fitting took {per_model} (CPU time, summed over {data.n_series} series × {data.n_targets} "
                f"target(s)); {time.monotonic() - started:.1f} s wall time with forecasting."))

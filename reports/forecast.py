@@ -1,7 +1,7 @@
 """`python -m reports.forecast runs/<name> [--model NAME] [data.path=...]`: forecast the next days with the winner.
 
 Loads the best checkpoint (of the model ranked first on validation, or of --model), feeds it the last N_INPUTS
-days of the data (a classical model: ets, theta, arima or classical_combo, its fitted state over the whole series), and writes the next N_OUTPUTS days (on the data's calendar; steps +1..+H under data.frequency=rows)
+days of the data (a classical model: ets, theta, arima, mstl or classical_combo, its fitted state over the whole series), and writes the next N_OUTPUTS days (on the data's calendar; steps +1..+H under data.frequency=rows)
 in original units to runs/<name>/forecast.csv: per target the point forecast and `_lo80/_hi80/_lo95/_hi95` (the
 run's `report.interval_levels`), split-conformal intervals calibrated on the model's errors on the run's own
 validation windows. A panel (many series) gets one block of rows per series, each from
@@ -135,7 +135,7 @@ def _classical_forecast(run: RunDir, model: str, data_cfg: DataConfig, horizon: 
     with the parameters fitted for the report (cached in the run directory) held; conformal intervals from its
     forecasts of the run's validation windows, like every model's."""
     from reports.build import load_data
-    from reports.classical import cache_dirs, classical_runs
+    from reports.classical import cache_dirs, classical_runs, own_quantile_levels
 
     try:
         data = load_data(run)
@@ -144,7 +144,8 @@ def _classical_forecast(run: RunDir, model: str, data_cfg: DataConfig, horizon: 
                           f"data files: {err}") from err
     baselines = run.config.get("baselines") or {}
     runs, _ = classical_runs(data, baselines.get("classical"), baselines.get("season"),
-                             cache_dirs(run.path, run.config), quiet=True)
+                             cache_dirs(run.path, run.config), quiet=True,
+                             levels=own_quantile_levels(run.config))  # the report's: its cached fits
     members = runs if model == COMBO else [r for r in runs if r.model == model]
     if not members or (model == COMBO and len(members) < 2):
         raise RunDirError(f"--model {model}: not fitted on this run's data (see the report's notes for why)")
@@ -217,7 +218,7 @@ def _repeats(run: RunDir, trial: TrialRecord) -> list[TrialRecord]:
 def default_model(run_path: Path, best: dict, ensembles: dict | None = None) -> tuple[str, str | None]:
     """The report's validation winner (rank 1 of ranking.csv), so the forecast and the report agree.
 
-    The classical models (ets, theta, arima, classical_combo) are forecast like trained models; the other
+    The classical models (ets, theta, arima, mstl, classical_combo) are forecast like trained models; the other
     baselines are not: when one wins, the best-ranked model this command can run is used and the note says so.
     Without a report yet, the lowest validation MSE among the trained models.
     """

@@ -75,11 +75,14 @@ def test_classical_models_are_ranked_like_every_entry_and_can_be_deployed(smoke_
     assert ranking.loc["ets", "hparams"].count("ETS(") == 4  # one chosen form per target (4 weather columns)
     assert ranking.loc["classical_combo", "hparams"] == "members=ets+theta+arima"
     assert classical.train_time_s.gt(0).all()  # the fit time, recorded
-    assert "Classical models (ets, theta, arima" in (smoke_run / "report" / "report.md").read_text()
+    report = (smoke_run / "report" / "report.md").read_text()
+    assert "Classical models (ets, theta, arima" in report
+    assert "mstl skipped: the data is not hourly or half-hourly" in report  # daily data: one season
     assert len(list((smoke_run / "classical").glob("*.npz"))) == 3  # the fits, cached with the run
-    # ARIMA's own Gaussian intervals are the second interval method (CQR), as Chronos-2's quantiles
+    # each model's own intervals (and the combination's, its members' quantiles averaged) are the second interval
+    # method (CQR), as Chronos-2's quantiles
     intervals = pd.read_csv(smoke_run / "report" / "intervals.csv")
-    assert set(intervals[intervals.method == "cqr"].model) == {"arima (CQR)"}
+    assert set(intervals[intervals.method == "cqr"].model) == {f"{m} (CQR)" for m in CLASSICAL}
     # the combination is the mean of the three forecasts, on the same rows of predictions.parquet
     preds = pd.read_parquet(smoke_run / "report" / "predictions.parquet")
     by_model = {m: f.y_pred.to_numpy() for m, f in preds.groupby("model")}
@@ -87,6 +90,7 @@ def test_classical_models_are_ranked_like_every_entry_and_can_be_deployed(smoke_
                                np.mean([by_model[m] for m in ("ets", "theta", "arima")], 0), rtol=1e-4, atol=1e-4)
     assert forecast_main([str(smoke_run), "--model", "theta"]) == 0
     assert "Forecast by theta" in capsys.readouterr().out
+    assert len(list((smoke_run / "classical").glob("*.npz"))) == 3  # the forecast read the report's fits, no refit
     frame = pd.read_csv(smoke_run / "forecast.csv", parse_dates=["date"])
     assert len(frame) == 7 and frame.date.iloc[0] == pd.Timestamp("2016-01-01")
     assert frame.temp_max.between(-20, 45).all() and (frame.temp_max_hi80 > frame.temp_max_lo80).all()
