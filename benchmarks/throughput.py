@@ -5,7 +5,8 @@
 
 (a) seconds per epoch of our training loop vs a seed-style reference loop (same model, data and batch);
 (b) a sweep's wall time, trials, trial-epochs per second;
-(c) the ideal time = the trials' summed in-loop training time / the cores Ray used, and efficiency = ideal/actual;
+(c) the ideal time = every trial's (seed repeats too) summed in-loop training time / the cores Ray used, and
+    efficiency = ideal/actual;
 (d) scaling: the same small sweep with 1 and with 2 concurrent trials;
 (e) the profile sweep again as it ran before trials reported only at decisions (sweep.report_every_epoch=true),
     and a table of where each phase's core-seconds went, before and after (benchmarks/timeline.py).
@@ -29,19 +30,25 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 
 def sweep_figures(run_dir: Path, wall_s: float, cores: float) -> dict[str, Any]:
+    """Every trial the sweep trained counts, its seed repeats included: their epochs fill part of the wall time too
+    (counting only the search's training against the whole wall time once charged the seed-repeat phase, ~18% of
+    the default sweep, to overhead)."""
     from reports.runs import read_run
 
     run = read_run(run_dir)
-    epochs = sum(t.epochs for t in run.trials)
-    in_loop = sum(t.train_time_s for t in run.trials)
+    trained = [*run.trials, *run.finals]
+    epochs = sum(t.epochs for t in trained)
+    in_loop = sum(t.train_time_s for t in trained)
     ideal = in_loop / cores
     return {
         "trials": len(run.trials),
         "trial_status": {s: sum(t.status == s for t in run.trials) for s in ("finished", "stopped", "failed")},
+        "seed_repeats": len(run.finals),
         "trial_epochs": epochs,
         "wall_s": round(wall_s, 1),
         "trial_epochs_per_s": round(epochs / wall_s, 2),
         "in_loop_train_s": round(in_loop, 1),
+        "search_in_loop_train_s": round(sum(t.train_time_s for t in run.trials), 1),
         "cores": cores,
         "ideal_s": round(ideal, 1),
         "efficiency": round(ideal / wall_s, 3),
@@ -122,7 +129,8 @@ def main() -> None:
     print("\n=== Sweep throughput (this machine, one run) ===")
     print(f"(a) epoch, GRU h64 x2, batch 128: ours {e['ours_s_per_epoch']:.3f} s, seed-style reference "
           f"{e['seed_s_per_epoch']:.3f} s -> reference/ours = {e['ratio_seed_over_ours']:.2f}x")
-    print(f"(b) {s['profile']} sweep (W&B {s['wandb']}): {s['trials']} trials {s['trial_status']}, {s['trial_epochs']} trial-epochs "
+    print(f"(b) {s['profile']} sweep (W&B {s['wandb']}): {s['trials']} trials {s['trial_status']} + {s['seed_repeats']} seed "
+          f"repeats, {s['trial_epochs']} trial-epochs "
           f"in {s['wall_s']:.0f} s = {s['trial_epochs_per_s']:.2f} trial-epochs/s")
     print(f"(c) ideal {s['ideal_s']:.0f} s (in-loop {s['in_loop_train_s']:.0f} s / {s['cores']:g} cores) -> "
           f"efficiency {s['efficiency']:.2f} (target >= 0.9); Ray overhead {1 - s['efficiency']:.0%} of core time")

@@ -104,6 +104,12 @@ def test_throughput_benchmark_smoke(tmp_path: Path):
     stdout, result = _smoke("throughput.py", tmp_path, runs_dir=False)
     assert result["sweep"]["trials"] == 5 and result["sweep"]["trial_epochs"] == 10
     assert 0 < result["sweep"]["efficiency"] <= 1.5
+    # the timeline's parts add up to the phase's capacity (cores x wall): every core-second is placed once
+    search = result["timeline"]["after search"]
+    assert search["trials"] == 5 and search["epochs"] == 10
+    assert search["accounted_core_s"] == pytest.approx(search["capacity_core_s"], rel=0.05)
+    assert search["core_s"]["in_loop"] == pytest.approx(result["sweep"]["search_in_loop_train_s"], abs=0.5)
+    assert "where the core-seconds went" in stdout
     assert result["scaling"]["one_at_a_time"]["trials"] == 6
     assert "trial-epochs/s" in stdout
 
