@@ -276,6 +276,8 @@ def test_killing_the_worker_raylet_mid_sweep_resumes_its_trial_on_the_head(
         "models.gru_nar.num_layers=2",
         "models.lstm_nar.num_layers=2",
         "sweep.max_failures=2",
+        # A report (and a checkpoint on improvement) every epoch, so the kill lands mid-trial right after one.
+        "sweep.report_every_epoch=true",
     )
     experiment = storage / "kill"
     worker_raylet = cluster.raylet_pid("worker")
