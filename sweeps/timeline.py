@@ -15,6 +15,8 @@ from typing import Any
 
 from ray.tune import Callback
 
+from sweeps.run_dir import write_atomic
+
 TIMELINE_DIR = "timeline"
 
 
@@ -65,6 +67,4 @@ class PhaseClock(Callback):
             record["machine_busy_cpu_s"] = machine[0] - self.machine_at[0]
             record["machine_total_cpu_s"] = machine[1] - self.machine_at[1]
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, indent=1))
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps(record, indent=1))
