@@ -158,3 +158,20 @@ class SplitConfig(StrictModel):
     test_inputs_from_train: bool = Field(
         False, description="With test_path: let test windows take their inputs from the training period."
     )
+    folds: int = Field(
+        1, ge=1, description="Backtest folds: the period before the test ends in this many consecutive validation "
+        "blocks (val_fraction of it each); fold j trains on everything before block j (expanding window). The "
+        "search runs on the last fold; the finals train each architecture's chosen configuration on every fold "
+        "and selection ranks by the mean over folds. 1: one validation block.",
+    )
+    fold: int | Literal["refit"] | None = Field(
+        None, description="Which rows these windows train and validate on: a fold 1..folds (null: the last, the "
+        "run's own split), or refit: train on every row before the test split (its validation block is then "
+        "in-sample). The sweep sets it for its folds and its final refit; set it to reproduce one fold.",
+    )
+
+    @model_validator(mode="after")
+    def _fold_within_folds(self) -> SplitConfig:
+        if isinstance(self.fold, int) and not 1 <= self.fold <= self.folds:
+            raise ValueError(f"split.fold={self.fold} is not one of the {self.folds} fold(s) (1..split.folds)")
+        return self

@@ -19,7 +19,7 @@ from data_pipeline.config import PANEL_VALUE_COLUMN, DataConfig, SplitConfig, Wi
 from data_pipeline.errors import MAX_LISTED, DataError
 from data_pipeline.io import parse_table, resolve_columns, to_numeric_features
 from data_pipeline.series import SeriesBundle, _read_source, _read_test, clean_series, trim_to_span
-from data_pipeline.splits import SPLITS, calendar_cut, series_ranges
+from data_pipeline.splits import SPLITS, CalendarCut, calendar_cut, series_ranges
 from data_pipeline.types import Scaler, SplitWindows, WindowedData
 from data_pipeline.windows import future_names, window_series
 
@@ -112,15 +112,15 @@ def _check_shared_dates(dates: dict[str, pd.DatetimeIndex], label: str) -> None:
             f"forecast the groups separately")
 
 
-def _short_series(dates: dict[str, pd.DatetimeIndex], cut: tuple[pd.Timestamp, pd.Timestamp],
+def _short_series(dates: dict[str, pd.DatetimeIndex], cut: CalendarCut,
                   window: WindowConfig) -> dict[str, str]:
     """{id: why} for series with too few rows for one window in each split (train needs input + output rows,
     validation and test need output rows: their inputs may come from earlier rows)."""
     need = {"train": window.input + window.output, "val": window.output, "test": window.output}
     out = {}
     for name, d in dates.items():
-        counts = {"train": int((d < cut[0]).sum()), "val": int(((d >= cut[0]) & (d < cut[1])).sum()),
-                  "test": int((d >= cut[1]).sum())}
+        counts = {"train": int((d < cut.val_start).sum()), "val": int(((d >= cut.val_start) & (d < cut.val_stop)).sum()),
+                  "test": int((d >= cut.test_start).sum())}
         short = [f"{s} {counts[s]} < {need[s]}" for s in SPLITS if counts[s] < need[s]]
         if not short and counts["train"] + counts["val"] < window.input + window.output:
             short = ["too few rows before the test period"]
@@ -190,11 +190,12 @@ def build_panel(data: DataConfig, window: WindowConfig, split: SplitConfig) -> W
     for name in kept:
         tag = f"{label} [{data.panel_id_column}={name}]"
         test_source = None if test_frames is None else (test_frames[name], f"{test_label} [{data.panel_id_column}={name}]")
-        bundles[name] = clean_series(data, split, (frames[name], tag), test_source, train_until=cut[0])
+        bundles[name] = clean_series(data, split, (frames[name], tag), test_source,
+                                      train_until=cut.test_start if split.fold == "refit" else cut.val_start)
     return _assemble(bundles, cut, data, window, split, label, short)
 
 
-def _assemble(bundles: dict[str, SeriesBundle], cut: tuple[pd.Timestamp, pd.Timestamp], data: DataConfig,
+def _assemble(bundles: dict[str, SeriesBundle], cut: CalendarCut, data: DataConfig,
               window: WindowConfig, split: SplitConfig, label: str, dropped: dict[str, str]) -> WindowedData:
     names = list(bundles)
     first = bundles[names[0]]
@@ -244,7 +245,7 @@ def _concat(parts: list[SplitWindows]) -> SplitWindows:
                         np.concatenate([p.series for p in parts]))
 
 
-def _panel_summary(bundles: dict[str, SeriesBundle], cut: tuple[pd.Timestamp, pd.Timestamp], label: str,
+def _panel_summary(bundles: dict[str, SeriesBundle], cut: CalendarCut, label: str,
                    data: DataConfig, window: WindowConfig, splits: dict[str, SplitWindows], masked: dict[str, int],
                    per_series: dict[str, Any], dropped: dict[str, str]) -> dict[str, Any]:
     """The single-series summary's keys, summed or spanned over the series, plus a `series` section."""

@@ -42,8 +42,10 @@ class Scaler:
         shape = (len(ids),) + (1,) * (ndim - 2) + (-1,)
         return self.center[ids][:, idx].reshape(shape), self.scale[ids][:, idx].reshape(shape)
 
-    def transform(self, raw: np.ndarray, series: np.ndarray | None = None) -> np.ndarray:
-        center, scale = self._stats(slice(None), series, np.ndim(raw))
+    def transform(self, raw: np.ndarray, series: np.ndarray | None = None,
+                  columns: slice | list[int] | None = None) -> np.ndarray:
+        """Original units to scaled ones; `columns`, `series` as in `inverse`."""
+        center, scale = self._stats(slice(None) if columns is None else columns, series, np.ndim(raw))
         return ((raw - center) / scale).astype(np.float32)
 
     def inverse(self, scaled: np.ndarray, columns: slice | list[int] | None = None,

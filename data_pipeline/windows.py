@@ -73,7 +73,7 @@ def _zero_window_message(name: str, r: SplitRange, window: WindowConfig, bundle:
         else f"needs at least output = {window.output} rows (inputs come from earlier data)"
     )
     hint = {
-        "train": "lower split.val_fraction/split.test_fraction",
+        "train": "lower split.val_fraction/split.test_fraction/split.folds",
         "val": "raise split.val_fraction",
         "test": "raise split.test_fraction"
         if bundle.test is None

@@ -29,6 +29,11 @@ class TrainConfig(StrictModel):
         "CUDA autocast. fp16, and bf16 on RNNs (which autocast runs in fp16), always scale the loss.",
     )
     compile: bool = Field(False, description="torch.compile the model (GPU only).")
+    keep: Literal["best", "last"] = Field(
+        "best", description="best: the weights of the best validation epoch, stopping after `patience` epochs "
+        "without improvement; last: the last epoch's weights after exactly `epochs` epochs (a final refit, whose "
+        "validation rows are part of its training data, so they cannot choose an epoch).",
+    )
 
     @field_validator("precision", mode="before")
     @classmethod

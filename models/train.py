@@ -314,7 +314,8 @@ def fit(
 
         val_mse, val_mae = _val_errors(step_model, x_val, y_val, f_val, m_val, s_val, reads_series)
         _check_finite(val_mse, "validation MSE", epoch)
-        improved = val_mse < best_val
+        # keep=last: every epoch is "the best" so far, so its weights are kept and nothing stops training early.
+        improved = val_mse < best_val or cfg.keep == "last"
         if improved:
             best_val, best_epoch, bad_epochs = val_mse, epoch, 0
             best_state = _clone(model.state_dict())

@@ -26,6 +26,9 @@ from pathlib import Path
 from typing import Any
 
 RECORDS_DIR = "trials"
+# The final refit's scaler (fitted on every row before the test split), written by the sweep beside the run's own
+# scaler.json: the refit models read and forecast in its units.
+REFIT_SCALER = "scaler-refit.json"
 FORMAT = 1
 RUNNING, FINISHED, STOPPED, FAILED = "running", "finished", "stopped", "failed"
 FINAL_STATUSES = (FINISHED, FAILED)
@@ -79,7 +82,8 @@ class TrialRecord:
     error: str | None  # the exception that failed it (only when failed)
     checkpoint: Path | None  # a local file or folder to load (remote ones are mirrored first), or None
     dir: Path  # the run directory it belongs to
-    final_of: str | None = None  # a seed repeat (phase "finals"): the tag of the search trial it repeats
+    final_of: str | None = None  # a seed repeat (phase "finals") or refit: the tag of the search trial it repeats
+    fold: int | str | None = None  # its backtest fold (1..split.folds), "refit", or None: the run's own split
     window_input: int | None = None  # the trial's own input length (searched or per model); None: window.input
     errors: list[str] = field(default_factory=list)  # every failed attempt's exception, retried ones included
     best_epoch: int | None = None
@@ -122,7 +126,7 @@ def from_record(record: dict[str, Any], run_dir: Path) -> TrialRecord:
         trial_id=record["trial_id"], model=trial["model"], tag=trial["tag"], hparams=trial["hparams"],
         train=trial["train"], history=list(record.get("history") or []), status=status,
         error=errors[-1] if status == FAILED and errors else None, checkpoint=checkpoint, dir=run_dir,
-        final_of=trial.get("final_of"), window_input=trial.get("window_input"), errors=errors,
+        final_of=trial.get("final_of"), fold=trial.get("fold"), window_input=trial.get("window_input"), errors=errors,
         best_epoch=record.get("best_epoch"), checkpoint_uri=uri, started_at=record.get("started_at"),
         checkpoint_epoch=record.get("checkpoint_epoch"),
     )

@@ -27,7 +27,7 @@ from data_pipeline.identity import IDENTITY_FILE, check_data_identity
 from models import predict
 from models.chronos import CHRONOS2
 from models.metrics import score_split
-from reports import classical, figures, intervals, panel, pretrained, search_path
+from reports import classical, figures, folds, intervals, panel, pretrained, search_path
 from reports.data_section import data_tables
 from reports.render import render_html, render_markdown
 from reports.runs import RunDir, RunDirError, TrialRecord, best_trials, load_best_model, read_run
@@ -195,6 +195,8 @@ def score_run(run: RunDir, data: WindowedData, skipped: dict[str, str] | None = 
     results: list[ModelScore] = []
     notes: list[str] = []
     levels = intervals.interval_levels(run.config)
+    datasets = folds.fold_datasets(run, data) if folds.n_folds(run) > 1 or folds.refit_wanted(run) else {}
+    base_seed = run.train_config().seed
     for name, trial in sorted(best.items()):
         if name == CHRONOS2:
             results.append(pretrained.finetuned_score(trial, data, levels))
@@ -206,17 +208,26 @@ def score_run(run: RunDir, data: WindowedData, skipped: dict[str, str] | None = 
                              hparams={**trial.hparams, **trial.train, **_input_hparam(trial)}, epochs=trial.epochs,
                              train_time_s=round(trial.train_time_s, 2), trial_id=trial.trial_id)
         results.append(chosen)
-        repeats = [t for t in run.finals if t.model == name and t.final_of == trial.tag and t.status != "failed"
-                   and t.checkpoint is not None and math.isfinite(t.best_val_mse)]
-        if repeats:
-            results.append(_with_seeds(chosen, model, repeats, trial_data))
-    baselines, baseline_notes = baseline_scores(data, season=(run.config.get("baselines") or {}).get("season"))
+        repeats = [t for t in run.finals if t.model == name and t.final_of == trial.tag and t.fold is None
+                   and t.status != "failed" and t.checkpoint is not None and math.isfinite(t.best_val_mse)]
+        ensemble = _with_seeds(chosen, model, repeats, trial_data) if repeats else None
+        results += [ensemble] if ensemble is not None else []
+        if datasets:  # backtest folds (earlier blocks' scores, out-of-fold residuals) and the final refit
+            folds.apply_folds(run, trial, chosen, ensemble, datasets, data, base_seed)
+    season = (run.config.get("baselines") or {}).get("season")
+    baselines, baseline_notes = baseline_scores(data, season=season)
     results += baselines
     notes += baseline_notes
     # ETS, Theta, ARIMA and their mean: fitted once per data (cached in the run directory), ranked like the rest
     classical_results, classical_notes = classical.classical_scores(data, run.config, run.path, quiet=quiet)
     results += classical_results
     notes += classical_notes
+    if folds.n_folds(run) > 1:  # the baselines fitted and scored on every earlier fold too, so the means compare
+        folds.apply_baseline_folds(
+            baselines + classical_results, datasets, data,
+            lambda fd: baseline_scores(fd, season=season)[0] + classical.classical_scores(fd, run.config, run.path,
+                                                                                         quiet=True)[0])
+        notes.append(folds.folds_note(run, results))
     if CHRONOS2 in run.config.get("models", {}):
         zeroshot, note = _chronos_zeroshot(run, data, levels, skipped)
         results += [zeroshot] if zeroshot else []

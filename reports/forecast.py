@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,7 +35,15 @@ from models import predict
 from models.chronos import CHRONOS2
 from models.classical import CLASSICAL_MODELS, COMBO, forecast_origins, series_history
 from reports.intervals import conformal_half_width, interval_levels, level_tag
-from reports.runs import RunDir, RunDirError, TrialRecord, best_trials, load_best_model, read_run
+from reports.runs import (
+    REFIT_SCALER,
+    RunDir,
+    RunDirError,
+    TrialRecord,
+    best_trials,
+    load_best_model,
+    read_run,
+)
 
 
 def forecast(run_path: str | Path, model: str | None = None, overrides: list[str] | None = None) -> pd.DataFrame:
@@ -82,6 +92,7 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
     except DataError as err:
         raise RunDirError(f"the forecast's intervals are calibrated on the sweep's validation windows, which need "
                           f"the sweep's own data files: {err}") from err
+    refit = None  # the final refit's forecaster (trained models only)
     if model == CHRONOS2:
         from models.chronos import chronos_predict, load_chronos
 
@@ -98,6 +109,7 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
                       n_outputs=window.output, n_future=len(future_names), n_series=max(1, len(names or [])))
         # a seed ensemble (`<model>_ensemble`): the mean of its seeds' forecasts
         nets = [load_best_model(t, shapes) for t in ensembles.get(model) or [best[model]]]
+        refit = _refit_models(run, used, shapes, scaler, len(future_names))
         # data.frequency=rows refuses calendar inputs, so without dates there are no known-future values to read
         future = (None if dates is None or not future_names else future_input(dates, scaler, future_names)
                   if names is None else
@@ -107,7 +119,13 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
         def run_model(inputs: np.ndarray, known_future: np.ndarray | None,
                       series: np.ndarray | None = None) -> np.ndarray:
             return np.mean([predict(net, inputs, future=known_future, series=series) for net in nets], 0)
+    # The validation forecasts that calibrate the interval come from the models that did not train on those windows
+    # (never the refit's); the forecast itself from the refit models, when the run has them.
     val_pred = run_model(val.x, val.future, val.series)
+    if refit is not None:
+        run_model = refit
+        refit_note = "forecast by the final refit's models (retrained on every row before the test split)"
+        note = refit_note if note is None else f"{note}; {refit_note}"
     if names is not None:
         frame = pd.concat([_block(y, series_dates[i], scaler.for_series(i), val_pred, val.y, run.config)
                            .assign(**{"series": names[i]})
@@ -128,6 +146,36 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
 
 
 CLASSICAL_ENTRIES = (*CLASSICAL_MODELS, COMBO)
+
+
+def _refit_models(run: RunDir, used: list[TrialRecord], shapes: dict[str, int], scaler: Scaler, n_future: int
+                  ) -> Callable[..., np.ndarray] | None:
+    """With a final refit (report.final_refit), the forecaster made of the refit models of `used` (the same
+    seeds): it takes inputs in the run's scaled units and returns forecasts in them, converting through the refit's
+    own scaler (fitted on every row before the test split). None without a (complete) refit."""
+    stored = run.path / REFIT_SCALER
+    refits = [t for t in run.finals if t.model == used[0].model and t.final_of == used[0].tag and t.fold == "refit"
+              and t.status == "finished" and t.checkpoint is not None]
+    seeds = {int(t.train.get("seed", run.train_config().seed)) for t in used}
+    refits = [t for t in refits if int(t.train.get("seed", 0)) in seeds]
+    if not stored.exists() or len(refits) != len(seeds):
+        return None
+    refit_scaler = Scaler.load(stored)
+    nets = [load_best_model(t, shapes) for t in refits]
+    k, n_features = shapes["n_targets"], shapes["n_features"]
+    future_cols = list(range(n_features - n_future, n_features))
+
+    def rescale(values: np.ndarray, src: Scaler, dst: Scaler, columns: Any, series: np.ndarray | None) -> np.ndarray:
+        return dst.transform(src.inverse(values, columns, series), series, columns)
+
+    def run_refit(inputs: np.ndarray, known_future: np.ndarray | None, series: np.ndarray | None = None
+                  ) -> np.ndarray:
+        x = rescale(inputs, scaler, refit_scaler, None, series)
+        future = None if known_future is None else rescale(known_future, scaler, refit_scaler, future_cols, series)
+        pred = np.mean([predict(net, x, future=future, series=series) for net in nets], 0)
+        return rescale(pred, refit_scaler, scaler, slice(0, k), series)
+
+    return run_refit
 
 
 def _classical_forecast(run: RunDir, model: str, data_cfg: DataConfig, horizon: int, scaler: Scaler) -> pd.DataFrame:
@@ -211,7 +259,7 @@ def _block(y_scaled: np.ndarray, dates: pd.DatetimeIndex, scaler: Scaler, val_pr
 
 def _repeats(run: RunDir, trial: TrialRecord) -> list[TrialRecord]:
     """The seed repeats of a model's chosen trial that the report's `<model>_ensemble` averages."""
-    return sorted((t for t in run.finals if t.model == trial.model and t.final_of == trial.tag
+    return sorted((t for t in run.finals if t.model == trial.model and t.final_of == trial.tag and t.fold is None
                    and t.status != "failed" and t.checkpoint is not None), key=lambda t: t.tag)
 
 

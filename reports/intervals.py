@@ -107,7 +107,10 @@ def model_bands(result: ModelScore, data: WindowedData, levels: tuple[float, ...
     bands = []
     observed = data.val.mask
     for level in levels:
-        q = conformal_half_width(result.val_pred, data.val.y, level, observed)
+        if result.calib_errors is not None:  # every backtest fold's out-of-fold errors (cross-conformal)
+            q = conformal_quantile(np.abs(result.calib_errors.astype(np.float64)), level, result.calib_observed)
+        else:
+            q = conformal_half_width(result.val_pred, data.val.y, level, observed)
         bands.append(Band(result.model, CONFORMAL, level, result.y_pred - q, result.y_pred + q))
     if result.val_quantiles is not None and result.quantiles is not None and result.quantile_levels is not None:
         for level in levels:

@@ -20,10 +20,10 @@ from torch import nn
 from data_pipeline import DataConfig, SplitConfig, WindowConfig
 from models import TrainConfig, build
 from models.train import TrainState
-from models.trial_record import RECORDS_DIR, TrialRecord, TrialRecordError, read_records
+from models.trial_record import RECORDS_DIR, REFIT_SCALER, TrialRecord, TrialRecordError, read_records
 from models.trial_record import best_trials as best_of_records
 
-__all__ = ["RunDir", "RunDirError", "TrialRecord", "best_trials", "load_best_model", "read_run"]
+__all__ = ["REFIT_SCALER", "RunDir", "RunDirError", "TrialRecord", "best_trials", "load_best_model", "read_run"]
 
 
 class RunDirError(ValueError):

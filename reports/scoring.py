@@ -37,11 +37,26 @@ class ModelScore:
     # One entry per training seed (the search's own trial first), where the model was trained with several.
     seed_val_mse: list[float] = field(default_factory=list)
     seed_test_mse: list[float] = field(default_factory=list)
+    # Backtest folds before the run's own validation block (split.folds > 1): fold -> its validation MSE(s)
+    # (one per seed for a trained model), each in that fold's scaled units (reports/folds.py).
+    fold_val_mse: dict[int, list[float]] = field(default_factory=dict)
+    # Out-of-fold errors (prediction - target) of every fold, run-scaled, and their real cells: when set, they
+    # calibrate the conformal intervals instead of the last block's alone (cross-conformal).
+    calib_errors: np.ndarray | None = None
+    calib_observed: np.ndarray | None = None
+    refit: bool = False  # its test forecasts come from models retrained on every row before the test split
+
+    @property
+    def fold_means(self) -> list[float]:
+        """Validation MSE per fold (mean over seeds), the run's own block last."""
+        last = float(np.mean(self.seed_val_mse)) if self.seed_val_mse else self.val_mse
+        return [float(np.mean(v)) for _, v in sorted(self.fold_val_mse.items())] + [last]
 
     @property
     def selection_mse(self) -> float:
-        """What selection compares: validation MSE, averaged over seeds where there are several."""
-        return float(np.mean(self.seed_val_mse)) if self.seed_val_mse else self.val_mse
+        """What selection compares: validation MSE, averaged over seeds where there are several and over backtest
+        folds where there are several."""
+        return float(np.mean(self.fold_means))
 
 
 def score_model(name: str, model: Any, data: WindowedData, *, kind: str, **info: Any) -> ModelScore:
@@ -185,9 +200,12 @@ def ranking_table(results: list[ModelScore], data: WindowedData) -> pd.DataFrame
             "model": r.model,
             "rank": rank,
             "kind": r.kind,
-            "val_mse_mean": float(np.mean(seeds_val)),
+            "val_mse_mean": r.selection_mse,
             "val_mse_sd": _sd(seeds_val),
             "seeds": len(seeds_val),
+            "folds": len(r.fold_means),
+            "val_mse_fold_sd": _sd(r.fold_means),
+            "refit": r.refit,
             "test_mse": r.test["mse"],
             "test_mae": r.test["mae"],
             "test_mse_mean": float(np.mean(seeds_test)),

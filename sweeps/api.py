@@ -141,7 +141,7 @@ def _print_outcome(outcome: SweepOutcome) -> None:
         print(f"  failed: {row['model']} {row['tag']}: {row['error']}")
     if outcome.finals:
         failed_finals = [r for r in outcome.finals if r["status"] == "failed"]
-        print(f"Seed repeats: {len(outcome.finals)} trials in {outcome.finals_time_s:.0f} s, "
+        print(f"Seed repeats, folds and refit: {len(outcome.finals)} trials in {outcome.finals_time_s:.0f} s, "
               f"{len(failed_finals)} failed.")
 
 

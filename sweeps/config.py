@@ -93,6 +93,10 @@ class PretrainedSection(StrictModel):
 class ReportSection(StrictModel):
     interval_levels: list[float] = Field(
         [0.8, 0.95], min_length=1, description="Prediction-interval levels, calibrated on validation residuals.")
+    final_refit: bool = Field(
+        False, description="After selection, retrain each architecture's chosen configuration (every seed of the "
+        "finals) on all data before the test split, for the median of its best epochs over folds and seeds; those "
+        "models make the test forecasts and the future forecast. false: the fold models forecast test.")
 
     @field_validator("interval_levels")
     @classmethod

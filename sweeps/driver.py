@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from data_pipeline import WindowedData, build_windowed_data
-from models.trial_record import RECORDS_DIR, TrialRecord, read_records
+from models.trial_record import RECORDS_DIR, REFIT_SCALER, TrialRecord, read_records
 from sweeps.cluster import init_ray, trial_resources
 from sweeps.config import ConfigError, SweepConfig
-from sweeps.finals import finals_tuner, mark_phase, planned_finals
+from sweeps.finals import REFIT, finals_tuner, mark_phase, planned_finals, planned_refit
 from sweeps.legacy_records import convert, needs_conversion
 from sweeps.progress import INTERRUPTED, LIVE_LINE, SweepProgress
 from sweeps.run_dir import (
@@ -136,6 +136,9 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., Non
         f"results in {experiment_path}"
     )
 
+    fold_data = _fold_data(cfg)
+    if fold_data and REFIT in fold_data:  # the refit models read and forecast in their own scaler's units
+        fold_data[REFIT].scaler.save(run_dir / REFIT_SCALER)
     resourced = tune.with_resources(
         tune.with_parameters(
             trial_fn,
@@ -147,6 +150,7 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., Non
             wandb=TrialWandb(wandb_plan.mode, cfg.wandb.project, cfg.wandb.entity, opts.name, str(run_dir)),
             checkpoint_every=cfg.sweep.checkpoint_every,
             report_epochs=None if cfg.sweep.report_every_epoch else decision_epochs(cfg, trials),
+            fold_data=fold_data,
         ),
         {"cpu": cpus, "gpu": gpus},
     )
@@ -179,6 +183,8 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., Non
     mark_phase(run_dir, "search", trials=len(rows))
     finals_started = time.monotonic()
     final_rows = _run_finals(cfg, run_dir, trials, resourced, storage_path, experiment_name, run_record)
+    if cfg.report.final_refit:
+        final_rows += _run_refit(cfg, run_dir, trials, resourced, storage_path, experiment_name, run_record)
     outcome = SweepOutcome(run_dir, experiment_path, wandb_plan, rows, records, time.monotonic() - started,
                            sweep_started_at, resuming, final_rows, time.monotonic() - finals_started)
     write_atomic(run_dir / "run.json", json.dumps(dict(run_record, wall_time_s=outcome.wall_time_s,
@@ -186,30 +192,72 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., Non
     return outcome
 
 
+def _fold_data(cfg: SweepConfig) -> dict[str, WindowedData] | None:
+    """The windows of the earlier backtest folds and of the refit, each split (and scaled) on its own rows only;
+    None when the run has neither."""
+    from data_pipeline.splits import fold_split
+
+    folds: list[int | str] = list(range(1, cfg.split.folds))
+    if cfg.report.final_refit:
+        folds.append(REFIT)
+    return {str(f): build_windowed_data(cfg.data, cfg.window, fold_split(cfg.split, f)) for f in folds} or None
+
+
 def _run_finals(cfg: SweepConfig, run_dir: Path, trials: list[dict[str, Any]], trainable: Any, storage_path: str,
                 experiment_name: str, run_record: dict[str, Any]
                 ) -> list[dict[str, Any]]:
-    """Phase 2: each architecture's best configuration again with `sweep.final_seeds` more seeds (sweeps/finals.py).
-    "Best" is models.trial_record.best_trials, the rule the report ranks by, so the repeats attach to its choice."""
-    finals = planned_finals(run_dir, trials, cfg.sweep.final_seeds, cfg.train.seed)
+    """Phase 2: each architecture's best configuration again with `sweep.final_seeds` more seeds, on every fold of
+    `split.folds` (sweeps/finals.py). "Best" is models.trial_record.best_trials, the rule the report ranks by, so
+    the repeats attach to its choice."""
+    finals = planned_finals(run_dir, trials, cfg.sweep.final_seeds, cfg.train.seed, cfg.split.folds)
     if not finals:
         return []
-    name = f"{experiment_name}-finals"
+    folds = f" on each of {cfg.split.folds} backtest folds" if cfg.split.folds > 1 else ""
+    what = f"{cfg.sweep.final_seeds} more seed(s) of each architecture's best configuration{folds}"
+    return _run_phase(cfg, run_dir, finals, trainable, storage_path, experiment_name, run_record, phase="finals",
+                      label="seed repeats", headline=f"Seed repeats: {len(finals)} trials ({what})")
+
+
+def _run_refit(cfg: SweepConfig, run_dir: Path, trials: list[dict[str, Any]], trainable: Any, storage_path: str,
+               experiment_name: str, run_record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Phase 3 (report.final_refit): each chosen configuration, every seed of its finals, on all data before the
+    test split for the median of its best epochs (sweeps/finals.py)."""
+    finals = planned_finals(run_dir, trials, cfg.sweep.final_seeds, cfg.train.seed, cfg.split.folds)
+    refits = planned_refit(run_dir, finals or _no_finals(run_dir), trials, cfg.train.seed)
+    if not refits:
+        return []
+    epochs = sorted({t["train"]["epochs"] for t in refits})
+    return _run_phase(cfg, run_dir, refits, trainable, storage_path, experiment_name, run_record, phase=REFIT,
+                      label="refit", headline=f"Final refit: {len(refits)} trials (each choice on all data before "
+                      f"the test split, {'/'.join(map(str, epochs))} epochs)")
+
+
+def _no_finals(run_dir: Path) -> list[dict[str, Any]]:
+    """Without seed repeats or folds, the refit still retrains each architecture's best search trial."""
+    from models.trial_record import best_trials
+
+    return [{"model": t.model, "final_of": t.tag} for t in best_trials(read_records(run_dir)).values()]
+
+
+def _run_phase(cfg: SweepConfig, run_dir: Path, planned: list[dict[str, Any]], trainable: Any, storage_path: str,
+               experiment_name: str, run_record: dict[str, Any], *, phase: str, label: str, headline: str
+               ) -> list[dict[str, Any]]:
+    name = f"{experiment_name}-{phase}"
     path = join_storage(storage_path, name)
-    run_record["finals_path"] = path
+    run_record[f"{phase}_path"] = path
     write_atomic(run_dir / "run.json", json.dumps(run_record, indent=2))
-    print(f"Seed repeats: {len(finals)} trials ({cfg.sweep.final_seeds} more seed(s) of each architecture's best "
-          f"configuration); results in {path}")
-    tuner = finals_tuner(cfg, trainable, finals, [SweepProgress(len(finals), phase="seed repeats"),
-                                                    PhaseClock(str(run_dir), "finals")], storage_path, name, path,
+    print(f"{headline}; results in {path}")
+    tuner = finals_tuner(cfg, trainable, planned, [SweepProgress(len(planned), phase=label),
+                                                   PhaseClock(str(run_dir), phase)], storage_path, name, path,
                          trial_dirname, METRIC)
     results = tuner.fit()
     if INTERRUPTED.is_set():
         raise KeyboardInterrupt
     record_ray_failures(run_dir, [r for r in results if r.config])
-    final_rows = [trial_row(t) for t in read_records(run_dir) if t.final_of is not None]
-    mark_phase(run_dir, "finals", trials=len(final_rows))
-    return final_rows
+    keys = {(t["model"], t["tag"]) for t in planned}
+    rows = [trial_row(t) for t in read_records(run_dir) if (t.model, t.tag) in keys]
+    mark_phase(run_dir, phase, trials=len(rows))
+    return rows
 
 
 def check_trials(trials: list[dict[str, Any]], cfg: SweepConfig, data: WindowedData) -> None:

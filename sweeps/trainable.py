@@ -39,10 +39,15 @@ def train_trial(
     wandb: TrialWandb | None = None,
     checkpoint_every: int = 1,
     report_epochs: tuple[int, ...] | None = None,
+    fold_data: dict[str, WindowedData] | None = None,
 ) -> None:
     """`report_epochs`: besides every `checkpoint_every`-th epoch and the end, the epochs at which Ray must hear
-    from the trial (ASHA's rungs); None reports every epoch (and checkpoints on every improvement)."""
+    from the trial (ASHA's rungs); None reports every epoch (and checkpoints on every improvement).
+    `fold_data`: the windows of the earlier backtest folds and of the refit (keys: str(fold)), for the trials
+    whose `fold` names one; every other trial trains on `data`, the run's own split."""
     trial = config["trial"]
+    if trial.get("fold") is not None:
+        data = (fold_data or {})[str(trial["fold"])]
     torch.set_num_threads(max(1, threads))
     trial_id = tune.get_context().get_trial_id()
     recorder = TrialRecorder(record_path(Path(run_dir) / RECORDS_DIR, trial["model"], trial_id), Path(run_dir),
