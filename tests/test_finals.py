@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from sweeps.finals import final_trials, finished_phases, mark_phase, planned_finals
+from sweeps.finals import final_trials, finished_phases, mark_phase, planned_finals, refit_epochs, refit_trials
 
 
 def _trial(model: str, tag: str) -> dict:
@@ -33,3 +33,25 @@ def test_each_best_configuration_is_repeated_with_new_seeds_and_chronos_is_not(t
     assert json.loads((tmp_path / "finals.json").read_text()) == plan
     mark_phase(tmp_path, "search", trials=4)
     assert finished_phases(tmp_path) == {"search"}
+
+
+def test_the_finals_train_every_fold_with_every_seed_but_the_search_trial_itself():
+    search = [_trial("gru_nar", "a"), _trial("lstm_ar", "a")]  # the same tag in two models
+    plan = final_trials(search, {"gru_nar": "a", "lstm_ar": "a"}, seeds=1, base_seed=0, folds=3)
+    gru = [(t.get("fold"), t["train"]["seed"], t["tag"]) for t in plan if t["model"] == "gru_nar"]
+    assert gru == [(1, 0, "a_fold1_seed0"), (1, 1, "a_fold1_seed1"), (2, 0, "a_fold2_seed0"), (2, 1, "a_fold2_seed1"),
+                   (None, 1, "a_seed1")]  # the last fold's seed 0 is the search trial
+    assert final_trials(search, {"gru_nar": "a"}, seeds=2, base_seed=0, folds=1) == final_trials(
+        search, {"gru_nar": "a"}, seeds=2, base_seed=0)  # one fold: the seed repeats as before, no fold key
+    assert all("fold" not in t for t in final_trials(search, {"gru_nar": "a"}, seeds=2, base_seed=0))
+
+
+def test_the_refit_retrains_each_choice_with_its_seeds_for_the_median_best_epoch():
+    search = [_trial("gru_nar", "a"), _trial("lstm_ar", "a")]
+    finals = final_trials(search, {"gru_nar": "a", "lstm_ar": "a"}, seeds=1, base_seed=3, folds=2)
+    plan = refit_trials(finals, search, {("gru_nar", "a"): [4, 9, 7, 30], ("lstm_ar", "a"): [2]}, base_seed=3)
+    assert [(t["model"], t["train"]["seed"], t["train"]["epochs"], t["fold"], t["final_of"]) for t in plan] == [
+        ("gru_nar", 3, 8, "refit", "a"), ("gru_nar", 4, 8, "refit", "a"),
+        ("lstm_ar", 3, 2, "refit", "a"), ("lstm_ar", 4, 2, "refit", "a")]
+    assert all(t["train"]["keep"] == "last" and t["train"]["learning_rate"] == 0.01 for t in plan)
+    assert refit_epochs([]) == 1 and refit_epochs([5]) == 5 and refit_epochs([1, 2, 3, 100]) == 2

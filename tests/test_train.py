@@ -133,6 +133,21 @@ def test_early_stopping_keeps_best(data):
     assert times == sorted(times)
 
 
+def test_keep_last_trains_every_epoch_and_keeps_the_last_weights(data):
+    """A final refit (train.keep=last): its validation rows are training rows, so they neither stop nor choose."""
+    cfg = TrainConfig(epochs=8, batch_size=64, learning_rate=0.3, patience=1, device="cpu", keep="last")
+    states = []
+    model = _build("gru_nar", data)
+    result = fit(model, data, cfg, on_epoch=lambda m, end: states.append((m["val_mse"], end.snapshot())))
+    assert result.epochs_run == 8 and not result.stopped_early and result.best_epoch == 8
+    vals = [v for v, _ in states]
+    assert vals[-1] > min(vals)  # at this learning rate the last epoch is not the best: `best` would differ
+    last = states[-1][1]
+    assert all(torch.equal(v, last.best_state[k]) for k, v in model.state_dict().items())
+    best = fit(_build("gru_nar", data), data, cfg.model_copy(update={"keep": "best"}))
+    assert best.epochs_run < 8 or best.best_epoch < 8
+
+
 @pytest.mark.parametrize("name", ["gru_nar", "transformer", "ridge"])
 def test_nan_input_raises(data, name):
     bad = make_windowed_data(n_steps=200, n_inputs=24, n_outputs=6)

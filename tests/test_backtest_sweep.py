@@ -1,0 +1,98 @@
+"""A real sweep with backtest folds and a final refit: the phases run and are recorded, selection ranks by the mean
+over folds (computed here from the trials' own records), the refit trains exactly its planned epochs and forecasts
+test and the future, intervals are calibrated on every fold, and rewriting the test targets changes no choice."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import sweep_argv
+
+from reports.build import load_data, score_run
+from reports.runs import best_trials, read_run
+from reports.scoring import ranking_table
+from sweeps.run_all import main
+
+pytestmark = pytest.mark.slow
+MODELS = ("gru_nar", "lstm_nar")
+
+
+@pytest.fixture(scope="module")
+def folds_run(ray_session, tmp_path_factory, data_cache) -> Path:
+    runs = tmp_path_factory.mktemp("runs")
+    argv = sweep_argv(runs, "folds", data_cache, "--models", ",".join(MODELS), "--wandb-mode", "disabled",
+                      "split.folds=2", "report.final_refit=true", "sweep.final_seeds=1", "train.epochs=3")
+    assert main(argv) == 0
+    return runs / "folds"
+
+
+def test_the_phases_run_in_order_and_the_refit_trains_its_planned_epochs(folds_run: Path):
+    assert list(json.loads((folds_run / "phases.json").read_text())) == ["search", "finals", "refit"]
+    run = read_run(folds_run)
+    best = best_trials(run)
+    refit = [t for t in run.finals if t.fold == "refit"]
+    assert sorted((t.model, t.train["seed"]) for t in refit) == [(m, s) for m in MODELS for s in (0, 1)]
+    for t in refit:
+        chosen = best[t.model]
+        epochs = sorted(int(r.best_epoch) for r in [chosen, *run.finals]
+                        if r.model == t.model and r.fold != "refit" and (r.final_of or r.tag) == chosen.tag)
+        assert len(epochs) == 4  # two folds x two seeds
+        assert t.train["epochs"] == max(1, round(float(np.median(epochs)))) and t.train["keep"] == "last"
+        assert [r["epoch"] for r in t.history] == list(range(1, t.train["epochs"] + 1)) and t.status == "finished"
+    # the refit's scaler saw the validation rows too: not the run's own
+    assert json.loads((folds_run / "scaler-refit.json").read_text()) != json.loads(
+        (folds_run / "scaler.json").read_text())
+
+
+def test_selection_ranks_by_the_mean_over_folds_and_intervals_see_every_fold(folds_run: Path):
+    run = read_run(folds_run)
+    data = load_data(run)
+    results, notes = score_run(run, data)
+    ranking = ranking_table(results, data).set_index("model")
+    best = best_trials(run)
+    for model in MODELS:
+        chosen = best[model]
+        last = [chosen.best_val_mse, *(t.best_val_mse for t in run.finals
+                                       if t.model == model and t.fold is None)]
+        earlier = [t.best_val_mse for t in run.finals if t.model == model and t.fold == 1]
+        assert len(last) == len(earlier) == 2
+        assert ranking.loc[model, "val_mse_mean"] == pytest.approx((np.mean(last) + np.mean(earlier)) / 2)
+        assert ranking.loc[model, "folds"] == 2 and bool(ranking.loc[model, "refit"])
+        entry = next(r for r in results if r.model == model)
+        assert entry.calib_errors is not None and len(entry.calib_errors) > len(data.val)  # both folds' windows
+    assert ranking.loc["ridge", "folds"] == 2 and not ranking.loc["ridge", "refit"]  # baselines refit per fold too
+    assert any("Backtest folds: 2" in n for n in notes)
+    assert list(ranking.index) == list(ranking.sort_values("val_mse_mean").index)
+
+
+def test_the_refit_changes_test_forecasts_only_and_rewriting_test_targets_changes_no_choice(folds_run: Path):
+    run = read_run(folds_run)
+    data = load_data(run)
+    with_refit, _ = score_run(run, data)
+    before = ranking_table(with_refit, data).set_index("model")
+    without = dataclasses.replace(run, config={**run.config, "report": {**run.config["report"], "final_refit": False}})
+    no_refit = ranking_table(score_run(without, data)[0], data).set_index("model")
+    validation = ["rank", "val_mse", "val_mse_mean", "val_mse_sd", "folds", "val_mse_fold_sd", "trial_id"]
+    pd.testing.assert_frame_equal(before[validation], no_refit.loc[before.index, validation])
+    for model in MODELS:
+        assert before.loc[model, "test_mse"] != pytest.approx(no_refit.loc[model, "test_mse"])
+
+    loser = before.index[-1]  # make the validation-last entry perfect on test: a choice that read test would flip
+    loser_pred = next(r.y_pred for r in with_refit if r.model == loser)
+    rewritten = dataclasses.replace(data, test=dataclasses.replace(data.test, y=loser_pred.copy()))
+    after = ranking_table(score_run(run, rewritten)[0], rewritten).set_index("model")
+    assert after.loc[loser, "test_mse"] == pytest.approx(0.0, abs=1e-10)
+    pd.testing.assert_frame_equal(before[validation], after.loc[before.index, validation])
+
+
+def test_the_forecast_comes_from_the_refit_models(folds_run: Path):
+    from reports.forecast import forecast
+
+    frame = forecast(folds_run, model="gru_nar_ensemble")
+    assert "final refit" in frame.attrs["note"] and len(frame) == 7
+    assert np.isfinite(frame.select_dtypes("number").to_numpy()).all()
