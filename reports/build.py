@@ -222,6 +222,12 @@ def score_run(run: RunDir, data: WindowedData, skipped: dict[str, str] | None = 
     classical_results, classical_notes = classical.classical_scores(data, run.config, run.path, quiet=quiet)
     results += classical_results
     notes += classical_notes
+    if folds.REFIT in datasets:  # the fitted baselines retrained on every row before the test split too
+        alpha = next((r.hparams.get("alpha") for r in baselines if r.model == "ridge"), None)
+        folds.apply_baseline_refit(
+            baselines + classical_results, datasets[folds.REFIT], data,
+            lambda rd: baseline_scores(rd, season=season, ridge_alpha=alpha)[0]
+            + classical.classical_scores(rd, run.config, run.path, quiet=True)[0])
     if folds.n_folds(run) > 1:  # the baselines fitted and scored on every earlier fold too, so the means compare
         folds.apply_baseline_folds(
             baselines + classical_results, datasets, data,

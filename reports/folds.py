@@ -195,3 +195,26 @@ def folds_note(run: RunDir, results: list[ModelScore]) -> str:
             f"own scaled units), fold spread in val_mse_fold_sd; conformal intervals calibrated on the out-of-fold "
             f"errors of every fold (cross-conformal)."
             + (f" Scored on the last block only (no fold models): {', '.join(fewer)}." if fewer else ""))
+
+
+# Baselines with nothing to fit: a refit would forecast exactly as they do.
+NOTHING_TO_FIT = ("persistence", "seasonal_naive")
+
+
+def apply_baseline_refit(results: list[ModelScore], refit_data: WindowedData, run_data: WindowedData,
+                         score: Callable[[WindowedData], list[ModelScore]]) -> None:
+    """The fitted baselines (ridge, climatology, the classical models) refitted like the finalists, on every row
+    before the test split: `score(refit data)` fits them there; their test forecasts (and own quantiles) replace
+    the entries', in the run's units. Validation scores and calibration stay those of the fits that did not see
+    the validation rows."""
+    by_name = {r.model: r for r in results}
+    for r in score(refit_data):
+        entry = by_name.get(r.model)
+        if entry is None or r.model in NOTHING_TO_FIT:
+            continue
+        entry.y_pred = in_run_units(r.y_pred, refit_data, "test", run_data)
+        entry.test = score_split(entry.y_pred, run_data.test, run_data)
+        if r.quantiles is not None and entry.quantiles is not None:
+            entry.quantiles = np.stack([in_run_units(r.quantiles[..., i], refit_data, "test", run_data)
+                                        for i in range(r.quantiles.shape[-1])], axis=-1)
+        entry.refit = True

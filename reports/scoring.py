@@ -82,12 +82,14 @@ def score_predictions(name: str, val_pred: np.ndarray, test_pred: np.ndarray, da
                       val_pred=np.asarray(val_pred, np.float32), **info)
 
 
-def baseline_scores(data: WindowedData, season: int | None = None) -> tuple[list[ModelScore], list[str]]:
+def baseline_scores(data: WindowedData, season: int | None = None, ridge_alpha: float | None = None
+                    ) -> tuple[list[ModelScore], list[str]]:
     """Persistence, ridge, seasonal naive and (on two or more years of training data) climatology, with notes
-    on any that does not apply to this data."""
+    on any that does not apply to this data. `ridge_alpha`: fit ridge with this penalty instead of choosing it
+    on data.val (a refit, whose validation rows are training rows, keeps the penalty chosen before)."""
     persistence = build("persistence", **data.shapes)
     ridge = build("ridge", **data.shapes)
-    chosen = fit_ridge(ridge, data.train, data.val)
+    chosen = fit_ridge(ridge, data.train, data.val, alphas=None if ridge_alpha is None else [ridge_alpha])
     results = [
         score_model("persistence", persistence, data, kind="baseline"),
         score_model("ridge", ridge, data, kind="baseline", val_mse=chosen["val_mse"],

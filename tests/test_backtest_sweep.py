@@ -65,7 +65,9 @@ def test_selection_ranks_by_the_mean_over_folds_and_intervals_see_every_fold(fol
         assert ranking.loc[model, "folds"] == 2 and bool(ranking.loc[model, "refit"])
         entry = next(r for r in results if r.model == model)
         assert entry.calib_errors is not None and len(entry.calib_errors) > len(data.val)  # both folds' windows
-    assert ranking.loc["ridge", "folds"] == 2 and not ranking.loc["ridge", "refit"]  # baselines refit per fold too
+    # the baselines are fitted on each fold too, and the fitted ones refitted like the finalists
+    assert ranking.loc["ridge", "folds"] == 2 and ranking.loc["ridge", "refit"]
+    assert ranking.loc["persistence", "folds"] == 2 and not ranking.loc["persistence", "refit"]
     assert any("Backtest folds: 2" in n for n in notes)
     assert list(ranking.index) == list(ranking.sort_values("val_mse_mean").index)
 
@@ -79,8 +81,9 @@ def test_the_refit_changes_test_forecasts_only_and_rewriting_test_targets_change
     no_refit = ranking_table(score_run(without, data)[0], data).set_index("model")
     validation = ["rank", "val_mse", "val_mse_mean", "val_mse_sd", "folds", "val_mse_fold_sd", "trial_id"]
     pd.testing.assert_frame_equal(before[validation], no_refit.loc[before.index, validation])
-    for model in MODELS:
+    for model in (*MODELS, "ridge"):
         assert before.loc[model, "test_mse"] != pytest.approx(no_refit.loc[model, "test_mse"])
+    assert before.loc["persistence", "test_mse"] == no_refit.loc["persistence", "test_mse"]
 
     loser = before.index[-1]  # make the validation-last entry perfect on test: a choice that read test would flip
     loser_pred = next(r.y_pred for r in with_refit if r.model == loser)

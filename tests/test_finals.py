@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import json
 
-from sweeps.finals import final_trials, finished_phases, mark_phase, planned_finals, refit_epochs, refit_trials
+from sweeps.finals import (
+    final_trials,
+    finished_phases,
+    mark_phase,
+    planned_finals,
+    refit_epochs,
+    refit_trials,
+)
 
 
 def _trial(model: str, tag: str) -> dict:
