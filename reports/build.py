@@ -138,10 +138,20 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
     sections["notes"] += notes
     if adaptive:
         sections["search_tables"] = [(search_path.IMPORTANCE_TITLE, search_path.importance(run))]
+    by_fold = (folds.fold_coverage(results, levels, folds.fold_labels(folds.fold_datasets(run, data), data))
+               if folds.n_folds(run) > 1 else None)
+    if by_fold is not None and len(by_fold):  # backtest folds: does an interval carry from one validation season to another?
+        sections.setdefault("search_tables", []).append((
+            "Conformal coverage of each validation block (fold) by the interval calibrated on the other blocks",
+            by_fold))
     sections["intervals"] = intervals.reading_table(interval_scores, list(ranking.model), data.target_names)
     sections["interval_horizon"] = interval_horizon
     sections["interval_text"] = _interval_text(levels, len(data.val), winner.model if winner else None,
                                                interval_scores)
+    if folds.n_folds(run) > 1:
+        sections["interval_text"] += (f" With {folds.n_folds(run)} backtest folds the errors are those of every fold's "
+                                      "models on their own validation block (cross-conformal), in the run's scaled "
+                                      "units; the refit's are never used.")
     without = [r.model for r in results if r.val_pred is None]
     if without:
         sections["notes"].append(f"No prediction interval for {', '.join(without)}: no validation forecasts kept.")

@@ -17,13 +17,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from data_pipeline import WindowedData, build_windowed_data, with_input_length
 from data_pipeline.splits import fold_split
 from models import predict
 from models.metrics import score_split
+from reports.intervals import conformal_quantile
 from reports.runs import RunDir, RunDirError, TrialRecord, load_best_model
 from reports.scoring import ModelScore
 
@@ -66,14 +69,18 @@ class FoldResiduals:
 
     errors: list[np.ndarray] = field(default_factory=list)
     observed: list[np.ndarray] = field(default_factory=list)
+    folds: list[np.ndarray] = field(default_factory=list)  # the fold of each window
 
-    def add(self, pred: np.ndarray, data: WindowedData, run_data: WindowedData) -> None:
+    def add(self, pred: np.ndarray, data: WindowedData, run_data: WindowedData, fold: int) -> None:
         y = data.val.y
         self.errors.append(in_run_units(pred, data, "val", run_data) - in_run_units(y, data, "val", run_data))
         self.observed.append(np.ones(y.shape, bool) if data.val.mask is None else np.asarray(data.val.mask, bool))
+        self.folds.append(np.full(len(y), fold))
 
-    def stacked(self) -> tuple[np.ndarray, np.ndarray]:
-        return np.concatenate(self.errors), np.concatenate(self.observed)
+    def attach(self, entry: ModelScore) -> None:
+        """Make these errors the entry's calibration set."""
+        entry.calib_errors, entry.calib_observed = np.concatenate(self.errors), np.concatenate(self.observed)
+        entry.calib_fold = np.concatenate(self.folds)
 
 
 def trials_of(run: RunDir, chosen: TrialRecord, fold: int | str | None) -> list[TrialRecord]:
@@ -120,10 +127,10 @@ def model_folds(run: RunDir, chosen: TrialRecord, datasets: dict[int | str, Wind
         fd = datasets[fold]
         preds = fold_forecasts(trials, fd, "val", chosen.window_input)
         single.val_mse[fold] = [t.best_val_mse for t in trials]
-        single.residuals.add(preds[0], fd, run_data)
+        single.residuals.add(preds[0], fd, run_data, fold)
         mean = np.mean(preds, 0)
         ensemble.val_mse[fold] = [score_split(mean, fd.val, fd)["mse"]]
-        ensemble.residuals.add(mean, fd, run_data)
+        ensemble.residuals.add(mean, fd, run_data, fold)
     return single, ensemble
 
 
@@ -148,8 +155,8 @@ def apply_folds(run: RunDir, chosen_trial: TrialRecord, chosen: ModelScore, ense
         for entry, i in entries:
             entry.fold_val_mse = scores[i].val_mse
             residuals = scores[i].residuals
-            residuals.add(entry.val_pred, run_data, run_data)  # the last fold: the run's own validation block
-            entry.calib_errors, entry.calib_observed = residuals.stacked()
+            residuals.add(entry.val_pred, run_data, run_data, n_folds(run))  # the last: the run's own block
+            residuals.attach(entry)
     refits = refit_forecasts(run, chosen_trial, datasets, run_data, base_seed)
     if not refits:
         return
@@ -173,13 +180,13 @@ def apply_baseline_folds(results: list[ModelScore], datasets: dict[int | str, Wi
                 continue
             by_name[r.model].fold_val_mse[int(fold)] = [r.val_mse]
             if r.val_pred is not None:
-                residuals.setdefault(r.model, FoldResiduals()).add(r.val_pred, fd, run_data)
+                residuals.setdefault(r.model, FoldResiduals()).add(r.val_pred, fd, run_data, int(fold))
     for name, res in residuals.items():
         entry = by_name[name]
         if entry.val_pred is None or len(res.errors) != n_earlier(datasets):
             continue
-        res.add(entry.val_pred, run_data, run_data)
-        entry.calib_errors, entry.calib_observed = res.stacked()
+        res.add(entry.val_pred, run_data, run_data, n_earlier(datasets) + 1)
+        res.attach(entry)
 
 
 def n_earlier(datasets: dict[int | str, WindowedData]) -> int:
@@ -218,3 +225,37 @@ def apply_baseline_refit(results: list[ModelScore], refit_data: WindowedData, ru
             entry.quantiles = np.stack([in_run_units(r.quantiles[..., i], refit_data, "test", run_data)
                                         for i in range(r.quantiles.shape[-1])], axis=-1)
         entry.refit = True
+
+
+def fold_labels(datasets: dict[int | str, WindowedData], run_data: WindowedData) -> dict[int, str]:
+    """'fold j (first day of its validation block on)', the last fold being the run's own split."""
+    earlier = {int(f): d for f, d in datasets.items() if f != REFIT}
+    blocks = {**earlier, len(earlier) + 1: run_data}
+
+    def start(d: WindowedData) -> str:
+        cut = (d.summary.get("series") or {}).get("cut")  # a panel: one calendar cut for every series
+        return str(cut["val_start"] if cut else d.summary["splits"]["val"]["start"])
+
+    return {f: f"fold {f} (from {start(d)})" for f, d in blocks.items()}
+
+
+def fold_coverage(results: list[ModelScore], levels: tuple[float, ...], labels: dict[int, str] | None = None
+                  ) -> pd.DataFrame:
+    """Per entry and level, the coverage of each validation block by the interval calibrated on the *other* blocks
+    (leave one fold out): does the interval carry from one season to another? Real cells only."""
+    rows = []
+    for r in results:
+        if r.calib_errors is None or r.calib_fold is None or len(np.unique(r.calib_fold)) < 2:
+            continue
+        err = np.abs(r.calib_errors.astype(np.float64))
+        seen = np.ones(err.shape, bool) if r.calib_observed is None else r.calib_observed
+        for level in levels:
+            row: dict[str, Any] = {"model": r.model, "level": level}
+            for fold in np.unique(r.calib_fold):
+                held = r.calib_fold == fold
+                q = conformal_quantile(err[~held], level, seen[~held])
+                inside = (err[held] <= q) & seen[held]
+                label = (labels or {}).get(int(fold), f"fold {int(fold)}")
+                row[label] = float(inside.sum() / max(seen[held].sum(), 1))
+            rows.append(row)
+    return pd.DataFrame(rows)

@@ -44,6 +44,7 @@ class ModelScore:
     # calibrate the conformal intervals instead of the last block's alone (cross-conformal).
     calib_errors: np.ndarray | None = None
     calib_observed: np.ndarray | None = None
+    calib_fold: np.ndarray | None = None  # the fold each calibration window belongs to
     refit: bool = False  # its test forecasts come from models retrained on every row before the test split
 
     @property

@@ -33,6 +33,8 @@ def folds_run(ray_session, tmp_path_factory, data_cache) -> Path:
 
 def test_the_phases_run_in_order_and_the_refit_trains_its_planned_epochs(folds_run: Path):
     assert list(json.loads((folds_run / "phases.json").read_text())) == ["search", "finals", "refit"]
+    page = (folds_run / "report" / "report.md").read_text()
+    assert "validation block (fold) by the interval calibrated on the other blocks" in page and "cross-conformal" in page
     run = read_run(folds_run)
     best = best_trials(run)
     refit = [t for t in run.finals if t.fold == "refit"]
