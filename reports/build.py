@@ -343,9 +343,10 @@ def _trial_counts(run: RunDir) -> pd.DataFrame:
         row = rows.setdefault(t.model, {"model": t.model, "trials": 0, "finished": 0, "stopped": 0, "failed": 0})
         row["trials"] += 1
         row[t.status] += 1
-    for t in run.finals:  # the seed repeats of each model's chosen configuration (phase "finals")
+    for t in run.finals:  # each chosen configuration's seed repeats, earlier folds and refit (phases finals, refit)
         row = rows.setdefault(t.model, {"model": t.model, "trials": 0, "finished": 0, "stopped": 0, "failed": 0})
-        row["seed repeats"] = row.get("seed repeats", 0) + (t.status != "failed")
+        column = "seed repeats" if t.fold is None else "refit" if t.fold == folds.REFIT else "earlier folds"
+        row[column] = row.get(column, 0) + (t.status != "failed")
     table = pd.DataFrame(sorted(rows.values(), key=lambda r: r["model"]))
     return table.rename(columns={"finished": "finished (own stopping rule)",
                                  "stopped": "stopped early by ASHA / interrupted"})
