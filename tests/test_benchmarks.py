@@ -136,7 +136,7 @@ def test_gpu_benchmark_says_no_gpu_on_a_cpu_box_and_runs_every_stage_on_the_cpu(
     cpus = result["ray_resources"]["CPU"]
     assert sweeps["default_grid"]["resources_per_trial"] == {"cpu": 1.0, "gpu": pytest.approx(1 / cpus, abs=1e-4)}
     assert set(sweeps["subset"]["packings"]) == {"1_per_gpu", "2_per_gpu", "cpu_only"}
-    assert all(row["trial_epochs"] == 10 for row in sweeps["subset"]["packings"].values())
+    assert all(row["trial_epochs"] == 4 for row in sweeps["subset"]["packings"].values())  # 2 trials x 2 epochs
     full = result["full_profile"]  # the full profile is capped at 20 s in smoke mode: the interrupt path runs
     assert full["capped"] and full["exit_code"] == 130 and full["trial_epochs"] > 0
     assert "trial-epochs/s" in stdout
