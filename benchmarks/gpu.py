@@ -237,26 +237,33 @@ def stage_epoch(device: str, smoke: bool, epochs: int) -> dict[str, Any]:
 
 
 def sweep_counts(run_dir: Path) -> dict[str, Any]:
-    """Trial-epochs and in-loop time straight from Ray's result.json files (works for interrupted sweeps too)."""
-    trials = finished = epochs = 0
-    in_loop = 0.0
-    for result in sorted((run_dir / "ray").glob("*/result.json")):
-        rows = [json.loads(line) for line in result.read_text().splitlines() if line.strip()]
-        if not rows:
-            continue
-        trials += 1
-        finished += any(r.get("trial_finished") for r in rows)
-        epochs += max(int(r.get("epoch", 0)) for r in rows)
-        in_loop += max(float(r.get("train_time_s", 0.0)) for r in rows)
-    return {"trials_started": trials, "trials_finished": finished, "trial_epochs": epochs,
-            "in_loop_train_s": round(in_loop, 1)}
+    """Trial-epochs and in-loop time from the trials' own records, which get every epoch (Ray's results only the
+    epochs a trial reports at); works for interrupted sweeps too."""
+    from models.trial_record import FINISHED, read_records
+
+    records = read_records(run_dir) if (run_dir / "trials").is_dir() else []
+    return {"trials_started": len(records), "trials_finished": sum(t.status == FINISHED for t in records),
+            "trial_epochs": sum(t.epochs for t in records),
+            "in_loop_train_s": round(sum(t.train_time_s for t in records), 1)}
 
 
-def timed_sweep(runs: Path, name: str, args: list[str], cap_s: float, gpu: bool) -> dict[str, Any]:
-    """One sweep through the main command, interrupted (as by Ctrl-C) if it runs past `cap_s`."""
+def timed_sweep(runs: Path, name: str, args: list[str], cap_s: float, gpu: bool, min_epochs: int = 0
+                ) -> dict[str, Any]:
+    """One sweep through the main command, interrupted (as by Ctrl-C) if it runs past `cap_s`, but not before its
+    trials have recorded `min_epochs` epochs (on a loaded machine Ray's start alone can take the whole cap)."""
     from sweeps.run_all import main
 
-    timer = threading.Timer(max(cap_s, 1.0), lambda: os.kill(os.getpid(), signal.SIGINT))
+    ended = threading.Event()  # the sweep returned: nothing left to interrupt
+
+    def interrupt() -> None:
+        deadline = time.monotonic() + 10 * cap_s
+        while (not ended.is_set() and sweep_counts(runs / name)["trial_epochs"] < min_epochs
+               and time.monotonic() < deadline):
+            time.sleep(0.5)
+        if not ended.is_set():
+            os.kill(os.getpid(), signal.SIGINT)
+
+    timer = threading.Timer(max(cap_s, 1.0), interrupt)
     start = time.monotonic()
     with GpuSampler(gpu) as sampler:
         timer.start()
@@ -265,6 +272,7 @@ def timed_sweep(runs: Path, name: str, args: list[str], cap_s: float, gpu: bool)
         except KeyboardInterrupt:
             code = 130
         finally:
+            ended.set()
             timer.cancel()
     wall = time.monotonic() - start
     if code not in (0, 130):  # recorded, and the other stages still run
@@ -328,7 +336,7 @@ def stage_sweeps(runs: Path, gpu: bool, smoke: bool, caps: dict[str, float]) -> 
 def stage_full_profile(runs: Path, gpu: bool, smoke: bool, arch: str, cap_s: float) -> dict[str, Any]:
     # In --smoke too: the cap (an interrupt, as by Ctrl-C) is part of what the smoke run checks.
     args = ["--profile", "full", "--models", arch]
-    row = timed_sweep(runs, f"full-{arch}", args, cap_s, gpu)
+    row = timed_sweep(runs, f"full-{arch}", args, cap_s, gpu, min_epochs=1 if smoke else 0)
     row["model"] = arch
     return row
 
