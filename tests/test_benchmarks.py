@@ -160,8 +160,7 @@ def test_shift_benchmark_smoke(tmp_path: Path):
 
 def test_panel_benchmark_smoke(tmp_path: Path):
     stdout, result = _smoke("panel.py", tmp_path, timeout=900)
-    assert result["series"] == 24 and result["global_best"] in {"lstm_ar", "lstm_nar", "gru_ar", "gru_nar",
-                                                                  "transformer"}
+    assert result["series"] == 24 and result["global_best"] in {"gru_nar", "transformer"}  # the smoke's two
     assert result["windows"]["panel"] == result["windows"]["single_series"]  # the same number of windows
     assert all(v > 0 for v in result["mase"].values())
     assert 0 <= result["series_where_global_best_beats_ridge_per_series"] <= 24
