@@ -390,6 +390,9 @@ def _sections(run: RunDir, data: WindowedData, ranking: pd.DataFrame, results: l
     if wanted_seeds and not phases.get("finals", {}).get("finished"):
         notes.append(f"The seed repeats ({wanted_seeds} more seeds per architecture) have not finished: models are "
                      f"ranked on the seeds available. Run the same sweep command again to complete them.")
+    if folds.refit_wanted(run) and not phases.get(folds.REFIT, {}).get("finished"):
+        notes.append("The final refit has not finished: the test forecasts of a model without all its refit seeds "
+                     "come from its fold models. Run the same sweep command again to complete it.")
     # models the sweep skipped on purpose have their own note
     missing = sorted(set(run.config.get("models", {})) - {r.model for r in results} - set(skipped))
     if missing:

@@ -121,9 +121,8 @@ def model_folds(run: RunDir, chosen: TrialRecord, datasets: dict[int | str, Wind
     seed = int(chosen.train.get("seed", base_seed))
     for fold in range(1, n_folds(run)):
         trials = own_seed_first(trials_of(run, chosen, fold), seed)
-        if not trials:
-            raise RunDirError(f"{chosen.model}: no finished trial on backtest fold {fold} in {run.path}; resume the "
-                              "sweep (run the same command again) to train the folds")
+        if not trials:  # the finals were interrupted (or failed) there: ranked on the folds it has, and said so
+            continue
         fd = datasets[fold]
         preds = fold_forecasts(trials, fd, "val", chosen.window_input)
         single.val_mse[fold] = [t.best_val_mse for t in trials]
@@ -140,7 +139,11 @@ def refit_forecasts(run: RunDir, chosen: TrialRecord, datasets: dict[int | str, 
     has no refit (or it has not finished)."""
     if REFIT not in datasets:
         return []
-    trials = own_seed_first(trials_of(run, chosen, REFIT), int(chosen.train.get("seed", base_seed)))
+    seed = int(chosen.train.get("seed", base_seed))
+    trials = own_seed_first(trials_of(run, chosen, REFIT), seed)
+    wanted = {seed} | {int(t.train.get("seed", 0)) for t in trials_of(run, chosen, None)}
+    if {int(t.train.get("seed", 0)) for t in trials} != wanted:  # an unfinished refit: the fold models forecast
+        return []
     rd = datasets[REFIT]
     return [in_run_units(p, rd, "test", run_data) for p in fold_forecasts(trials, rd, "test", chosen.window_input)]
 
@@ -196,12 +199,13 @@ def n_earlier(datasets: dict[int | str, WindowedData]) -> int:
 def folds_note(run: RunDir, results: list[ModelScore]) -> str:
     """What the folds are and which entries were ranked on fewer of them."""
     k = n_folds(run)
-    fewer = sorted(r.model for r in results if len(r.fold_means) < k)
+    fewer = sorted(f"{r.model} ({len(r.fold_means)})" for r in results if len(r.fold_means) < k)
     return (f"Backtest folds: {k} consecutive validation blocks before the test split; each fold's models trained "
             f"only on the rows before its block. Ranked by the mean validation MSE over folds (each fold in its "
             f"own scaled units), fold spread in val_mse_fold_sd; conformal intervals calibrated on the out-of-fold "
             f"errors of every fold (cross-conformal)."
-            + (f" Scored on the last block only (no fold models): {', '.join(fewer)}." if fewer else ""))
+            + (f" Scored on fewer folds (a fold without a model: an unfinished finals phase, or a baseline that "
+               f"does not apply to that fold's shorter history): {', '.join(fewer)}." if fewer else ""))
 
 
 # Baselines with nothing to fit: a refit would forecast exactly as they do.
