@@ -26,7 +26,7 @@ MODELS = ("gru_nar", "lstm_nar")
 def folds_run(ray_session, tmp_path_factory, data_cache) -> Path:
     runs = tmp_path_factory.mktemp("runs")
     argv = sweep_argv(runs, "folds", data_cache, "--models", ",".join(MODELS), "--wandb-mode", "disabled",
-                      "split.folds=2", "report.final_refit=true", "sweep.final_seeds=1", "train.epochs=3")
+                      "split.folds=2", "report.final_refit=true", "sweep.final_seeds=1", "train.epochs=2")
     assert main(argv) == 0
     return runs / "folds"
 
@@ -101,3 +101,27 @@ def test_the_forecast_comes_from_the_refit_models(folds_run: Path):
     frame = forecast(folds_run, model="gru_nar_ensemble")
     assert "final refit" in frame.attrs["note"] and len(frame) == 7
     assert np.isfinite(frame.select_dtypes("number").to_numpy()).all()
+
+
+def test_an_unfinished_refit_or_fold_leaves_a_report_that_says_so(folds_run: Path, tmp_path: Path):
+    import shutil
+
+    from reports.build import build_report
+
+    copy = tmp_path / "folds"
+    shutil.copytree(folds_run, copy)
+    run = read_run(copy)
+    # as if the driver had died before these ran: gru_nar's seed-1 refit and both of its fold-1 trials
+    gone = [t for t in run.finals if t.model == "gru_nar"
+            and (t.fold == 1 or (t.fold == "refit" and t.train["seed"] == 1))]
+    assert len(gone) == 3
+    for t in gone:
+        (copy / "trials" / f"{t.model}_{t.trial_id}.json").unlink()
+    phases = json.loads((copy / "phases.json").read_text())
+    del phases["refit"]
+    (copy / "phases.json").write_text(json.dumps(phases))
+    ranking = build_report(copy, quiet=True).ranking.set_index("model")
+    page = (copy / "report" / "report.md").read_text()
+    assert "The final refit has not finished" in page and "gru_nar (1)" in page
+    assert not ranking.loc["gru_nar", "refit"] and ranking.loc["gru_nar", "folds"] == 1
+    assert ranking.loc["lstm_nar", "refit"] and ranking.loc["lstm_nar", "folds"] == 2

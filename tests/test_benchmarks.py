@@ -145,7 +145,7 @@ def test_gpu_benchmark_says_no_gpu_on_a_cpu_box_and_runs_every_stage_on_the_cpu(
 def test_shift_benchmark_smoke(tmp_path: Path):
     stdout, result = _smoke("shift.py", tmp_path, timeout=900)
     result = result["cases"]
-    assert set(result) == {"trend", "co2"}
+    assert set(result) == {"co2"}
     for case in result.values():
         assert set(case["variants"]) == {"plain", "options"}
         for variant in case["variants"].values():
