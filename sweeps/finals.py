@@ -14,11 +14,12 @@ refit.json), so a resumed sweep reruns exactly those; phases.json records which 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from sweeps.run_dir import write_atomic
 
 FINALS_FILE = "finals.json"
 REFIT_FILE = "refit.json"
@@ -94,7 +95,7 @@ def planned_finals(run_dir: Path, search_trials: list[dict[str, Any]], seeds: in
         return json.loads(stored.read_text())
     best = best_trials([t for t in read_records(run_dir) if t.final_of is None])
     trials = final_trials(search_trials, {model: t.tag for model, t in best.items()}, seeds, base_seed, folds)
-    _write_atomic(stored, json.dumps(trials, indent=2))
+    write_atomic(stored, json.dumps(trials, indent=2))
     return trials
 
 
@@ -114,7 +115,7 @@ def planned_refit(run_dir: Path, finals: list[dict[str, Any]], search_trials: li
         if key in chosen and t.fold != REFIT and t.status == "finished" and t.best_epoch:
             best_epochs.setdefault(key, []).append(int(t.best_epoch))
     trials = refit_trials(finals, search_trials, best_epochs, base_seed)
-    _write_atomic(stored, json.dumps(trials, indent=2))
+    write_atomic(stored, json.dumps(trials, indent=2))
     return trials
 
 
@@ -122,7 +123,7 @@ def mark_phase(run_dir: Path, phase: str, **info: Any) -> None:
     path = run_dir / PHASES_FILE
     phases = json.loads(path.read_text()) if path.exists() else {}
     phases[phase] = {"finished": True, **info}
-    _write_atomic(path, json.dumps(phases, indent=2))
+    write_atomic(path, json.dumps(phases, indent=2))
 
 
 def finished_phases(run_dir: Path) -> set[str]:
@@ -151,9 +152,3 @@ def finals_tuner(cfg: Any, trainable: Any, trials: list[dict[str, Any]], callbac
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1), callbacks=callbacks, verbose=0,
         ),
     )
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
