@@ -347,11 +347,11 @@ def test_a_time_budget_ends_the_search_and_the_report_uses_what_finished(ray_ses
     from reports.runs import best_trials, read_run
     from sweeps.run_all import main
 
-    # 1,000 one-epoch samples take minutes even on 16 cores; the 40 s budget ends the search long before (and
-    # leaves a loaded 2-core machine time to finish a first trial). Nothing below depends on how many trials fit in
-    # the budget: only on the budget, not the sample count, ending the search, and on the report ranking the best
-    # trial it left.
-    budget, samples = 40, 1000
+    # 1,000 one-epoch samples take minutes even on 16 cores; the 25 s budget ends the search long before (and
+    # leaves a loaded 2-core machine time to finish a first trial: a worker's start and one epoch of a GRU of at most
+    # 16 units). Nothing below depends on how many trials fit in the budget: only on the budget, not the sample
+    # count, ending the search, and on the report ranking the best trial it left.
+    budget, samples = 25, 1000
     runs = tmp_path / "runs"
     argv = sweep_argv(runs, "budget", data_cache, "sweep.search=random", f"sweep.num_samples={samples}",
                       "--models", "gru_nar", "models.gru_nar.hidden_size={int: [4, 16]}",
