@@ -83,7 +83,9 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
     data = load_data(run)
     best = best_trials(run)
     skipped = read_skipped(run)
-    results, notes = score_run(run, data, skipped, quiet=quiet)
+    # the earlier folds' (and the refit's) windows, built once: scored in score_run, labelled in the fold table
+    datasets = folds.fold_datasets(run, data) if folds.n_folds(run) > 1 or folds.refit_wanted(run) else {}
+    results, notes = score_run(run, data, skipped, quiet=quiet, datasets=datasets)
     levels = intervals.interval_levels(run.config)
     bands = intervals.all_bands(results, data, levels)
     interval_scores = intervals.interval_table(bands, data)
@@ -138,7 +140,7 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
     sections["notes"] += notes
     if adaptive:
         sections["search_tables"] = [(search_path.IMPORTANCE_TITLE, search_path.importance(run))]
-    by_fold = (folds.fold_coverage(results, levels, folds.fold_labels(folds.fold_datasets(run, data), data))
+    by_fold = (folds.fold_coverage(results, levels, folds.fold_labels(datasets, data))
                if folds.n_folds(run) > 1 else None)
     if by_fold is not None and len(by_fold):  # backtest folds: does an interval carry from one validation season to another?
         sections.setdefault("search_tables", []).append((
@@ -190,13 +192,14 @@ def read_skipped(run: RunDir) -> dict[str, str]:
     return json.loads(skipped_file.read_text()) if skipped_file.exists() else {}
 
 
-def score_run(run: RunDir, data: WindowedData, skipped: dict[str, str] | None = None,
-              quiet: bool = True) -> tuple[list[ModelScore], list[str]]:
+def score_run(run: RunDir, data: WindowedData, skipped: dict[str, str] | None = None, quiet: bool = True,
+              datasets: dict[int | str, WindowedData] | None = None) -> tuple[list[ModelScore], list[str]]:
     """Every entry of the ranking scored on `data`: each model's validation-chosen trial, then the baselines.
 
     Which trial represents a model is decided from the run's validation records alone (`best_trials`); `data`'s
     test split is only scored. Returns the scores and notes for the report (e.g. a skipped baseline).
     `skipped`: `read_skipped(run)`, read here when not given. `quiet`: no progress lines from the classical fits.
+    `datasets`: `folds.fold_datasets(run, data)` where the run has folds or a refit, built here when not given.
     """
     skipped = read_skipped(run) if skipped is None else skipped
     best = best_trials(run)
@@ -205,7 +208,8 @@ def score_run(run: RunDir, data: WindowedData, skipped: dict[str, str] | None = 
     results: list[ModelScore] = []
     notes: list[str] = []
     levels = intervals.interval_levels(run.config)
-    datasets = folds.fold_datasets(run, data) if folds.n_folds(run) > 1 or folds.refit_wanted(run) else {}
+    if datasets is None:
+        datasets = folds.fold_datasets(run, data) if folds.n_folds(run) > 1 or folds.refit_wanted(run) else {}
     base_seed = run.train_config().seed
     for name, trial in sorted(best.items()):
         if name == CHRONOS2:

@@ -4,8 +4,11 @@ Loads the best checkpoint (of the model ranked first on validation, or of --mode
 days of the data (a classical model: ets, theta, arima, mstl or classical_combo, its fitted state over the whole series), and writes the next N_OUTPUTS days (on the data's calendar; steps +1..+H under data.frequency=rows)
 in original units to runs/<name>/forecast.csv: per target the point forecast and `_lo80/_hi80/_lo95/_hi95` (the
 run's `report.interval_levels`), split-conformal intervals calibrated on the model's errors on the run's own
-validation windows. A panel (many series) gets one block of rows per series, each from
-that series' own last days, with its id in the first column.
+validation windows (with backtest folds: on every fold's out-of-fold errors, as in the report). A panel (many
+series) gets one block of rows per series, each from that series' own last days, with its id in the first column.
+
+Over 300 lines: one command for every kind of ranked entry (a trained model, its seed ensemble, its final refit,
+Chronos-2, the classical models), each calibrated exactly as the report calibrates it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from data_pipeline import (
     DataConfig,
     DataError,
     Scaler,
+    WindowedData,
     apply_overrides,
     forecast_input,
     future_input,
@@ -34,7 +38,8 @@ from data_pipeline.series import load_series
 from models import predict
 from models.chronos import CHRONOS2
 from models.classical import CLASSICAL_MODELS, COMBO, forecast_origins, series_history
-from reports.intervals import conformal_half_width, interval_levels, level_tag
+from reports import folds
+from reports.intervals import conformal_quantile, interval_levels, level_tag
 from reports.runs import (
     REFIT_SCALER,
     RunDir,
@@ -88,7 +93,7 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
     n_inputs = used[0].window_input or window.input
     x = x[:, -n_inputs:]
     try:  # the run's own validation windows calibrate the interval, whatever data.path is now
-        val = with_input_length(load_data(run), n_inputs).val
+        run_data = with_input_length(load_data(run), n_inputs)
     except DataError as err:
         raise RunDirError(f"the forecast's intervals are calibrated on the sweep's validation windows, which need "
                           f"the sweep's own data files: {err}") from err
@@ -121,13 +126,17 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
             return np.mean([predict(net, inputs, future=known_future, series=series) for net in nets], 0)
     # The validation forecasts that calibrate the interval come from the models that did not train on those windows
     # (never the refit's); the forecast itself from the refit models, when the run has them.
+    val = run_data.val
     val_pred = run_model(val.x, val.future, val.series)
+    # Chronos-2 is scored on the run's own block only (the report's folds note says so); the trained models on all
+    earlier = folds.FoldResiduals() if model == CHRONOS2 else _earlier_folds(run, used[0], model in ensembles)
+    calib = _calibration(earlier, val_pred, run_data, folds.n_folds(run))
     if refit is not None:
         run_model = refit
         refit_note = "forecast by the final refit's models (retrained on every row before the test split)"
         note = refit_note if note is None else f"{note}; {refit_note}"
     if names is not None:
-        frame = pd.concat([_block(y, series_dates[i], scaler.for_series(i), val_pred, val.y, run.config)
+        frame = pd.concat([_block(y, series_dates[i], scaler.for_series(i), calib, run.config)
                            .assign(**{"series": names[i]})
                            for i, y in enumerate(run_model(x, future, np.arange(len(names))))],
                           ignore_index=True)
@@ -135,7 +144,7 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
         frame.attrs.update(model=model, note=note)
         return frame
     y_scaled = run_model(x, future)[0]
-    frame = _block(y_scaled, dates, scaler, val_pred, val.y, run.config)
+    frame = _block(y_scaled, dates, scaler, calib, run.config)
     if dates is None:
         rows_note = (f"data.frequency=rows: no calendar, so the forecast's dates are unknown; steps +1..+{len(frame)} "
                      "follow the data's last row")
@@ -146,6 +155,26 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
 
 
 CLASSICAL_ENTRIES = (*CLASSICAL_MODELS, COMBO)
+
+
+def _earlier_folds(run: RunDir, chosen: TrialRecord, as_ensemble: bool) -> folds.FoldResiduals:
+    """With backtest folds, the out-of-fold errors of `chosen`'s configuration on every earlier fold (its seed
+    ensemble's when `as_ensemble`), as the report computes them; empty without folds."""
+    if folds.n_folds(run) < 2:
+        return folds.FoldResiduals()
+    from reports.build import load_data
+
+    full = load_data(run)
+    single, ensemble = folds.model_folds(run, chosen, folds.fold_datasets(run, full), full, run.train_config().seed)
+    return (ensemble if as_ensemble else single).residuals
+
+
+def _calibration(earlier: folds.FoldResiduals, val_pred: np.ndarray, data: WindowedData, last_fold: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The report's calibration set for an entry: its absolute errors on the earlier folds' validation blocks
+    (`earlier`), then on the run's own (`val_pred` on `data.val`), real targets only, in the run's scaled units."""
+    earlier.add(val_pred, data, data, last_fold)
+    return np.abs(np.concatenate(earlier.errors).astype(np.float64)), np.concatenate(earlier.observed)
 
 
 def _refit_models(run: RunDir, used: list[TrialRecord], shapes: dict[str, int], scaler: Scaler, n_future: int
@@ -176,6 +205,26 @@ def _refit_models(run: RunDir, used: list[TrialRecord], shapes: dict[str, int], 
         return rescale(pred, refit_scaler, scaler, slice(0, k), series)
 
     return run_refit
+
+
+def _classical_earlier_folds(run: RunDir, model: str, data: WindowedData) -> folds.FoldResiduals:
+    """A classical entry's out-of-fold errors on every earlier fold (its fits on each fold's training rows, cached
+    in the run directory by the report), or none where one fold lacks it: the report's rule
+    (reports.folds.apply_baseline_folds)."""
+    from reports.classical import classical_scores
+
+    earlier = folds.FoldResiduals()
+    if folds.n_folds(run) < 2:
+        return earlier
+    datasets = folds.fold_datasets(run, data)
+    for fold in range(1, folds.n_folds(run)):
+        fd = datasets[fold]
+        entry = next((r for r in classical_scores(fd, run.config, run.path, quiet=True)[0]
+                      if r.model == model and r.val_pred is not None), None)
+        if entry is None:
+            return folds.FoldResiduals()
+        earlier.add(entry.val_pred, fd, data, fold)
+    return earlier
 
 
 def _classical_forecast(run: RunDir, model: str, data_cfg: DataConfig, horizon: int, scaler: Scaler) -> pd.DataFrame:
@@ -209,6 +258,7 @@ def _classical_forecast(run: RunDir, model: str, data_cfg: DataConfig, horizon: 
     else:
         bundles = [load_series(data_cfg)]
     val_pred = np.mean([r.val_pred for r in members], 0)
+    calib = _calibration(_classical_earlier_folds(run, model, data), val_pred, data, folds.n_folds(run))
     blocks = []
     for i, bundle in enumerate(bundles):
         sc = scaler.for_series(i)
@@ -224,7 +274,7 @@ def _classical_forecast(run: RunDir, model: str, data_cfg: DataConfig, horizon: 
                           for j in range(k)] for r in members], 0).T  # (horizon, k), original units
         dates = (None if bundle.freq is None else
                  pd.DatetimeIndex(pd.date_range(bundle.frame.index[-1], periods=horizon + 1, freq=bundle.freq)[1:]))
-        block = _block((point - sc.center[:k]) / sc.scale[:k], dates, sc, val_pred, data.val.y, run.config)
+        block = _block((point - sc.center[:k]) / sc.scale[:k], dates, sc, calib, run.config)
         blocks.append(block.assign(series=data.series_names[i]) if data.is_panel else block)
     frame = pd.concat(blocks, ignore_index=True)
     if data.is_panel:
@@ -232,16 +282,17 @@ def _classical_forecast(run: RunDir, model: str, data_cfg: DataConfig, horizon: 
     return frame
 
 
-def _block(y_scaled: np.ndarray, dates: pd.DatetimeIndex, scaler: Scaler, val_pred: np.ndarray, val_y: np.ndarray,
+def _block(y_scaled: np.ndarray, dates: pd.DatetimeIndex, scaler: Scaler, calib: tuple[np.ndarray, np.ndarray],
            config: dict) -> pd.DataFrame:
     """One series' forecast rows: the date, then per target the point forecast and its interval bounds, in
-    original units (`scaler`: that series' own); half-widths from the validation errors (scaled units)."""
+    original units (`scaler`: that series' own); half-widths from `calib` (`_calibration`: the validation errors
+    and which of them were real targets, scaled units)."""
     k = y_scaled.shape[-1]
     columns: dict[str, np.ndarray] = {}
     point = scaler.inverse(y_scaled, slice(0, k))
     bounds = {}
     for level in interval_levels(config):
-        q = conformal_half_width(val_pred, val_y, level)
+        q = conformal_quantile(calib[0], level, calib[1])
         bounds[level] = (scaler.inverse(y_scaled - q, slice(0, k)), scaler.inverse(y_scaled + q, slice(0, k)))
     for j, target in enumerate(scaler.feature_names[:k]):
         columns[target] = point[:, j]

@@ -3,6 +3,8 @@
 The run directory's identity lives in sweeps/run_dir.py, Ray start-up and trial resources in sweeps/cluster.py,
 the search Tuner in sweeps/tuner.py and the seed-repeat phase's plan in sweeps/finals.py; this module runs them
 in order; what each trial did is read back from the trials' own records (models/trial_record.py).
+
+Over 300 lines: the phases' order, their resume and the progress a person follows are one sequence, read top down.
 """
 
 from __future__ import annotations

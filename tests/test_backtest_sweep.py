@@ -101,6 +101,16 @@ def test_the_forecast_comes_from_the_refit_models(folds_run: Path):
     frame = forecast(folds_run, model="gru_nar_ensemble")
     assert "final refit" in frame.attrs["note"] and len(frame) == 7
     assert np.isfinite(frame.select_dtypes("number").to_numpy()).all()
+    # Its intervals are the report's: the same half-width per day ahead and target (calibrated on both folds'
+    # out-of-fold errors, real targets only), so the forecast promises what the report measured.
+    preds = pd.read_parquet(folds_run / "report" / "predictions.parquet")
+    ensemble = preds[preds.model == "gru_nar_ensemble"]
+    first = ensemble[ensemble.forecast_origin == ensemble.forecast_origin.min()]
+    for target, rows in first.groupby("target"):
+        rows = rows.sort_values("horizon")
+        for level in ("80", "95"):
+            np.testing.assert_allclose((frame[f"{target}_hi{level}"] - frame[f"{target}_lo{level}"]).to_numpy(),
+                                       (rows[f"hi{level}"] - rows[f"lo{level}"]).to_numpy(), rtol=1e-4, atol=1e-6)
 
 
 def test_an_unfinished_refit_or_fold_leaves_a_report_that_says_so(folds_run: Path, tmp_path: Path):

@@ -7,6 +7,7 @@ Every import counts, at the top of a module or inside a function (a deferred imp
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from conftest import REPO
@@ -120,3 +121,21 @@ def test_the_checks_see_a_circle_and_a_wrong_way_import():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     for pair in KNOWN:  # each known exception still exists (else it must leave the list)
         assert pair[1] in graph[pair[0]], pair
+
+
+# Issue #27's rule for the next maintainer: a module grows past ~300 lines only with a reason at its top.
+LONG = 300
+
+
+def test_long_modules_say_why_at_their_top():
+    unexplained = []
+    for path in sorted(REPO.glob("*/*.py")):
+        if path.parts[-2] not in (*PACKAGES, "benchmarks"):
+            continue
+        text = path.read_text()
+        lines = text.count("\n")
+        doc = ast.get_docstring(ast.parse(text)) or ""
+        if lines > LONG and not re.search(r"Over \d+ lines: \S", doc):
+            unexplained.append(f"{path.relative_to(REPO)} ({lines} lines)")
+    assert unexplained == [], f"over {LONG} lines without an 'Over {LONG} lines: <why>' line in the docstring: " \
+                              f"{unexplained}"
