@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from data_pipeline.files import write_atomic
 
 RECORDS_DIR = "trials"
 # The final refit's scaler (fitted on every row before the test split), written by the sweep beside the run's own
@@ -55,9 +56,7 @@ def write_record(path: Path, record: dict[str, Any], history_json: list[str] | N
     else:
         rest = json.dumps({k: v for k, v in record.items() if k != "history"}, default=str)
         text = f'{rest[:-1]}, "history": [{", ".join(history_json)}]}}'
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_atomic(path, text)
 
 
 def load_record(path: Path) -> dict[str, Any]:

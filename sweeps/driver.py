@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from data_pipeline import WindowedData, build_windowed_data
+from data_pipeline.files import write_atomic
 from models.trial_record import RECORDS_DIR, REFIT_SCALER, TrialRecord, read_records
 from sweeps.cluster import init_ray, trial_resources
 from sweeps.config import ConfigError, SweepConfig
@@ -33,7 +34,6 @@ from sweeps.run_dir import (
     refuse_changed_data,
     refuse_changed_files,
     refuse_other_config,
-    write_atomic,
 )
 from sweeps.search_space import SEARCH_FILE, expand_trials, planned_budgets, probe_trials
 from sweeps.timeline import PhaseClock

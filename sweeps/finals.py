@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from sweeps.run_dir import write_atomic
+from data_pipeline.files import write_atomic
 
 FINALS_FILE = "finals.json"
 REFIT_FILE = "refit.json"

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from data_pipeline import WindowedData
+from data_pipeline.files import write_atomic
 from sweeps.config import ConfigError, SweepConfig
 
 
@@ -139,7 +140,3 @@ def _diff_keys(a: Any, b: Any, prefix: str = "") -> set[str]:
     return set() if a == b else {prefix.rstrip(".")}
 
 
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
