@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sweeps.trial_recorder import Part
+
 # (key, what a reader sees): the rows of the table, in the order a trial lives through them
 ROWS = [
     ("startup", "worker start-up (Ray start -> trainable entered: actor, data fetch)"),
@@ -49,17 +51,17 @@ def phase_timeline(run_dir: Path, phase: str, cores: float) -> dict[str, Any]:
         attempts = timeline.get("attempts", [])[-len(spans):] if spans else []
         in_loop = sum(float(h.get("epoch_time_s", 0.0)) for h in record.get("history", []))
         n_epochs += len(record.get("history", []))
-        inside_fit = sum(parts.get(k, 0.0) for k in ("report_s", "checkpoint_s", "record_s", "wandb_log_s"))
+        inside_fit = sum(parts.get(k, 0.0) for k in (Part.REPORT, Part.CHECKPOINT, Part.RECORD, Part.WANDB_LOG))
         sums["in_loop"] += in_loop
-        sums["fit_setup"] += max(0.0, parts.get("fit_s", 0.0) - in_loop - inside_fit)
-        sums["report"] += parts.get("report_s", 0.0)
-        sums["checkpoint"] += parts.get("checkpoint_s", 0.0)
-        sums["record"] += parts.get("record_s", 0.0)
-        sums["wandb"] += parts.get("wandb_s", 0.0) + parts.get("wandb_log_s", 0.0)
-        sums["restore_build"] += parts.get("restore_s", 0.0) + parts.get("build_s", 0.0)
-        sums["closing"] += parts.get("closing_s", 0.0)
+        sums["fit_setup"] += max(0.0, parts.get(Part.FIT, 0.0) - in_loop - inside_fit)
+        sums["report"] += parts.get(Part.REPORT, 0.0)
+        sums["checkpoint"] += parts.get(Part.CHECKPOINT, 0.0)
+        sums["record"] += parts.get(Part.RECORD, 0.0)
+        sums["wandb"] += parts.get(Part.WANDB, 0.0) + parts.get(Part.WANDB_LOG, 0.0)
+        sums["restore_build"] += parts.get(Part.RESTORE, 0.0) + parts.get(Part.BUILD, 0.0)
+        sums["closing"] += parts.get(Part.CLOSING, 0.0)
         # fit_s holds the per-epoch parts; the others were timed outside fit
-        timed = sum(v for k, v in parts.items() if k not in ("report_s", "checkpoint_s", "record_s", "wandb_log_s"))
+        timed = sum(v for k, v in parts.items() if k not in (Part.REPORT, Part.CHECKPOINT, Part.RECORD, Part.WANDB_LOG))
         inside = 0.0
         for span, attempt in zip(spans, attempts, strict=False):
             sums["startup"] += max(0.0, attempt["entered_at"] - span["started_at"])

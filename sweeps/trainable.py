@@ -25,7 +25,7 @@ from models.trial_record import RECORDS_DIR, record_path
 from sweeps.tracking import TrialLogger, TrialWandb
 from sweeps.trial_files import CHRONOS_DIR, FINISHED_FILE
 from sweeps.trial_files import TRIAL_STATE_FILE as STATE_FILE
-from sweeps.trial_recorder import TrialRecorder
+from sweeps.trial_recorder import Part, TrialRecorder
 
 
 def train_trial(
@@ -53,7 +53,7 @@ def train_trial(
     recorder = TrialRecorder(record_path(Path(run_dir) / RECORDS_DIR, trial["model"], trial_id), Path(run_dir),
                              trial_id=trial_id, trial=trial)
     try:
-        with recorder.timed("restore_s"):
+        with recorder.timed(Part.RESTORE):
             checkpoint = tune.get_checkpoint()
             resume, closing = _restore(checkpoint)
         if closing is not None:
@@ -67,7 +67,7 @@ def train_trial(
             recorder.finish(closing.get("best_epoch"), closing.get("best_val_mse"))
             return None
         recorder.start(resume.history if resume is not None else [], checkpoint, STATE_FILE)
-        with recorder.timed("wandb_s"):
+        with recorder.timed(Part.WANDB):
             logger = TrialLogger(wandb, trial_id=trial_id, model=trial["model"], tag=trial["tag"],
                                  config={"trial": trial, "train": base_train})
         try:
@@ -76,7 +76,7 @@ def train_trial(
                                          recorder=recorder)
             return _train(trial, data, base_train, resume, logger, recorder, checkpoint_every, report_epochs)
         finally:
-            with recorder.timed("wandb_s"):
+            with recorder.timed(Part.WANDB):
                 logger.finish()
     except Exception as err:  # not BaseException: ASHA's stop (SystemExit) is a stop, not a failure
         recorder.fail(err)
@@ -100,7 +100,7 @@ def _restore(checkpoint: tune.Checkpoint | None) -> tuple[TrainState | None, dic
 def _train(trial: dict[str, Any], data: WindowedData, base_train: dict[str, Any], resume: TrainState | None,
            logger: TrialLogger, recorder: TrialRecorder, checkpoint_every: int,
            report_epochs: tuple[int, ...] | None) -> None:
-    with recorder.timed("build_s"):
+    with recorder.timed(Part.BUILD):
         data = with_input_length(data, trial.get("window_input"))  # a searched input length: the last N steps
         train_cfg = TrainConfig.model_validate({**base_train, **trial["train"]})
         model = build(trial["model"], **data.shapes, seed=train_cfg.seed, **trial["hparams"])
@@ -111,9 +111,9 @@ def _train(trial: dict[str, Any], data: WindowedData, base_train: dict[str, Any]
     def on_epoch(metrics: dict[str, Any], end: EpochEnd) -> None:
         last.clear()
         last.update(metrics)
-        with recorder.timed("wandb_log_s"):
+        with recorder.timed(Part.WANDB_LOG):
             logger.log(metrics)
-        with recorder.timed("record_s"):
+        with recorder.timed(Part.RECORD):
             recorder.epoch(metrics, end.epoch if end.improved else None)
         unsaved_best[0] |= end.improved
         if report_epochs is None:  # every epoch: a report, and a checkpoint on every improvement
@@ -122,16 +122,16 @@ def _train(trial: dict[str, Any], data: WindowedData, base_train: dict[str, Any]
             report = not end.final and (end.epoch in report_epochs or end.epoch % checkpoint_every == 0)
             checkpoint = report and (unsaved_best[0] or end.epoch % checkpoint_every == 0)
         if checkpoint or end.final:  # the last epoch's state also goes into the closing checkpoint below
-            with recorder.timed("checkpoint_s"):
+            with recorder.timed(Part.CHECKPOINT):
                 last_state[:] = [end.snapshot()]
         if not report:
             return
         result = dict(metrics, trial_finished=False, node_id=_node_id())
         if not checkpoint:
-            with recorder.timed("report_s"):
+            with recorder.timed(Part.REPORT):
                 tune.report(result)
             return
-        with recorder.timed("checkpoint_s"), tempfile.TemporaryDirectory() as tmp:
+        with recorder.timed(Part.CHECKPOINT), tempfile.TemporaryDirectory() as tmp:
             torch.save(last_state[0].to_dict(), Path(tmp) / STATE_FILE)
             try:
                 tune.report(result, checkpoint=tune.Checkpoint.from_directory(tmp))
@@ -139,7 +139,7 @@ def _train(trial: dict[str, Any], data: WindowedData, base_train: dict[str, Any]
                 recorder.checkpointed(tune.get_checkpoint(), STATE_FILE, end.epoch)  # the persisted copy
         unsaved_best[0] = False
 
-    with recorder.timed("fit_s"):
+    with recorder.timed(Part.FIT):
         result = fit(model, data, train_cfg, on_epoch=on_epoch, resume=resume)
     # A closing report marks the trial as finished by its own stopping rule (not by ASHA or an interruption).
     # Its checkpoint carries a marker, so a restore that missed the trial's end does not train it again.
@@ -152,9 +152,9 @@ def _train(trial: dict[str, Any], data: WindowedData, base_train: dict[str, Any]
                    node_id=_node_id())
     # W&B is closed before the closing report: Ray may end the worker's thread soon after that report (2 s when it
     # reuses the worker), and a W&B run still flushing then loses its last rows. Nothing is logged after this.
-    with recorder.timed("wandb_s"):
+    with recorder.timed(Part.WANDB):
         logger.finish()
-    with recorder.timed("closing_s"), tempfile.TemporaryDirectory() as tmp:
+    with recorder.timed(Part.CLOSING), tempfile.TemporaryDirectory() as tmp:
         if final_state is not None:
             torch.save(final_state.to_dict(), Path(tmp) / STATE_FILE)
         (Path(tmp) / FINISHED_FILE).write_text(json.dumps(closing, default=str))

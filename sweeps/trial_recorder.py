@@ -12,10 +12,26 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from models.trial_record import FAILED, FINISHED, FORMAT, RUNNING, TrialRecordError, load_record, write_record
+
+
+class Part(str, Enum):
+    """The parts of a trial's life its timeline times (the record's `timeline.parts_s`, seconds per part);
+    benchmarks/timeline.py places them in a phase's core-seconds."""
+
+    RESTORE = "restore_s"  # checkpoint restore
+    BUILD = "build_s"  # model build
+    WANDB = "wandb_s"  # W&B init and finish
+    WANDB_LOG = "wandb_log_s"  # W&B per-epoch log
+    RECORD = "record_s"  # trial record writes
+    CHECKPOINT = "checkpoint_s"  # snapshot, save, persist via Ray
+    REPORT = "report_s"  # reports to Ray
+    FIT = "fit_s"  # the whole fit call (the loop and what runs inside it)
+    CLOSING = "closing_s"  # the closing report and checkpoint
 
 
 class TrialRecorder:
@@ -79,7 +95,7 @@ class TrialRecorder:
         self._write()
 
     @contextmanager
-    def timed(self, part: str) -> Iterator[None]:
+    def timed(self, part: Part) -> Iterator[None]:
         """Add the block's wall-clock seconds to the timeline's `part` (written with the record's next write)."""
         started = time.perf_counter()
         try:
