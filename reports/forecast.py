@@ -207,24 +207,23 @@ def _refit_models(run: RunDir, used: list[TrialRecord], shapes: dict[str, int], 
     return run_refit
 
 
-def _classical_earlier_folds(run: RunDir, model: str, data: WindowedData) -> folds.FoldResiduals:
-    """A classical entry's out-of-fold errors on every earlier fold (its fits on each fold's training rows, cached
-    in the run directory by the report), or none where one fold lacks it: the report's rule
-    (reports.folds.apply_baseline_folds)."""
-    from reports.classical import classical_scores
+def _classical_calibration(run: RunDir, model: str, data: WindowedData, val_pred: np.ndarray
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """A classical entry's calibration set, made by the report's own rule (reports.folds.apply_baseline_folds: its
+    fits on every earlier fold's training rows, cached in the run directory by the report, or its own block only
+    where a fold lacks one)."""
+    if folds.n_folds(run) > 1:
+        from reports.classical import classical_scores
 
-    earlier = folds.FoldResiduals()
-    if folds.n_folds(run) < 2:
-        return earlier
-    datasets = folds.fold_datasets(run, data)
-    for fold in range(1, folds.n_folds(run)):
-        fd = datasets[fold]
-        entry = next((r for r in classical_scores(fd, run.config, run.path, quiet=True)[0]
-                      if r.model == model and r.val_pred is not None), None)
-        if entry is None:
-            return folds.FoldResiduals()
-        earlier.add(entry.val_pred, fd, data, fold)
-    return earlier
+        def score(d: WindowedData) -> list:
+            return classical_scores(d, run.config, run.path, quiet=True)[0]
+
+        entry = next((r for r in score(data) if r.model == model), None)
+        if entry is not None:
+            folds.apply_baseline_folds([entry], folds.fold_datasets(run, data), data, score)
+            if entry.calib_errors is not None:
+                return np.abs(entry.calib_errors.astype(np.float64)), entry.calib_observed
+    return _calibration(folds.FoldResiduals(), val_pred, data, folds.n_folds(run))
 
 
 def _classical_forecast(run: RunDir, model: str, data_cfg: DataConfig, horizon: int, scaler: Scaler) -> pd.DataFrame:
@@ -258,7 +257,7 @@ def _classical_forecast(run: RunDir, model: str, data_cfg: DataConfig, horizon: 
     else:
         bundles = [load_series(data_cfg)]
     val_pred = np.mean([r.val_pred for r in members], 0)
-    calib = _calibration(_classical_earlier_folds(run, model, data), val_pred, data, folds.n_folds(run))
+    calib = _classical_calibration(run, model, data, val_pred)
     blocks = []
     for i, bundle in enumerate(bundles):
         sc = scaler.for_series(i)
