@@ -93,7 +93,8 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
     n_inputs = used[0].window_input or window.input
     x = x[:, -n_inputs:]
     try:  # the run's own validation windows calibrate the interval, whatever data.path is now
-        run_data = with_input_length(load_data(run), n_inputs)
+        full = load_data(run)
+        run_data = with_input_length(full, n_inputs)
     except DataError as err:
         raise RunDirError(f"the forecast's intervals are calibrated on the sweep's validation windows, which need "
                           f"the sweep's own data files: {err}") from err
@@ -129,7 +130,7 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
     val = run_data.val
     val_pred = run_model(val.x, val.future, val.series)
     # Chronos-2 is scored on the run's own block only (the report's folds note says so); the trained models on all
-    earlier = folds.FoldResiduals() if model == CHRONOS2 else _earlier_folds(run, used[0], model in ensembles)
+    earlier = folds.FoldResiduals() if model == CHRONOS2 else _earlier_folds(run, used[0], model in ensembles, full)
     calib = _calibration(earlier, val_pred, run_data, folds.n_folds(run))
     if refit is not None:
         run_model = refit
@@ -157,14 +158,11 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
 CLASSICAL_ENTRIES = (*CLASSICAL_MODELS, COMBO)
 
 
-def _earlier_folds(run: RunDir, chosen: TrialRecord, as_ensemble: bool) -> folds.FoldResiduals:
+def _earlier_folds(run: RunDir, chosen: TrialRecord, as_ensemble: bool, full: WindowedData) -> folds.FoldResiduals:
     """With backtest folds, the out-of-fold errors of `chosen`'s configuration on every earlier fold (its seed
-    ensemble's when `as_ensemble`), as the report computes them; empty without folds."""
+    ensemble's when `as_ensemble`), as the report computes them; empty without folds. `full`: the run's data."""
     if folds.n_folds(run) < 2:
         return folds.FoldResiduals()
-    from reports.build import load_data
-
-    full = load_data(run)
     single, ensemble = folds.model_folds(run, chosen, folds.fold_datasets(run, full), full, run.train_config().seed)
     return (ensemble if as_ensemble else single).residuals
 
