@@ -28,6 +28,8 @@ ROWS = [
     ("idle", "idle slots (no trial running on a core)"),
 ]
 
+# the parts timed inside the fit call (so not part of its set-up)
+INSIDE_FIT = (Part.REPORT, Part.CHECKPOINT, Part.RECORD, Part.WANDB_LOG)
 
 def phase_timeline(run_dir: Path, phase: str, cores: float) -> dict[str, Any]:
     """Core-seconds per row of ROWS for one phase (search | finals), summing to cores x the phase's wall time."""
@@ -51,7 +53,7 @@ def phase_timeline(run_dir: Path, phase: str, cores: float) -> dict[str, Any]:
         attempts = timeline.get("attempts", [])[-len(spans):] if spans else []
         in_loop = sum(float(h.get("epoch_time_s", 0.0)) for h in record.get("history", []))
         n_epochs += len(record.get("history", []))
-        inside_fit = sum(parts.get(k, 0.0) for k in (Part.REPORT, Part.CHECKPOINT, Part.RECORD, Part.WANDB_LOG))
+        inside_fit = sum(parts.get(k, 0.0) for k in INSIDE_FIT)
         sums["in_loop"] += in_loop
         sums["fit_setup"] += max(0.0, parts.get(Part.FIT, 0.0) - in_loop - inside_fit)
         sums["report"] += parts.get(Part.REPORT, 0.0)
@@ -61,7 +63,7 @@ def phase_timeline(run_dir: Path, phase: str, cores: float) -> dict[str, Any]:
         sums["restore_build"] += parts.get(Part.RESTORE, 0.0) + parts.get(Part.BUILD, 0.0)
         sums["closing"] += parts.get(Part.CLOSING, 0.0)
         # fit_s holds the per-epoch parts; the others were timed outside fit
-        timed = sum(v for k, v in parts.items() if k not in (Part.REPORT, Part.CHECKPOINT, Part.RECORD, Part.WANDB_LOG))
+        timed = sum(v for k, v in parts.items() if k not in INSIDE_FIT)
         inside = 0.0
         for span, attempt in zip(spans, attempts, strict=False):
             sums["startup"] += max(0.0, attempt["entered_at"] - span["started_at"])
