@@ -454,22 +454,28 @@ def _test_gap(data: WindowedData, i: int, n_test_windows: int) -> int:
     return 0 if rows is None else int(rows) - data.n_outputs + 1 - n_test_windows
 
 
-def series_history(data: WindowedData, i: int) -> SeriesHistory:
-    """Series `i`'s target history from its train, validation and test windows (all stride 1, in order)."""
-    train, val, test = (s.of_series(i) for s in (data.train, data.val, data.test))
+FORECAST_SPLITS = ("val", "test")
+
+
+def series_history(data: WindowedData, i: int, forecast: tuple[str, ...] = FORECAST_SPLITS) -> SeriesHistory:
+    """Series `i`'s target history from its train windows and those of the `forecast` splits (all stride 1, each
+    following on from the rows before it), with the origin of each of their windows; a split left out of
+    `forecast` has no origins. An earlier backtest fold forecasts its validation block only (the test split lies
+    blocks later), a final refit its test split only (its validation rows are training rows)."""
     k, n_in = data.n_targets, data.n_inputs
-    parts = [_stretch(train, k, n_in)]
+    parts = [_stretch(data.train.of_series(i), k, n_in)]
     n_train = len(parts[0])
-    parts.append(_stretch(val, k, 0))
-    n_trainval = n_train + len(parts[1])
-    gap = _test_gap(data, i, len(test))
-    parts.append(_stretch(test, k, gap))
-    values = np.concatenate(parts)
-    test_first = n_trainval + gap
-    # the windows must be one contiguous series: each split's first inputs are the rows before its first origin
-    for split, first in ((val, n_train), (test, test_first)):
+    origins = {name: np.arange(0) for name in FORECAST_SPLITS}
+    for name in forecast:
+        split = data.split(name).of_series(i)
+        gap = _test_gap(data, i, len(split)) if name == "test" else 0
+        first = sum(len(p) for p in parts) + gap
+        parts.append(_stretch(split, k, gap))
+        values = np.concatenate(parts)
+        # one contiguous series: the split's first inputs are the rows before its first origin
         if not np.array_equal(split.x[0, :, :k], values[first - n_in:first]):
             raise ValueError(f"series {i}: the windows of the splits do not join into one series (the first "
-                             "window's inputs differ from the rows before its origin); classical models need "
-                             "stride-1 windows over contiguous splits")
-    return SeriesHistory(values, n_train, n_train + np.arange(len(val)), test_first + np.arange(len(test)))
+                             f"{name} window's inputs differ from the rows before its origin); classical models "
+                             "need stride-1 windows over contiguous splits")
+        origins[name] = first + np.arange(len(split))
+    return SeriesHistory(np.concatenate(parts), n_train, origins["val"], origins["test"])

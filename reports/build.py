@@ -241,12 +241,12 @@ def score_run(run: RunDir, data: WindowedData, skipped: dict[str, str] | None = 
         folds.apply_baseline_refit(
             baselines + classical_results, datasets[folds.REFIT], data,
             lambda rd: baseline_scores(rd, season=season, ridge_alpha=alpha)[0]
-            + classical.classical_scores(rd, run.config, run.path, quiet=True)[0])
+            + classical.classical_scores(rd, run.config, run.path, quiet=True, forecast=("test",))[0])
     if folds.n_folds(run) > 1:  # the baselines fitted and scored on every earlier fold too, so the means compare
         folds.apply_baseline_folds(
             baselines + classical_results, datasets, data,
-            lambda fd: baseline_scores(fd, season=season)[0] + classical.classical_scores(fd, run.config, run.path,
-                                                                                         quiet=True)[0])
+            lambda fd: baseline_scores(fd, season=season)[0]
+            + classical.classical_scores(fd, run.config, run.path, quiet=True, forecast=("val",))[0])
         notes.append(folds.folds_note(run, results))
     if CHRONOS2 in run.config.get("models", {}):
         zeroshot, note = _chronos_zeroshot(run, data, levels, skipped)

@@ -29,6 +29,7 @@ from models.baselines import default_season
 from models.classical import (
     CLASSICAL_MODELS,
     COMBO,
+    FORECAST_SPLITS,
     ClassicalFit,
     SeriesHistory,
     fit_classical,
@@ -77,11 +78,13 @@ def own_quantile_levels(config: dict[str, Any]) -> tuple[float, ...]:
     return tuple(sorted({*QUANTILES, *cqr_quantile_levels(interval_levels(config))}))
 
 
-def data_key(data: WindowedData, model: str, season: int | None, levels: tuple[float, ...] = ()) -> str:
+def data_key(data: WindowedData, model: str, season: int | None, levels: tuple[float, ...] = (),
+             forecast: tuple[str, ...] = FORECAST_SPLITS) -> str:
     """Hash of everything a classical fit depends on: the windows, their origins and series, the season(s), the
-    quantile levels."""
+    quantile levels, the splits it forecasts."""
     periods = mstl_periods(str(data.summary.get("frequency", "D"))) if model == "mstl" else None
-    h = hashlib.sha256(f"{CACHE_VERSION}|{model}|{season}|{periods}|{levels}|{data.n_targets}".encode())
+    only = "" if forecast == FORECAST_SPLITS else f"|{'+'.join(forecast)}"  # both: the key the caches hold already
+    h = hashlib.sha256(f"{CACHE_VERSION}|{model}|{season}|{periods}|{levels}|{data.n_targets}{only}".encode())
     for split in (data.train, data.val, data.test):
         for arr in (split.x[..., : data.n_targets], split.y, split.origin, split.series):
             if arr is not None:
@@ -122,8 +125,9 @@ def _fit_model(data: WindowedData, histories: list[SeriesHistory], model: str, s
         for n, t in enumerate(tasks, start=1):
             results.append(_target_task(*t))
             _progress(model, n, len(tasks), started, quiet)
-    val_pred, test_pred = np.empty(data.val.y.shape, np.float32), np.empty(data.test.y.shape, np.float32)
-    val_q, test_q = (np.empty((*s.y.shape, len(levels)), np.float32) for s in (data.val, data.test))
+    # a split the histories do not forecast stays NaN (an earlier fold's test split, a refit's validation block)
+    val_pred, test_pred = (np.full(s.y.shape, np.nan, np.float32) for s in (data.val, data.test))
+    val_q, test_q = (np.full((*s.y.shape, len(levels)), np.nan, np.float32) for s in (data.val, data.test))
     fits: list[ClassicalFit] = []
     for (i, j), (forecast, quantiles, fit) in zip(keys, results, strict=True):
         sc, n_val = scalers[i], len(histories[i].val_origins)
@@ -131,6 +135,8 @@ def _fit_model(data: WindowedData, histories: list[SeriesHistory], model: str, s
         scaled_q = (quantiles - sc.center[j]) / sc.scale[j]
         for split, lo, hi, pred, q_out in ((data.val, 0, n_val, val_pred, val_q),
                                            (data.test, n_val, len(scaled), test_pred, test_q)):
+            if hi == lo:
+                continue
             rows = np.arange(len(split)) if split.series is None else np.flatnonzero(split.series == i)
             pred[rows, :, j] = scaled[lo:hi]
             q_out[rows, :, j] = scaled_q[lo:hi]
@@ -166,10 +172,11 @@ def _save(path: Path, run: ClassicalRun) -> None:
 
 def classical_runs(data: WindowedData, models: list[str] | None, season: int | None,
                    caches: list[Path] | None = None, n_jobs: int | None = None, quiet: bool = False,
-                   levels: tuple[float, ...] | None = None) -> tuple[list[ClassicalRun], list[str]]:
-    """The requested classical models (None: all) fitted and forecast on `data`, with their own quantiles at
-    `levels` (a run passes `own_quantile_levels(config)`; None: those of the default interval levels), read from the first of `caches` (folders) that holds
-    them and written to every one that does not; with notes on any skipped and why."""
+                   levels: tuple[float, ...] | None = None, forecast: tuple[str, ...] = FORECAST_SPLITS
+                   ) -> tuple[list[ClassicalRun], list[str]]:
+    """The requested classical models (None: all) fitted on `data` and forecasting its `forecast` splits (the
+    others' forecasts are NaN), with their own quantiles at `levels` (None: the default interval levels'), read
+    from the first of `caches` (folders) that holds them and written to every one that does not; with notes."""
     requested = list(CLASSICAL_MODELS if models is None else models)
     unknown = [m for m in requested if m not in CLASSICAL_MODELS]
     if unknown:
@@ -179,7 +186,7 @@ def classical_runs(data: WindowedData, models: list[str] | None, season: int | N
     levels = own_quantile_levels({}) if levels is None else tuple(sorted(float(v) for v in levels))
     n_jobs = n_jobs or min(2, os.cpu_count() or 1)
     try:
-        histories = [series_history(data, i) for i in range(data.n_series)]
+        histories = [series_history(data, i, forecast) for i in range(data.n_series)]
     except ValueError as err:  # windows that do not join into series: nothing to fit, the rest of the report stands
         return [], [f"Classical models skipped: {err}."]
     shortest = min(h.n_train for h in histories)
@@ -189,7 +196,7 @@ def classical_runs(data: WindowedData, models: list[str] | None, season: int | N
         if why:
             notes.append(f"{model} skipped: {why}.")
             continue
-        paths = [c / f"{model}-{data_key(data, model, season, levels)}.npz" for c in caches or []]
+        paths = [c / f"{model}-{data_key(data, model, season, levels, forecast)}.npz" for c in caches or []]
         run = next((r for r in (_load(p, model) for p in paths if p.exists()) if r is not None), None)
         if run is None:
             try:
@@ -201,8 +208,8 @@ def classical_runs(data: WindowedData, models: list[str] | None, season: int | N
                 # statsmodels failing on odd data costs this entry, never the whole report
                 notes.append(f"{model} skipped: statsmodels failed ({type(err).__name__}: {err}).")
                 continue
-            if not all(np.isfinite(a).all() for a in (run.val_pred, run.test_pred, run.val_quantiles,
-                                                      run.test_quantiles)):
+            forecasts = {"val": (run.val_pred, run.val_quantiles), "test": (run.test_pred, run.test_quantiles)}
+            if not all(np.isfinite(a).all() for name in forecast for a in forecasts[name]):
                 notes.append(f"{model} skipped: its forecasts are not finite on some window (the fitted "
                              "parameters do not hold on the later data).")
                 continue
@@ -253,15 +260,10 @@ def _own_quantiles(runs: list[ClassicalRun]) -> dict[str, Any]:
             "val_quantiles": np.mean([r.val_quantiles for r in runs], 0), "quantile_levels": runs[0].quantile_levels}
 
 
-def classical_scores(data: WindowedData, config: dict[str, Any], run_path: Path | None,
-                     quiet: bool = False) -> tuple[list[ModelScore], list[str]]:
-    """The classical entries of a ranking (`baselines.classical` of the run's `config`, default all that fit the
-    data) and their mean (`classical_combo`), with notes: which were skipped and why, and what fitting cost."""
-    baselines = config.get("baselines") or {}
-    started = time.monotonic()
-    runs, notes = classical_runs(data, baselines.get("classical"), baselines.get("season"),
-                                 cache_dirs(run_path, config), quiet=quiet, levels=own_quantile_levels(config))
-    season = classical_season(data, baselines.get("season"))
+def classical_entries(runs: list[ClassicalRun], data: WindowedData, config: dict[str, Any]) -> list[ModelScore]:
+    """The ranking entries of fitted classical `runs` (classical_runs'): each model, and their mean
+    (`classical_combo`) where two or more were fitted."""
+    season = classical_season(data, (config.get("baselines") or {}).get("season"))
     results = [score_predictions(r.model, r.val_pred, r.test_pred, data, kind="baseline", params=_n_params(r),
                                  hparams={"form": _forms(r, data), "season": season},
                                  train_time_s=round(r.fit_time_s, 2), **_own_quantiles([r])) for r in runs]
@@ -271,6 +273,20 @@ def classical_scores(data: WindowedData, config: dict[str, Any], run_path: Path 
             kind="baseline", params=sum(_n_params(r) for r in runs),
             hparams={"members": "+".join(r.model for r in runs)},
             train_time_s=round(sum(r.fit_time_s for r in runs), 2), **_own_quantiles(runs)))
+    return results
+
+
+def classical_scores(data: WindowedData, config: dict[str, Any], run_path: Path | None, quiet: bool = False,
+                     forecast: tuple[str, ...] = FORECAST_SPLITS) -> tuple[list[ModelScore], list[str]]:
+    """The classical entries of a ranking (`baselines.classical` of the run's `config`, default all that fit the
+    data) and their mean (`classical_combo`), with notes: which were skipped and why, and what fitting cost.
+    `forecast`: the splits scored (an earlier fold: ("val",); a refit: ("test",); the other's scores are NaN)."""
+    baselines = config.get("baselines") or {}
+    started = time.monotonic()
+    runs, notes = classical_runs(data, baselines.get("classical"), baselines.get("season"),
+                                 cache_dirs(run_path, config), quiet=quiet, levels=own_quantile_levels(config),
+                                 forecast=forecast)
+    results = classical_entries(runs, data, config)
     if runs:
         cached = all(r.cached for r in runs)
         per_model = ", ".join(f"{r.model} {r.fit_time_s:.1f} s" for r in runs)

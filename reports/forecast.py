@@ -37,7 +37,7 @@ from data_pipeline.forecast import panel_forecast_input
 from data_pipeline.series import load_series
 from models import predict
 from models.chronos import CHRONOS2
-from models.classical import CLASSICAL_MODELS, COMBO, forecast_origins, series_history
+from models.classical import CLASSICAL_MODELS, COMBO, FORECAST_SPLITS, forecast_origins, series_history
 from reports import folds
 from reports.intervals import conformal_quantile, interval_levels, level_tag
 from reports.runs import (
@@ -49,6 +49,7 @@ from reports.runs import (
     load_best_model,
     read_run,
 )
+from reports.scoring import ModelScore
 
 
 def forecast(run_path: str | Path, model: str | None = None, overrides: list[str] | None = None) -> pd.DataFrame:
@@ -74,8 +75,8 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
     _, window, _ = run.data_configs()
     scaler = Scaler.load(run.path / "scaler.json")
     if model in CLASSICAL_ENTRIES:
-        frame = _classical_forecast(run, model, data_cfg, window.output, scaler)
-        frame.attrs.update(model=model, note=note)
+        frame, fit_note = _classical_forecast(run, model, data_cfg, window.output, scaler)
+        frame.attrs.update(model=model, note="; ".join(n for n in (note, fit_note) if n) or None)
         return frame
     names: list[str] | None = None
     if scaler.per_series:  # a panel: every series' own last days, scaled by its own scaler
@@ -205,31 +206,30 @@ def _refit_models(run: RunDir, used: list[TrialRecord], shapes: dict[str, int], 
     return run_refit
 
 
-def _classical_calibration(run: RunDir, model: str, data: WindowedData, val_pred: np.ndarray
-                           ) -> tuple[np.ndarray, np.ndarray]:
+def _classical_calibration(run: RunDir, entry: ModelScore, data: WindowedData) -> tuple[np.ndarray, np.ndarray]:
     """A classical entry's calibration set, made by the report's own rule (reports.folds.apply_baseline_folds: its
     fits on every earlier fold's training rows, cached in the run directory by the report, or its own block only
-    where a fold lacks one)."""
+    where a fold lacks one). `entry`: its score on the run's own block, from the fits the caller loaded."""
     if folds.n_folds(run) > 1:
         from reports.classical import classical_scores
 
         def score(d: WindowedData) -> list:
-            return classical_scores(d, run.config, run.path, quiet=True)[0]
+            return classical_scores(d, run.config, run.path, quiet=True, forecast=("val",))[0]
 
-        entry = next((r for r in score(data) if r.model == model), None)
-        if entry is not None:
-            folds.apply_baseline_folds([entry], folds.fold_datasets(run, data), data, score)
-            if entry.calib_errors is not None:
-                return np.abs(entry.calib_errors.astype(np.float64)), entry.calib_observed
-    return _calibration(folds.FoldResiduals(), val_pred, data, folds.n_folds(run))
+        folds.apply_baseline_folds([entry], folds.fold_datasets(run, data), data, score)
+        if entry.calib_errors is not None:
+            return np.abs(entry.calib_errors.astype(np.float64)), entry.calib_observed
+    return _calibration(folds.FoldResiduals(), entry.val_pred, data, folds.n_folds(run))
 
 
-def _classical_forecast(run: RunDir, model: str, data_cfg: DataConfig, horizon: int, scaler: Scaler) -> pd.DataFrame:
+def _classical_forecast(run: RunDir, model: str, data_cfg: DataConfig, horizon: int, scaler: Scaler
+                        ) -> tuple[pd.DataFrame, str | None]:
     """A classical model (or their mean) forecasting the next `horizon` steps from each series' whole history,
-    with the parameters fitted for the report (cached in the run directory) held; conformal intervals from its
-    forecasts of the run's validation windows, like every model's."""
+    with the parameters fitted for the report (cached in the run directory) held: the final refit's where the
+    run has one, as the report's test forecasts; conformal intervals from its forecasts of the run's validation
+    windows, like every model's. Returns the rows and a note on which fits forecast."""
     from reports.build import load_data
-    from reports.classical import cache_dirs, classical_runs, own_quantile_levels
+    from reports.classical import cache_dirs, classical_entries, classical_runs, own_quantile_levels
 
     try:
         data = load_data(run)
@@ -237,12 +237,26 @@ def _classical_forecast(run: RunDir, model: str, data_cfg: DataConfig, horizon: 
         raise RunDirError(f"a classical model's forecast starts from its fitted state, which needs the sweep's own "
                           f"data files: {err}") from err
     baselines = run.config.get("baselines") or {}
-    runs, _ = classical_runs(data, baselines.get("classical"), baselines.get("season"),
-                             cache_dirs(run.path, run.config), quiet=True,
-                             levels=own_quantile_levels(run.config))  # the report's: its cached fits
-    members = runs if model == COMBO else [r for r in runs if r.model == model]
-    if not members or (model == COMBO and len(members) < 2):
+
+    def fitted(d: WindowedData, splits: tuple[str, ...]) -> list:
+        runs = classical_runs(d, baselines.get("classical"), baselines.get("season"), cache_dirs(run.path, run.config),
+                              quiet=True, levels=own_quantile_levels(run.config), forecast=splits)[0]
+        return runs if model == COMBO else [r for r in runs if r.model == model]
+
+    members = fitted(data, FORECAST_SPLITS)  # the report's: its cached fits
+    entry = next((e for e in classical_entries(members, data, run.config) if e.model == model), None)
+    if entry is None:
         raise RunDirError(f"--model {model}: not fitted on this run's data (see the report's notes for why)")
+    calib = _classical_calibration(run, entry, data)
+    fitted_on, forecast_splits, note = data, FORECAST_SPLITS, None
+    if folds.refit_wanted(run):  # the report's test forecasts come from the refit's fits: so does this
+        refit_data = folds.fold_datasets(run, data)[folds.REFIT]
+        refit_members = fitted(refit_data, ("test",))
+        if len(refit_members) == len(members):
+            members, fitted_on, forecast_splits = refit_members, refit_data, ("test",)
+            note = "forecast by the final refit's fits (on every row before the test split)"
+        else:
+            note = "the final refit could not fit this model (see the report's notes): forecast by the run's own fits"
     k = data.n_targets
     if scaler.per_series:
         from data_pipeline.panel import clean_panel
@@ -254,16 +268,14 @@ def _classical_forecast(run: RunDir, model: str, data_cfg: DataConfig, horizon: 
         bundles = [bundles[n] for n in data.series_names]
     else:
         bundles = [load_series(data_cfg)]
-    val_pred = np.mean([r.val_pred for r in members], 0)
-    calib = _classical_calibration(run, model, data, val_pred)
     blocks = []
     for i, bundle in enumerate(bundles):
-        sc = scaler.for_series(i)
+        sc, fit_sc = scaler.for_series(i), fitted_on.scaler.for_series(i)
         values = bundle.frame[data.target_names].to_numpy(dtype=np.float64)
-        hist = series_history(data, i)
-        trained = hist.values[: hist.n_train] * sc.scale[:k] + sc.center[:k]
+        hist = series_history(fitted_on, i, forecast_splits)
+        trained = hist.values[: hist.n_train] * fit_sc.scale[:k] + fit_sc.center[:k]
         if len(values) < hist.n_train or not np.allclose(values[: hist.n_train], trained, rtol=1e-4,
-                                                         atol=1e-5 * float(np.max(sc.scale[:k]))):
+                                                         atol=1e-5 * float(np.max(fit_sc.scale[:k]))):
             raise DataError(f"{bundle.summary['source']}: a classical model filters the series from the first row "
                             f"it was fitted on, but this data does not begin with the sweep's training rows; give "
                             f"the sweep's data with the newer rows appended")
@@ -276,7 +288,7 @@ def _classical_forecast(run: RunDir, model: str, data_cfg: DataConfig, horizon: 
     frame = pd.concat(blocks, ignore_index=True)
     if data.is_panel:
         frame = frame[["series", *[c for c in frame.columns if c != "series"]]]
-    return frame
+    return frame, note
 
 
 def _block(y_scaled: np.ndarray, dates: pd.DatetimeIndex, scaler: Scaler, calib: tuple[np.ndarray, np.ndarray],

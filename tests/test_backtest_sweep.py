@@ -25,8 +25,10 @@ MODELS = ("gru_nar", "lstm_nar")
 @pytest.fixture(scope="module")
 def folds_run(ray_session, tmp_path_factory, data_cache) -> Path:
     runs = tmp_path_factory.mktemp("runs")
+    # theta (the cheapest classical fit) so the classical entries' fold path is exercised too
     argv = sweep_argv(runs, "folds", data_cache, "--models", ",".join(MODELS), "--wandb-mode", "disabled",
-                      "split.folds=2", "report.final_refit=true", "sweep.final_seeds=1", "train.epochs=2")
+                      "split.folds=2", "report.final_refit=true", "sweep.final_seeds=1", "train.epochs=2",
+                      "baselines.classical=[theta]")
     assert main(argv) == 0
     return runs / "folds"
 
@@ -69,6 +71,7 @@ def test_selection_ranks_by_the_mean_over_folds_and_intervals_see_every_fold(fol
         assert entry.calib_errors is not None and len(entry.calib_errors) > len(data.val)  # both folds' windows
     # the baselines are fitted on each fold too, and the fitted ones refitted like the finalists
     assert ranking.loc["ridge", "folds"] == 2 and ranking.loc["ridge", "refit"]
+    assert ranking.loc["theta", "folds"] == 2 and ranking.loc["theta", "refit"]
     assert ranking.loc["persistence", "folds"] == 2 and not ranking.loc["persistence", "refit"]
     assert any("Backtest folds: 2" in n for n in notes)
     assert list(ranking.index) == list(ranking.sort_values("val_mse_mean").index)
@@ -103,9 +106,26 @@ def test_the_forecast_comes_from_the_refit_models(folds_run: Path):
     assert np.isfinite(frame.select_dtypes("number").to_numpy()).all()
     # Its intervals are the report's: the same half-width per day ahead and target (calibrated on both folds'
     # out-of-fold errors, real targets only), so the forecast promises what the report measured.
-    preds = pd.read_parquet(folds_run / "report" / "predictions.parquet")
-    ensemble = preds[preds.model == "gru_nar_ensemble"]
-    first = ensemble[ensemble.forecast_origin == ensemble.forecast_origin.min()]
+    _assert_widths_are_the_reports(frame, folds_run, "gru_nar_ensemble")
+
+
+def test_a_classical_forecast_is_calibrated_on_every_fold_like_its_report_entry(folds_run: Path):
+    from reports.forecast import forecast
+
+    ranking = pd.read_csv(folds_run / "report" / "ranking.csv").set_index("model")
+    assert ranking.loc["theta", "folds"] == 2  # scored (and so calibrated) on both folds' fits
+    frame = forecast(folds_run, model="theta")
+    assert len(frame) == 7 and np.isfinite(frame.select_dtypes("number").to_numpy()).all()
+    assert "final refit" in frame.attrs["note"]  # its point forecast from the refit's fits, as the report's test
+    _assert_widths_are_the_reports(frame, folds_run, "theta")
+
+
+def _assert_widths_are_the_reports(frame: pd.DataFrame, run: Path, model: str) -> None:
+    """The forecast's interval widths per day ahead and target equal the report's for `model`."""
+    preds = pd.read_parquet(run / "report" / "predictions.parquet")
+    entry = preds[preds.model == model]
+    first = entry[entry.forecast_origin == entry.forecast_origin.min()]
+    assert len(first) > 0
     for target, rows in first.groupby("target"):
         rows = rows.sort_values("horizon")
         for level in ("80", "95"):

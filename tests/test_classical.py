@@ -246,6 +246,37 @@ def test_windows_join_back_into_the_series_and_the_report_forecasts_match(tmp_pa
     assert again[0].cached and np.array_equal(again[0].test_pred, runs[0].test_pred)
 
 
+def test_an_earlier_fold_forecasts_its_validation_block_and_a_refit_its_test_split(tmp_path: Path):
+    """An earlier backtest fold's test split lies blocks after its validation block, and a refit's validation
+    rows are training rows: neither joins into one series with all three splits, so each forecasts its own."""
+    frame = local_data.us_employment()[["month", "retail_trade"]]
+    csv = tmp_path / "retail.csv"
+    frame.to_csv(csv, index=False)
+    raw = frame.retail_trade.to_numpy(dtype=np.float64)
+
+    def split(fold: int | str) -> object:
+        return build_windowed_data(DataConfig(path=str(csv), date_column="month"), WindowConfig(input=24, output=H),
+                                   SplitConfig(val_fraction=0.15, test_fraction=0.15, folds=2, fold=fold), cache=False)
+
+    for data, forecast in ((split(1), ("val",)), (split("refit"), ("test",))):
+        with pytest.raises(ValueError, match="do not join into one series"):
+            series_history(data, 0)
+        hist = series_history(data, 0, forecast)
+        sc = data.scaler
+        np.testing.assert_allclose(hist.values[:, 0] * sc.scale[0] + sc.center[0], raw[: len(hist.values)], rtol=1e-6)
+        origins = hist.val_origins if forecast == ("val",) else hist.test_origins
+        assert len(origins) == len(data.split(forecast[0])) and origins[0] == hist.n_train
+        assert len(hist.test_origins if forecast == ("val",) else hist.val_origins) == 0
+        runs, notes = classical_runs(data, ["theta"], None, [tmp_path / "cache"], quiet=True, forecast=forecast)
+        assert notes == [] and [r.model for r in runs] == ["theta"]
+        fit = fit_classical("theta", raw[: hist.n_train], season=12)  # on this fold's (or the refit's) rows only
+        pred, other = (runs[0].val_pred, runs[0].test_pred) if forecast == ("val",) else (runs[0].test_pred,
+                                                                                         runs[0].val_pred)
+        np.testing.assert_allclose(pred[:, :, 0] * sc.scale[0] + sc.center[0],
+                                   forecast_origins(fit, raw, origins, H), rtol=1e-5)
+        assert np.isnan(other).all()  # the split it does not forecast is not invented
+
+
 def test_unknown_classical_model_is_named(tmp_path: Path):
     data, _ = _monthly_data(tmp_path)
     with pytest.raises(ValueError, match="baselines.classical: unknown model.*'prophet'.*ets, theta, arima, mstl"):
