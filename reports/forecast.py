@@ -206,17 +206,19 @@ def _refit_models(run: RunDir, used: list[TrialRecord], shapes: dict[str, int], 
     return run_refit
 
 
-def _classical_calibration(run: RunDir, entry: ModelScore, data: WindowedData) -> tuple[np.ndarray, np.ndarray]:
+def _classical_calibration(run: RunDir, entry: ModelScore, data: WindowedData,
+                           datasets: dict[int | str, WindowedData]) -> tuple[np.ndarray, np.ndarray]:
     """A classical entry's calibration set, made by the report's own rule (reports.folds.apply_baseline_folds: its
     fits on every earlier fold's training rows, cached in the run directory by the report, or its own block only
-    where a fold lacks one). `entry`: its score on the run's own block, from the fits the caller loaded."""
+    where a fold lacks one). `entry`: its score on the run's own block, from the fits the caller loaded;
+    `datasets`: folds.fold_datasets(run, data) (empty without folds or a refit)."""
     if folds.n_folds(run) > 1:
         from reports.classical import classical_scores
 
         def score(d: WindowedData) -> list:
             return classical_scores(d, run.config, run.path, quiet=True, forecast=("val",))[0]
 
-        folds.apply_baseline_folds([entry], folds.fold_datasets(run, data), data, score)
+        folds.apply_baseline_folds([entry], datasets, data, score)
         if entry.calib_errors is not None:
             return np.abs(entry.calib_errors.astype(np.float64)), entry.calib_observed
     return _calibration(folds.FoldResiduals(), entry.val_pred, data, folds.n_folds(run))
@@ -247,10 +249,12 @@ def _classical_forecast(run: RunDir, model: str, data_cfg: DataConfig, horizon: 
     entry = next((e for e in classical_entries(members, data, run.config) if e.model == model), None)
     if entry is None:
         raise RunDirError(f"--model {model}: not fitted on this run's data (see the report's notes for why)")
-    calib = _classical_calibration(run, entry, data)
+    # every earlier fold's and the refit's windows, built once for the calibration and the refit's fits
+    datasets = folds.fold_datasets(run, data) if folds.n_folds(run) > 1 or folds.refit_wanted(run) else {}
+    calib = _classical_calibration(run, entry, data, datasets)
     fitted_on, forecast_splits, note = data, FORECAST_SPLITS, None
-    if folds.refit_wanted(run):  # the report's test forecasts come from the refit's fits: so does this
-        refit_data = folds.fold_datasets(run, data)[folds.REFIT]
+    if folds.REFIT in datasets:  # the report's test forecasts come from the refit's fits: so does this
+        refit_data = datasets[folds.REFIT]
         refit_members = fitted(refit_data, ("test",))
         if len(refit_members) == len(members):
             members, fitted_on, forecast_splits = refit_members, refit_data, ("test",)
