@@ -40,7 +40,7 @@ TPE_CONFIG = REPO / "sweeps" / "configs" / "tpe.yaml"
 def variants(smoke: bool) -> list[tuple[str, list[str]]]:
     if smoke:  # tiny: two architectures, 2 trials each, 2 epochs, one small layer, no classical baselines
         small = ["--models", "gru_nar,transformer", "train.epochs=2", "train.patience=2", "sweep.scheduler=none",
-                 "models.gru_nar.num_layers=1", "models.transformer.num_layers=1", "baselines.classical=null"]
+                 "models.gru_nar.num_layers=1", "models.transformer.num_layers=1", "baselines.classical=[]"]
         # TPE's smoke spaces are small too (tpe.yaml's reach 128 units, 3 layers and 120 days in): the searched
         # input length and a searched width keep the adaptive path's logic, at a fraction of the cost
         tpe_small = [*small, "window.input={choice: [14, 30]}", "models.gru_nar.hidden_size={choice: [8, 16]}",

@@ -50,10 +50,24 @@ class BaselinesConfig(StrictModel):
         None, ge=1, description="Seasonal naive's period in steps; null: from the data's frequency "
         "(7 daily, 5 business-daily, 52 weekly, 24 hourly, 12 monthly; none under rows)."
     )
-    classical: list[ClassicalName] | None = Field(
-        None, description="Classical models in the ranking (ets, theta, arima, mstl (hourly or half-hourly data "
-        "only); with two or more, also their mean classical_combo); null: all that fit the data; []: none."
+    classical: Literal["all"] | list[ClassicalName] = Field(
+        "all", description="Classical models in the ranking (ets, theta, arima, mstl (hourly or half-hourly data "
+        "only); with two or more, also their mean classical_combo): `all` (all that fit the data), a list, or [] "
+        "for none."
     )
+
+    @field_validator("classical", mode="before")
+    @classmethod
+    def _all_or_a_list(cls, value: Any) -> Any:
+        # Run directories written before `all` existed store null for it: they keep their meaning when reopened.
+        if value is None:
+            return "all"
+        choices = f"write all, [] (none) or a list of {', '.join(CLASSICAL_MODELS)}"
+        if isinstance(value, str) and value != "all":
+            raise ValueError(f"{value!r} is not a choice: {choices}")
+        if isinstance(value, list) and (unknown := [v for v in value if v not in CLASSICAL_MODELS]):
+            raise ValueError(f"unknown model(s) {unknown}: {choices}")
+        return value
 
 
 # Arguments every model takes from the data (passed by `models.build`), never hyperparameters.

@@ -170,14 +170,14 @@ def _save(path: Path, run: ClassicalRun) -> None:
     os.replace(tmp, path)
 
 
-def classical_runs(data: WindowedData, models: list[str] | None, season: int | None,
+def classical_runs(data: WindowedData, models: list[str] | str | None, season: int | None,
                    caches: list[Path] | None = None, n_jobs: int | None = None, quiet: bool = False,
                    levels: tuple[float, ...] | None = None, forecast: tuple[str, ...] = FORECAST_SPLITS
                    ) -> tuple[list[ClassicalRun], list[str]]:
-    """The requested classical models (None: all) fitted on `data` and forecasting its `forecast` splits (the
+    """The requested classical models ("all" or None: all) fitted on `data` and forecasting its `forecast` splits (the
     others' forecasts are NaN), with their own quantiles at `levels` (None: the default interval levels'), read
     from the first of `caches` (folders) that holds them and written to every one that does not; with notes."""
-    requested = list(CLASSICAL_MODELS if models is None else models)
+    requested = list(CLASSICAL_MODELS if models in (None, "all") else models)
     unknown = [m for m in requested if m not in CLASSICAL_MODELS]
     if unknown:
         raise ValueError(f"baselines.classical: unknown model(s) {unknown}; valid names: {', '.join(CLASSICAL_MODELS)}")

@@ -154,7 +154,7 @@ def _apply_profile(raw: dict[str, Any], profile: str) -> dict[str, Any]:
         raw.setdefault("train", {}).update(epochs=2, patience=2)
         raw.setdefault("sweep", {}).update(scheduler="none", num_samples=1, final_seeds=0)
         # the classical fits (statsmodels' model selection) cost more than the whole smoke sweep: a plumbing check
-        # skips them; `baselines.classical=null` on the command line brings them back
+        # skips them; `baselines.classical=all` on the command line brings them back
         raw.setdefault("baselines", {})["classical"] = []
         for name, params in (raw.get("models") or {}).items():
             if isinstance(params, dict):

@@ -34,6 +34,10 @@ os.environ["WANDB_MODE"] = "offline"
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["HF_HUB_CACHE"] = tempfile.mkdtemp(prefix="fs-tests-hf-cache-")
+# Under pytest-xdist two workers share the two cores: torch's in-process work takes one thread each (inherited by
+# the subprocesses a test starts), instead of two threads each spinning against the other worker's.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(scope="session")
@@ -61,5 +65,19 @@ def smoke_run(ray_session, tmp_path_factory, data_cache) -> Path:
 
     runs = tmp_path_factory.mktemp("runs")
     # with the classical baselines, which the smoke profile leaves out: the report tests read them here
-    assert main(sweep_argv(runs, "smoke", data_cache, "--models", ",".join(FIVE), "baselines.classical=null")) == 0
+    assert main(sweep_argv(runs, "smoke", data_cache, "--models", ",".join(FIVE), "baselines.classical=all")) == 0
     return runs / "smoke"
+
+
+# Fixtures that run a sweep once and serve many tests. Under `pytest -n 2 --dist loadgroup` (the README's test
+# command) every test that reads one of them goes to the same worker, so each sweep runs once per suite, not once
+# per worker. The other tests are spread one by one.
+SHARED_SWEEPS = ("smoke_run", "multi_run", "folds_run", "panel_run", "swept")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        shared = [name for name in SHARED_SWEEPS if name in item.fixturenames]
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(shared[0]))

@@ -287,11 +287,15 @@ def test_the_config_key_lists_the_classical_models():
     from sweeps.config import ConfigError, load_config
 
     assert load_config(None, ["baselines.classical=[theta]"]).baselines.classical == ["theta"]
-    assert load_config(None, []).baselines.classical is None  # default: all that fit the data
+    assert load_config(None, []).baselines.classical == "all"  # default: all that fit the data
     # the smoke profile (a plumbing check) leaves them out; an override brings them back
     assert load_config(None, [], profile="smoke").baselines.classical == []
-    assert load_config(None, ["baselines.classical=null"], profile="smoke").baselines.classical is None
-    with pytest.raises(ConfigError, match="baselines.classical.0: Input should be 'ets', 'theta', 'arima' or 'mstl'"):
+    assert load_config(None, ["baselines.classical=all"], profile="smoke").baselines.classical == "all"
+    # null meant "all" before the word existed: a run directory that stores it keeps that meaning
+    assert load_config(None, ["baselines.classical=null"], profile="smoke").baselines.classical == "all"
+    with pytest.raises(ConfigError, match="baselines.classical: .*'every' is not a choice: write all, \\[\\] "):
+        load_config(None, ["baselines.classical=every"])
+    with pytest.raises(ConfigError, match="baselines.classical: .*unknown model.*'prophet'.*ets, theta, arima, mstl"):
         load_config(None, ["baselines.classical=[prophet]"])
 
 
