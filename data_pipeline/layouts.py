@@ -36,7 +36,8 @@ def layout_overrides(cols: tuple[str, str, str]) -> dict[str, object]:
 
 def guess_id_column(df: pd.DataFrame, date_column: str | None = None) -> str | None:
     """The column that looks like it names each row's series: one named like an id (ID_NAMES), else a text column
-    whose values repeat; preferred: one with which every (id, date) pair is unique. None when nothing fits."""
+    whose values repeat; with `date_column`, one with which every (id, date) pair is unique (else only one named
+    like an id). None when nothing fits."""
     candidates: list[str] = []
     for col in df.columns:
         if str(col) == date_column:
@@ -54,4 +55,6 @@ def guess_id_column(df: pd.DataFrame, date_column: str | None = None) -> str | N
         for col in candidates:
             if not df.duplicated(subset=[col, date_column]).any():
                 return col
+        # none tells the repeated dates apart: only a column named like an id is still worth suggesting
+        return next((c for c in candidates if c.strip().lower() in ID_NAMES), None)
     return candidates[0]

@@ -257,6 +257,11 @@ def test_duplicate_dates_suggest_the_id_column(tmp_path, capsys):
         _load(path)
     code, line = _cli(capsys, tmp_path, f"data.path={path}")
     assert code == 2 and "data.id_column=symbol" in line
+    twice = tmp_path / "twice.csv"  # one series with a repeated day: no series column to suggest
+    pd.concat([seattle(), seattle(1)]).to_csv(twice, index=False)
+    with pytest.raises(DataError, match=r"twice\.csv: 1 duplicate date\(s\) in column 'date': 2012-01-01; keep one "
+                                        r"row per date$"):
+        _load(twice)
     assert len(build_windowed_data(DataConfig(path=str(path), id_column="symbol"), WindowConfig(),
                                    SplitConfig(), cache=False).series_names) >= 4
 
