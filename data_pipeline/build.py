@@ -6,6 +6,7 @@ import warnings
 
 from data_pipeline.cache import cache_dir, cache_key, load, save
 from data_pipeline.config import DataConfig, SplitConfig, WindowConfig
+from data_pipeline.errors import DataError
 from data_pipeline.identity import source_digest
 from data_pipeline.panel import build_panel
 from data_pipeline.series import load_series
@@ -31,7 +32,20 @@ def _overlap_key(data: DataConfig) -> tuple[str | None, str | None]:
 def build_windowed_data(
     data: DataConfig, window: WindowConfig, split: SplitConfig, cache: bool = True
 ) -> WindowedData:
-    """Load, clean, split, scale and window the series described by the three config sections."""
+    """Load, clean, split, scale and window the series described by the three config sections. Any failure is a
+    DataError naming the data: one this pipeline did not foresee is wrapped with the file's name."""
+    try:
+        return _build(data, window, split, cache)
+    except DataError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a user's file must never end in a bare traceback
+        source = data.path or f"embedded:{data.source}"
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise DataError(f"{source}: could not be read ({type(exc).__name__}: {first}); check the file, or rerun "
+                        "with --debug for the full traceback and report it") from exc
+
+
+def _build(data: DataConfig, window: WindowConfig, split: SplitConfig, cache: bool) -> WindowedData:
     digest = _source_digest(data) if cache else None
     path = None
     if digest is not None:
@@ -47,7 +61,7 @@ def build_windowed_data(
                     f"{data.path} and {data.test_path} share {overlap['count']} date(s) "
                     f"({', '.join(overlap['dates'])}); kept the test file's rows and dropped them from training",
                     UserWarning,
-                    stacklevel=2,
+                    stacklevel=3,
                 )
             hit.summary["cache"] = "hit"
             return hit
@@ -64,6 +78,6 @@ def build_windowed_data(
         try:
             save(path, wd)
         except OSError as exc:
-            warnings.warn(f"could not write data cache {path}: {exc}", RuntimeWarning, stacklevel=2)
+            warnings.warn(f"could not write data cache {path}: {exc}", RuntimeWarning, stacklevel=3)
     wd.summary["cache"] = "miss" if cache else "off"
     return wd

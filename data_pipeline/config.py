@@ -41,6 +41,10 @@ class DataConfig(StrictModel):
     path: str | None = Field(None, description="CSV or Parquet file; overrides `source`.")
     test_path: str | None = Field(None, description="Optional separate test file (same columns).")
     date_column: str = "date"
+    dayfirst: bool | None = Field(
+        None, description="Dates like 01/03/2019: true reads 1 March, false 3 January; null decides from the dates "
+        "(the reading that gives a regular series, with a note) and refuses when both or neither do.")
+    decimal: Literal[".", ","] = Field(".", description="A CSV's decimal mark: ',' reads 3,5 as 3.5.")
     features: list[str] | None = Field(None, description="Input columns; default: every numeric column.")
     targets: list[str] | None = Field(
         None, description="Columns to forecast (subset of features); default: all."
@@ -88,6 +92,15 @@ class DataConfig(StrictModel):
             warnings.warn(f"data.{info.field_name}={old} is now called {new} (it always carried the last good value "
                           f"forward); write data.{info.field_name}={new}", FutureWarning, stacklevel=2)
             return new
+        return value
+
+    @field_validator("path", "test_path")
+    @classmethod
+    def _not_empty(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # An unset shell variable (data.path=$FILE) must not quietly fall back to the embedded data.
+        if value is not None and not value.strip():
+            raise ValueError(f"data.{info.field_name} is empty; give the path of a CSV or Parquet file, or leave "
+                             f"data.{info.field_name} out to use {'data.source' if info.field_name == 'path' else 'no test file'}")
         return value
 
     @field_validator("frequency")

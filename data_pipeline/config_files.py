@@ -11,6 +11,9 @@ import yaml
 
 from data_pipeline.errors import DataError
 
+# Keys whose empty value (`key=`) is a mistake rather than null: a file path left blank.
+EMPTY_REFUSED = ("data.path", "data.test_path")
+
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
     p = Path(path)
@@ -47,6 +50,10 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
             raise DataError(
                 f"override {item!r}: empty component in key {key!r}; use dotted names like data.path"
             )
+        if key in EMPTY_REFUSED and not text.strip():
+            # `data.path=$FILE` with FILE unset: YAML reads the empty text as null, which would mean "no file".
+            raise DataError(f"{key} is empty ({item!r}, an unset shell variable?); give the path of a CSV or "
+                            f"Parquet file, or leave {key} out")
         try:
             value = yaml.safe_load(text)
         except yaml.YAMLError as exc:

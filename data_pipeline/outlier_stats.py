@@ -85,8 +85,8 @@ def _largest_move(values: pd.Series, rows: int) -> float | None:
     """The training moves' upper MOVE_TAIL_Q quantile, with at least TAIL_ROWS moves above it: in a short training
     split the 99% quantile is the largest move, which a single garbage value would set."""
     moves = _move(values, trailing_level(values, rows)).dropna()
-    if moves.empty:
-        return None
+    if len(moves) <= TAIL_ROWS:
+        return None  # too few moves to leave TAIL_ROWS of them out: no largest move to judge by
     big = float(moves.quantile(1 - max(MOVE_TAIL_Q, TAIL_ROWS / len(moves))))
     return big if np.isfinite(big) and big > 0 else None
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from data_pipeline.config import PANEL_VALUE_COLUMN, DataConfig, SplitConfig, WindowConfig
+from data_pipeline.dates import loose_dates
 from data_pipeline.errors import MAX_LISTED, DataError
 from data_pipeline.io import parse_table, resolve_columns, to_numeric_features
 from data_pipeline.series import SeriesBundle, _read_source, _read_test, clean_series, trim_to_span
@@ -63,7 +64,7 @@ def split_by_id(df: pd.DataFrame, cfg: DataConfig, label: str) -> dict[str, pd.D
                         f"(first at row {i}); give every row its id")
     ids = df[id_col].astype(str)
     if cfg.date_column in df.columns:
-        dates = pd.to_datetime(df[cfg.date_column].astype("string"), errors="coerce")
+        dates = loose_dates(df[cfg.date_column], label, cfg.date_column, cfg.dayfirst)
         dup = pd.DataFrame({"id": ids, "date": dates})[dates.notna()]
         dup = dup[dup.duplicated(keep=False)]
         if len(dup):
@@ -83,10 +84,10 @@ def _raw_dates(frames: dict[str, pd.DataFrame], cfg: DataConfig, label: str, *, 
     the calendar cut and the too-short rule see only real rows; `leading`/`trailing`: which ends may be cut."""
     out = {}
     for name, f in frames.items():
-        d = pd.to_datetime(f[cfg.date_column].astype("string"), errors="coerce") if cfg.date_column in f else None
+        d = loose_dates(f[cfg.date_column], label, cfg.date_column, cfg.dayfirst) if cfg.date_column in f else None
         dates = pd.DatetimeIndex([] if d is None else d.dropna().sort_values().unique())
         try:
-            table = parse_table(f, f"{label} [{cfg.panel_id_column}={name}]", cfg.date_column)
+            table = parse_table(f, f"{label} [{cfg.panel_id_column}={name}]", cfg.date_column, cfg.dayfirst)
             features, _ = resolve_columns(table, cfg.features, cfg.targets)
             kept, _ = trim_to_span(to_numeric_features(table, features), table.label, leading, trailing)
             dates = dates[(dates >= kept.index[0]) & (dates <= kept.index[-1])] if len(kept) else dates[:0]
@@ -180,7 +181,7 @@ def build_panel(data: DataConfig, window: WindowConfig, split: SplitConfig) -> W
     if short:
         warnings.warn(f"{label}: dropped {len(short)} series with too little history for one window per split "
                       f"(cut at {cut[0].date()} / {cut[1].date()}): "
-                      f"{_listed([f'{n} ({why})' for n, why in short.items()])}", UserWarning, stacklevel=3)
+                      f"{_listed([f'{n} ({why})' for n, why in short.items()])}", UserWarning, stacklevel=4)
     kept = [n for n in frames if n not in short]
     if not kept:
         raise DataError(f"{label}: every series is too short for one window per split (window.input="

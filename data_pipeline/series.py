@@ -52,7 +52,7 @@ class SeriesBundle:
 
 def _read_source(cfg: DataConfig) -> tuple[pd.DataFrame, str]:
     if cfg.path is not None:
-        return read_table(cfg.path, "data.path"), str(cfg.path)
+        return read_table(cfg.path, "data.path", cfg.decimal), str(cfg.path)
     if cfg.source == "synthetic_panel":
         from data_pipeline.synthetic import synthetic_panel
 
@@ -100,8 +100,16 @@ def trim_to_span(frame: pd.DataFrame, label: str, leading: bool = True, trailing
     return frame.iloc[start:end + 1], record
 
 
+def constant_targets(train: pd.DataFrame, targets: list[str], label: str) -> list[str]:
+    """A note per target with one value throughout the training split: every model predicts it, so its scores say
+    little, and MASE (error over the naive forecast's, zero here) is undefined."""
+    return [f"{label}: target {t!r} is constant in the training split ({train[t].dropna().iloc[0]:g}); scores on it "
+            "mean little and its MASE is undefined" for t in targets if train[t].nunique(dropna=True) == 1]
+
+
 def _read_test(cfg: DataConfig) -> tuple[pd.DataFrame, str] | None:
-    return None if cfg.test_path is None else (read_table(cfg.test_path, "data.test_path"), str(cfg.test_path))
+    return None if cfg.test_path is None else (read_table(cfg.test_path, "data.test_path", cfg.decimal),
+                                               str(cfg.test_path))
 
 
 def load_series(cfg: DataConfig, split: SplitConfig | None = None) -> SeriesBundle:
@@ -121,7 +129,7 @@ def clean_series(cfg: DataConfig, split: SplitConfig | None, source: tuple[pd.Da
     rows, and every repair carries an earlier value forward, so no later row (and no validation or test row)
     changes an earlier one."""
     df, label = source
-    table = parse_table(df, label, cfg.date_column)
+    table = parse_table(df, label, cfg.date_column, cfg.dayfirst)
     features, targets = resolve_columns(table, cfg.features, cfg.targets)
     if cfg.calendar_features:
         clash = [c for c in CALENDAR_COLUMNS if c in features]
@@ -136,7 +144,7 @@ def clean_series(cfg: DataConfig, split: SplitConfig | None, source: tuple[pd.Da
     overlap: list[str] = []
     if test_source is not None:
         tdf, tlabel = test_source
-        ttable = parse_table(tdf, tlabel, cfg.date_column)
+        ttable = parse_table(tdf, tlabel, cfg.date_column, cfg.dayfirst)
         missing = [c for c in features if c not in ttable.frame.columns]
         if missing:
             raise DataError(
@@ -192,6 +200,7 @@ def clean_series(cfg: DataConfig, split: SplitConfig | None, source: tuple[pd.Da
     n_fit = (training_rows(len(train), test is not None, split) if train_until is None
              else int(train.index.searchsorted(train_until)))
     stats = fit_outlier_stats(train.iloc[:n_fit], typical_step(train.index) if freq is None else freq)
+    notes += constant_targets(train.iloc[:n_fit], targets, label)
     judged = handle_outliers(train, stats, cfg.outlier_threshold, cfg.outlier_policy, label,
                                       rule=cfg.outlier_rule)
     flagged, unusual = judged.repaired, judged.unusual

@@ -93,6 +93,18 @@ def target_rows_unobserved(bundle: SeriesBundle, start: int, stop: int) -> int:
     return int(bundle.unobserved.iloc[start:stop][bundle.target_names].to_numpy().sum())
 
 
+def rows_needed(window: WindowConfig, split: SplitConfig, limit: int = 1_000_000) -> int | None:
+    """The fewest rows (one series, no test file) that give every split at least one window."""
+    for n in range(window.input + window.output, limit):
+        try:
+            ranges = split_ranges(n, None, split)
+        except DataError:
+            continue  # too few rows for the folds' validation blocks
+        if all(len(r.origins(window.input, window.output)) for r in ranges.values()):
+            return n
+    return None
+
+
 def build_from_bundle(
     bundle: SeriesBundle, data: DataConfig, window: WindowConfig, split: SplitConfig
 ) -> WindowedData:
@@ -109,7 +121,14 @@ def build_from_bundle(
             f"after the training data ends ({frame.index[n_train_file - 1].date()}); it starts "
             f"{bundle.test.index[0].date()}"
         )
-    out, scaler, split_summary, masked = window_series(bundle, ranges, data, window)
+    try:
+        out, scaler, split_summary, masked = window_series(bundle, ranges, data, window)
+    except DataError as err:
+        need = None if bundle.test is not None else rows_needed(window, split)
+        if need is None or len(frame) >= need:
+            raise
+        raise DataError(f"{err} (the series has {len(frame)} rows; these windows and splits need at least "
+                        f"{need})") from err
     summary = dict(bundle.summary)
     summary["splits"] = split_summary
     summary["windows"] = {n: len(out[n]) for n in SPLITS}

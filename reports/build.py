@@ -388,6 +388,7 @@ def _sections(run: RunDir, data: WindowedData, ranking: pd.DataFrame, results: l
                      f"for use as inputs; left out of every model's metrics alike).")
     # more than a few made-up rows: the calendar assumed is probably not the data's own
     notes += [f"Warning: {inv['warning']}." for inv in summary.get("invented_rows") or [] if inv.get("warning")]
+    notes += [f"Data: {n}." for n in summary.get("notes") or []]  # what reading the data changed or left out
     wanted_seeds = int((run.config.get("sweep") or {}).get("final_seeds") or 0)
     phases_file = run.path / "phases.json"
     phases = json.loads(phases_file.read_text()) if phases_file.exists() else {}

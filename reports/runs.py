@@ -39,8 +39,13 @@ class RunDir:
 
     def data_configs(self) -> tuple[DataConfig, WindowConfig, SplitConfig]:
         c = self.config
-        return (DataConfig.model_validate(c["data"]), WindowConfig.model_validate(c["window"]),
-                SplitConfig.model_validate(c["split"]))
+        try:
+            return (DataConfig.model_validate(c["data"]), WindowConfig.model_validate(c["window"]),
+                    SplitConfig.model_validate(c["split"]))
+        except (KeyError, ValueError) as err:  # pydantic's ValidationError is a ValueError
+            first = str(err).strip().splitlines()[0]
+            raise RunDirError(f"{self.path / 'config.yaml'}: malformed run record ({type(err).__name__}: "
+                              f"{first}); {_REDO}") from err
 
     def train_config(self) -> TrainConfig:
         return TrainConfig.model_validate(self.config["train"])
@@ -51,7 +56,7 @@ def read_run(path: str | Path) -> RunDir:
     config_file = run_path / "config.yaml"
     if not config_file.exists():
         raise RunDirError(f"{run_path} is not a sweep run directory (no config.yaml); pass runs/<name>")
-    config = yaml.safe_load(config_file.read_text())
+    config = _read_config(config_file)
     if not (run_path / RECORDS_DIR).is_dir() and _written_before_records(run_path):
         raise RunDirError(
             f"{run_path} was written before trials kept their own record ({RECORDS_DIR}/ is missing): convert it "
@@ -72,10 +77,38 @@ def best_trials(run: RunDir) -> dict[str, TrialRecord]:
     return best_of_records(run.trials)
 
 
+# The config sections a report reads; a run directory's config.yaml without one is not a sweep's record.
+RUN_SECTIONS = ("data", "window", "split", "train")
+_REDO = "restore it, or run the sweep again (a new --name, or delete this directory)"
+
+
+def _read_config(config_file: Path) -> dict[str, Any]:
+    """The run's stored config, refused by name when it is not one (a broken or hand-edited run record)."""
+    try:
+        config = yaml.safe_load(config_file.read_text())
+    except (yaml.YAMLError, OSError, UnicodeDecodeError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise RunDirError(f"{config_file}: malformed run record (cannot be read as YAML: {first}); {_REDO}") from err
+    if not isinstance(config, dict):
+        raise RunDirError(f"{config_file}: malformed run record (not a mapping of config sections); {_REDO}")
+    missing = [k for k in RUN_SECTIONS if not isinstance(config.get(k), dict)]
+    if missing:
+        raise RunDirError(f"{config_file}: malformed run record (missing section(s) {', '.join(missing)}); {_REDO}")
+    return config
+
+
 def _written_before_records(run_path: Path) -> bool:
     """A run.json names the trials' storage: an older sweep's trials live only there, in Ray's own layout."""
     run_json = run_path / "run.json"
-    return run_json.exists() and "experiment_path" in json.loads(run_json.read_text())
+    if not run_json.exists():
+        return False
+    try:
+        record = json.loads(run_json.read_text())
+    except (json.JSONDecodeError, OSError, UnicodeDecodeError) as err:
+        raise RunDirError(f"{run_json}: malformed run record (not valid JSON: {err}); {_REDO}") from err
+    if not isinstance(record, dict):
+        raise RunDirError(f"{run_json}: malformed run record (not a JSON object); {_REDO}")
+    return "experiment_path" in record
 
 
 def mirror_checkpoint(uri: str, local: Path) -> Path:

@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from data_pipeline import DataError
 from sweeps.config import ConfigError, load_config
 from sweeps.overrides import Overrides, override_pairs, override_string
 from sweeps.result import SweepResult
@@ -69,6 +70,11 @@ def sweep(data: Any = None, *, profile: str = "default", models: Sequence[str] |
         pairs.append(override_string("data.path", str((runs_root / name).resolve() / FRAME_FILE)))
     cfg = load_config(config, pairs, profile=profile, models=list(selected) if selected else None,
                       base_overrides=frame.keys if frame is not None else None)
+    file_layout = _file_layout(cfg) if frame is None else None
+    if file_layout is not None:  # a Nixtla/AutoGluon file: its keys under the user's own, as for a frame
+        cfg = load_config(config, pairs, profile=profile, models=list(selected) if selected else None,
+                          base_overrides=file_layout[1])
+        print(f"Data: {cfg.data.path} read as {file_layout[0]}")
     opts = SweepOptions(name=name or default_name(cfg, profile), runs_root=runs_root, address=address,
                         wandb_mode=wandb_mode, live_progress=progress == "phase", ray_logs=ray_logs)
     run_dir = run_dir_for(opts)
@@ -82,16 +88,35 @@ def sweep(data: Any = None, *, profile: str = "default", models: Sequence[str] |
     try:
         with _tune_banners(shown=progress == "trial" or ray_logs):
             outcome = run_sweep(cfg, opts)
-    except BaseException:
+    except BaseException as err:
         if wrote and not (run_dir / "config.yaml").exists():
             # Refused before the run directory held a sweep: leave nothing behind, as for a file's data.
             (run_dir / FRAME_FILE).unlink(missing_ok=True)
             _remove_if_empty(run_dir)
+        if frame is not None and isinstance(err, DataError):
+            # The user passed a DataFrame: the run directory's copy of it is ours, not a file they know.
+            raise DataError(str(err).replace(str(run_dir / FRAME_FILE), "the DataFrame")) from err
         raise
     _print_outcome(outcome)
     if report:
         _report(outcome, cfg, opts.name, quiet=progress == "phase")
     return SweepResult(outcome.run_dir, outcome)
+
+
+def _file_layout(cfg: Any) -> tuple[str, list[str]] | None:
+    """(how a data file is read, the data.* keys its layout implies) for a file in a long layout other tools use
+    (data_pipeline.layouts) whose date column is not set to one of its columns; None otherwise."""
+    from data_pipeline.io import read_columns
+    from data_pipeline.layouts import layout_overrides, long_layout
+
+    if not cfg.data.path:
+        return None
+    columns = read_columns(cfg.data.path)
+    found = long_layout(columns)
+    if found is None or cfg.data.date_column in columns:
+        return None
+    name, cols = found
+    return f"{name} ({', '.join(cols)})", [override_string(k, v) for k, v in layout_overrides(cols).items()]
 
 
 def default_name(cfg: Any, profile: str) -> str:

@@ -130,6 +130,8 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., Non
     for invented in data.summary.get("invented_rows") or []:  # a calendar that is probably not the data's own
         if invented.get("warning"):
             print(f"warning: {invented['warning']}")
+    for note in data.summary.get("notes") or []:  # what reading the data changed or left out (also in the report)
+        print(f"note: {note}")
     windows = data.summary.get("windows", {})
     swept = list(dict.fromkeys(t["model"] for t in trials))
     print(

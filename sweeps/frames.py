@@ -4,7 +4,10 @@ Recognised without extra keys:
 - Nixtla's long format (neuralforecast, statsforecast): `unique_id, ds, y` -> one series per `unique_id`, target `y`
   (other numeric columns are inputs);
 - AutoGluon's long format: `item_id, timestamp, target` (also as a TimeSeriesDataFrame's index) -> likewise;
-- a wide frame with a DatetimeIndex -> one multivariate series, every numeric column a feature and a target.
+- a frame indexed by (series, date) levels, named or not -> one series per value of the series level;
+- a frame with a DatetimeIndex -> one multivariate series, every numeric column a feature and a target (a long one:
+  dates repeated, a column naming each series -> one series per value of that column).
+The long layouts are data_pipeline.layouts', shared with files.
 Anything else is read like a file: a `date` column (or `data.date_column`). The keys read off a layout sit under
 the user's own keys, which always win.
 
@@ -23,15 +26,13 @@ from pathlib import Path
 import pandas as pd
 
 from data_pipeline import DataError
+from data_pipeline.layouts import LONG_LAYOUTS, guess_id_column, long_layout
 from sweeps.overrides import override_string
 
 FRAME_FILE = "data.parquet"
-# (id column, date column, target column) of the long formats other forecasting libraries use
-LONG_LAYOUTS = {
-    "Nixtla long format": ("unique_id", "ds", "y"),
-    "AutoGluon long format": ("item_id", "timestamp", "target"),
-}
-INDEX_DATE_COLUMN = "date"  # the date column of a frame whose DatetimeIndex has no name
+__all__ = ["FRAME_FILE", "LONG_LAYOUTS", "FrameData", "read_frame", "write_frame"]
+INDEX_DATE_COLUMN = "date"  # the date column of a frame whose DatetimeIndex (or date index level) has no name
+INDEX_ID_COLUMN = "id"  # the id column of a frame indexed by (an unnamed series level, dates)
 
 
 @dataclass
@@ -54,7 +55,7 @@ def read_frame(df: pd.DataFrame) -> FrameData:
                         f"{type(df).__name__}")
     if df.empty:
         raise DataError("the DataFrame has no rows; pass the series to sweep")
-    frame, index_date = _index_as_columns(df)
+    frame, index_date, index_id = _index_as_columns(df)
     names = [str(c) for c in frame.columns]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
@@ -62,16 +63,18 @@ def read_frame(df: pd.DataFrame) -> FrameData:
                         f"into columns); rename them")
     frame.columns = names
     layout, keys = "a table with a date column", []
-    for name, (id_col, date_col, target) in LONG_LAYOUTS.items():
-        if {id_col, date_col, target} <= set(names):
-            layout = f"{name} ({id_col}, {date_col}, {target})"
-            keys = [override_string("data.id_column", id_col), override_string("data.date_column", date_col),
-                    override_string("data.targets", [target])]
-            break
-    else:
-        if index_date is not None:
-            layout = f"a wide frame with a DatetimeIndex ({index_date}): one multivariate series"
-            keys = [override_string("data.date_column", index_date)]
+    found = long_layout(names)
+    if found is not None:
+        name, (id_col, date_col, target) = found
+        layout = f"{name} ({id_col}, {date_col}, {target})"
+        keys = [override_string("data.id_column", id_col), override_string("data.date_column", date_col),
+                override_string("data.targets", [target])]
+    elif index_date is not None and index_id is not None:
+        layout = f"a long frame: one series per {index_id!r}, dates from the index ({index_date})"
+        keys = [override_string("data.id_column", index_id), override_string("data.date_column", index_date)]
+    elif index_date is not None:
+        layout = f"a wide frame with a DatetimeIndex ({index_date}): one multivariate series"
+        keys = [override_string("data.date_column", index_date)]
     buffer = io.BytesIO()
     try:
         frame.to_parquet(buffer, index=False)
@@ -81,20 +84,37 @@ def read_frame(df: pd.DataFrame) -> FrameData:
     return FrameData(frame, buffer.getvalue(), layout, keys)
 
 
-def _index_as_columns(df: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
-    """Named index levels (a TimeSeriesDataFrame's item_id/timestamp, a unique_id index) and any DatetimeIndex
-    become columns; an unnamed, non-date index (0..n-1, or left over from filtering) carries no data and is dropped.
-    Also returns the name of the date column a DatetimeIndex became (None when there was none)."""
+def _index_as_columns(df: pd.DataFrame) -> tuple[pd.DataFrame, str | None, str | None]:
+    """Named index levels (a TimeSeriesDataFrame's item_id/timestamp, a unique_id index) and any date index level
+    (named or not) become columns; an unnamed, non-date index (0..n-1, or left over from filtering) carries no data
+    and is dropped. Also returns the column a date index level became and, for a long frame, the column naming
+    each row's series: the other level of a (series, date) index, or a column that looks like an id when a
+    DatetimeIndex repeats its dates (None when there is none)."""
     index = df.index
-    if isinstance(index, pd.DatetimeIndex):
-        name = str(index.name) if index.name is not None else INDEX_DATE_COLUMN
-        if name in {str(c) for c in df.columns}:
-            raise DataError(f"the DataFrame's DatetimeIndex would become column {name!r}, which it already has; "
-                            f"name the index (df.index.name = ...) or rename that column")
-        return df.rename_axis(name).reset_index(), name
-    if any(n is not None for n in index.names):
-        return df.reset_index(), None
-    return df.reset_index(drop=True), None
+    taken = {str(c) for c in df.columns}
+    levels = [index.get_level_values(i) for i in range(index.nlevels)]
+    is_date = [pd.api.types.is_datetime64_any_dtype(v) for v in levels]
+    if not any(is_date) and all(n is None for n in index.names):
+        return df.reset_index(drop=True), None, None
+    names: list[str] = []
+    for i, (name, dated) in enumerate(zip(index.names, is_date, strict=True)):
+        default = INDEX_DATE_COLUMN if dated else INDEX_ID_COLUMN if index.nlevels > 1 else f"level_{i}"
+        names.append(str(name) if name is not None else default)
+    clash = [n for n in names if n in taken]
+    if clash:
+        what = "DatetimeIndex" if index.nlevels == 1 else "index"
+        raise DataError(f"the DataFrame's {what} would become column {clash[0]!r}, which it already has; "
+                        f"name the index (df.index.name = ... / df.index.names = [...]) or rename that column")
+    frame = df.rename_axis(names).reset_index()
+    dates = [n for n, dated in zip(names, is_date, strict=True) if dated]
+    date_col = dates[0] if dates else None
+    others = [n for n, dated in zip(names, is_date, strict=True) if not dated]
+    id_col = None
+    if date_col is not None and len(others) == 1:
+        id_col = others[0]
+    elif date_col is not None and not others and frame[date_col].duplicated().any():
+        id_col = guess_id_column(frame, date_col)  # a long frame indexed by its dates alone
+    return frame, date_col, id_col
 
 
 def write_frame(data: FrameData, path: Path, *, sweep_started: bool) -> bool:
