@@ -139,7 +139,7 @@ class ProcessGroup:
         self.started.append(proc)
         return proc
 
-    def stop(self, grace_s: float = 8.0) -> list[int]:
+    def stop(self, grace_s: float = 3.0) -> list[int]:
         """SIGTERM every marked process, SIGKILL what is left after `grace_s`; returns the PIDs it signalled."""
         signalled: set[int] = set()
         for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
