@@ -39,6 +39,7 @@ class RunDir:
 
     def data_configs(self) -> tuple[DataConfig, WindowConfig, SplitConfig]:
         c = self.config
+        self._require("data", "window", "split")
         try:
             return (DataConfig.model_validate(c["data"]), WindowConfig.model_validate(c["window"]),
                     SplitConfig.model_validate(c["split"]))
@@ -48,7 +49,16 @@ class RunDir:
                               f"{first}); {_REDO}") from err
 
     def train_config(self) -> TrainConfig:
+        self._require("train")
         return TrainConfig.model_validate(self.config["train"])
+
+    def _require(self, *sections: str) -> None:
+        """Checked where a section is read (a report, a forecast), so a run record holding only what a reader
+        needs (a test's, a conversion's) still opens."""
+        missing = [k for k in sections if not isinstance(self.config.get(k), dict)]
+        if missing:
+            raise RunDirError(f"{self.path / 'config.yaml'}: malformed run record (missing section(s) "
+                              f"{', '.join(missing)}); {_REDO}")
 
 
 def read_run(path: str | Path) -> RunDir:
@@ -77,8 +87,6 @@ def best_trials(run: RunDir) -> dict[str, TrialRecord]:
     return best_of_records(run.trials)
 
 
-# The config sections a report reads; a run directory's config.yaml without one is not a sweep's record.
-RUN_SECTIONS = ("data", "window", "split", "train")
 _REDO = "restore it, or run the sweep again (a new --name, or delete this directory)"
 
 
@@ -91,9 +99,6 @@ def _read_config(config_file: Path) -> dict[str, Any]:
         raise RunDirError(f"{config_file}: malformed run record (cannot be read as YAML: {first}); {_REDO}") from err
     if not isinstance(config, dict):
         raise RunDirError(f"{config_file}: malformed run record (not a mapping of config sections); {_REDO}")
-    missing = [k for k in RUN_SECTIONS if not isinstance(config.get(k), dict)]
-    if missing:
-        raise RunDirError(f"{config_file}: malformed run record (missing section(s) {', '.join(missing)}); {_REDO}")
     return config
 
 

@@ -41,6 +41,11 @@ def _finished(experiment: Path) -> dict[str, bytes]:
     return out
 
 
+def _records(run_dir: Path) -> dict[str, dict]:
+    """Per trial: its own record (trials/<trial>.json, written atomically every epoch)."""
+    return {path.stem: json.loads(path.read_text()) for path in (run_dir / "trials").glob("*.json")}
+
+
 def _start(argv: list[str], log: Path) -> subprocess.Popen:
     return subprocess.Popen(argv, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
                             cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -98,6 +103,7 @@ def test_interrupted_sweep_resumes_with_finished_trials_intact(sig, extra, tmp_p
     finally:
         _kill_group(proc)
     assert not (runs / name / "report").exists()
+    records = _records(runs / name)
 
     rerun = subprocess.run(_argv(runs, data_cache, name, *extra), capture_output=True, text=True, timeout=2 * WAIT_S,
                            cwd=REPO)
@@ -114,7 +120,19 @@ def test_interrupted_sweep_resumes_with_finished_trials_intact(sig, extra, tmp_p
         assert restored and int(restored.group(1)) >= announced, (announced, rerun.stdout[-3000:])
     assert "| 4/4 trials" in rerun.stdout and "(this run; " in rerun.stdout, rerun.stdout[-3000:]
     after = _finished(experiment)
+    records_after = _records(runs / name)
     for trial, text in before.items():
+        last = json.loads(text.splitlines()[-1])["epoch"]
+        # its own record: untouched (restored), or restarted from the checkpoint of its last epoch (nothing left to
+        # train); a trial trained again from an earlier checkpoint or from scratch fails both
+        record = records_after[trial]
+        assert record == records[trial] or record["checkpoint_epoch"] == last, (trial, record["checkpoint_epoch"])
+        assert [row["epoch"] for row in record["history"]] == list(range(1, last + 1))
+        if not after[trial].startswith(text):
+            # unrestored (its end not yet in Ray's snapshot): Ray starts its result file anew, and the trial closes
+            # at once from its final checkpoint, reporting the same last epoch
+            assert {json.loads(row)["epoch"] for row in after[trial].splitlines()} == {last}, after[trial][-500:]
+            continue
         again = [row for row in _new_rows(text, after[trial]) if not row.get("trial_finished")]
         assert again == [], f"finished trial {trial} trained again: {again}"
     if sig == signal.SIGINT:  # every trial the driver announced as done is among these, and restored untouched
