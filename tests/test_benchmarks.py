@@ -177,6 +177,13 @@ def test_cleaning_benchmark_smoke(tmp_path: Path):
         assert clean["false"] == sum(len(shown) for shown in clean["by_series"].values())
         assert set(clean["by_series"]) <= set(result["corpus"])
         assert clean["share"] == pytest.approx(clean["false"] / clean["values"])
+        assert clean["series_over_2"] == sum(len(shown) > 2 for shown in clean["by_series"].values())
+        ranked = [top["repaired"] for top in clean["top10"]]  # the series with the most repairs, most first
+        assert ranked == sorted(ranked, reverse=True) and len(ranked) == min(10, len(clean["by_series"]))
+        assert all(top["values"] == clean["by_series"][top["series"]] for top in clean["top10"])
+    assert set(result["verdict"]) == set(result["clean"])
+    for v in result["verdict"].values():
+        assert v["false_ok"] == (v["false_share_clean"] <= result["targets"]["false_share"])
     for row in result["table"]:
         assert 0 <= row["far"] <= row["injected"] and row["injected"] > 0
         for rule in result["clean"]:

