@@ -26,6 +26,7 @@ from sweeps.config import ConfigError, SweepConfig
 from sweeps.finals import REFIT, finals_tuner, mark_phase, planned_finals, planned_refit
 from sweeps.legacy_records import convert, needs_conversion
 from sweeps.progress import INTERRUPTED, LIVE_LINE, SweepProgress
+from sweeps.resume import set_aside_lost_start
 from sweeps.run_dir import (
     absolute_data_paths,
     has_started_trials,
@@ -172,6 +173,7 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., Non
     # Written before any trial runs, so a report can find the results even if this driver never returns.
     write_atomic(run_dir / "run.json", json.dumps(run_record, indent=2))
     (run_dir / RECORDS_DIR).mkdir(exist_ok=True)  # where each trial keeps its record: this run has that layout
+    _restart_a_lost_start(experiment_path, run_dir)
     tuner = build_tuner(cfg, resourced, trials, callbacks, storage_path, experiment_name, experiment_path)
     results = tuner.fit()
     if INTERRUPTED.is_set():
@@ -236,6 +238,14 @@ def _run_refit(cfg: SweepConfig, run_dir: Path, trials: list[dict[str, Any]], tr
                       f"the test split, {'/'.join(map(str, epochs))} epochs)")
 
 
+def _restart_a_lost_start(experiment_path: str, run_dir: Path) -> None:
+    lost = set_aside_lost_start(experiment_path, run_dir / RECORDS_DIR)
+    if lost is not None:
+        print(f"Ray's stored state in {experiment_path} is empty (the driver was stopped before Ray's first "
+              f"snapshot): nothing to resume there. Its {lost[1]} started trial(s) are kept aside in {lost[0]}; "
+              "this phase starts again.")
+
+
 def _no_finals(run_dir: Path) -> list[dict[str, Any]]:
     """Without seed repeats or folds, the refit still retrains each architecture's best search trial."""
     from models.trial_record import best_trials
@@ -251,6 +261,7 @@ def _run_phase(cfg: SweepConfig, run_dir: Path, planned: list[dict[str, Any]], t
     run_record[f"{phase}_path"] = path
     write_atomic(run_dir / "run.json", json.dumps(run_record, indent=2))
     print(f"{headline}; results in {path}")
+    _restart_a_lost_start(path, run_dir)
     tuner = finals_tuner(cfg, trainable, planned, [SweepProgress(len(planned), phase=label),
                                                    PhaseClock(str(run_dir), phase)], storage_path, name, path,
                          trial_dirname, METRIC)

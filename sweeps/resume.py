@@ -12,6 +12,7 @@ public `ExperimentAnalysis`.
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 
@@ -41,3 +42,32 @@ def repair_missing_checkpoints(experiment: str) -> list[Path]:
             shutil.copytree(newer[-1], missing)
             repaired.append(missing)
     return repaired
+
+
+def set_aside_lost_start(experiment: str, records: Path) -> tuple[Path, int] | None:
+    """A driver stopped before Ray's first snapshot leaves its state files empty: Ray can neither restore that
+    start nor begin anew over it. The experiment folder and its trials' records (trials/<trial dir>.json) are
+    moved, whole, beside it (`<folder>.lost-start-<time>`, kept as evidence, never read again), so the phase
+    starts again. Returns (where they went, how many trials had started), or None when there is nothing to set
+    aside: no stored state, a readable one, or remote storage (Ray's own rules apply)."""
+    from ray import tune
+    from ray.tune import ExperimentAnalysis
+
+    if "://" in experiment or not tune.Tuner.can_restore(experiment):
+        return None
+    try:
+        ExperimentAnalysis(experiment)
+        return None
+    except ValueError:  # json's JSONDecodeError: an empty or cut-short state file
+        pass
+    path = Path(experiment)
+    aside = path.with_name(f"{path.name}.lost-start-{time.strftime('%Y%m%d-%H%M%S')}")
+    trial_dirs = [d for d in path.iterdir() if d.is_dir()]
+    path.rename(aside)
+    lost_records = aside / "trial-records"
+    lost_records.mkdir()
+    for trial_dir in trial_dirs:
+        record = records / f"{trial_dir.name}.json"
+        if record.exists():
+            record.rename(lost_records / record.name)
+    return aside, len(trial_dirs)

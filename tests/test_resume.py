@@ -168,3 +168,28 @@ def test_a_state_naming_a_deleted_checkpoint_is_repaired_from_the_newest_one(smo
     assert repair_missing_checkpoints(str(experiment)) == [victim]
     assert (victim / "state.pt").read_bytes() == (newer / "state.pt").read_bytes()
     assert repair_missing_checkpoints(str(experiment)) == []
+
+
+def test_a_start_killed_before_rays_first_snapshot_is_set_aside_and_started_again(smoke_run: Path, tmp_path: Path):
+    """SIGKILL before Ray wrote its first snapshot leaves empty state files (seen under load in the TPE resume
+    test): Ray cannot restore them, so the lost start's folder and its trials' records are kept aside, whole."""
+    import shutil
+
+    from sweeps.resume import set_aside_lost_start
+
+    run = tmp_path / "run"
+    records = run / "trials"
+    experiment = run / "ray"
+    shutil.copytree(smoke_run / "ray", experiment)
+    shutil.copytree(smoke_run / "trials", records)
+    assert set_aside_lost_start(str(experiment), records) is None  # a readable state: resumed as it is
+    assert set_aside_lost_start(str(run / "never-started"), records) is None
+    for state in experiment.glob("experiment_state-*.json"):
+        state.write_bytes(b"")  # what the killed driver left
+    trial_dirs = sorted(d.name for d in experiment.iterdir() if d.is_dir())
+    aside, started = set_aside_lost_start(str(experiment), records)
+    assert started == len(trial_dirs) == 5 and not experiment.exists()
+    assert aside.parent == run and aside.name.startswith("ray.lost-start-")
+    assert sorted(d.name for d in aside.iterdir() if d.is_dir() and d.name != "trial-records") == trial_dirs
+    assert sorted(p.stem for p in (aside / "trial-records").glob("*.json")) == trial_dirs
+    assert not any(records.glob("*.json"))  # what is left (none here) is the other phases' records
