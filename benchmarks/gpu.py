@@ -316,7 +316,7 @@ def subset_args(epochs: int, small: bool) -> list[str]:
 def stage_sweeps(runs: Path, gpu: bool, smoke: bool, caps: dict[str, float]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     # The default grid (90 trials) with whatever resources the driver picks here.
-    default_args = ["--profile", "smoke" if smoke else "default", "--models", ",".join(ARCHS)]
+    default_args = ["--profile", "smoke" if smoke else "default", "--models", ",".join(SMOKE_SUBSET if smoke else ARCHS)]
     out["default_grid"] = timed_sweep(runs, "default-grid", default_args, caps["default"], gpu)
 
     packings = (1, 2) if smoke else PACKINGS

@@ -38,16 +38,14 @@ TPE_CONFIG = REPO / "sweeps" / "configs" / "tpe.yaml"
 
 
 def variants(smoke: bool) -> list[tuple[str, list[str]]]:
-    if smoke:  # tiny: two architectures, 2 trials each, 2 epochs, one small layer, no classical baselines
-        small = ["--models", "gru_nar,transformer", "train.epochs=2", "train.patience=2", "sweep.scheduler=none",
-                 "models.gru_nar.num_layers=1", "models.transformer.num_layers=1", "baselines.classical=[]"]
+    if smoke:  # tiny: one architecture, 2 trials, 2 epochs, one small layer, no classical baselines
+        small = ["--models", "gru_nar", "train.epochs=2", "train.patience=2", "sweep.scheduler=none",
+                 "models.gru_nar.num_layers=1", "baselines.classical=[]"]
         # TPE's smoke spaces are small too (tpe.yaml's reach 128 units, 3 layers and 120 days in): the searched
         # input length and a searched width keep the adaptive path's logic, at a fraction of the cost
-        tpe_small = [*small, "window.input={choice: [14, 30]}", "models.gru_nar.hidden_size={choice: [8, 16]}",
-                     "models.transformer.d_model={choice: [8, 16]}"]
-        return [("grid", [*small, "models.gru_nar.hidden_size={grid: [8, 16]}", "models.transformer.d_model={grid: "
-                          "[8, 16]}", "models.gru_nar.dropout=0.0", "models.transformer.dropout=0.0",
-                          "models.gru_nar.norm=none", "models.transformer.norm=none"]),
+        tpe_small = [*small, "window.input={choice: [14, 30]}", "models.gru_nar.hidden_size={choice: [8, 16]}"]
+        return [("grid", [*small, "models.gru_nar.hidden_size={grid: [8, 16]}", "models.gru_nar.dropout=0.0",
+                          "models.gru_nar.norm=none"]),
                 ("tpe", ["--config", str(TPE_CONFIG), *tpe_small, "sweep.num_samples=2"]),
                 ("tpe-6", ["--config", str(TPE_CONFIG), *tpe_small, "sweep.num_samples=1"])]
     models = ["--models", ",".join(FIVE)]
