@@ -96,8 +96,6 @@ def read_table(path: str | Path, key: str, decimal: str = ".") -> pd.DataFrame:
     """Read a CSV (also .csv.gz/.bz2/.zip/.xz; comma, `;`, tab or `|` separated) or Parquet file; `key` (e.g.
     data.path) names the config entry in error messages; `decimal`: data.decimal, the CSV's decimal mark."""
     p = Path(path)
-    if not str(path).strip():
-        raise DataError(f"{key} is empty; give the path of a CSV or Parquet file, or leave {key} out (null)")
     if not p.exists():
         raise DataError(f"{p}: file not found ({key}); check the path (relative paths start at {Path.cwd()})")
     if not p.is_file():

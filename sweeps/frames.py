@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from data_pipeline import DataError
-from data_pipeline.layouts import LONG_LAYOUTS, guess_id_column, long_layout
+from data_pipeline.layouts import LONG_LAYOUTS, guess_id_column, layout_overrides, long_layout
 from sweeps.overrides import override_string
 
 FRAME_FILE = "data.parquet"
@@ -65,10 +65,9 @@ def read_frame(df: pd.DataFrame) -> FrameData:
     layout, keys = "a table with a date column", []
     found = long_layout(names)
     if found is not None:
-        name, (id_col, date_col, target) = found
-        layout = f"{name} ({id_col}, {date_col}, {target})"
-        keys = [override_string("data.id_column", id_col), override_string("data.date_column", date_col),
-                override_string("data.targets", [target])]
+        name, cols = found
+        layout = f"{name} ({', '.join(cols)})"
+        keys = [override_string(k, v) for k, v in layout_overrides(cols).items()]
     elif index_date is not None and index_id is not None:
         layout = f"a long frame: one series per {index_id!r}, dates from the index ({index_date})"
         keys = [override_string("data.id_column", index_id), override_string("data.date_column", index_date)]
