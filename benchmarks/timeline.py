@@ -33,11 +33,12 @@ INSIDE_FIT = (Part.REPORT, Part.CHECKPOINT, Part.RECORD, Part.WANDB_LOG)
 
 def phase_timeline(run_dir: Path, phase: str, cores: float) -> dict[str, Any]:
     """Core-seconds per row of ROWS for one phase (search | finals), summing to cores x the phase's wall time."""
-    from models.trial_record import RECORDS_DIR, load_record
+    from models.run_files import RunFiles
+    from models.trial_record import load_record
 
     clock = json.loads((Path(run_dir) / "timeline" / f"{phase}.json").read_text())
     wall = clock["ended_at"] - clock["started_at"]
-    records = {r["trial_id"]: r for r in (load_record(p) for p in sorted((Path(run_dir) / RECORDS_DIR).glob("*.json")))}
+    records = {r["trial_id"]: r for r in (load_record(p) for p in sorted(RunFiles(run_dir).trials_dir.glob("*.json")))}
     sums = dict.fromkeys([k for k, _ in ROWS], 0.0)
     spans_s = worker_cpu_s = 0.0
     n_trials = n_epochs = 0

@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from models.baselines import PERSISTENCE_HPARAMS, RIDGE_HPARAMS, Persistence, Ridge, SeasonalNaive, fit_ridge
+from models.checkpoint import CheckpointError, read_checkpoint
 from models.config import TrainConfig
 from models.metrics import count_parameters, evaluate, predict, scores
 from models.rnn import AR_HPARAMS, NAR_HPARAMS, RNNConfig, Seq2SeqRNN
+from models.spec import ATTRIBUTE as SPEC_ATTRIBUTE
+from models.spec import ModelSpec
 from models.train import EpochEnd, FitResult, NonFiniteLossError, TrainState, fit
 from models.transformer import HPARAMS as TRANSFORMER_HPARAMS
 from models.transformer import TimeSeriesTransformer, TransformerConfig
@@ -90,9 +94,37 @@ def build(
     `n_future`: known-future inputs per forecast day (the data's calendar values); trained models then need
     `future=` in forward. `n_series`: the data's series count, read by a model built with `series_embedding`
     (it then needs `series=` ids in forward). `seed`, if given, makes the weight initialisation reproducible without touching the
-    global RNG.
+    global RNG. The model carries its own `model_spec` (`model_spec(...)` of the same arguments, the seed aside),
+    which its training checkpoints keep, so `load_checkpoint(path)` rebuilds it from the file alone.
     """
+    spec = model_spec(name, n_features=n_features, n_targets=n_targets, n_inputs=n_inputs, n_outputs=n_outputs,
+                      n_future=n_future, n_series=n_series, **hparams)
     ctor, defaults = _entry(name)
+    kwargs = dict(defaults, **hparams)
+    if seed is None:
+        model = ctor(**spec.shapes, **kwargs)
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = ctor(**spec.shapes, **kwargs)
+    setattr(model, SPEC_ATTRIBUTE, spec)
+    return model
+
+
+def model_spec(
+    name: str,
+    *,
+    n_features: int,
+    n_targets: int,
+    n_inputs: int,
+    n_outputs: int,
+    n_future: int = 0,
+    n_series: int = 1,
+    **hparams,
+) -> ModelSpec:
+    """What `build` with these arguments makes, checked, without making it: the name, the shapes its constructor
+    takes and every hyperparameter (defaults filled). `build(spec.name, **spec.build_kwargs())` rebuilds it."""
+    _, defaults = _entry(name)
     unknown = sorted(set(hparams) - set(defaults))
     if unknown:
         allowed = ", ".join(sorted(defaults)) or "none"
@@ -121,19 +153,42 @@ def build(
         raise ValueError(
             f"n_targets ({n_targets}) cannot exceed n_features ({n_features}): targets are features"
         )
-    if seed is None:
-        return ctor(**shapes, **kwargs)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return ctor(**shapes, **kwargs)
+    return ModelSpec(name, shapes, kwargs)  # refuses a value a checkpoint cannot hold (SpecError, a ValueError)
+
+
+def load_checkpoint(path: str | Path) -> nn.Module:
+    """The model stored at `path`, rebuilt from the checkpoint alone (eval mode, on the CPU): the architecture and
+    arguments its spec names, holding its kept weights (the best epoch's, or the last for train.keep=last)."""
+    state, spec = read_checkpoint(path)
+    if spec is None:
+        raise CheckpointError(f"{path} was written before checkpoints carried their model's spec: load it through "
+                              "its run directory (reports.runs.load_best_model)")
+    return model_from_checkpoint(path, state, spec)
+
+
+def model_from_checkpoint(path: str | Path, state: TrainState, spec: ModelSpec) -> nn.Module:
+    """The model `spec` describes with the state's kept weights, in eval mode (`path` only names it in errors)."""
+    try:
+        model = build(spec.name, **spec.build_kwargs())
+    except (ValueError, TypeError) as err:
+        raise CheckpointError(f"{path}: its model spec cannot be built ({str(err).splitlines()[0]}); the "
+                              "checkpoint is from another version or was edited") from err
+    try:
+        model.load_state_dict(state.best_state)
+    except RuntimeError as err:
+        raise CheckpointError(f"{path}: the weights do not fit the model its spec describes "
+                              f"({str(err).splitlines()[0]})") from err
+    return model.eval()
 
 
 __all__ = [
     "BASELINES",
+    "CheckpointError",
     "MODEL_NAMES",
     "TRAINED_MODELS",
     "EpochEnd",
     "FitResult",
+    "ModelSpec",
     "NonFiniteLossError",
     "TrainConfig",
     "TrainState",
@@ -145,6 +200,10 @@ __all__ = [
     "hparam_defaults",
     "hparam_names",
     "hparam_types",
+    "load_checkpoint",
+    "model_from_checkpoint",
+    "model_spec",
     "predict",
+    "read_checkpoint",
     "scores",
 ]

@@ -45,6 +45,7 @@ from data_pipeline.types import SplitWindows, WindowedData
 from models.baselines import Ridge, fit_ridge
 from models.blocks import LinearSkip, WindowNorm, fit_linear_core, series_kwargs
 from models.config import TrainConfig
+from models.spec import ATTRIBUTE as SPEC_ATTRIBUTE
 
 EVAL_BATCH = 4096
 
@@ -67,6 +68,9 @@ class TrainState:
     history: list[dict] = field(default_factory=list)
     rng: dict = field(default_factory=dict)  # torch CPU / CUDA / batch-order generator states
     train_time_s: float = 0.0
+    # The model's own configuration (models.spec.ModelSpec.to_dict()), so the file alone rebuilds the model;
+    # None: a model built outside models.build, or a checkpoint written before states carried it.
+    spec: dict | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Only tensors, numbers, strings, lists and dicts: safe for torch.load(weights_only=True)."""
@@ -370,9 +374,16 @@ def _snapshot_fn(model: nn.Module, optimizer: torch.optim.Optimizer, best_state:
             history=[dict(h) for h in history],
             rng=_rng_state(gen, device),
             train_time_s=train_time,
+            spec=spec_of(model),
         )
 
     return snapshot
+
+
+def spec_of(model: nn.Module) -> dict | None:
+    """The plain-data spec `models.build` attached to the model (None for a model built otherwise)."""
+    spec = getattr(model, SPEC_ATTRIBUTE, None)
+    return None if spec is None else spec.to_dict()
 
 
 def _fit_closed_form(
@@ -424,6 +435,7 @@ def _fit_closed_form(
             bad_epochs=0,
             history=[dict(metrics)],
             train_time_s=elapsed,
+            spec=spec_of(model),
         )
         on_epoch(dict(metrics), EpochEnd(1, True, True, 0, lambda: state))
     model.eval()

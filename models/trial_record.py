@@ -25,23 +25,16 @@ from pathlib import Path
 from typing import Any
 
 from data_pipeline.files import write_atomic
+from models.run_files import RunFiles
+from models.run_records import FAILED, FINAL_STATUSES, FINISHED, RUNNING, STOPPED, TrialSpec
 
-RECORDS_DIR = "trials"
-# The final refit's scaler (fitted on every row before the test split), written by the sweep beside the run's own
-# scaler.json: the refit models read and forecast in its units.
-REFIT_SCALER = "scaler-refit.json"
 FORMAT = 1
-RUNNING, FINISHED, STOPPED, FAILED = "running", "finished", "stopped", "failed"
-FINAL_STATUSES = (FINISHED, FAILED)
+__all__ = ["FAILED", "FINAL_STATUSES", "FINISHED", "FORMAT", "RUNNING", "STOPPED", "TrialRecord",
+           "TrialRecordError", "best_trials", "from_record", "load_record", "read_records", "write_record"]
 
 
 class TrialRecordError(ValueError):
     """A record file that cannot be read; the message names the file and what to do."""
-
-
-def record_path(records_dir: Path, model: str, trial_id: str) -> Path:
-    # The same name as the trial's Ray folder (sweeps.tuner.trial_dirname), so the driver can match the two.
-    return Path(records_dir) / f"{model}_{trial_id}.json"
 
 
 def write_record(path: Path, record: dict[str, Any], history_json: list[str] | None = None) -> None:
@@ -110,8 +103,8 @@ class TrialRecord:
         return max((float(r.get("train_time_s", 0.0)) for r in self.history), default=0.0)
 
 
-def from_record(record: dict[str, Any], run_dir: Path) -> TrialRecord:
-    trial = record["trial"]
+def from_record(record: dict[str, Any], run_dir: Path, where: Path | None = None) -> TrialRecord:
+    spec = TrialSpec.from_dict(record.get("trial"), where or run_dir)
     status = record["status"] if record["status"] in FINAL_STATUSES else STOPPED
     stored = record.get("checkpoint")
     checkpoint, uri = None, None
@@ -122,10 +115,10 @@ def from_record(record: dict[str, Any], run_dir: Path) -> TrialRecord:
         checkpoint = local if local.exists() else None
     errors = [str(e) for e in record.get("errors") or []]
     return TrialRecord(
-        trial_id=record["trial_id"], model=trial["model"], tag=trial["tag"], hparams=trial["hparams"],
-        train=trial["train"], history=list(record.get("history") or []), status=status,
+        trial_id=record["trial_id"], model=spec.model, tag=spec.tag, hparams=spec.hparams,
+        train=spec.train, history=list(record.get("history") or []), status=status,
         error=errors[-1] if status == FAILED and errors else None, checkpoint=checkpoint, dir=run_dir,
-        final_of=trial.get("final_of"), fold=trial.get("fold"), window_input=trial.get("window_input"), errors=errors,
+        final_of=spec.final_of, fold=spec.fold, window_input=spec.window_input, errors=errors,
         best_epoch=record.get("best_epoch"), checkpoint_uri=uri, started_at=record.get("started_at"),
         checkpoint_epoch=record.get("checkpoint_epoch"),
     )
@@ -133,9 +126,9 @@ def from_record(record: dict[str, Any], run_dir: Path) -> TrialRecord:
 
 def read_records(run_dir: Path) -> list[TrialRecord]:
     """Every trial record of a run directory (search trials and seed repeats alike), in a stable order."""
-    folder = Path(run_dir) / RECORDS_DIR
+    folder = RunFiles(run_dir).trials_dir
     paths = sorted(folder.glob("*.json")) if folder.is_dir() else []
-    return [from_record(load_record(p), Path(run_dir)) for p in paths]
+    return [from_record(load_record(p), Path(run_dir), p) for p in paths]
 
 
 def best_trials(trials: list[TrialRecord]) -> dict[str, TrialRecord]:

@@ -7,77 +7,72 @@ same rule the sweep's seed repeats used.
 
 from __future__ import annotations
 
-import json
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-import yaml
 from torch import nn
 
 from data_pipeline import DataConfig, SplitConfig, WindowConfig
-from models import TrainConfig, build
-from models.train import TrainState
-from models.trial_record import RECORDS_DIR, REFIT_SCALER, TrialRecord, TrialRecordError, read_records
+from models import (
+    CheckpointError,
+    ModelSpec,
+    TrainConfig,
+    build,
+    model_from_checkpoint,
+    model_spec,
+    read_checkpoint,
+)
+from models.run_files import RunFiles
+from models.run_records import RunFilesError, StoredConfig
+from models.trial_record import TrialRecord, TrialRecordError, read_records
 from models.trial_record import best_trials as best_of_records
 
-__all__ = ["REFIT_SCALER", "RunDir", "RunDirError", "TrialRecord", "best_trials", "load_best_model", "read_run"]
+__all__ = ["RunDir", "RunDirError", "TrialRecord", "best_trials", "load_best_model", "read_run"]
 
-
-class RunDirError(ValueError):
-    """The run directory is missing something the report needs; the message says what and how to fix it."""
+# The run directory is missing something the report needs; the message says what and how to fix it. One error
+# for a broken run directory, whether models.run_files or the report found it.
+RunDirError = RunFilesError
 
 
 @dataclass
 class RunDir:
     path: Path
-    config: dict[str, Any]
+    config: dict[str, Any]  # the stored config as read (`stored` is its typed view)
     trials: list[TrialRecord] = field(default_factory=list)  # the search's trials
     finals: list[TrialRecord] = field(default_factory=list)  # the seed repeats of each model's best configuration
 
+    @property
+    def files(self) -> RunFiles:
+        return RunFiles(self.path)
+
+    @property
+    def stored(self) -> StoredConfig:
+        return StoredConfig(self.config, self.files.config)
+
     def data_configs(self) -> tuple[DataConfig, WindowConfig, SplitConfig]:
-        c = self.config
-        self._require("data", "window", "split")
-        try:
-            return (DataConfig.model_validate(c["data"]), WindowConfig.model_validate(c["window"]),
-                    SplitConfig.model_validate(c["split"]))
-        except (KeyError, ValueError) as err:  # pydantic's ValidationError is a ValueError
-            first = str(err).strip().splitlines()[0]
-            raise RunDirError(f"{self.path / 'config.yaml'}: malformed run record ({type(err).__name__}: "
-                              f"{first}); {_REDO}") from err
+        return self.stored.data_configs()
 
     def train_config(self) -> TrainConfig:
-        self._require("train")
-        return TrainConfig.model_validate(self.config["train"])
-
-    def _require(self, *sections: str) -> None:
-        """Checked where a section is read (a report, a forecast), so a run record holding only what a reader
-        needs (a test's, a conversion's) still opens."""
-        missing = [k for k in sections if not isinstance(self.config.get(k), dict)]
-        if missing:
-            raise RunDirError(f"{self.path / 'config.yaml'}: malformed run record (missing section(s) "
-                              f"{', '.join(missing)}); {_REDO}")
+        return self.stored.train_config()
 
 
 def read_run(path: str | Path) -> RunDir:
     run_path = Path(path).resolve()
-    config_file = run_path / "config.yaml"
-    if not config_file.exists():
-        raise RunDirError(f"{run_path} is not a sweep run directory (no config.yaml); pass runs/<name>")
-    config = _read_config(config_file)
-    if not (run_path / RECORDS_DIR).is_dir() and _written_before_records(run_path):
+    files = RunFiles(run_path)
+    config = files.read_config().raw
+    if not files.trials_dir.is_dir() and _written_before_records(files):
         raise RunDirError(
-            f"{run_path} was written before trials kept their own record ({RECORDS_DIR}/ is missing): convert it "
-            f"once with `python -m sweeps.legacy_records {run_path}` (or resume the sweep), then report again")
+            f"{run_path} was written before trials kept their own record ({files.trials_dir.name}/ is missing): "
+            f"convert it once with `python -m sweeps.legacy_records {run_path}` (or resume the sweep), then report "
+            "again")
     try:
         records = read_records(run_path)
     except TrialRecordError as err:
         raise RunDirError(str(err)) from err
     for t in records:
         if t.checkpoint is None and t.checkpoint_uri is not None:
-            t.checkpoint = mirror_checkpoint(t.checkpoint_uri, run_path / "checkpoint-mirror" / f"{t.model}_{t.trial_id}")
+            t.checkpoint = mirror_checkpoint(t.checkpoint_uri, files.checkpoint_mirror / f"{t.model}_{t.trial_id}")
     return RunDir(run_path, config, [t for t in records if t.final_of is None],
                   [t for t in records if t.final_of is not None])
 
@@ -87,33 +82,9 @@ def best_trials(run: RunDir) -> dict[str, TrialRecord]:
     return best_of_records(run.trials)
 
 
-_REDO = "restore it, or run the sweep again (a new --name, or delete this directory)"
-
-
-def _read_config(config_file: Path) -> dict[str, Any]:
-    """The run's stored config, refused by name when it is not one (a broken or hand-edited run record)."""
-    try:
-        config = yaml.safe_load(config_file.read_text())
-    except (yaml.YAMLError, OSError, UnicodeDecodeError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise RunDirError(f"{config_file}: malformed run record (cannot be read as YAML: {first}); {_REDO}") from err
-    if not isinstance(config, dict):
-        raise RunDirError(f"{config_file}: malformed run record (not a mapping of config sections); {_REDO}")
-    return config
-
-
-def _written_before_records(run_path: Path) -> bool:
-    """A run.json names the trials' storage: an older sweep's trials live only there, in Ray's own layout."""
-    run_json = run_path / "run.json"
-    if not run_json.exists():
-        return False
-    try:
-        record = json.loads(run_json.read_text())
-    except (json.JSONDecodeError, OSError, UnicodeDecodeError) as err:
-        raise RunDirError(f"{run_json}: malformed run record (not valid JSON: {err}); {_REDO}") from err
-    if not isinstance(record, dict):
-        raise RunDirError(f"{run_json}: malformed run record (not a JSON object); {_REDO}")
-    return "experiment_path" in record
+def _written_before_records(files: RunFiles) -> bool:
+    """A run record names the trials' storage: an older sweep's trials live only there, in Ray's own layout."""
+    return files.read_run_record() is not None
 
 
 def mirror_checkpoint(uri: str, local: Path) -> Path:
@@ -141,17 +112,35 @@ def mirror_checkpoint(uri: str, local: Path) -> Path:
 
 
 def load_best_model(trial: TrialRecord, shapes: dict[str, int]) -> nn.Module:
-    """Rebuild the trial's model and load its best-epoch weights (weights_only: a checkpoint is data, not code)."""
+    """Rebuild the trial's model and load its kept weights, through models.read_checkpoint (weights_only: a
+    checkpoint is data, not code). A checkpoint that carries its model's spec is rebuilt from it, after checking
+    that it is the model the trial record and the report's data describe; an older one (no spec) is rebuilt from
+    the trial record and `shapes`."""
     if trial.checkpoint is None:
         raise RunDirError(f"trial {trial.trial_id} ({trial.model}) has no checkpoint")
     try:
-        state = TrainState.from_dict(torch.load(trial.checkpoint, map_location="cpu", weights_only=True))
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
-        raise RunDirError(
-            f"{trial.checkpoint} is not a plain weights checkpoint and was not loaded (only tensors and plain "
-            f"values are accepted): {str(err).splitlines()[0]}. Re-run that trial or remove its directory."
-        ) from err
-    model = build(trial.model, **shapes, **trial.hparams)
-    model.load_state_dict(state.best_state)
-    return model.eval()
+        state, spec = read_checkpoint(trial.checkpoint)
+        if spec is None:  # written before checkpoints carried their spec
+            model = build(trial.model, **shapes, **trial.hparams)
+            model.load_state_dict(state.best_state)
+            return model.eval()
+        expected = model_spec(trial.model, **shapes, **trial.hparams)
+        if not _same_model(spec, expected):
+            raise RunDirError(f"{trial.checkpoint} holds {_describe(spec)}, but its trial record and the run's data "
+                              f"describe {_describe(expected)}; re-run that trial or restore its record")
+        return model_from_checkpoint(trial.checkpoint, state, spec)
+    except CheckpointError as err:
+        raise RunDirError(str(err)) from err
+
+
+def _same_model(stored: ModelSpec, expected: ModelSpec) -> bool:
+    """The same architecture, shapes and hyperparameters; a hyperparameter one side lacks (added to the model
+    after the checkpoint was written) takes its default and is not a difference."""
+    shared = set(stored.hparams) & set(expected.hparams)
+    return (stored.name == expected.name and stored.shapes == expected.shapes
+            and all(stored.hparams[k] == expected.hparams[k] for k in shared))
+
+
+def _describe(spec: ModelSpec) -> str:
+    return f"{spec.name} {spec.build_kwargs()}"
 

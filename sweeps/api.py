@@ -50,8 +50,9 @@ def sweep(data: Any = None, *, profile: str = "default", models: Sequence[str] |
     overrides / **options: config keys, dotted as in sweeps/configs/default.yaml, with Python values
         (`overrides={"window.input": 60}` or `**{"train.epochs": 5}`), or CLI-style "key=value" strings.
     """
+    from models.run_files import RunFiles
     from sweeps.driver import SweepOptions, run_dir_for, run_sweep
-    from sweeps.frames import FRAME_FILE, read_frame, write_frame
+    from sweeps.frames import read_frame, write_frame
     from sweeps.run_dir import has_started_trials
 
     if progress not in ("phase", "trial"):
@@ -67,7 +68,7 @@ def sweep(data: Any = None, *, profile: str = "default", models: Sequence[str] |
     runs_root = Path(runs_dir)
     if frame is not None:
         name = name or _frame_run_name(frame.digest, profile, selected, pairs, config)
-        pairs.append(override_string("data.path", str((runs_root / name).resolve() / FRAME_FILE)))
+        pairs.append(override_string("data.path", str(RunFiles((runs_root / name).resolve()).frame)))
     cfg = load_config(config, pairs, profile=profile, models=list(selected) if selected else None,
                       base_overrides=frame.keys if frame is not None else None)
     file_layout = _file_layout(cfg) if frame is None else None
@@ -78,24 +79,25 @@ def sweep(data: Any = None, *, profile: str = "default", models: Sequence[str] |
     opts = SweepOptions(name=name or default_name(cfg, profile), runs_root=runs_root, address=address,
                         wandb_mode=wandb_mode, live_progress=progress == "phase", ray_logs=ray_logs)
     run_dir = run_dir_for(opts)
-    if resume and not (run_dir / "config.yaml").exists():
+    files = RunFiles(run_dir)
+    if resume and not files.is_run():
         raise ConfigError(f"--resume: no sweep named {opts.name!r} in {opts.runs_root}/; check --name")
     wrote = False
     if frame is not None:
-        wrote = write_frame(frame, run_dir / FRAME_FILE, sweep_started=has_started_trials(run_dir))
+        wrote = write_frame(frame, files.frame, sweep_started=has_started_trials(run_dir))
         print(f"Data: the DataFrame ({len(frame.frame)} rows) read as {frame.layout}; stored as "
-              f"{run_dir / FRAME_FILE}")
+              f"{files.frame}")
     try:
         with _tune_banners(shown=progress == "trial" or ray_logs):
             outcome = run_sweep(cfg, opts)
     except BaseException as err:
-        if wrote and not (run_dir / "config.yaml").exists():
+        if wrote and not files.is_run():
             # Refused before the run directory held a sweep: leave nothing behind, as for a file's data.
-            (run_dir / FRAME_FILE).unlink(missing_ok=True)
+            files.frame.unlink(missing_ok=True)
             _remove_if_empty(run_dir)
         if frame is not None and isinstance(err, DataError):
             # The user passed a DataFrame: the run directory's copy of it is ours, not a file they know.
-            raise DataError(str(err).replace(str(run_dir / FRAME_FILE), "the DataFrame")) from err
+            raise DataError(str(err).replace(str(files.frame), "the DataFrame")) from err
         raise
     _print_outcome(outcome)
     if report:
@@ -141,7 +143,7 @@ def open_run(run_dir: str | Path, *, rebuild: bool = False) -> SweepResult:
     from reports.runs import read_run
 
     result = SweepResult(read_run(run_dir).path)
-    if rebuild or not (result.report_dir / "ranking.csv").exists():
+    if rebuild or not result.files.report.exists():
         result.build_report(quiet=True)
     return result
 
@@ -150,10 +152,11 @@ def _print_outcome(outcome: SweepOutcome) -> None:
     """What the sweep did: trials, failures, each model's best validation MSE, the seed repeats."""
     import time
 
+    from models.run_records import FAILED
     from models.trial_record import best_trials
 
     best = best_trials(outcome.records)  # the trial the seed repeats and the report use
-    failed = [r for r in outcome.trials if r["status"] == "failed"]
+    failed = [r for r in outcome.trials if r["status"] == FAILED]
     since = ""
     if outcome.resumed and outcome.sweep_started_at is not None:
         since = f"; {time.time() - outcome.sweep_started_at:.0f} s since the sweep first started"
@@ -165,7 +168,7 @@ def _print_outcome(outcome: SweepOutcome) -> None:
     for row in failed:
         print(f"  failed: {row['model']} {row['tag']}: {row['error']}")
     if outcome.finals:
-        failed_finals = [r for r in outcome.finals if r["status"] == "failed"]
+        failed_finals = [r for r in outcome.finals if r["status"] == FAILED]
         print(f"Seed repeats, folds and refit: {len(outcome.finals)} trials in {outcome.finals_time_s:.0f} s, "
               f"{len(failed_finals)} failed.")
 

@@ -9,7 +9,6 @@ Over 300 lines: the phases' order, their resume and the progress a person follow
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -19,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from data_pipeline import WindowedData, build_windowed_data
-from data_pipeline.files import write_atomic
-from models.trial_record import RECORDS_DIR, REFIT_SCALER, TrialRecord, read_records
+from models.run_files import RunFiles
+from models.run_records import FINALS, REFIT, SEARCH, RunRecord, SearchPlan
+from models.trial_record import TrialRecord, read_records
 from sweeps.cluster import init_ray, trial_resources
 from sweeps.config import ConfigError, SweepConfig
-from sweeps.finals import REFIT, finals_tuner, mark_phase, planned_finals, planned_refit
+from sweeps.finals import finals_tuner, planned_finals, planned_refit
 from sweeps.legacy_records import convert, needs_conversion
 from sweeps.progress import INTERRUPTED, LIVE_LINE, SweepProgress
 from sweeps.resume import set_aside_lost_start
@@ -36,7 +36,7 @@ from sweeps.run_dir import (
     refuse_changed_files,
     refuse_other_config,
 )
-from sweeps.search_space import SEARCH_FILE, expand_trials, planned_budgets, probe_trials
+from sweeps.search_space import expand_trials, planned_budgets, probe_trials
 from sweeps.timeline import PhaseClock
 from sweeps.tracking import TrialWandb, WandbPlan, plan_wandb
 from sweeps.trial_files import METRIC
@@ -86,6 +86,7 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., Non
     trial_fn = trainable or train_trial
     started = time.monotonic()
     run_dir = run_dir_for(opts)
+    files = RunFiles(run_dir)
     absolute_data_paths(cfg)
     resolved = cfg.model_dump(mode="json")
     # Nothing is written to the run directory until the config, the data and every trial have validated.
@@ -108,15 +109,15 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., Non
     check_trials(trials, cfg, data)
     prepare_run_dir(cfg, run_dir, resolved, resuming=resuming)
     record_data_files(run_dir, cfg, resuming=resuming)
-    write_atomic(run_dir / "data_summary.json", json.dumps(data.summary, indent=2, default=str))
-    data.scaler.save(run_dir / "scaler.json")
-    write_atomic(run_dir / "skipped.json", json.dumps(skipped, indent=2))
+    files.write_data_summary(data.summary)
+    data.scaler.save(files.scaler)
+    files.write_skipped(skipped)
     budgets = {m: n for m, n in planned_budgets(cfg).items() if m not in skipped}
     n_planned = sum(budgets.values()) if adaptive else len(trials)
     if adaptive:
-        write_atomic(run_dir / SEARCH_FILE, json.dumps({"search": cfg.sweep.search, "budgets": budgets}, indent=2))
+        files.write_search_plan(SearchPlan(cfg.sweep.search, budgets))
     else:
-        write_atomic(run_dir / "trials.json", json.dumps(trials, indent=2))
+        files.write_trial_list(SEARCH, trials)
 
     wandb_plan = plan_wandb(opts.wandb_mode or cfg.wandb.mode)
     print(wandb_plan.reason)
@@ -125,7 +126,7 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., Non
              log_level="INFO" if opts.ray_logs else "ERROR" if opts.live_progress else "WARNING")
     cpus, gpus = trial_resources(cfg, ray.cluster_resources(), on_cluster=bool(opts.address))
     storage_path = cfg.sweep.storage_path or str(run_dir)
-    experiment_name = "ray" if cfg.sweep.storage_path is None else opts.name
+    experiment_name = files.experiment_name(SEARCH, None if cfg.sweep.storage_path is None else opts.name)
     experiment_path = join_storage(storage_path, experiment_name)
 
     for invented in data.summary.get("invented_rows") or []:  # a calendar that is probably not the data's own
@@ -143,7 +144,7 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., Non
 
     fold_data = _fold_data(cfg)
     if fold_data and REFIT in fold_data:  # the refit models read and forecast in their own scaler's units
-        fold_data[REFIT].scaler.save(run_dir / REFIT_SCALER)
+        fold_data[REFIT].scaler.save(files.refit_scaler)
     resourced = tune.with_resources(
         tune.with_parameters(
             trial_fn,
@@ -159,20 +160,23 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., Non
         ),
         {"cpu": cpus, "gpu": gpus},
     )
-    # A resumed sweep keeps its first start time; an older run.json without one leaves it unknown.
-    sweep_started_at = json.loads((run_dir / "run.json").read_text()).get("started_at") if resuming else time.time()
+    # A resumed sweep keeps its first start time; an older run record without one leaves it unknown.
+    sweep_started_at: float | None = time.time()
+    if resuming:
+        stored_record = files.read_run_record()
+        sweep_started_at = stored_record.started_at if stored_record is not None else None
     if opts.live_progress:
         LIVE_LINE.set()
     else:
         LIVE_LINE.clear()
-    callbacks: list[Any] = [SweepProgress(n_planned, sweep_started_at), PhaseClock(str(run_dir), "search")]
+    callbacks: list[Any] = [SweepProgress(n_planned, sweep_started_at), PhaseClock(str(run_dir), SEARCH)]
 
-    run_record = {"name": opts.name, "experiment_path": experiment_path, "wandb_mode": wandb_plan.mode,
-                  "n_trials": n_planned, "started_at": sweep_started_at,
-                  "resources_per_trial": {"cpu": cpus, "gpu": gpus}}
+    run_record = RunRecord(name=opts.name, experiment_path=experiment_path, wandb_mode=wandb_plan.mode,
+                           n_trials=n_planned, started_at=sweep_started_at,
+                           resources_per_trial={"cpu": cpus, "gpu": gpus})
     # Written before any trial runs, so a report can find the results even if this driver never returns.
-    write_atomic(run_dir / "run.json", json.dumps(run_record, indent=2))
-    (run_dir / RECORDS_DIR).mkdir(exist_ok=True)  # where each trial keeps its record: this run has that layout
+    files.write_run_record(run_record)
+    files.trials_dir.mkdir(exist_ok=True)  # where each trial keeps its record: this run has that layout
     _restart_a_lost_start(experiment_path, run_dir)
     tuner = build_tuner(cfg, resourced, trials, callbacks, storage_path, experiment_name, experiment_path)
     results = tuner.fit()
@@ -185,16 +189,16 @@ def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., Non
     rows = [trial_row(t) for t in records]
     if adaptive:  # the trials the searchers proposed, for the seed repeats and for the record
         trials = [r.config["trial"] for r in results if "trial" in r.config]
-        write_atomic(run_dir / "trials.json", json.dumps(trials, indent=2))
-    mark_phase(run_dir, "search", trials=len(rows))
+        files.write_trial_list(SEARCH, trials)
+    files.mark_phase(SEARCH, trials=len(rows))
     finals_started = time.monotonic()
     final_rows = _run_finals(cfg, run_dir, trials, resourced, storage_path, experiment_name, run_record)
     if cfg.report.final_refit:
         final_rows += _run_refit(cfg, run_dir, trials, resourced, storage_path, experiment_name, run_record)
     outcome = SweepOutcome(run_dir, experiment_path, wandb_plan, rows, records, time.monotonic() - started,
                            sweep_started_at, resuming, final_rows, time.monotonic() - finals_started)
-    write_atomic(run_dir / "run.json", json.dumps(dict(run_record, wall_time_s=outcome.wall_time_s,
-                                                        finals_time_s=outcome.finals_time_s), indent=2))
+    run_record.wall_time_s, run_record.finals_time_s = outcome.wall_time_s, outcome.finals_time_s
+    files.write_run_record(run_record)
     return outcome
 
 
@@ -210,7 +214,7 @@ def _fold_data(cfg: SweepConfig) -> dict[str, WindowedData] | None:
 
 
 def _run_finals(cfg: SweepConfig, run_dir: Path, trials: list[dict[str, Any]], trainable: Any, storage_path: str,
-                experiment_name: str, run_record: dict[str, Any]
+                experiment_name: str, run_record: RunRecord
                 ) -> list[dict[str, Any]]:
     """Phase 2: each architecture's best configuration again with `sweep.final_seeds` more seeds, on every fold of
     `split.folds` (sweeps/finals.py). "Best" is models.trial_record.best_trials, the rule the report ranks by, so
@@ -220,12 +224,12 @@ def _run_finals(cfg: SweepConfig, run_dir: Path, trials: list[dict[str, Any]], t
         return []
     folds = f" on each of {cfg.split.folds} backtest folds" if cfg.split.folds > 1 else ""
     what = f"{cfg.sweep.final_seeds} more seed(s) of each architecture's best configuration{folds}"
-    return _run_phase(cfg, run_dir, finals, trainable, storage_path, experiment_name, run_record, phase="finals",
+    return _run_phase(cfg, run_dir, finals, trainable, storage_path, experiment_name, run_record, phase=FINALS,
                       label="seed repeats", headline=f"Seed repeats: {len(finals)} trials ({what})")
 
 
 def _run_refit(cfg: SweepConfig, run_dir: Path, trials: list[dict[str, Any]], trainable: Any, storage_path: str,
-               experiment_name: str, run_record: dict[str, Any]) -> list[dict[str, Any]]:
+               experiment_name: str, run_record: RunRecord) -> list[dict[str, Any]]:
     """Phase 3 (report.final_refit): each chosen configuration, every seed of its finals, on all data before the
     test split for the median of its best epochs (sweeps/finals.py)."""
     finals = planned_finals(run_dir, trials, cfg.sweep.final_seeds, cfg.train.seed, cfg.split.folds)
@@ -239,7 +243,7 @@ def _run_refit(cfg: SweepConfig, run_dir: Path, trials: list[dict[str, Any]], tr
 
 
 def _restart_a_lost_start(experiment_path: str, run_dir: Path) -> None:
-    lost = set_aside_lost_start(experiment_path, run_dir / RECORDS_DIR)
+    lost = set_aside_lost_start(experiment_path, RunFiles(run_dir).trials_dir)
     if lost is not None:
         print(f"Ray's stored state in {experiment_path} is empty (the driver was stopped before Ray's first "
               f"snapshot): nothing to resume there. Its {lost[1]} started trial(s) are kept aside in {lost[0]}; "
@@ -254,12 +258,13 @@ def _no_finals(run_dir: Path) -> list[dict[str, Any]]:
 
 
 def _run_phase(cfg: SweepConfig, run_dir: Path, planned: list[dict[str, Any]], trainable: Any, storage_path: str,
-               experiment_name: str, run_record: dict[str, Any], *, phase: str, label: str, headline: str
+               experiment_name: str, run_record: RunRecord, *, phase: str, label: str, headline: str
                ) -> list[dict[str, Any]]:
-    name = f"{experiment_name}-{phase}"
+    files = RunFiles(run_dir)
+    name = files.experiment_name(phase, experiment_name)
     path = join_storage(storage_path, name)
-    run_record[f"{phase}_path"] = path
-    write_atomic(run_dir / "run.json", json.dumps(run_record, indent=2))
+    run_record.phase_paths[phase] = path
+    files.write_run_record(run_record)
     print(f"{headline}; results in {path}")
     _restart_a_lost_start(path, run_dir)
     tuner = finals_tuner(cfg, trainable, planned, [SweepProgress(len(planned), phase=label),
@@ -271,7 +276,7 @@ def _run_phase(cfg: SweepConfig, run_dir: Path, planned: list[dict[str, Any]], t
     record_ray_failures(run_dir, [r for r in results if r.config])
     keys = {(t["model"], t["tag"]) for t in planned}
     rows = [trial_row(t) for t in read_records(run_dir) if (t.model, t.tag) in keys]
-    mark_phase(run_dir, phase, trials=len(rows))
+    files.mark_phase(phase, trials=len(rows))
     return rows
 
 

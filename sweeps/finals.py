@@ -7,24 +7,20 @@ of each other. So after the search, every trained architecture's validation-chos
 trials of a second experiment ("finals") beside the search's: resumable, logged to W&B by the same trainable,
 shown by the same progress lines. With `report.final_refit`, a third experiment ("refit") trains each choice with
 the same seeds on every row before the test split, for the median of its best epochs over folds and seeds, and
-keeps the last epoch's weights. Each phase's trial list is written to the run directory once (finals.json,
-refit.json), so a resumed sweep reruns exactly those; phases.json records which phases finished.
+keeps the last epoch's weights. Each phase's trial list is written to the run directory once
+(models.run_files.RunFiles.trial_list), so a resumed sweep reruns exactly those; RunFiles.mark_phase records which
+phases finished.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from data_pipeline.files import write_atomic
-
-FINALS_FILE = "finals.json"
-REFIT_FILE = "refit.json"
-PHASES_FILE = "phases.json"
-REFIT = "refit"
+from models.run_files import RunFiles
+from models.run_records import FINALS, FINISHED, REFIT
 
 
 def final_trials(search_trials: list[dict[str, Any]], best_tags: dict[str, str], seeds: int,
@@ -90,12 +86,13 @@ def planned_finals(run_dir: Path, search_trials: list[dict[str, Any]], seeds: in
     models.trial_record.best_trials: the rule the report ranks by, so the repeats attach to the trial it shows."""
     from models.trial_record import best_trials, read_records
 
-    stored = run_dir / FINALS_FILE
-    if stored.exists():
-        return json.loads(stored.read_text())
+    files = RunFiles(run_dir)
+    stored = files.read_trial_list(FINALS)
+    if stored is not None:
+        return [t.to_dict() for t in stored]
     best = best_trials([t for t in read_records(run_dir) if t.final_of is None])
     trials = final_trials(search_trials, {model: t.tag for model, t in best.items()}, seeds, base_seed, folds)
-    write_atomic(stored, json.dumps(trials, indent=2))
+    files.write_trial_list(FINALS, trials)
     return trials
 
 
@@ -105,30 +102,19 @@ def planned_refit(run_dir: Path, finals: list[dict[str, Any]], search_trials: li
     the finished finals' best epochs."""
     from models.trial_record import read_records
 
-    stored = run_dir / REFIT_FILE
-    if stored.exists():
-        return json.loads(stored.read_text())
+    files = RunFiles(run_dir)
+    stored = files.read_trial_list(REFIT)
+    if stored is not None:
+        return [t.to_dict() for t in stored]
     best_epochs: dict[tuple[str, str], list[int]] = {}
     chosen = {(t["model"], t["final_of"]) for t in finals}
     for t in read_records(run_dir):
         key = (t.model, t.final_of or t.tag)
-        if key in chosen and t.fold != REFIT and t.status == "finished" and t.best_epoch:
+        if key in chosen and t.fold != REFIT and t.status == FINISHED and t.best_epoch:
             best_epochs.setdefault(key, []).append(int(t.best_epoch))
     trials = refit_trials(finals, search_trials, best_epochs, base_seed)
-    write_atomic(stored, json.dumps(trials, indent=2))
+    files.write_trial_list(REFIT, trials)
     return trials
-
-
-def mark_phase(run_dir: Path, phase: str, **info: Any) -> None:
-    path = run_dir / PHASES_FILE
-    phases = json.loads(path.read_text()) if path.exists() else {}
-    phases[phase] = {"finished": True, **info}
-    write_atomic(path, json.dumps(phases, indent=2))
-
-
-def finished_phases(run_dir: Path) -> set[str]:
-    path = run_dir / PHASES_FILE
-    return {p for p, v in (json.loads(path.read_text()) if path.exists() else {}).items() if v.get("finished")}
 
 
 def finals_tuner(cfg: Any, trainable: Any, trials: list[dict[str, Any]], callbacks: list[Any], storage_path: str,

@@ -29,8 +29,7 @@ from data_pipeline import DataError
 from data_pipeline.layouts import LONG_LAYOUTS, guess_id_column, layout_overrides, long_layout
 from sweeps.overrides import override_string
 
-FRAME_FILE = "data.parquet"
-__all__ = ["FRAME_FILE", "LONG_LAYOUTS", "FrameData", "read_frame", "write_frame"]
+__all__ = ["LONG_LAYOUTS", "FrameData", "read_frame", "write_frame"]
 INDEX_DATE_COLUMN = "date"  # the date column of a frame whose DatetimeIndex (or date index level) has no name
 INDEX_ID_COLUMN = "id"  # the id column of a frame indexed by (an unnamed series level, dates)
 

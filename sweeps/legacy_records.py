@@ -13,47 +13,55 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from models.trial_record import FAILED, FORMAT, RECORDS_DIR, write_record
+from models.run_files import RunFiles
+from models.run_records import FAILED, FINALS, RUNNING, SEARCH, STOPPED
+from models.trial_record import FORMAT, write_record
 from sweeps.trial_files import CHRONOS_DIR, FINISHED_FILE, TRIAL_STATE_FILE, trial_status
 
-PHASES = (("experiment_path", "ray"), ("finals_path", "ray-finals"))  # run.json key, the run directory's folder
+PHASES = (SEARCH, FINALS)  # the older layout had no refit
 
 
 def needs_conversion(run_dir: Path) -> bool:
     """A run directory with Ray trial folders but no trial records: written before the records existed."""
-    if (run_dir / RECORDS_DIR).is_dir() or not (run_dir / "run.json").exists():
+    files = RunFiles(run_dir)
+    record = None if files.trials_dir.is_dir() else files.read_run_record()
+    if record is None:
         return False
-    if "://" in str(json.loads((run_dir / "run.json").read_text()).get("experiment_path")):
+    if "://" in record.experiment_path:
         return True  # remote storage: assume trials ran rather than list a bucket here
-    experiments = (_experiment_path(run_dir, key, local) for key, local in PHASES)
+    experiments = (_experiment_path(run_dir, phase) for phase in PHASES)
     return any(path is not None and any(path.glob("*/params.json")) for path in experiments)
 
 
 def convert(run_dir: Path) -> int:
     """Write a record for every trial of the old layout (search and seed repeats); returns how many."""
     run_dir = Path(run_dir).resolve()
+    files = RunFiles(run_dir)
     records = []
-    for key, local in PHASES:
-        experiment = _experiment_path(run_dir, key, local)
+    for phase in PHASES:
+        experiment = _experiment_path(run_dir, phase)
         if experiment is not None and experiment.exists():
             records += [r for d in sorted(experiment.iterdir()) if (r := _record(d, run_dir)) is not None]
     for record in records:
-        write_record(run_dir / RECORDS_DIR / f"{record['model']}_{record['trial_id']}.json", record)
-    (run_dir / RECORDS_DIR).mkdir(exist_ok=True)  # converted, even when no trial had started
+        write_record(files.record(record["model"], record["trial_id"]), record)
+    files.trials_dir.mkdir(exist_ok=True)  # converted, even when no trial had started
     return len(records)
 
 
-def _experiment_path(run_path: Path, key: str, local: str) -> Path | None:
-    """Where an experiment's trials are: as run.json records it, mirrored when remote, or the run directory's own
+def _experiment_path(run_path: Path, phase: str) -> Path | None:
+    """Where a phase's trials are: as run.json records it, mirrored when remote, or the run directory's own
     folder (the default layout, a copied or moved run directory)."""
-    stored = json.loads((run_path / "run.json").read_text()).get(key)
+    files = RunFiles(run_path)
+    record = files.read_run_record()
+    stored = None if record is None else record.experiment(phase)
+    local = files.experiment(phase)
     if stored is None:
-        return None if key != "experiment_path" else run_path / local
+        return local if phase == SEARCH else None
     if "://" in stored:
-        return mirror_remote(stored, run_path / f"{local}-mirror")
-    if Path(stored).exists() or not (run_path / local).exists():
+        return mirror_remote(stored, files.mirror_of(local.name))
+    if Path(stored).exists() or not local.exists():
         return Path(stored)
-    return run_path / local  # a run directory copied or moved elsewhere: its own folder holds the results
+    return local  # a run directory copied or moved elsewhere: its own folder holds the results
 
 
 def mirror_remote(uri: str, local: Path) -> Path:
@@ -99,7 +107,7 @@ def _record(trial_dir: Path, run_dir: Path) -> dict[str, Any] | None:
     history = [r for r in rows if not r.get("trial_finished")] or rows
     closing = next((r for r in rows if r.get("trial_finished")), {})
     return {"format": FORMAT, "trial_id": trial_dir.name.removeprefix(f"{trial['model']}_"), "model": trial["model"],
-            "tag": trial["tag"], "trial": trial, "status": status if status != "stopped" else "running",
+            "tag": trial["tag"], "trial": trial, "status": status if status != STOPPED else RUNNING,
             "history": history, "best_epoch": closing.get("best_epoch"), "best_val_mse": closing.get("best_val_mse"),
             "checkpoint": checkpoint, "errors": [error] if error and status == FAILED else [],
             "converted_from": str(trial_dir)}
@@ -126,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     if not needs_conversion(run_dir):
         print(f"{run_dir}: nothing to convert (it has trial records, or no Ray trial folders)")
         return 0
-    print(f"{run_dir}: wrote {convert(run_dir)} trial records to {run_dir / RECORDS_DIR}")
+    print(f"{run_dir}: wrote {convert(run_dir)} trial records to {RunFiles(run_dir).trials_dir}")
     return 0
 
 

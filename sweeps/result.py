@@ -9,6 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from models.run_files import RunFiles
 from sweeps.overrides import Overrides, override_pairs
 
 if TYPE_CHECKING:
@@ -29,13 +30,18 @@ class SweepResult:
     outcome: SweepOutcome | None = None  # this session's sweep (trials, wall time); None for open_run
 
     @property
+    def files(self) -> RunFiles:
+        """The run directory's files (models/run_files.py names them)."""
+        return RunFiles(self.run_dir)
+
+    @property
     def report_dir(self) -> Path:
-        return self.run_dir / "report"
+        return self.files.report.dir
 
     @property
     def report_path(self) -> Path | None:
         """The self-contained HTML report, or None before one was built."""
-        path = self.report_dir / "index.html"
+        path = self.files.report.index_html
         return path if path.exists() else None
 
     @cached_property
@@ -43,7 +49,7 @@ class SweepResult:
         """ranking.csv: every entry, ordered and ranked by validation MSE, with its test scores and intervals."""
         import pandas as pd
 
-        return pd.read_csv(self._report_file("ranking.csv"), dtype={"trial_id": str})
+        return pd.read_csv(self._report_file(self.files.report.ranking), dtype={"trial_id": str})
 
     @property
     def winner(self) -> str:
@@ -56,7 +62,7 @@ class SweepResult:
         """predictions.parquet: every entry's test forecasts beside the actual values, with interval bounds."""
         import pandas as pd
 
-        return pd.read_parquet(self._report_file("predictions.parquet"))
+        return pd.read_parquet(self._report_file(self.files.report.predictions))
 
     def forecast(self, model: str | None = None, overrides: Overrides = None, **options: Any) -> pd.DataFrame:
         """The next window.output steps after the data's last date, as `python -m reports.forecast` writes them:
@@ -77,23 +83,22 @@ class SweepResult:
 
     def show_report(self, height: int = 800) -> InlineReport:
         """The full HTML report, displayed inline in a notebook (the report is self-contained: figures included)."""
-        return InlineReport(self._report_file("index.html"), height)
+        return InlineReport(self._report_file(self.files.report.index_html), height)
 
-    def _report_file(self, name: str) -> Path:
+    def _report_file(self, path: Path) -> Path:
         from reports.runs import RunDirError
 
-        path = self.report_dir / name
         if not path.exists():
             raise RunDirError(f"{self.run_dir} has no report yet ({path} is missing); build it with "
                               f"result.build_report() or `python -m reports {self.run_dir}`")
         return path
 
     def __repr__(self) -> str:
-        built = f"winner {self.winner!r}" if (self.report_dir / "ranking.csv").exists() else "no report yet"
+        built = f"winner {self.winner!r}" if self.files.report.exists() else "no report yet"
         return f"SweepResult({str(self.run_dir)!r}, {built})"
 
     def _repr_html_(self) -> str:
-        if not (self.report_dir / "ranking.csv").exists():
+        if not self.files.report.exists():
             return f"<p>Forecast Sweep run <code>{html.escape(str(self.run_dir))}</code>: no report yet.</p>"
         from reports.scoring import verdict
 

@@ -6,16 +6,13 @@ and a directory whose trials never started never binds its name to a config.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from data_pipeline import WindowedData
-from data_pipeline.files import write_atomic
+from models.run_files import RunFiles
 from sweeps.config import ConfigError, SweepConfig
 
 
@@ -30,10 +27,10 @@ def absolute_data_paths(cfg: SweepConfig) -> None:
 def has_started_trials(run_dir: Path) -> bool:
     """Whether any trial of the sweep stored in `run_dir` has started (Ray wrote its params.json). Only then do
     its config and data bind the name: a start that failed before its first trial leaves nothing to protect."""
-    run_json = run_dir / "run.json"
-    if not run_json.exists():
+    record = RunFiles(run_dir).read_run_record()
+    if record is None:
         return False
-    experiment = json.loads(run_json.read_text())["experiment_path"]
+    experiment = record.experiment_path
     if "://" in experiment:
         return True  # remote storage: assume trials ran rather than list a bucket here
     return any(Path(experiment).glob("*/params.json"))
@@ -41,10 +38,10 @@ def has_started_trials(run_dir: Path) -> bool:
 
 def refuse_other_config(run_dir: Path, resolved: dict[str, Any]) -> None:
     """Refuse to mix two different sweeps under one name (called only when the stored one has started trials)."""
-    stored_path = run_dir / "config.yaml"
-    if not stored_path.exists():
+    files = RunFiles(run_dir)
+    if not files.is_run():
         return
-    stored = _with_current_defaults(yaml.safe_load(stored_path.read_text()))
+    stored = _with_current_defaults(files.read_config().raw)
     if _identity(stored) != _identity(resolved):
         diff = sorted(_diff_keys(_identity(stored), _identity(resolved)))
         raise ConfigError(
@@ -62,13 +59,14 @@ def prepare_run_dir(cfg: SweepConfig, run_dir: Path, resolved: dict[str, Any], *
     if resuming:
         return
     # A start that never reached a trial may have left Ray's snapshot of its (other) trial list: start afresh.
-    run_json = run_dir / "run.json"
-    if run_json.exists():
-        stale = json.loads(run_json.read_text())["experiment_path"]
+    files = RunFiles(run_dir)
+    record = files.read_run_record()
+    if record is not None:
+        stale = record.experiment_path
         if "://" not in stale and Path(stale).is_dir():
             shutil.rmtree(stale)
-        run_json.unlink()
-    write_atomic(run_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
+        files.run_record.unlink()
+    files.write_config(resolved)
 
 
 # What defines a sweep's trials and results. Resources, retries, storage and W&B may change between an
@@ -97,7 +95,7 @@ def refuse_changed_data(run_dir: Path, data: WindowedData) -> None:
     """A resumed sweep must train on the data its finished trials saw: the stored train-only scaler tells."""
     from data_pipeline import Scaler
 
-    stored = run_dir / "scaler.json"
+    stored = RunFiles(run_dir).scaler
     if stored.exists() and not Scaler.load(stored).matches(data.scaler):
         raise ConfigError(f"the data behind {run_dir} changed since its trials ran (its training-split statistics "
                           "differ); restore the original file, or use another --name for the new data")
@@ -105,19 +103,17 @@ def refuse_changed_data(run_dir: Path, data: WindowedData) -> None:
 
 def refuse_changed_files(run_dir: Path, cfg: SweepConfig) -> None:
     """A resumed sweep refuses data files whose content hashes differ from those recorded at its start."""
-    from data_pipeline.identity import IDENTITY_FILE, check_data_identity
+    from data_pipeline.identity import check_data_identity
 
-    check_data_identity(run_dir / IDENTITY_FILE, cfg.data, "restore the original file, or use another --name "
+    check_data_identity(RunFiles(run_dir).data_identity, cfg.data, "restore the original file, or use another --name "
                         "for the new data")
 
 
 def record_data_files(run_dir: Path, cfg: SweepConfig, *, resuming: bool) -> None:
     """Record the data files' content hashes when a sweep starts (a run directory whose trials never started
     holds no sweep yet: its record is replaced)."""
-    from data_pipeline.identity import IDENTITY_FILE
-
     if not resuming:
-        (run_dir / IDENTITY_FILE).unlink(missing_ok=True)
+        RunFiles(run_dir).data_identity.unlink(missing_ok=True)
     refuse_changed_files(run_dir, cfg)  # writes the record when there is none
 
 

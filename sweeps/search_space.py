@@ -65,9 +65,6 @@ def _fmt(v: Any) -> str:
     return f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
-SEARCH_FILE = "search.json"  # an adaptive sweep's plan: its sampler and each architecture's budget
-
-
 def model_spaces(cfg: SweepConfig) -> dict[str, tuple[dict[str, SearchSpec], dict[str, Any], int]]:
     """Per model: (searched key -> spec, fixed key -> value, trial budget). A grid expands each of its points
     `budget` times when it also has sampled keys; an adaptive search runs `budget` trials. A model with nothing

@@ -1,5 +1,5 @@
 """The driver's side of where a phase's time goes: when Ray started and ended each trial, the phase's wall time,
-the driver's own CPU seconds and the whole machine's, written to `<run dir>/timeline/<phase>.json`.
+the driver's own CPU seconds and the whole machine's, written to the run directory's timeline (models.run_files.RunFiles.timeline).
 
 With the trials' own timelines (sweeps/trial_recorder.py: set-up, W&B, epochs, reports, checkpoints), this
 splits every core-second of a phase into training, per-trial overhead and idle (benchmarks/throughput.py).
@@ -7,7 +7,6 @@ splits every core-second of a phase into training, per-trial overhead and idle (
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -15,9 +14,7 @@ from typing import Any
 
 from ray.tune import Callback
 
-from sweeps.run_dir import write_atomic
-
-TIMELINE_DIR = "timeline"
+from models.run_files import RunFiles
 
 
 def machine_cpu_s() -> tuple[float, float] | None:
@@ -34,7 +31,7 @@ def machine_cpu_s() -> tuple[float, float] | None:
 
 class PhaseClock(Callback):
     def __init__(self, run_dir: str, phase: str):
-        self.path = Path(run_dir) / TIMELINE_DIR / f"{phase}.json"
+        self.files = RunFiles(run_dir)
         self.phase = phase
         self._reset()
 
@@ -66,5 +63,4 @@ class PhaseClock(Callback):
         if machine is not None and self.machine_at is not None:
             record["machine_busy_cpu_s"] = machine[0] - self.machine_at[0]
             record["machine_total_cpu_s"] = machine[1] - self.machine_at[1]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.path, json.dumps(record, indent=1))
+        self.files.write_timeline(self.phase, record)

@@ -20,8 +20,8 @@ from ray import tune
 from data_pipeline import WindowedData, with_input_length
 from models import TrainConfig, build
 from models.chronos import CHRONOS2
+from models.run_files import RunFiles
 from models.train import EpochEnd, TrainState, fit
-from models.trial_record import RECORDS_DIR, record_path
 from sweeps.tracking import TrialLogger, TrialWandb
 from sweeps.trial_files import CHRONOS_DIR, FINISHED_FILE
 from sweeps.trial_files import TRIAL_STATE_FILE as STATE_FILE
@@ -50,7 +50,7 @@ def train_trial(
         data = (fold_data or {})[str(trial["fold"])]
     torch.set_num_threads(max(1, threads))
     trial_id = tune.get_context().get_trial_id()
-    recorder = TrialRecorder(record_path(Path(run_dir) / RECORDS_DIR, trial["model"], trial_id), Path(run_dir),
+    recorder = TrialRecorder(RunFiles(run_dir).record(trial["model"], trial_id), Path(run_dir),
                              trial_id=trial_id, trial=trial)
     try:
         with recorder.timed(Part.RESTORE):

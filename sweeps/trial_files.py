@@ -9,11 +9,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from models.run_records import FAILED, FINISHED, STOPPED  # a trial's status: defined once, beside its record
+
+__all__ = ["CHRONOS_DIR", "FAILED", "FINISHED", "FINISHED_FILE", "METRIC", "STOPPED", "TRIAL_STATE_FILE", "trial_status"]
+
 TRIAL_STATE_FILE = "state.pt"  # a models.train.TrainState: weights, optimiser, best weights, history
 CHRONOS_DIR = "chronos"  # a fine-tuned Chronos-2: a save_pretrained folder
 FINISHED_FILE = "finished.json"  # present in a trial's closing checkpoint: it ended by its own rule
 
-FINISHED, STOPPED, FAILED = "finished", "stopped", "failed"
 # What the search optimises and ASHA cuts on: the trial's best validation MSE so far, in every report it makes.
 METRIC = "best_val_mse"
 

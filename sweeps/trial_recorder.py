@@ -16,6 +16,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from models.run_files import RunFiles
 from models.trial_record import FAILED, FINISHED, FORMAT, RUNNING, TrialRecordError, load_record, write_record
 
 
@@ -144,15 +145,13 @@ def checkpoint_location(checkpoint: Any, inner: str, run_dir: Path) -> str:
 def record_ray_failures(run_dir: Path, results: list[Any]) -> None:
     """Failures only Ray saw (a killed worker, an error raised around the trainable): their records say failed
     too. `results`: Ray Tune's Result objects; each trial's folder is named <model>_<trial id> (trial_dirname)."""
-    from models.trial_record import RECORDS_DIR
-
     for result in results:
         if result.error is None or not result.config or "trial" not in result.config:
             continue
         trial = result.config["trial"]
         name = Path(result.path).name
         trial_id = name.removeprefix(f"{trial['model']}_")
-        recorder = TrialRecorder(Path(run_dir) / RECORDS_DIR / f"{name}.json", run_dir, trial_id=trial_id,
+        recorder = TrialRecorder(RunFiles(run_dir).record(trial["model"], trial_id), run_dir, trial_id=trial_id,
                                  trial=trial)
         errors = recorder.record["errors"]
         if recorder.path.exists() and load_record(recorder.path)["status"] == FAILED and errors:

@@ -13,8 +13,9 @@ import pytest
 import sweeps
 from data_pipeline import DataError
 from data_pipeline.synthetic import synthetic_panel
+from models.run_files import RunFiles
 from sweeps.config import ConfigError, load_config
-from sweeps.frames import FRAME_FILE, read_frame, write_frame
+from sweeps.frames import read_frame, write_frame
 from sweeps.overrides import override_string
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,7 +82,7 @@ def test_python_values_reach_the_config_as_themselves(value):
 
 
 def test_a_frame_is_written_once_and_another_never_over_a_started_sweep(tmp_path: Path):
-    path = tmp_path / "run" / FRAME_FILE
+    path = RunFiles(tmp_path / "run").frame
     first = read_frame(nixtla_frame())
     assert write_frame(first, path, sweep_started=False)
     assert not write_frame(read_frame(nixtla_frame()), path, sweep_started=True)  # the same rows: kept as is
@@ -155,7 +156,7 @@ def test_a_long_frame_gives_a_ranking_and_a_forecast_with_intervals(swept):
     assert len(forecast) == 3 * 7  # window.output steps per series
     assert (forecast[f"{target}_lo95"] <= forecast[f"{target}_lo80"]).all()
     assert (forecast[f"{target}_lo80"] <= forecast[target]).all() and (forecast[target] <= forecast[f"{target}_hi80"]).all()
-    assert (result.run_dir / FRAME_FILE).exists() and result.report_path.exists()
+    assert result.files.frame.exists() and result.report_path.exists()
     assert "<table" in result._repr_html_() and result.winner in result._repr_html_()
     assert result.show_report()._repr_html_().startswith("<iframe srcdoc=")
 

@@ -231,7 +231,10 @@ def test_open_run_names_a_malformed_run_record(tmp_path):
     (run / "run.json").write_text('{"experiment_path": ')
     with pytest.raises(RunDirError, match=r"run/run\.json: malformed run record \(not valid JSON"):
         sweeps.open_run(run)
-    (run / "run.json").write_text(json.dumps({"name": "x"}))
+    (run / "run.json").write_text(json.dumps({"name": "x"}))  # names no storage: refused by name too
+    with pytest.raises(RunDirError, match=r"run/run\.json: malformed run record \(no experiment_path"):
+        sweeps.open_run(run)
+    (run / "trials").mkdir()  # a run whose trials keep their own records: run.json is not read to open it
     (run / "config.yaml").write_text("data: {frequency: fortnightly}\nwindow: {}\nsplit: {}\ntrain: {}\n")
     with pytest.raises(RunDirError, match=r"config\.yaml: malformed run record"):
         sweeps.open_run(run)

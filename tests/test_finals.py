@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import json
 
-from sweeps.finals import (
-    final_trials,
-    finished_phases,
-    mark_phase,
-    planned_finals,
-    refit_epochs,
-    refit_trials,
-)
+from models.run_files import RunFiles
+from sweeps.finals import final_trials, planned_finals, refit_epochs, refit_trials
 
 
 def _trial(model: str, tag: str) -> dict:
@@ -38,8 +32,8 @@ def test_each_best_configuration_is_repeated_with_new_seeds_and_chronos_is_not(t
     write_trial(tmp_path, "9", "gru_nar", "a", 0.01, "finished")
     assert planned_finals(tmp_path, search, 2, 5) == plan
     assert json.loads((tmp_path / "finals.json").read_text()) == plan
-    mark_phase(tmp_path, "search", trials=4)
-    assert finished_phases(tmp_path) == {"search"}
+    RunFiles(tmp_path).mark_phase("search", trials=4)
+    assert RunFiles(tmp_path).finished_phases() == {"search"}
 
 
 def test_the_finals_train_every_fold_with_every_seed_but_the_search_trial_itself():

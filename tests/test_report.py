@@ -196,13 +196,14 @@ def test_report_reads_results_from_remote_storage_uris(smoke_run: Path, tmp_path
     mirrors the checkpoints it loads (file:// here)."""
     import json
 
-    from models.trial_record import RECORDS_DIR, load_record, write_record
+    from models.run_files import RunFiles
+    from models.trial_record import load_record, write_record
 
     run_copy = tmp_path / "run"
     shutil.copytree(smoke_run, run_copy, ignore=shutil.ignore_patterns("wandb", "ray", "ray-finals", "report"))
     remote = tmp_path / "bucket" / "smoke"
-    shutil.copytree(smoke_run, remote, ignore=shutil.ignore_patterns("wandb", "report", RECORDS_DIR))
-    for path in (run_copy / RECORDS_DIR).glob("*.json"):
+    shutil.copytree(smoke_run, remote, ignore=shutil.ignore_patterns("wandb", "report", RunFiles(smoke_run).trials_dir.name))
+    for path in RunFiles(run_copy).trials_dir.glob("*.json"):
         record = load_record(path)
         assert record["checkpoint"] and not Path(record["checkpoint"]).is_absolute()  # inside the run directory
         record["checkpoint"] = f"{remote.as_uri()}/{record['checkpoint']}"

@@ -11,7 +11,8 @@ import pytest
 import torch
 import yaml
 
-from models.trial_record import FORMAT, RECORDS_DIR, TrialRecordError, best_trials, read_records, write_record
+from models.run_files import RunFiles
+from models.trial_record import FORMAT, TrialRecordError, best_trials, read_records, write_record
 from reports.runs import RunDirError, read_run
 from reports.runs import best_trials as report_best
 from sweeps.finals import planned_finals
@@ -34,13 +35,13 @@ def write_trial(run_dir: Path, trial_id: str, model: str, tag: str, val: float |
     record = {"format": FORMAT, "trial_id": trial_id, "model": model, "tag": tag, "trial": trial, "status": status,
               "history": history, "best_epoch": 2, "best_val_mse": val, "checkpoint": stored,
               "errors": errors or [], "started_at": 0.5}
-    write_record(run_dir / RECORDS_DIR / f"{model}_{trial_id}.json", record)
+    write_record(RunFiles(run_dir).record(model, trial_id), record)
     return trial
 
 
 def _run_dir(tmp_path: Path) -> Path:
     run = tmp_path / "run"
-    (run / RECORDS_DIR).mkdir(parents=True)
+    RunFiles(run).trials_dir.mkdir(parents=True)
     (run / "config.yaml").write_text(yaml.safe_dump({"sweep": {}}))
     (run / "run.json").write_text(json.dumps({"experiment_path": str(run / "ray")}))
     return run
@@ -90,7 +91,7 @@ def test_one_rule_picks_the_best_trial_for_the_seed_repeats_and_the_report(tmp_p
 
 def test_a_damaged_record_is_named(tmp_path: Path):
     run = _run_dir(tmp_path)
-    (run / RECORDS_DIR / "gru_nar_t1.json").write_text('{"format": 1, "trial_id"')  # cut short
+    RunFiles(run).record("gru_nar", "t1").write_text('{"format": 1, "trial_id"')  # cut short
     with pytest.raises(TrialRecordError, match="gru_nar_t1.json"):
         read_records(run)
     with pytest.raises(RunDirError, match="gru_nar_t1.json.*re-run that trial"):
