@@ -28,11 +28,13 @@ from models.run_records import RunFilesError, StoredConfig
 from models.trial_record import TrialRecord, TrialRecordError, read_records
 from models.trial_record import best_trials as best_of_records
 
-__all__ = ["RunDir", "RunDirError", "TrialRecord", "best_trials", "load_best_model", "read_run"]
+__all__ = ["REFIT_SCALER", "RunDir", "RunDirError", "TrialRecord", "best_trials", "load_best_model", "read_run"]
 
 # The run directory is missing something the report needs; the message says what and how to fix it. One error
 # for a broken run directory, whether models.run_files or the report found it.
 RunDirError = RunFilesError
+# The refit scaler's file name, for reports/forecast.py until it reads RunFiles(run.path).refit_scaler.
+REFIT_SCALER = RunFiles(".").refit_scaler.name
 
 
 @dataclass
