@@ -32,18 +32,18 @@ from models.classical import (
     FORECAST_SPLITS,
     ClassicalFit,
     SeriesHistory,
-    fit_classical,
-    forecast_with_quantiles,
     mstl_periods,
     series_history,
     why_not,
 )
+from models.classical_series import fit_and_forecast, masked_note, observed_history
 from reports.intervals import cqr_quantile_levels, interval_levels
 from reports.pretrained import QUANTILES
 from reports.scoring import ModelScore, score_predictions
 
 # bump when the fitting or forecasting changes, so old cached fits are not reused
-CACHE_VERSION = "3"  # 2: ARIMA's own forecast standard deviations; 3: every model's own quantiles, mstl
+# 4: masked cells read as missing or filled (models/classical_series.py), the mask in the key
+CACHE_VERSION = "4"  # 2: ARIMA's own forecast standard deviations; 3: every model's own quantiles, mstl
 CACHE_DIR = "classical"
 
 
@@ -86,20 +86,21 @@ def data_key(data: WindowedData, model: str, season: int | None, levels: tuple[f
     only = "" if forecast == FORECAST_SPLITS else f"|{'+'.join(forecast)}"  # both: the key the caches hold already
     h = hashlib.sha256(f"{CACHE_VERSION}|{model}|{season}|{periods}|{levels}|{data.n_targets}{only}".encode())
     for split in (data.train, data.val, data.test):
-        for arr in (split.x[..., : data.n_targets], split.y, split.origin, split.series):
+        for arr in (split.x[..., : data.n_targets], split.y, split.origin, split.series, split.mask):
             if arr is not None:
                 h.update(np.ascontiguousarray(arr).tobytes())
     h.update(json.dumps(data.scaler.to_dict(), sort_keys=True).encode())
     return h.hexdigest()[:24]
 
 
-def _target_task(model: str, values: np.ndarray, n_train: int, origins: np.ndarray, horizon: int,
-                 season: int | None, periods: tuple[int, int] | None,
+def _target_task(model: str, values: np.ndarray, observed: np.ndarray, n_train: int, origins: np.ndarray,
+                 horizon: int, season: int | None, periods: tuple[int, int] | None,
                  levels: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Fit `model` on one series' target (original units) and forecast from each origin, with the model's own
-    forecast quantiles at `levels`."""
-    fit = fit_classical(model, values[:n_train], season, periods)
-    return (*forecast_with_quantiles(fit, values, origins, horizon, levels), fit.to_dict())
+    forecast quantiles at `levels`; masked cells (`observed` False) read as models/classical_series.py says."""
+    point, quantiles, fit = fit_and_forecast(model, values, observed, n_train, origins, horizon, season, periods,
+                                             levels)
+    return point, quantiles, fit.to_dict()
 
 
 def _fit_model(data: WindowedData, histories: list[SeriesHistory], model: str, season: int | None,
@@ -111,8 +112,10 @@ def _fit_model(data: WindowedData, histories: list[SeriesHistory], model: str, s
     for i, (hist, sc) in enumerate(zip(histories, scalers, strict=True)):
         original = hist.values * sc.scale[:k] + sc.center[:k]  # fitted in the data's own units
         origins = np.concatenate([hist.val_origins, hist.test_origins])
+        observed = observed_history(data, i, hist)
         for j in range(k):
-            tasks.append((model, original[:, j], hist.n_train, origins, data.n_outputs, season, periods, levels))
+            tasks.append((model, original[:, j], observed[:, j], hist.n_train, origins, data.n_outputs, season,
+                          periods, levels))
             keys.append((i, j))
     started = time.monotonic()
     results = []
@@ -297,4 +300,5 @@ def classical_scores(data: WindowedData, config: dict[str, Any], run_path: Path 
             + (f"loaded from the run's cache (fitted in {per_model})." if cached else
                f"fitting took {per_model} (CPU time, summed over {data.n_series} series × {data.n_targets} "
                f"target(s)); {time.monotonic() - started:.1f} s wall time with forecasting."))
+        notes += [n for n in [masked_note([f for r in runs for f in r.fits])] if n]
     return results, notes
