@@ -189,6 +189,15 @@ def fit_and_forecast(model: str, values: np.ndarray, observed: np.ndarray, n_tra
     return (*forecast_with_quantiles(fit, history, origins, horizon, levels), fit)
 
 
+def target_task(model: str, values: np.ndarray, observed: np.ndarray, n_train: int, origins: np.ndarray,
+                horizon: int, season: int | None, periods: tuple[int, int] | None,
+                levels: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, dict]:
+    """`fit_and_forecast` with the fit as a dict: one task of the report's process pool (results it can pickle)."""
+    point, quantiles, fit = fit_and_forecast(model, values, observed, n_train, origins, horizon, season, periods,
+                                             levels)
+    return point, quantiles, fit.to_dict()
+
+
 def masked_note(fits: list[ClassicalFit]) -> str | None:
     """One sentence for the report where some fit saw masked training cells; None where none did."""
     saw = [f for f in fits if f.spec.get("masked_training_cells")]

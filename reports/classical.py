@@ -36,14 +36,14 @@ from models.classical import (
     series_history,
     why_not,
 )
-from models.classical_series import fit_and_forecast, masked_note, observed_history
+from models.classical_series import masked_note, observed_history, target_task
 from reports.intervals import cqr_quantile_levels, interval_levels
 from reports.pretrained import QUANTILES
 from reports.scoring import ModelScore, score_predictions
 
 # bump when the fitting or forecasting changes, so old cached fits are not reused
-# 4: masked cells read as missing or filled (models/classical_series.py), the mask in the key
-CACHE_VERSION = "4"  # 2: ARIMA's own forecast standard deviations; 3: every model's own quantiles, mstl
+# 2: ARIMA's own forecast standard deviations; 3: every model's own quantiles, mstl; 4: masked cells read as missing
+CACHE_VERSION = "4"  # or filled (models/classical_series.py), the mask in the key
 CACHE_DIR = "classical"
 
 
@@ -93,16 +93,6 @@ def data_key(data: WindowedData, model: str, season: int | None, levels: tuple[f
     return h.hexdigest()[:24]
 
 
-def _target_task(model: str, values: np.ndarray, observed: np.ndarray, n_train: int, origins: np.ndarray,
-                 horizon: int, season: int | None, periods: tuple[int, int] | None,
-                 levels: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Fit `model` on one series' target (original units) and forecast from each origin, with the model's own
-    forecast quantiles at `levels`; masked cells (`observed` False) read as models/classical_series.py says."""
-    point, quantiles, fit = fit_and_forecast(model, values, observed, n_train, origins, horizon, season, periods,
-                                             levels)
-    return point, quantiles, fit.to_dict()
-
-
 def _fit_model(data: WindowedData, histories: list[SeriesHistory], model: str, season: int | None,
                periods: tuple[int, int] | None, levels: tuple[float, ...], n_jobs: int, quiet: bool) -> ClassicalRun:
     """Every series' and target's fit and forecasts, in parallel over `n_jobs` processes."""
@@ -121,12 +111,12 @@ def _fit_model(data: WindowedData, histories: list[SeriesHistory], model: str, s
     results = []
     if n_jobs > 1 and len(tasks) > 1:
         with ProcessPoolExecutor(max_workers=min(n_jobs, len(tasks))) as pool:
-            for n, result in enumerate(pool.map(_target_task, *zip(*tasks, strict=True)), start=1):
+            for n, result in enumerate(pool.map(target_task, *zip(*tasks, strict=True)), start=1):
                 results.append(result)
                 _progress(model, n, len(tasks), started, quiet)
     else:
         for n, t in enumerate(tasks, start=1):
-            results.append(_target_task(*t))
+            results.append(target_task(*t))
             _progress(model, n, len(tasks), started, quiet)
     # a split the histories do not forecast stays NaN (an earlier fold's test split, a refit's validation block)
     val_pred, test_pred = (np.full(s.y.shape, np.nan, np.float32) for s in (data.val, data.test))
