@@ -45,9 +45,7 @@ def _scalars(node: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, Any
         name = f"{prefix}{key}"
         if isinstance(value, dict) and depth < 2:
             out += _scalars(value, f"{name}.", depth + 1)
-        elif isinstance(value, (int, float, bool)) or (isinstance(value, str) and len(value) <= 80):
-            out.append((name, value))
-        elif isinstance(value, list) and value and all(isinstance(v, (int, float, str)) for v in value) \
+        elif isinstance(value, (int, float, bool)) or (isinstance(value, str) and len(value) <= 80) or isinstance(value, list) and value and all(isinstance(v, (int, float, str)) for v in value) \
                 and len(value) <= 8:
             out.append((name, value))
     return out
