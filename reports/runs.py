@@ -8,18 +8,17 @@ same rule the sweep's seed repeats used.
 from __future__ import annotations
 
 import json
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
 from torch import nn
 
 from data_pipeline import DataConfig, SplitConfig, WindowConfig
-from models import TrainConfig, build
-from models.train import TrainState
+from models import TrainConfig
+from models.forecasters import EntryError
+from models.forecasters.trained import load_trial_model
 from models.trial_record import RECORDS_DIR, REFIT_SCALER, TrialRecord, TrialRecordError, read_records
 from models.trial_record import best_trials as best_of_records
 
@@ -142,16 +141,7 @@ def mirror_checkpoint(uri: str, local: Path) -> Path:
 
 def load_best_model(trial: TrialRecord, shapes: dict[str, int]) -> nn.Module:
     """Rebuild the trial's model and load its best-epoch weights (weights_only: a checkpoint is data, not code)."""
-    if trial.checkpoint is None:
-        raise RunDirError(f"trial {trial.trial_id} ({trial.model}) has no checkpoint")
     try:
-        state = TrainState.from_dict(torch.load(trial.checkpoint, map_location="cpu", weights_only=True))
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
-        raise RunDirError(
-            f"{trial.checkpoint} is not a plain weights checkpoint and was not loaded (only tensors and plain "
-            f"values are accepted): {str(err).splitlines()[0]}. Re-run that trial or remove its directory."
-        ) from err
-    model = build(trial.model, **shapes, **trial.hparams)
-    model.load_state_dict(state.best_state)
-    return model.eval()
-
+        return load_trial_model(trial, shapes)
+    except EntryError as err:
+        raise RunDirError(str(err)) from err

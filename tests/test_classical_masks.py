@@ -18,8 +18,15 @@ from data_pipeline import DataConfig, SplitConfig, WindowConfig, build_windowed_
 from data_pipeline.types import Scaler, WindowedData
 from data_pipeline.windows import make_windows
 from models.classical import forecast_with_quantiles, series_history
-from models.classical_series import fit_and_forecast, fit_masked, masked_history, na_interp, observed_history
-from reports.classical import classical_runs, classical_scores, data_key
+from models.classical_series import (
+    fit_and_forecast,
+    fit_masked,
+    masked_history,
+    masked_note,
+    na_interp,
+    observed_history,
+)
+from models.forecasters.classical_fits import classical_runs, data_key
 
 N, N_IN, N_OUT = 420, 14, 7
 N_TRAIN, N_VAL_END = 294, 357  # 70% / 85%
@@ -153,8 +160,8 @@ def test_na_interp_is_linear_without_a_season_and_follows_the_season_with_one():
 
 
 def test_a_repair_by_the_data_pipeline_reaches_the_classical_fits(tmp_path: Path):
-    """End to end: a garbage value in a file is repaired and masked by the pipeline; the fits read the mask, the
-    report says so, and the cache key tells the masked windows from the same windows unmasked."""
+    """End to end: a garbage value in a file is repaired and masked by the pipeline; the fits read the mask and say
+    so, and the cache key tells the masked windows from the same windows unmasked."""
     rng = np.random.default_rng(0)
     t = np.arange(400)
     df = pd.DataFrame({"date": pd.date_range("2020-01-01", periods=400, freq="D").strftime("%Y-%m-%d"),
@@ -165,10 +172,10 @@ def test_a_repair_by_the_data_pipeline_reaches_the_classical_fits(tmp_path: Path
     data = build_windowed_data(DataConfig(path=str(path), cache_dir=str(tmp_path / "cache")),
                                WindowConfig(input=10, output=3), SplitConfig(), cache=False)
     assert not data.train.mask.all()
-    config = {"baselines": {"classical": ["theta"]}, "data": {"cache_dir": str(tmp_path / "cache")}}
-    (entry,), notes = classical_scores(data, config, None, quiet=True)
-    assert np.isfinite(entry.val_mse)
-    assert any(n.startswith("Masked (missing or repaired) training cells: 1 over 1 fits (theta)") for n in notes)
+    (run,), notes = classical_runs(data, ["theta"], None, [tmp_path / "cache"], quiet=True)
+    assert notes == [] and np.isfinite(run.val_pred).all()
+    assert run.fits[0].spec["masked_training_cells"] == 1
+    assert masked_note(run.fits).startswith("Masked (missing or repaired) training cells: 1 over 1 fits (theta)")
     unmasked = WindowedData(**{**data.__dict__, "train": data.train.take(slice(None))})
     unmasked.train.mask = None
     assert data_key(data, "theta", 7) != data_key(unmasked, "theta", 7)

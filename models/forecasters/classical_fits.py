@@ -1,4 +1,4 @@
-"""ETS, Theta, ARIMA, MSTL (models/classical.py) and their mean in the ranking, scored like every entry.
+"""ETS, Theta, ARIMA, MSTL (models/classical.py) fitted on a span's windows, cached: the classical entries' fits.
 
 Each model is fitted once per series and target on the training split, then forecasts every validation and test
 window origin from the series up to that origin with its parameters held; the forecasts are scaled like every
@@ -15,7 +15,6 @@ import json
 import os
 import time
 import warnings
-from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,6 @@ from data_pipeline.config import ROWS
 from models.baselines import default_season
 from models.classical import (
     CLASSICAL_MODELS,
-    COMBO,
     FORECAST_SPLITS,
     ClassicalFit,
     SeriesHistory,
@@ -36,10 +34,9 @@ from models.classical import (
     series_history,
     why_not,
 )
-from models.classical_series import masked_note, observed_history, target_task
-from reports.intervals import cqr_quantile_levels, interval_levels
-from reports.pretrained import QUANTILES
-from reports.scoring import ModelScore, score_predictions
+from models.classical_series import observed_history, target_task
+from models.forecasters.base import DEFAULT_INTERVAL_LEVELS
+from models.forecasters.base import own_quantile_levels as quantile_levels_for
 
 # bump when the fitting or forecasting changes, so old cached fits are not reused
 # 2: ARIMA's own forecast standard deviations; 3: every model's own quantiles, mstl; 4: masked cells read as missing
@@ -72,10 +69,10 @@ def classical_season(data: WindowedData, season: int | None) -> int | None:
     return season or (None if frequency == ROWS else default_season(frequency))
 
 
-def own_quantile_levels(config: dict[str, Any]) -> tuple[float, ...]:
+def own_quantile_levels(interval_levels: tuple[float, ...] = DEFAULT_INTERVAL_LEVELS) -> tuple[float, ...]:
     """The quantiles the classical models forecast as their own intervals: those the report scores as the second
     interval method (CQR, at `report.interval_levels`) and the 10-90% coverage figure reads."""
-    return tuple(sorted({*QUANTILES, *cqr_quantile_levels(interval_levels(config))}))
+    return quantile_levels_for(interval_levels)
 
 
 def data_key(data: WindowedData, model: str, season: int | None, levels: tuple[float, ...] = (),
@@ -176,7 +173,7 @@ def classical_runs(data: WindowedData, models: list[str] | str | None, season: i
         raise ValueError(f"baselines.classical: unknown model(s) {unknown}; valid names: {', '.join(CLASSICAL_MODELS)}")
     season = classical_season(data, season)
     periods = mstl_periods(str(data.summary.get("frequency", "D")))
-    levels = own_quantile_levels({}) if levels is None else tuple(sorted(float(v) for v in levels))
+    levels = own_quantile_levels() if levels is None else tuple(sorted(float(v) for v in levels))
     n_jobs = n_jobs or min(2, os.cpu_count() or 1)
     try:
         histories = [series_history(data, i, forecast) for i in range(data.n_series)]
@@ -217,78 +214,8 @@ def classical_runs(data: WindowedData, models: list[str] | str | None, season: i
     return runs, notes
 
 
-def _forms(run: ClassicalRun, data: WindowedData) -> str:
-    """The chosen form(s): one per target for a single series; for a panel the most common ones, counted."""
-    if not data.is_panel:
-        forms = [f.form for f in run.fits]
-        return forms[0] if len(forms) == 1 else "; ".join(f"{t}: {f}" for t, f in zip(data.target_names, forms,
-                                                                                     strict=True))
-    counts = Counter(f.form for f in run.fits).most_common()
-    shown = ", ".join(f"{form} ×{n}" for form, n in counts[:3])
-    return shown + (f" and {len(counts) - 3} other forms" if len(counts) > 3 else "")
-
-
-def _n_params(run: ClassicalRun) -> int:
-    def count(spec: dict[str, Any]) -> int:
-        if "ets" in spec:  # mstl: the ETS part and the held weekly cycle
-            return count(spec["ets"]) + len(spec["weekly"])
-        return len(spec.get("params", [])) or 2 + len(spec.get("seasonal", []))
-
-    return int(sum(count(f.spec) for f in run.fits))
-
-
 def cache_dirs(run_path: Path | None, config: dict[str, Any]) -> list[Path]:
     """Where fits are kept: the run directory (a report rebuild never refits), then beside the windowed-data
     cache (`data.cache_dir`, default .cache/data), so another run on the same data and windows reuses them."""
     data_cache = Path((config.get("data") or {}).get("cache_dir") or Path(".cache") / "data")
     return ([] if run_path is None else [Path(run_path) / CACHE_DIR]) + [data_cache / CACHE_DIR]
-
-
-def _own_quantiles(runs: list[ClassicalRun]) -> dict[str, Any]:
-    """The own forecast quantiles of one model, or of the combination (the members' quantiles averaged level by
-    level), as score_predictions takes them; none where a member has none."""
-    if not runs or any(r.val_quantiles is None or r.test_quantiles is None for r in runs):
-        return {}
-    return {"quantiles": np.mean([r.test_quantiles for r in runs], 0),
-            "val_quantiles": np.mean([r.val_quantiles for r in runs], 0), "quantile_levels": runs[0].quantile_levels}
-
-
-def classical_entries(runs: list[ClassicalRun], data: WindowedData, config: dict[str, Any]) -> list[ModelScore]:
-    """The ranking entries of fitted classical `runs` (classical_runs'): each model, and their mean
-    (`classical_combo`) where two or more were fitted."""
-    season = classical_season(data, (config.get("baselines") or {}).get("season"))
-    results = [score_predictions(r.model, r.val_pred, r.test_pred, data, kind="baseline", params=_n_params(r),
-                                 hparams={"form": _forms(r, data), "season": season},
-                                 train_time_s=round(r.fit_time_s, 2), **_own_quantiles([r])) for r in runs]
-    if len(runs) >= 2:  # the combination: a strong, standard benchmark of its own
-        results.append(score_predictions(
-            COMBO, np.mean([r.val_pred for r in runs], 0), np.mean([r.test_pred for r in runs], 0), data,
-            kind="baseline", params=sum(_n_params(r) for r in runs),
-            hparams={"members": "+".join(r.model for r in runs)},
-            train_time_s=round(sum(r.fit_time_s for r in runs), 2), **_own_quantiles(runs)))
-    return results
-
-
-def classical_scores(data: WindowedData, config: dict[str, Any], run_path: Path | None, quiet: bool = False,
-                     forecast: tuple[str, ...] = FORECAST_SPLITS) -> tuple[list[ModelScore], list[str]]:
-    """The classical entries of a ranking (`baselines.classical` of the run's `config`, default all that fit the
-    data) and their mean (`classical_combo`), with notes: which were skipped and why, and what fitting cost.
-    `forecast`: the splits scored (an earlier fold: ("val",); a refit: ("test",); the other's scores are NaN)."""
-    baselines = config.get("baselines") or {}
-    started = time.monotonic()
-    runs, notes = classical_runs(data, baselines.get("classical"), baselines.get("season"),
-                                 cache_dirs(run_path, config), quiet=quiet, levels=own_quantile_levels(config),
-                                 forecast=forecast)
-    results = classical_entries(runs, data, config)
-    if runs:
-        cached = all(r.cached for r in runs)
-        per_model = ", ".join(f"{r.model} {r.fit_time_s:.1f} s" for r in runs)
-        notes.append(
-            f"Classical models ({', '.join(r.model for r in runs)}; statsmodels, univariate per target, fitted once "
-            f"per series and target on the training split, then forecasting every origin with the parameters held; "
-            f"their own prediction intervals are the CQR rows, the combination's the members' quantiles averaged): "
-            + (f"loaded from the run's cache (fitted in {per_model})." if cached else
-               f"fitting took {per_model} (CPU time, summed over {data.n_series} series × {data.n_targets} "
-               f"target(s)); {time.monotonic() - started:.1f} s wall time with forecasting."))
-        notes += [n for n in [masked_note([f for r in runs for f in r.fits])] if n]
-    return results, notes
