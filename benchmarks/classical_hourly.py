@@ -6,7 +6,7 @@
 Series: vega_datasets' seattle-temps (hourly temperature normals of Seattle, every hour of 2010: a strong daily
 cycle whose amplitude moves with the season, no weekly one), through the project's own pipeline (the calendar
 gives MSTL its two seasons, 24 and 168), `window.input=168 window.output=24`, default splits (val / test 15%).
-Each classical model is scored by the report's own function (`reports.classical.classical_scores`: fitted once on
+Each classical model is scored by the report's own function (`reports.evaluate.score_data_entries`: fitted once on
 the training split, parameters held at every origin); MASE is against the training split's seasonal-naive error
 (season 24), as the report's panels. Coverage: split-conformal, and the model's own band raw and after CQR.
 Results: benchmarks/results/classical_hourly.json.
@@ -25,10 +25,10 @@ from vega_datasets import local_data
 
 from data_pipeline import build_windowed_data
 from data_pipeline.config import DataConfig, SplitConfig, WindowConfig
-from reports.classical import classical_scores
+from reports.evaluate import baseline_scores, score_data_entries
 from reports.intervals import band_scores, model_bands
 from reports.panel import naive_scales, series_errors
-from reports.scoring import ModelScore, baseline_scores
+from reports.scoring import ModelScore
 
 LEVELS = (0.8, 0.95)
 RESULTS = Path(__file__).parent / "results" / "classical_hourly.json"
@@ -52,7 +52,7 @@ def main(models: list[str]) -> None:
                                    SplitConfig(), cache=False)
         started = time.monotonic()
         config = {"baselines": {"classical": models}, "data": {"cache_dir": tmp}}  # no fit reused from elsewhere
-        classical, notes = classical_scores(data, config, None, quiet=True)
+        classical, notes = score_data_entries(data, config, ["classical"])
         wall = time.monotonic() - started
     baselines, _ = baseline_scores(data)
     results = [r for r in baselines if r.model in ("seasonal_naive", "persistence")] + classical

@@ -181,6 +181,34 @@ def model_from_checkpoint(path: str | Path, state: TrainState, spec: ModelSpec) 
     return model.eval()
 
 
+def load_trial_checkpoint(path: str | Path, name: str, shapes: dict[str, int], hparams: dict) -> nn.Module:
+    """A trial's model from its checkpoint, where the caller knows what it should be (a trial record's `name` and
+    `hparams`, the data's `shapes`): rebuilt from the spec the file carries once it agrees with that; from the
+    caller's description for a checkpoint written before checkpoints carried their spec."""
+    state, spec = read_checkpoint(path)
+    if spec is None:
+        model = build(name, **shapes, **hparams)
+        model.load_state_dict(state.best_state)
+        return model.eval()
+    expected = model_spec(name, **shapes, **hparams)
+    if not _same_model(spec, expected):
+        raise CheckpointError(f"{path} holds {_describe(spec)}, but its trial record and the run's data describe "
+                              f"{_describe(expected)}; re-run that trial or restore its record")
+    return model_from_checkpoint(path, state, spec)
+
+
+def _same_model(stored: ModelSpec, expected: ModelSpec) -> bool:
+    """The same architecture, shapes and hyperparameters; a hyperparameter one side lacks (added to the model
+    after the checkpoint was written) takes its default and is not a difference."""
+    shared = set(stored.hparams) & set(expected.hparams)
+    return (stored.name == expected.name and stored.shapes == expected.shapes
+            and all(stored.hparams[k] == expected.hparams[k] for k in shared))
+
+
+def _describe(spec: ModelSpec) -> str:
+    return f"{spec.name} {spec.build_kwargs()}"
+
+
 __all__ = [
     "BASELINES",
     "CheckpointError",
@@ -201,6 +229,7 @@ __all__ = [
     "hparam_names",
     "hparam_types",
     "load_checkpoint",
+    "load_trial_checkpoint",
     "model_from_checkpoint",
     "model_spec",
     "predict",

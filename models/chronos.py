@@ -231,33 +231,91 @@ def chronos_predict(
     return point.astype(np.float32), q_scaled.astype(np.float32)
 
 
-def windows_to_series(split: SplitWindows, scaler: Scaler, n_targets: int) -> list[np.ndarray]:
+def _runs(split: SplitWindows) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """The windows' order by origin, and the [start, stop) of each contiguous run of windows (each window one step
+    after the last) in that order."""
+    x = np.asarray(split.x)
+    order = np.argsort(split.origin, kind="stable") if len(split.origin) == len(x) else np.arange(len(x))
+    x = x[order]
+    starts = [0] + [i + 1 for i in range(len(x) - 1) if not np.array_equal(x[i + 1, :-1], x[i, 1:])]
+    return order, list(zip(starts, [*starts[1:], len(x)], strict=True))
+
+
+def _run_observed(mask: np.ndarray, start: int, stop: int, n_inputs: int) -> np.ndarray:
+    """(n_inputs + run - 1 + n_outputs, n_targets) bool over a run's rows (windows in origin order): False where a
+    target cell is masked. The first window's inputs carry no mask (they are no window's target): True."""
+    return np.concatenate([np.ones((n_inputs, mask.shape[2]), bool), mask[start:stop - 1, 0], mask[stop - 1]])
+
+
+def windows_to_series(split: SplitWindows, scaler: Scaler, n_targets: int, *, masked: bool = True) -> list[np.ndarray]:
     """The original-unit series behind a split's sliding windows: one (n_features, length) array per
     contiguous run of windows (each window one step after the last). The last n_outputs steps hold only
-    target values (covariates NaN there): `y` carries targets only.
+    target values (covariates NaN there): `y` carries targets only. `masked`: a target cell the split's mask
+    marks missing or repaired is NaN (Chronos-2 reads NaN as missing: no context, no training target).
     """
     x = np.asarray(split.x)
     y = np.asarray(split.y)
     _check_shapes(x, n_targets, scaler)
-    order = np.argsort(split.origin, kind="stable") if len(split.origin) == len(x) else np.arange(len(x))
+    order, runs = _runs(split)
     x, y = x[order], y[order]
-    starts = [0] + [i + 1 for i in range(len(x) - 1) if not np.array_equal(x[i + 1, :-1], x[i, 1:])]
+    mask = None if split.mask is None or not masked else np.asarray(split.mask, bool)[order]
     series = []
-    for start, stop in zip(starts, [*starts[1:], len(x)], strict=True):
+    for start, stop in runs:
         inputs = np.concatenate([x[start], x[start + 1 : stop, -1]], axis=0)  # (n_inputs + run - 1, n_feat)
         tail = np.full((y.shape[1], x.shape[2]), np.nan)
         tail[:, :n_targets] = scaler.inverse(y[stop - 1], slice(0, n_targets))
-        series.append(np.concatenate([scaler.inverse(inputs), tail], axis=0).T.astype(np.float32))
+        run = np.concatenate([scaler.inverse(inputs), tail], axis=0)
+        if mask is not None:
+            run[:, :n_targets][~_run_observed(mask, start, stop, x.shape[1])] = np.nan
+        series.append(run.T.astype(np.float32))
     return series
 
 
-def _window_tasks(split: SplitWindows, scaler: Scaler, n_targets: int, names: Sequence[str]) -> list[dict]:
-    """One validation task per window: its inputs then its targets (covariates unknown over the horizon)."""
+def _observed_before(split: SplitWindows, earlier: SplitWindows | None, n_targets: int) -> np.ndarray | None:
+    """The mask of the input rows before `split`'s first origin where `earlier`'s windows (the training split)
+    end just there: the last n_inputs rows of its last run, which are its targets; else None (no mask known)."""
+    if earlier is None or earlier.mask is None or not len(earlier) or not len(split):
+        return None
+    order, runs = _runs(earlier)
+    start, stop = runs[-1]
+    x, y = np.asarray(earlier.x)[order], np.asarray(earlier.y)[order]
+    rows = np.concatenate([x[start, :, :n_targets], x[start + 1 : stop, -1, :n_targets], y[stop - 1]])
+    first = np.asarray(split.x)[_runs(split)[0][0], :, :n_targets]
+    if not np.array_equal(rows[-len(first):], first):
+        return None
+    return _run_observed(np.asarray(earlier.mask, bool)[order], start, stop, x.shape[1])[-len(first):]
+
+
+def _window_tasks(split: SplitWindows, scaler: Scaler, n_targets: int, names: Sequence[str],
+                  before: np.ndarray | None = None) -> list[dict]:
+    """One validation task per window: its inputs then its targets (covariates unknown over the horizon); target
+    cells the mask marks missing or repaired (targets, and inputs that are an earlier window's targets) NaN.
+    `before`: the mask of the input rows before the split's first origin (`_observed_before`), if known."""
     raw_x = scaler.inverse(split.x)
     tail = np.full((*split.y.shape[:2], split.x.shape[2]), np.nan)
     tail[..., :n_targets] = scaler.inverse(split.y, slice(0, n_targets))
-    full = np.concatenate([raw_x, tail], axis=1).transpose(0, 2, 1).astype(np.float32)
-    return [_task(w, n_targets, names) for w in full]
+    full = np.concatenate([raw_x, tail], axis=1)  # (n, n_inputs + n_outputs, n_features)
+    if split.mask is not None:
+        order, runs = _runs(split)
+        mask, n_in, n_out = np.asarray(split.mask, bool)[order], split.x.shape[1], split.y.shape[1]
+        for start, stop in runs:
+            observed = _run_observed(mask, start, stop, n_in)
+            if start == 0 and before is not None:
+                observed[:n_in] = before
+            for j, window in enumerate(order[start:stop]):
+                full[window, :, :n_targets][~observed[j : j + n_in + n_out]] = np.nan
+    return [_task(w, n_targets, names) for w in full.transpose(0, 2, 1).astype(np.float32)]
+
+
+def finetune_tasks(train: SplitWindows, val: SplitWindows | None, scaler: Scaler,
+                   n_targets: int) -> tuple[list[dict], list[dict] | None]:
+    """The Chronos-2 tasks `chronos_finetune` trains on (the series behind `train`'s windows) and validates on (one
+    per `val` window; None without one), masked target cells NaN in both."""
+    names = _feature_names(scaler, train.x.shape[2], n_targets)
+    train_tasks = [_task(s, n_targets, names) for s in windows_to_series(train, scaler, n_targets)]
+    val_tasks = (_window_tasks(val, scaler, n_targets, names, _observed_before(val, train, n_targets))
+                 if val is not None and len(val) else None)
+    return train_tasks, val_tasks
 
 
 @contextlib.contextmanager
@@ -291,7 +349,8 @@ def chronos_finetune(
 ) -> Chronos2Pipeline:
     """Fine-tune a copy of `pipeline` with Chronos-2's own `fit`; the input pipeline is left unchanged.
 
-    Training data: the contiguous original-unit series rebuilt from `train`'s windows (see `windows_to_series`);
+    Training data: the contiguous original-unit series rebuilt from `train`'s windows (see `windows_to_series`),
+    target cells the mask marks missing or repaired NaN: Chronos-2 masks NaN out of the context and the loss;
     `fit` samples random forecast origins in it, with contexts of exactly n_inputs steps and n_outputs-step
     horizons. `val` (optional): every window is one validation task; the quantile loss on them is evaluated
     every 100 steps and at the end, and the best of those checkpoints is kept (transformers'
@@ -315,9 +374,7 @@ def chronos_finetune(
         raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
 
     n_inputs, n_features = train.x.shape[1], train.x.shape[2]
-    names = _feature_names(scaler, n_features, n_targets)
-    train_tasks = [_task(s, n_targets, names) for s in windows_to_series(train, scaler, n_targets)]
-    val_tasks = _window_tasks(val, scaler, n_targets, names) if val is not None and len(val) else None
+    train_tasks, val_tasks = finetune_tasks(train, val, scaler, n_targets)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
 

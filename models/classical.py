@@ -111,13 +111,17 @@ def _seasonal(season: int | None, n_train: int) -> int | None:
 
 
 def fit_classical(model: str, y_train: np.ndarray, season: int | None,
-                  periods: tuple[int, int] | None = None) -> ClassicalFit:
-    """Fit `model` on one target's training values (original units, oldest first). `periods`: mstl's seasons."""
+                  periods: tuple[int, int] | None = None, complete: np.ndarray | None = None) -> ClassicalFit:
+    """Fit `model` on one target's training values (original units, oldest first). `periods`: mstl's seasons.
+    `complete` (arima only): y_train with its NaN (missing) cells filled; the seasonal-strength and KPSS tests
+    that choose D and d read it (they need every value), the likelihood reads y_train's NaN as missing."""
     y = np.asarray(y_train, dtype=np.float64)
     why = why_not(model, len(y), season, periods)
     if why:
         raise ValueError(f"{model}: {why}")
-    if not np.isfinite(y).all():
+    if complete is not None and (model != "arima" or len(complete) != len(y)):
+        raise ValueError(f"{model}: only arima reads missing training values (with a complete copy as long)")
+    if not np.isfinite(y if complete is None else complete).all() or np.isinf(y).any():
         raise ValueError(f"{model}: the training values contain non-finite numbers")
     started = time.perf_counter()
     m = _seasonal(season, len(y))
@@ -127,6 +131,8 @@ def fit_classical(model: str, y_train: np.ndarray, season: int | None,
         warnings.simplefilter("ignore")
         if model == "mstl":
             form, spec = _fit_mstl(y, periods)  # type: ignore[arg-type]  # why_not: periods is set
+        elif model == "arima":
+            form, spec = _fit_arima(y, m, complete)
         else:
             form, spec = {"ets": _fit_ets, "theta": _fit_theta, "arima": _fit_arima}[model](y, m)
     return ClassicalFit(model, form, spec, round(time.perf_counter() - started, 4))
@@ -354,31 +360,50 @@ def _arima(y: np.ndarray, spec: dict[str, Any]):
     return ARIMA(y, order=tuple(spec["order"]), seasonal_order=tuple(spec["seasonal_order"]), trend=spec["trend"])
 
 
-def _fit_arima(y: np.ndarray, season: int | None) -> tuple[str, dict[str, Any]]:
+def _fit_arima(y: np.ndarray, season: int | None, complete: np.ndarray | None = None) -> tuple[str, dict[str, Any]]:
+    tested = y if complete is None else np.asarray(complete, dtype=np.float64)  # the tests need every value
     big_d = int(season is not None and len(y) >= 3 * season
-                and seasonal_strength(y, season) > SEASONAL_STRENGTH_THRESHOLD)
-    seasonal_diffed = y[season:] - y[:-season] if big_d else y
+                and seasonal_strength(tested, season) > SEASONAL_STRENGTH_THRESHOLD)
+    seasonal_diffed = tested[season:] - tested[:-season] if big_d else tested
     d = _kpss_differences(seasonal_diffed)
     # a constant without differencing, a drift (statsmodels: a linear trend) after one difference
     trend = {0: "c", 1: "t"}.get(d + big_d, "n")
     seasonal_order = (0, 1, 1, season) if big_d else (0, 0, 0, 0)
-    best = None
+    candidates = []
     for p, q in ARIMA_ORDERS:
         spec = {"order": [p, d, q], "seasonal_order": list(seasonal_order), "trend": trend}
         try:  # exact Gaussian MLE by the innovations algorithm: the same likelihood, measured 1.5-4x faster
-            res = _arima(y, spec).fit(method="innovations_mle")
+            res = _arima(tested, spec).fit(method="innovations_mle")
         except (ValueError, np.linalg.LinAlgError):
             continue
-        if np.isfinite(res.aicc) and (best is None or res.aicc < best[0]):
-            best = (float(res.aicc), spec, res)
-    if best is None:
+        if np.isfinite(res.aicc):
+            candidates.append((float(res.aicc), spec, res))
+    candidates.sort(key=lambda c: c[0])  # stable: of equal AICc, the first order of ARIMA_ORDERS
+    if complete is not None:
+        # missing cells: the innovations algorithm refuses them, the state-space likelihood (Kalman filter) skips
+        # them but costs about 5x more per fit (measured): the order is chosen on the filled copy, its parameters
+        # are estimated with the cells missing (the next order where that fails)
+        candidates = _fit_missing(y, [spec for _, spec, _ in candidates])
+    if not candidates:
         raise ValueError("arima: no order could be fitted to the training values")
-    aicc, spec, res = best
+    aicc, spec, res = candidates[0]
     spec = dict(spec, params=[float(v) for v in np.asarray(res.params)], aicc=aicc)
     p, d, q = spec["order"]
     form = f"ARIMA({p},{d},{q})" + (f"(0,1,1){season}" if big_d else "")
     form += {0: " const", 1: " drift"}.get(d + big_d, "")
     return form, spec
+
+
+def _fit_missing(y: np.ndarray, specs: list[dict[str, Any]]) -> list[tuple[float, dict[str, Any], Any]]:
+    """The state-space fit, NaN cells read as missing, of the first of `specs` that fits (none: empty)."""
+    for spec in specs:
+        try:
+            res = _arima(y, spec).fit()
+        except (ValueError, np.linalg.LinAlgError):
+            continue
+        if np.isfinite(res.aicc):
+            return [(float(res.aicc), spec, res)]
+    return []
 
 
 def arima_filtered(spec: dict[str, Any], y: np.ndarray):

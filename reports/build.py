@@ -11,7 +11,6 @@ tables, notes) in order; each section's logic lives in its own module (scoring, 
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import time
@@ -19,27 +18,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from data_pipeline import DataError, Scaler, WindowedData, build_windowed_data, with_input_length
+from data_pipeline import DataError, Scaler, WindowedData, build_windowed_data
 from data_pipeline.identity import IDENTITY_FILE, check_data_identity
-from models import predict
-from models.chronos import CHRONOS2
-from models.metrics import score_split
-from reports import classical, figures, folds, intervals, panel, pretrained, search_path
+from models.forecasters.naive import BASELINE
+from reports import figures, folds, intervals, panel, search_path
 from reports.data_section import data_tables
+from reports.evaluate import score_entries
+from reports.intervals import own_band_coverage
 from reports.render import render_html, render_markdown
-from reports.runs import RunDir, RunDirError, TrialRecord, best_trials, load_best_model, read_run
+from reports.runs import RunDir, RunDirError, best_trials, read_run
 from reports.scoring import (
     ModelScore,
-    baseline_scores,
     per_horizon_table,
     per_target_table,
     predictions_frame,
     ranking_table,
-    score_model,
-    score_predictions,
     verdict,
 )
 
@@ -106,11 +101,12 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
     (tmp / "figures").mkdir(parents=True)
     fig_dir = tmp / "figures"
     horizon = per_horizon_table(results)
+    dashed = {r.model for r in results if r.kind == BASELINE}  # drawn dashed in every figure
     figs = [
         ("Forecast vs actual on test windows", figures.forecast_examples(
             results, data, fig_dir, bands=winner_bands, band_model=winner.model if winner else "")),
         ("Training curves", figures.loss_curves(best, fig_dir)),
-        ("Error by forecast horizon", figures.per_horizon(horizon, fig_dir, data.summary.get("frequency", "D"))),
+        ("Error by forecast horizon", figures.per_horizon(horizon, fig_dir, data.summary.get("frequency", "D"), dashed)),
     ]
     adaptive = (run.config.get("sweep") or {}).get("search", "grid") != "grid"
     figs.append((f"Sensitivity to the {'search space' if adaptive else 'grid'}: validation MSE of every trial",
@@ -121,7 +117,7 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
     interval_horizon = intervals.coverage_by_horizon(bands, data)
     if bands:
         figs.append(("Prediction intervals: nominal vs empirical coverage on test",
-                     figures.calibration(interval_horizon, fig_dir, data.summary.get("frequency", "D"))))
+                     figures.calibration(interval_horizon, fig_dir, data.summary.get("frequency", "D"), dashed)))
     series_table = None
     if scales is not None:
         series_table, best_arch = panel.per_series_table(ranking, results, data, scales)
@@ -129,7 +125,7 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
                      panel.best_worst_figure(series_table, best_arch, results, data, fig_dir)))
     with_quantiles = [r for r in results if r.quantiles is not None]
     if with_quantiles:
-        coverage = {r.model: pretrained.interval_coverage(r, data) for r in with_quantiles}
+        coverage = {r.model: own_band_coverage(r, data) for r in with_quantiles}
         figs.append(("Models' own intervals (Chronos-2's quantiles, ARIMA's Gaussian forecast variance): how "
                      "often the 10-90% interval holds the actual value",
                      figures.interval_coverage(coverage, fig_dir)))
@@ -194,96 +190,19 @@ def read_skipped(run: RunDir) -> dict[str, str]:
 
 def score_run(run: RunDir, data: WindowedData, skipped: dict[str, str] | None = None, quiet: bool = True,
               datasets: dict[int | str, WindowedData] | None = None) -> tuple[list[ModelScore], list[str]]:
-    """Every entry of the ranking scored on `data`: each model's validation-chosen trial, then the baselines.
+    """Every entry of the ranking (models.forecasters' registry) fitted and scored on `data` (reports/evaluate.py).
 
-    Which trial represents a model is decided from the run's validation records alone (`best_trials`); `data`'s
-    test split is only scored. Returns the scores and notes for the report (e.g. a skipped baseline).
+    Which trial represents an architecture is decided from the run's validation records alone; `data`'s test split
+    is only scored. Returns the scores and notes for the report (e.g. a skipped baseline).
     `skipped`: `read_skipped(run)`, read here when not given. `quiet`: no progress lines from the classical fits.
     `datasets`: `folds.fold_datasets(run, data)` where the run has folds or a refit, built here when not given.
     """
     skipped = read_skipped(run) if skipped is None else skipped
-    best = best_trials(run)
-    if not best:
-        raise RunDirError(f"no trial in {run.path} has a checkpoint yet; run or resume the sweep first")
-    results: list[ModelScore] = []
-    notes: list[str] = []
-    levels = intervals.interval_levels(run.config)
-    if datasets is None:
-        datasets = folds.fold_datasets(run, data) if folds.n_folds(run) > 1 or folds.refit_wanted(run) else {}
-    base_seed = run.train_config().seed
-    for name, trial in sorted(best.items()):
-        if name == CHRONOS2:
-            results.append(pretrained.finetuned_score(trial, data, levels))
-            continue
-        # A trial with its own input length is scored on the same windows, cut to the inputs it was trained on.
-        trial_data = with_input_length(data, trial.window_input)
-        model = load_best_model(trial, trial_data.shapes)
-        chosen = score_model(name, model, trial_data, kind="trained", val_mse=trial.best_val_mse,
-                             hparams={**trial.hparams, **trial.train, **_input_hparam(trial)}, epochs=trial.epochs,
-                             train_time_s=round(trial.train_time_s, 2), trial_id=trial.trial_id)
-        results.append(chosen)
-        repeats = [t for t in run.finals if t.model == name and t.final_of == trial.tag and t.fold is None
-                   and t.status != "failed" and t.checkpoint is not None and math.isfinite(t.best_val_mse)]
-        ensemble = _with_seeds(chosen, model, repeats, trial_data) if repeats else None
-        results += [ensemble] if ensemble is not None else []
-        if datasets:  # backtest folds (earlier blocks' scores, out-of-fold residuals) and the final refit
-            folds.apply_folds(run, trial, chosen, ensemble, datasets, data, base_seed)
-    season = (run.config.get("baselines") or {}).get("season")
-    baselines, baseline_notes = baseline_scores(data, season=season)
-    results += baselines
-    notes += baseline_notes
-    # ETS, Theta, ARIMA and their mean: fitted once per data (cached in the run directory), ranked like the rest
-    classical_results, classical_notes = classical.classical_scores(data, run.config, run.path, quiet=quiet)
-    results += classical_results
-    notes += classical_notes
-    if folds.REFIT in datasets:  # the fitted baselines retrained on every row before the test split too
-        alpha = next((r.hparams.get("alpha") for r in baselines if r.model == "ridge"), None)
-        folds.apply_baseline_refit(
-            baselines + classical_results, datasets[folds.REFIT], data,
-            lambda rd: baseline_scores(rd, season=season, ridge_alpha=alpha)[0]
-            + classical.classical_scores(rd, run.config, run.path, quiet=True, forecast=("test",))[0])
-    if folds.n_folds(run) > 1:  # the baselines fitted and scored on every earlier fold too, so the means compare
-        folds.apply_baseline_folds(
-            baselines + classical_results, datasets, data,
-            lambda fd: baseline_scores(fd, season=season)[0]
-            + classical.classical_scores(fd, run.config, run.path, quiet=True, forecast=("val",))[0])
+    evaluated, notes = score_entries(run, data, skipped, quiet, datasets)
+    results = [e.score for e in evaluated]
+    if folds.n_folds(run) > 1:
         notes.append(folds.folds_note(run, results))
-    if CHRONOS2 in run.config.get("models", {}):
-        zeroshot, note = _chronos_zeroshot(run, data, levels, skipped)
-        results += [zeroshot] if zeroshot else []
-        notes += [note] if note else []
     return results, notes
-
-
-def _input_hparam(trial: TrialRecord) -> dict[str, int]:
-    return {} if trial.window_input is None else {"window_input": trial.window_input}
-
-
-def _with_seeds(chosen: ModelScore, model: Any, repeats: list[TrialRecord], data: WindowedData) -> ModelScore:
-    """Fill in `chosen`'s per-seed validation/test MSEs and return the seed ensemble (mean of the seeds'
-    forecasts) as its own entry, `<model>_ensemble`, scored and selectable like any other."""
-    val_preds, test_preds = [chosen.val_pred], [chosen.y_pred]
-    chosen.seed_val_mse, chosen.seed_test_mse = [chosen.val_mse], [chosen.test["mse"]]
-    for t in sorted(repeats, key=lambda t: t.tag):
-        seed_model = load_best_model(t, data.shapes)
-        val_preds.append(predict(seed_model, data.val.x, future=data.val.future, series=data.val.series))
-        test_preds.append(predict(seed_model, data.test.x, future=data.test.future, series=data.test.series))
-        chosen.seed_val_mse.append(t.best_val_mse)
-        chosen.seed_test_mse.append(score_split(test_preds[-1], data.test, data)["mse"])
-    return score_predictions(f"{chosen.model}_ensemble", np.mean(val_preds, 0), np.mean(test_preds, 0), data,
-                             kind="ensemble", params=chosen.params * len(test_preds),
-                             hparams={**chosen.hparams, "seeds": len(test_preds)},
-                             trial_id=",".join([chosen.trial_id or "", *(t.trial_id for t in repeats)]))
-
-
-def _chronos_zeroshot(run: RunDir, data: WindowedData, levels: tuple[float, ...],
-                      skipped: dict[str, str]) -> tuple[ModelScore | None, str | None]:
-    if CHRONOS2 in skipped:
-        return None, skipped[CHRONOS2]
-    try:
-        return pretrained.zeroshot_score(run.config["pretrained"]["path"], data, levels), None
-    except (ImportError, RuntimeError) as err:
-        return None, f"Chronos-2 zero-shot skipped: {str(err).splitlines()[0]}"
 
 
 def _swap_in(tmp: Path, final: Path) -> None:

@@ -14,8 +14,6 @@ from pandas.tseries.frequencies import to_offset  # noqa: E402
 
 from data_pipeline import WindowedData  # noqa: E402
 from data_pipeline.config import ROWS  # noqa: E402
-from models import BASELINES  # noqa: E402
-from models.classical import CLASSICAL_MODELS, COMBO  # noqa: E402
 from reports.runs import RunDir, TrialRecord  # noqa: E402
 from reports.scoring import ModelScore  # noqa: E402
 
@@ -133,10 +131,11 @@ def step_name(frequency: str) -> str:
     return names.get(base, "step") if to_offset(frequency).n == 1 else "step"
 
 
-def per_horizon(table: pd.DataFrame, out: Path, frequency: str = "D") -> Path:
+def per_horizon(table: pd.DataFrame, out: Path, frequency: str = "D", dashed: set[str] = frozenset()) -> Path:
+    """Test MSE per forecast step, one line per entry; `dashed`: the baselines' names (drawn dashed)."""
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     for model in table.columns:
-        style = "--" if model in (*BASELINES, "climatology", *CLASSICAL_MODELS, COMBO) else "-"
+        style = "--" if model in dashed else "-"
         ax.plot(table.index, table[model], style, marker="o", ms=3, label=model)
     ax.set_xlabel(f"forecast {step_name(frequency)}")
     ax.set_ylabel("test MSE (scaled)")
@@ -187,16 +186,17 @@ def interval_coverage(coverage: dict[str, list[float]], out: Path) -> Path:
     return _save(fig, out / "interval_coverage.png")
 
 
-def calibration(coverage: pd.DataFrame, out: Path, frequency: str = "D") -> Path:
+def calibration(coverage: pd.DataFrame, out: Path, frequency: str = "D", dashed: set[str] = frozenset()) -> Path:
     """Nominal vs empirical test coverage per forecast day: one panel per level, one line per model.
-    `coverage`: rows = forecast day, columns '<model> <level>%' (reports.intervals.coverage_by_horizon)."""
+    `coverage`: rows = forecast day, columns '<model> <level>%' (reports.intervals.coverage_by_horizon);
+    `dashed`: the baselines' names."""
     levels = sorted({c.rsplit(" ", 1)[1] for c in coverage.columns}, key=lambda t: float(t.rstrip("%")))
     fig, axes = plt.subplots(1, len(levels), figsize=(5.2 * len(levels), 3.8), squeeze=False)
     for ax, tag in zip(axes[0], levels, strict=True):
         nominal = float(tag.rstrip("%")) / 100
         for col in [c for c in coverage.columns if c.endswith(f" {tag}")]:
             model = col.rsplit(" ", 1)[0]
-            style = "--" if model in ("persistence", "ridge") else "-"
+            style = "--" if model.removesuffix(" (CQR)") in dashed else "-"
             ax.plot(coverage.index, coverage[col], style, marker="o", ms=3, label=model)
         ax.axhline(nominal, color="black", lw=1.2, ls=":", label=f"nominal {tag}")
         ax.set_ylim(max(0.0, min(nominal - 0.3, float(coverage.min().min()) - 0.05)), 1.01)

@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 
 from data_pipeline import WindowedData
+from models.forecasters.base import DEFAULT_INTERVAL_LEVELS, QUANTILES
 from reports.runs import RunDirError
 from reports.scoring import ModelScore
 
-DEFAULT_LEVELS = (0.8, 0.95)
+DEFAULT_LEVELS = DEFAULT_INTERVAL_LEVELS
 CONFORMAL = "conformal"
 CQR = "cqr"
 
@@ -122,9 +123,13 @@ def model_bands(result: ModelScore, data: WindowedData, levels: tuple[float, ...
     return bands
 
 
-def cqr_quantile_levels(levels: tuple[float, ...]) -> list[float]:
-    """The quantiles a quantile model must forecast for CQR at these levels: (1-level)/2 and (1+level)/2."""
-    return sorted({round(q, 6) for level in levels for q in ((1 - level) / 2, (1 + level) / 2)})
+def own_band_coverage(result: ModelScore, data: WindowedData) -> list[float]:
+    """Share of test values inside an entry's own 10%-90% band, per forecast step (0.8 when calibrated)."""
+    assert result.quantiles is not None and result.quantile_levels is not None
+    lo_i, hi_i = (list(result.quantile_levels).index(q) for q in (QUANTILES[0], QUANTILES[-1]))
+    lo, hi = result.quantiles[..., lo_i], result.quantiles[..., hi_i]
+    inside = (data.test.y >= lo) & (data.test.y <= hi)
+    return [float(v) for v in inside.mean(axis=(0, 2))]
 
 
 def _band_indices(quantile_levels: tuple[float, ...], level: float) -> tuple[int, int]:

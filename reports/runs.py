@@ -14,27 +14,19 @@ from typing import Any
 from torch import nn
 
 from data_pipeline import DataConfig, SplitConfig, WindowConfig
-from models import (
-    CheckpointError,
-    ModelSpec,
-    TrainConfig,
-    build,
-    model_from_checkpoint,
-    model_spec,
-    read_checkpoint,
-)
+from models import TrainConfig
+from models.forecasters import EntryError
+from models.forecasters.trained import load_trial_model
 from models.run_files import RunFiles
 from models.run_records import RunFilesError, StoredConfig
 from models.trial_record import TrialRecord, TrialRecordError, read_records
 from models.trial_record import best_trials as best_of_records
 
-__all__ = ["REFIT_SCALER", "RunDir", "RunDirError", "TrialRecord", "best_trials", "load_best_model", "read_run"]
+__all__ = ["RunDir", "RunDirError", "TrialRecord", "best_trials", "load_best_model", "read_run"]
 
 # The run directory is missing something the report needs; the message says what and how to fix it. One error
 # for a broken run directory, whether models.run_files or the report found it.
 RunDirError = RunFilesError
-# The refit scaler's file name, for reports/forecast.py until it reads RunFiles(run.path).refit_scaler.
-REFIT_SCALER = RunFiles(".").refit_scaler.name
 
 
 @dataclass
@@ -114,35 +106,9 @@ def mirror_checkpoint(uri: str, local: Path) -> Path:
 
 
 def load_best_model(trial: TrialRecord, shapes: dict[str, int]) -> nn.Module:
-    """Rebuild the trial's model and load its kept weights, through models.read_checkpoint (weights_only: a
-    checkpoint is data, not code). A checkpoint that carries its model's spec is rebuilt from it, after checking
-    that it is the model the trial record and the report's data describe; an older one (no spec) is rebuilt from
-    the trial record and `shapes`."""
-    if trial.checkpoint is None:
-        raise RunDirError(f"trial {trial.trial_id} ({trial.model}) has no checkpoint")
+    """Rebuild the trial's model and load its kept weights through models.load_trial_checkpoint (the shared
+    reader: the spec a checkpoint carries, checked against the trial record; weights_only)."""
     try:
-        state, spec = read_checkpoint(trial.checkpoint)
-        if spec is None:  # written before checkpoints carried their spec
-            model = build(trial.model, **shapes, **trial.hparams)
-            model.load_state_dict(state.best_state)
-            return model.eval()
-        expected = model_spec(trial.model, **shapes, **trial.hparams)
-        if not _same_model(spec, expected):
-            raise RunDirError(f"{trial.checkpoint} holds {_describe(spec)}, but its trial record and the run's data "
-                              f"describe {_describe(expected)}; re-run that trial or restore its record")
-        return model_from_checkpoint(trial.checkpoint, state, spec)
-    except CheckpointError as err:
+        return load_trial_model(trial, shapes)
+    except EntryError as err:
         raise RunDirError(str(err)) from err
-
-
-def _same_model(stored: ModelSpec, expected: ModelSpec) -> bool:
-    """The same architecture, shapes and hyperparameters; a hyperparameter one side lacks (added to the model
-    after the checkpoint was written) takes its default and is not a difference."""
-    shared = set(stored.hparams) & set(expected.hparams)
-    return (stored.name == expected.name and stored.shapes == expected.shapes
-            and all(stored.hparams[k] == expected.hparams[k] for k in shared))
-
-
-def _describe(spec: ModelSpec) -> str:
-    return f"{spec.name} {spec.build_kwargs()}"
-

@@ -9,10 +9,6 @@ import numpy as np
 import pandas as pd
 
 from data_pipeline import WindowedData
-from data_pipeline.config import ROWS
-from models import build, count_parameters, fit_ridge, predict
-from models.baselines import climatology_applies, climatology_forecast, default_season, fit_climatology
-from models.metrics import score_split
 
 BOOTSTRAP_SAMPLES = 2000
 
@@ -20,7 +16,7 @@ BOOTSTRAP_SAMPLES = 2000
 @dataclass
 class ModelScore:
     model: str
-    kind: str  # trained | baseline
+    kind: str  # trained | ensemble | baseline | pretrained (models.forecasters.Description.kind)
     val_mse: float
     test: dict[str, Any]  # models.scores() on the test split
     y_pred: np.ndarray  # (n_windows, n_outputs, n_targets), scaled
@@ -58,75 +54,6 @@ class ModelScore:
         """What selection compares: validation MSE, averaged over seeds where there are several and over backtest
         folds where there are several."""
         return float(np.mean(self.fold_means))
-
-
-def score_model(name: str, model: Any, data: WindowedData, *, kind: str, **info: Any) -> ModelScore:
-    val_mse = info.pop("val_mse", None)
-    val_pred = predict(model, data.val.x, future=data.val.future, series=data.val.series)
-    if val_mse is None:
-        val_mse = score_split(val_pred, data.val, data)["mse"]
-    y_pred = predict(model, data.test.x, future=data.test.future, series=data.test.series)
-    # Ridge keeps its closed-form weights in buffers: count them; persistence has nothing to learn.
-    params = count_parameters(model, trainable_only=False)
-    if name == "ridge":
-        params += sum(b.numel() for n, b in model.named_buffers() if n != "alpha")
-    return ModelScore(name, kind, float(val_mse), score_split(y_pred, data.test, data), y_pred, params,
-                      val_pred=val_pred, **info)
-
-
-def score_predictions(name: str, val_pred: np.ndarray, test_pred: np.ndarray, data: WindowedData, *, kind: str,
-                      **info: Any) -> ModelScore:
-    """A forecaster given by its validation and test forecasts (scaled), scored like every model."""
-    info.setdefault("params", 0)
-    return ModelScore(name, kind, float(score_split(val_pred, data.val, data)["mse"]),
-                      score_split(test_pred, data.test, data), np.asarray(test_pred, np.float32),
-                      val_pred=np.asarray(val_pred, np.float32), **info)
-
-
-def baseline_scores(data: WindowedData, season: int | None = None, ridge_alpha: float | None = None
-                    ) -> tuple[list[ModelScore], list[str]]:
-    """Persistence, ridge, seasonal naive and (on two or more years of training data) climatology, with notes
-    on any that does not apply to this data. `ridge_alpha`: fit ridge with this penalty instead of choosing it
-    on data.val (a refit, whose validation rows are training rows, keeps the penalty chosen before)."""
-    persistence = build("persistence", **data.shapes)
-    ridge = build("ridge", **data.shapes)
-    chosen = fit_ridge(ridge, data.train, data.val, alphas=None if ridge_alpha is None else [ridge_alpha])
-    results = [
-        score_model("persistence", persistence, data, kind="baseline"),
-        score_model("ridge", ridge, data, kind="baseline", val_mse=chosen["val_mse"],
-                    hparams={"alpha": chosen["alpha"]}),
-    ]
-    notes: list[str] = []
-    frequency = str(data.summary.get("frequency", "D"))
-    season = season or default_season(frequency)
-    if season is None:
-        notes.append(f"Seasonal naive skipped: no default season for frequency {frequency!r}; set baselines.season.")
-    elif season > data.n_inputs:
-        notes.append(f"Seasonal naive skipped: its season ({season} steps) is longer than the input window "
-                     f"({data.n_inputs}); set a longer window.input or baselines.season.")
-    else:
-        naive = build("seasonal_naive", **data.shapes, season=season)
-        results.append(score_model("seasonal_naive", naive, data, kind="baseline", hparams={"season": season}))
-    if data.is_panel:  # the training days of many series do not make one calendar of means
-        notes.append("Climatology skipped: it is a single-series baseline (this data holds "
-                     f"{data.n_series} series).")
-        return results, notes
-    if frequency == ROWS:
-        why_not = "data.frequency=rows has no calendar to average the same day of the year over"
-    else:
-        train_dates, _ = data.train.days(frequency, data.n_targets)
-        why_not = climatology_applies(train_dates, frequency)
-    if why_not:
-        notes.append(f"Climatology skipped: {why_not}.")
-    else:
-        # fitted on the training days some window holds as a target, real values only
-        days, values, observed = data.train.target_days(frequency)
-        clim = fit_climatology(days, values, frequency, observed)
-        val_pred, test_pred = (climatology_forecast(clim, s.target_dates(frequency)).reshape(s.y.shape)
-                               for s in (data.val, data.test))
-        results.append(score_predictions("climatology", val_pred, test_pred, data, kind="baseline",
-                                         params=int(sum(v.size for v in clim.means.values()))))
-    return results, notes
 
 
 def bootstrap_mse_diff(err_model: np.ndarray, err_ref: np.ndarray, block: int, seed: int = 0,

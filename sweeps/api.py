@@ -38,17 +38,40 @@ def sweep(data: Any = None, *, profile: str = "default", models: Sequence[str] |
           **options: Any) -> SweepResult:
     """Sweep every selected architecture on `data`, rank them on the test split, and return the result.
 
-    data: a pandas DataFrame (Nixtla `unique_id, ds, y` and AutoGluon `item_id, timestamp, target` long frames are
-        recognised; a frame with a DatetimeIndex is one multivariate series; otherwise a `date` column), the path
-        of a CSV/Parquet file, or None for `data.source` (the embedded Seattle weather by default). A frame is
-        written once into the run directory as data.parquet, and data.path points there.
-    profile, models, config, name, runs_dir, address, resume, wandb_mode: as the CLI's flags. models: a list
-        or "gru_nar,transformer".
-    report: build the report after the sweep (the CLI's --no-report is report=False).
-    progress: "phase", one line per phase updated in place (notebooks); "trial", a line per trial (the CLI).
-    ray_logs: show Ray's start-up messages and the workers' output (hidden by default).
-    overrides / **options: config keys, dotted as in sweeps/configs/default.yaml, with Python values
-        (`overrides={"window.input": 60}` or `**{"train.epochs": 5}`), or CLI-style "key=value" strings.
+    The CLI (`python sweeps/run_all.py`) is a thin wrapper over this function: every flag is a keyword here.
+
+    Args:
+        data: A pandas DataFrame, the path of a CSV/Parquet file, or None for `data.source` (the embedded Seattle
+            weather by default). Nixtla (`unique_id, ds, y`) and AutoGluon (`item_id, timestamp, target`) long
+            frames are recognised; a frame with a DatetimeIndex is one multivariate series; any other frame needs a
+            `date` column. A frame is written once into the run directory as data.parquet, and data.path points
+            there.
+        profile: "smoke" (one tiny trial per model, 2 epochs), "default" (the grids with ASHA, then seed repeats)
+            or "full" (long budgets, for GPUs and clusters).
+        models: A subset of the architectures, as a list or "gru_nar,transformer"; None: every model the config
+            lists.
+        config: A YAML file layered over sweeps/configs/default.yaml.
+        name: The run's name (its directory under `runs_dir`). None: the data file's stem and the profile, or for
+            a frame a name made from the frame and the call's settings, so re-running a cell reopens its run.
+        runs_dir: Where run directories live.
+        address: An existing Ray cluster to join ("auto" or host:port); None: RAY_ADDRESS or a local Ray.
+        resume: Resume the interrupted sweep of this name (re-running the same name does too).
+        wandb_mode: "online", "offline" or "disabled"; None: online with a key and a reachable server, else
+            offline.
+        report: Build the report after the sweep (the CLI's --no-report is report=False).
+        progress: "phase", one line per phase updated in place (notebooks); "trial", a line per trial (the CLI).
+        ray_logs: Show Ray's start-up messages and the workers' output (hidden by default).
+        overrides: Config keys, dotted as in sweeps/configs/default.yaml, with Python values
+            (`{"window.input": 60}`), or CLI-style "key=value" strings.
+        **options: More config keys, as `**{"train.epochs": 5}`.
+
+    Returns:
+        The run directory read as Python objects: ranking, winner, predictions, forecast().
+
+    Raises:
+        ConfigError: A config key, value, profile or model name is wrong (the message names it).
+        DataError: The data cannot be read or swept (the message names the file, column or rows).
+        RunDirError: The run directory holds something this sweep cannot continue.
     """
     from models.run_files import RunFiles
     from sweeps.driver import SweepOptions, run_dir_for, run_sweep
@@ -138,8 +161,18 @@ def _frame_run_name(digest: str, profile: str, models: Sequence[str] | None, pai
 
 
 def open_run(run_dir: str | Path, *, rebuild: bool = False) -> SweepResult:
-    """An earlier run directory (runs/<name>) as a SweepResult; its report is built first when it has none yet
-    (an interrupted sweep, --no-report) or when `rebuild`."""
+    """An earlier run directory as a SweepResult; its report is built first when it has none yet.
+
+    Args:
+        run_dir: The run directory, e.g. "runs/seattle_weather-default".
+        rebuild: Rebuild the report even when it exists (e.g. after editing `report:` in its config.yaml).
+
+    Returns:
+        The same object `sweep` returns, without this session's sweep outcome.
+
+    Raises:
+        RunDirError: `run_dir` is not a sweep's run directory, or its records are malformed.
+    """
     from reports.runs import read_run
 
     result = SweepResult(read_run(run_dir).path)

@@ -24,7 +24,14 @@ SHOWN_COLUMNS = ("rank", "model", "kind", "val_mse_mean", "test_mse", "test_mae"
 
 @dataclass
 class SweepResult:
-    """A sweep's run directory read as Python objects; every table is read from the report's own files."""
+    """A sweep's run directory read as Python objects; every table is read from the report's own files.
+
+    In a notebook the object shows the verdict and the ranking; `show_report()` shows the whole report.
+
+    Attributes:
+        run_dir: The run directory (runs/<name>).
+        outcome: This session's sweep (trials, wall time); None for `sweeps.open_run`.
+    """
 
     run_dir: Path
     outcome: SweepOutcome | None = None  # this session's sweep (trials, wall time); None for open_run
@@ -40,13 +47,17 @@ class SweepResult:
 
     @property
     def report_path(self) -> Path | None:
-        """The self-contained HTML report, or None before one was built."""
+        """The self-contained HTML report (report/index.html), or None before one was built."""
         path = self.files.report.index_html
         return path if path.exists() else None
 
     @cached_property
     def ranking(self) -> pd.DataFrame:
-        """ranking.csv: every entry, ordered and ranked by validation MSE, with its test scores and intervals."""
+        """report/ranking.csv: every entry, ordered and ranked by validation MSE, with its test scores and intervals.
+
+        Raises:
+            RunDirError: The run has no report yet.
+        """
         import pandas as pd
 
         return pd.read_csv(self._report_file(self.files.report.ranking), dtype={"trial_id": str})
@@ -59,21 +70,41 @@ class SweepResult:
 
     @cached_property
     def predictions(self) -> pd.DataFrame:
-        """predictions.parquet: every entry's test forecasts beside the actual values, with interval bounds."""
+        """report/predictions.parquet: every entry's test forecasts beside the actual values, with interval bounds.
+
+        Raises:
+            RunDirError: The run has no report yet.
+        """
         import pandas as pd
 
         return pd.read_parquet(self._report_file(self.files.report.predictions))
 
     def forecast(self, model: str | None = None, overrides: Overrides = None, **options: Any) -> pd.DataFrame:
-        """The next window.output steps after the data's last date, as `python -m reports.forecast` writes them:
-        the date (or step), then per target the point forecast and `<target>_lo80`, `_hi80`, ... in original
-        units. model: default the validation winner. overrides: data.* keys only (e.g. data.path=newer.csv)."""
+        """The next window.output steps after the data's last date, as `python -m reports.forecast` writes them.
+
+        Args:
+            model: The entry to forecast with; None: the validation winner (when a baseline the command cannot run
+                wins, the best-ranked model it can run, named in the frame's `attrs["note"]`).
+            overrides: data.* keys only, e.g. `{"data.path": "newer.csv"}` to forecast from newer rows.
+            **options: More data.* keys, as `**{"data.path": "newer.csv"}`.
+
+        Returns:
+            The date (or step, or series and date for panels), then per target the point forecast and
+            `<target>_lo80`, `_hi80`, `_lo95`, `_hi95` in original units; `attrs["model"]` names the model.
+        """
         from reports.forecast import forecast
 
         return forecast(self.run_dir, model, override_pairs(overrides, options))
 
     def build_report(self, *, quiet: bool = False) -> Path:
-        """(Re)build the report from the run directory without retraining; returns its index.html."""
+        """(Re)build the report from the run directory without retraining.
+
+        Args:
+            quiet: Print nothing.
+
+        Returns:
+            The report's index.html.
+        """
         from reports.build import build_report
 
         report = build_report(self.run_dir, quiet=quiet)
@@ -82,7 +113,11 @@ class SweepResult:
         return report.index_html
 
     def show_report(self, height: int = 800) -> InlineReport:
-        """The full HTML report, displayed inline in a notebook (the report is self-contained: figures included)."""
+        """The full HTML report, displayed inline in a notebook (the report is self-contained: figures included).
+
+        Args:
+            height: The frame's height in pixels.
+        """
         return InlineReport(self._report_file(self.files.report.index_html), height)
 
     def _report_file(self, path: Path) -> Path:

@@ -33,7 +33,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--config", help="YAML config layered over sweeps/configs/default.yaml")
     p.add_argument("--profile", default="default", choices=PROFILES,
                    help="smoke: 1 tiny trial per model, 2 epochs; default: full grids with ASHA, then 2 "
-                   "seed repeats of each architecture's best (~11 min on 2 cores); full: the seed's epoch budgets, for GPUs or clusters")
+                   "seed repeats of each architecture's best (~15 min on 2 cores); full: the seed's epoch budgets, for GPUs or clusters")
     p.add_argument("--models", help="comma-separated subset, e.g. gru_nar,transformer")
     p.add_argument("--name", help="run name; results go to <runs-dir>/<name> (default: <data>-<profile>)")
     p.add_argument("--runs-dir", default="runs", help="where run directories live (default: ./runs)")

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from conftest import sweep_argv
 
+from models.forecasters import Description, Fitted, Forecast, Forecaster, FutureInputs, Span
 from reports.build import load_data, score_run
 from reports.runs import best_trials, read_run
 from reports.scoring import ranking_table
@@ -155,3 +156,65 @@ def test_an_unfinished_refit_or_fold_leaves_a_report_that_says_so(folds_run: Pat
     assert "The final refit has not finished" in page and "gru_nar (1)" in page
     assert not ranking.loc["gru_nar", "refit"] and ranking.loc["gru_nar", "folds"] == 1
     assert ranking.loc["lstm_nar", "refit"] and ranking.loc["lstm_nar", "folds"] == 2
+
+
+class _FittedDrift(Fitted):
+    """The drift method: the last value plus the input window's average step, continued over the horizon."""
+
+    def __init__(self, data):
+        self.data, self.notes = data, []
+
+    def _drift(self, x: np.ndarray) -> np.ndarray:
+        k, steps = self.data.n_targets, np.arange(1, self.data.n_outputs + 1)
+        last, slope = x[:, -1, :k], (x[:, -1, :k] - x[:, 0, :k]) / (x.shape[1] - 1)
+        return (last[:, None, :] + steps[None, :, None] * slope[:, None, :]).astype(np.float32)
+
+    def predict(self, split: str) -> Forecast:
+        return Forecast(self._drift(self.data.split(split).x))
+
+    def describe(self) -> Description:
+        return Description("drift", "baseline", "naive")
+
+    def forecast_future(self, inputs: FutureInputs) -> np.ndarray:
+        return self._drift(inputs.in_units(self.data.scaler, self.data.n_future)[0])
+
+
+class _Drift(Forecaster):
+    name = "drift"
+
+    def fit(self, span: Span) -> Fitted:
+        return _FittedDrift(span.data)
+
+
+def test_an_entry_defined_in_a_test_is_backtested_refit_ranked_calibrated_and_forecast(folds_run: Path,
+                                                                                         tmp_path: Path):
+    """Adding a model is one class and one line (register): nothing in reports/ names it, yet it is fitted on every
+    fold and on the refit, ranked, calibrated, written to predictions.parquet and forecasts the future."""
+    import shutil
+
+    from models.forecasters import register, unregister
+    from reports.build import build_report
+    from reports.forecast import forecast
+
+    copy = tmp_path / "folds"
+    shutil.copytree(folds_run, copy)
+    register("drift", lambda ctx: [_Drift()])
+    try:
+        ranking = build_report(copy, quiet=True).ranking.set_index("model")
+        frame = forecast(copy, model="drift")
+    finally:
+        unregister("drift")
+    drift = ranking.loc["drift"]
+    assert drift.folds == 2 and drift.refit and drift.kind == "baseline"  # both folds, then the refit
+    assert 0.0 < drift.coverage_80 <= 1.0 and np.isfinite(drift.test_mse)
+    preds = pd.read_parquet(copy / "report" / "predictions.parquet")
+    assert {"lo80", "hi80"} <= set(preds.columns) and (preds.model == "drift").any()
+    assert "final refit" in frame.attrs["note"] and len(frame) == 7
+    _assert_widths_are_the_reports(frame, copy, "drift")
+    # its validation MSE on the run's own block is what the test computes from the windows itself
+    data = load_data(read_run(copy))
+    own = _FittedDrift(data).predict("val").point
+    from models.metrics import score_split
+
+    assert drift.val_mse == pytest.approx(score_split(own, data.val, data)["mse"], rel=1e-6)
+    assert drift.val_mse_mean != drift.val_mse  # ranked by the mean over both folds, not the last block alone

@@ -56,7 +56,8 @@ def test_climatology_needs_two_years_of_daily_weekly_or_monthly_data():
 
 
 def test_both_baselines_enter_the_ranking_scored_like_every_model():
-    from reports.scoring import baseline_scores, ranking_table
+    from reports.evaluate import baseline_scores
+    from reports.scoring import ranking_table
 
     dates = pd.date_range("2018-01-01", periods=1200, freq="D")
     rng = np.random.default_rng(0)

@@ -28,7 +28,7 @@ from data_pipeline.forecast import forecast_input
 from models import scores
 from reports import figures
 from reports.data_section import data_tables
-from reports.scoring import baseline_scores
+from reports.evaluate import baseline_scores
 
 
 def trading_days(start: str, years: int) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:

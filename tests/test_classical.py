@@ -24,7 +24,7 @@ from models.classical import (
     series_history,
     why_not,
 )
-from reports.classical import classical_runs
+from models.forecasters.classical_fits import classical_runs
 
 N_TRAIN, H = 84, 6
 LEVELS = (0.025, 0.1, 0.9, 0.975)  # the 95% and 80% intervals' bounds

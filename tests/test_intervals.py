@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from data_pipeline import DataConfig, SplitConfig, WindowConfig, build_windowed_data
+from reports.evaluate import baseline_scores
 from reports.intervals import (
     CONFORMAL,
     all_bands,
@@ -21,7 +22,6 @@ from reports.intervals import (
     level_tag,
 )
 from reports.runs import RunDirError
-from reports.scoring import baseline_scores
 
 PHI, SIGMA = 0.7, 2.0  # AR(1) coefficient and the Gaussian innovation's standard deviation
 
@@ -109,7 +109,13 @@ def test_cqr_widens_a_quantile_models_band_from_validation_only(tmp_path: Path, 
     import torch
     from chronos_fixture import save_tiny_chronos2
 
-    from reports.pretrained import zeroshot_score
+    from reports.evaluate import score_data_entries
+
+    def zeroshot_score(path: str, data, levels: tuple[float, ...]):
+        config = {"models": {"chronos2": {}}, "pretrained": {"path": path},
+                  "report": {"interval_levels": list(levels)}}
+        [result], _ = score_data_entries(data, config, ["chronos2_zeroshot"])
+        return result
 
     def head(data, n):  # a few windows per split keep the tiny model fast on a busy 2-core machine
         return dataclasses.replace(data, **{s: dataclasses.replace(

@@ -20,8 +20,9 @@ from models import TrainConfig, build, fit
 from models.baselines import fit_ridge
 from models.blocks import LinearSkip, WindowNorm, fit_linear_core
 from reports import intervals
+from reports.evaluate import baseline_scores
 from reports.panel import naive_scales
-from reports.scoring import ModelScore, baseline_scores
+from reports.scoring import ModelScore
 
 
 def _mask_days(split: SplitWindows, every: int, seed: int) -> np.ndarray:

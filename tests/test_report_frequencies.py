@@ -10,7 +10,7 @@ import pytest
 
 from data_pipeline import DataConfig, SplitConfig, WindowConfig, build_windowed_data
 from reports import figures
-from reports.scoring import baseline_scores
+from reports.evaluate import baseline_scores
 
 
 @pytest.mark.parametrize(("freq", "step"), [("h", "hour"), ("W-SUN", "week"), ("MS", "month"), ("D", "day")])

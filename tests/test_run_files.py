@@ -66,7 +66,7 @@ def _offences(path: Path) -> list[str]:
 def test_only_the_owner_names_a_run_directory_file():
     offenders = {}
     for pkg in PACKAGES:
-        for path in sorted((REPO / pkg).glob("*.py")):
+        for path in sorted((REPO / pkg).rglob("*.py")):  # sub-packages too (models/forecasters/)
             rel = path.relative_to(REPO).as_posix()
             if rel == OWNER or rel in EXEMPT:
                 continue

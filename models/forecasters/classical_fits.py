@@ -1,4 +1,4 @@
-"""ETS, Theta, ARIMA, MSTL (models/classical.py) and their mean in the ranking, scored like every entry.
+"""ETS, Theta, ARIMA, MSTL (models/classical.py) fitted on a span's windows, cached: the classical entries' fits.
 
 Each model is fitted once per series and target on the training split, then forecasts every validation and test
 window origin from the series up to that origin with its parameters held; the forecasts are scaled like every
@@ -15,7 +15,6 @@ import json
 import os
 import time
 import warnings
-from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,22 +27,20 @@ from data_pipeline.config import ROWS
 from models.baselines import default_season
 from models.classical import (
     CLASSICAL_MODELS,
-    COMBO,
     FORECAST_SPLITS,
     ClassicalFit,
     SeriesHistory,
-    fit_classical,
-    forecast_with_quantiles,
     mstl_periods,
     series_history,
     why_not,
 )
-from reports.intervals import cqr_quantile_levels, interval_levels
-from reports.pretrained import QUANTILES
-from reports.scoring import ModelScore, score_predictions
+from models.classical_series import observed_history, target_task
+from models.forecasters.base import DEFAULT_INTERVAL_LEVELS
+from models.forecasters.base import own_quantile_levels as quantile_levels_for
 
 # bump when the fitting or forecasting changes, so old cached fits are not reused
-CACHE_VERSION = "3"  # 2: ARIMA's own forecast standard deviations; 3: every model's own quantiles, mstl
+# 2: ARIMA's own forecast standard deviations; 3: every model's own quantiles, mstl; 4: masked cells read as missing
+CACHE_VERSION = "4"  # or filled (models/classical_series.py), the mask in the key
 CACHE_DIR = "classical"
 
 
@@ -72,10 +69,10 @@ def classical_season(data: WindowedData, season: int | None) -> int | None:
     return season or (None if frequency == ROWS else default_season(frequency))
 
 
-def own_quantile_levels(config: dict[str, Any]) -> tuple[float, ...]:
+def own_quantile_levels(interval_levels: tuple[float, ...] = DEFAULT_INTERVAL_LEVELS) -> tuple[float, ...]:
     """The quantiles the classical models forecast as their own intervals: those the report scores as the second
     interval method (CQR, at `report.interval_levels`) and the 10-90% coverage figure reads."""
-    return tuple(sorted({*QUANTILES, *cqr_quantile_levels(interval_levels(config))}))
+    return quantile_levels_for(interval_levels)
 
 
 def data_key(data: WindowedData, model: str, season: int | None, levels: tuple[float, ...] = (),
@@ -86,20 +83,11 @@ def data_key(data: WindowedData, model: str, season: int | None, levels: tuple[f
     only = "" if forecast == FORECAST_SPLITS else f"|{'+'.join(forecast)}"  # both: the key the caches hold already
     h = hashlib.sha256(f"{CACHE_VERSION}|{model}|{season}|{periods}|{levels}|{data.n_targets}{only}".encode())
     for split in (data.train, data.val, data.test):
-        for arr in (split.x[..., : data.n_targets], split.y, split.origin, split.series):
+        for arr in (split.x[..., : data.n_targets], split.y, split.origin, split.series, split.mask):
             if arr is not None:
                 h.update(np.ascontiguousarray(arr).tobytes())
     h.update(json.dumps(data.scaler.to_dict(), sort_keys=True).encode())
     return h.hexdigest()[:24]
-
-
-def _target_task(model: str, values: np.ndarray, n_train: int, origins: np.ndarray, horizon: int,
-                 season: int | None, periods: tuple[int, int] | None,
-                 levels: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Fit `model` on one series' target (original units) and forecast from each origin, with the model's own
-    forecast quantiles at `levels`."""
-    fit = fit_classical(model, values[:n_train], season, periods)
-    return (*forecast_with_quantiles(fit, values, origins, horizon, levels), fit.to_dict())
 
 
 def _fit_model(data: WindowedData, histories: list[SeriesHistory], model: str, season: int | None,
@@ -111,19 +99,21 @@ def _fit_model(data: WindowedData, histories: list[SeriesHistory], model: str, s
     for i, (hist, sc) in enumerate(zip(histories, scalers, strict=True)):
         original = hist.values * sc.scale[:k] + sc.center[:k]  # fitted in the data's own units
         origins = np.concatenate([hist.val_origins, hist.test_origins])
+        observed = observed_history(data, i, hist)
         for j in range(k):
-            tasks.append((model, original[:, j], hist.n_train, origins, data.n_outputs, season, periods, levels))
+            tasks.append((model, original[:, j], observed[:, j], hist.n_train, origins, data.n_outputs, season,
+                          periods, levels))
             keys.append((i, j))
     started = time.monotonic()
     results = []
     if n_jobs > 1 and len(tasks) > 1:
         with ProcessPoolExecutor(max_workers=min(n_jobs, len(tasks))) as pool:
-            for n, result in enumerate(pool.map(_target_task, *zip(*tasks, strict=True)), start=1):
+            for n, result in enumerate(pool.map(target_task, *zip(*tasks, strict=True)), start=1):
                 results.append(result)
                 _progress(model, n, len(tasks), started, quiet)
     else:
         for n, t in enumerate(tasks, start=1):
-            results.append(_target_task(*t))
+            results.append(target_task(*t))
             _progress(model, n, len(tasks), started, quiet)
     # a split the histories do not forecast stays NaN (an earlier fold's test split, a refit's validation block)
     val_pred, test_pred = (np.full(s.y.shape, np.nan, np.float32) for s in (data.val, data.test))
@@ -183,7 +173,7 @@ def classical_runs(data: WindowedData, models: list[str] | str | None, season: i
         raise ValueError(f"baselines.classical: unknown model(s) {unknown}; valid names: {', '.join(CLASSICAL_MODELS)}")
     season = classical_season(data, season)
     periods = mstl_periods(str(data.summary.get("frequency", "D")))
-    levels = own_quantile_levels({}) if levels is None else tuple(sorted(float(v) for v in levels))
+    levels = own_quantile_levels() if levels is None else tuple(sorted(float(v) for v in levels))
     n_jobs = n_jobs or min(2, os.cpu_count() or 1)
     try:
         histories = [series_history(data, i, forecast) for i in range(data.n_series)]
@@ -224,77 +214,8 @@ def classical_runs(data: WindowedData, models: list[str] | str | None, season: i
     return runs, notes
 
 
-def _forms(run: ClassicalRun, data: WindowedData) -> str:
-    """The chosen form(s): one per target for a single series; for a panel the most common ones, counted."""
-    if not data.is_panel:
-        forms = [f.form for f in run.fits]
-        return forms[0] if len(forms) == 1 else "; ".join(f"{t}: {f}" for t, f in zip(data.target_names, forms,
-                                                                                     strict=True))
-    counts = Counter(f.form for f in run.fits).most_common()
-    shown = ", ".join(f"{form} ×{n}" for form, n in counts[:3])
-    return shown + (f" and {len(counts) - 3} other forms" if len(counts) > 3 else "")
-
-
-def _n_params(run: ClassicalRun) -> int:
-    def count(spec: dict[str, Any]) -> int:
-        if "ets" in spec:  # mstl: the ETS part and the held weekly cycle
-            return count(spec["ets"]) + len(spec["weekly"])
-        return len(spec.get("params", [])) or 2 + len(spec.get("seasonal", []))
-
-    return int(sum(count(f.spec) for f in run.fits))
-
-
 def cache_dirs(run_path: Path | None, config: dict[str, Any]) -> list[Path]:
     """Where fits are kept: the run directory (a report rebuild never refits), then beside the windowed-data
     cache (`data.cache_dir`, default .cache/data), so another run on the same data and windows reuses them."""
     data_cache = Path((config.get("data") or {}).get("cache_dir") or Path(".cache") / "data")
     return ([] if run_path is None else [Path(run_path) / CACHE_DIR]) + [data_cache / CACHE_DIR]
-
-
-def _own_quantiles(runs: list[ClassicalRun]) -> dict[str, Any]:
-    """The own forecast quantiles of one model, or of the combination (the members' quantiles averaged level by
-    level), as score_predictions takes them; none where a member has none."""
-    if not runs or any(r.val_quantiles is None or r.test_quantiles is None for r in runs):
-        return {}
-    return {"quantiles": np.mean([r.test_quantiles for r in runs], 0),
-            "val_quantiles": np.mean([r.val_quantiles for r in runs], 0), "quantile_levels": runs[0].quantile_levels}
-
-
-def classical_entries(runs: list[ClassicalRun], data: WindowedData, config: dict[str, Any]) -> list[ModelScore]:
-    """The ranking entries of fitted classical `runs` (classical_runs'): each model, and their mean
-    (`classical_combo`) where two or more were fitted."""
-    season = classical_season(data, (config.get("baselines") or {}).get("season"))
-    results = [score_predictions(r.model, r.val_pred, r.test_pred, data, kind="baseline", params=_n_params(r),
-                                 hparams={"form": _forms(r, data), "season": season},
-                                 train_time_s=round(r.fit_time_s, 2), **_own_quantiles([r])) for r in runs]
-    if len(runs) >= 2:  # the combination: a strong, standard benchmark of its own
-        results.append(score_predictions(
-            COMBO, np.mean([r.val_pred for r in runs], 0), np.mean([r.test_pred for r in runs], 0), data,
-            kind="baseline", params=sum(_n_params(r) for r in runs),
-            hparams={"members": "+".join(r.model for r in runs)},
-            train_time_s=round(sum(r.fit_time_s for r in runs), 2), **_own_quantiles(runs)))
-    return results
-
-
-def classical_scores(data: WindowedData, config: dict[str, Any], run_path: Path | None, quiet: bool = False,
-                     forecast: tuple[str, ...] = FORECAST_SPLITS) -> tuple[list[ModelScore], list[str]]:
-    """The classical entries of a ranking (`baselines.classical` of the run's `config`, default all that fit the
-    data) and their mean (`classical_combo`), with notes: which were skipped and why, and what fitting cost.
-    `forecast`: the splits scored (an earlier fold: ("val",); a refit: ("test",); the other's scores are NaN)."""
-    baselines = config.get("baselines") or {}
-    started = time.monotonic()
-    runs, notes = classical_runs(data, baselines.get("classical"), baselines.get("season"),
-                                 cache_dirs(run_path, config), quiet=quiet, levels=own_quantile_levels(config),
-                                 forecast=forecast)
-    results = classical_entries(runs, data, config)
-    if runs:
-        cached = all(r.cached for r in runs)
-        per_model = ", ".join(f"{r.model} {r.fit_time_s:.1f} s" for r in runs)
-        notes.append(
-            f"Classical models ({', '.join(r.model for r in runs)}; statsmodels, univariate per target, fitted once "
-            f"per series and target on the training split, then forecasting every origin with the parameters held; "
-            f"their own prediction intervals are the CQR rows, the combination's the members' quantiles averaged): "
-            + (f"loaded from the run's cache (fitted in {per_model})." if cached else
-               f"fitting took {per_model} (CPU time, summed over {data.n_series} series × {data.n_targets} "
-               f"target(s)); {time.monotonic() - started:.1f} s wall time with forecasting."))
-    return results, notes

@@ -1,0 +1,35 @@
+"""Every ranked entry as one interface (base.py), and the registry that lists them (registry.py).
+
+Built-in sources, in the ranking's order: the trained architectures (and their seed ensembles; Chronos-2's
+fine-tuning among them), the naive baselines and ridge, the classical models, Chronos-2 zero-shot.
+"""
+
+from models.forecasters.base import (
+    REFIT,
+    Capabilities,
+    Context,
+    Description,
+    EntryError,
+    Fitted,
+    Forecast,
+    Forecaster,
+    FutureInputs,
+    NotApplicable,
+    Span,
+)
+from models.forecasters.chronos import CHRONOS2, finetuned_entries, zeroshot_entries
+from models.forecasters.classical import classical_entries
+from models.forecasters.naive import naive_entries
+from models.forecasters.registry import entries, register, sources, unregister
+from models.forecasters.trained import register_trial_entries, trained_entries
+
+register_trial_entries(CHRONOS2, finetuned_entries)
+register("trained", trained_entries)
+register("naive", naive_entries)
+register("classical", classical_entries)
+register("chronos2_zeroshot", zeroshot_entries)
+
+__all__ = [
+    "REFIT", "Capabilities", "Context", "Description", "EntryError", "Fitted", "Forecast", "Forecaster",
+    "FutureInputs", "NotApplicable", "Span", "entries", "register", "sources", "unregister",
+]

@@ -1,0 +1,183 @@
+"""Every ranked entry fitted and scored the same way: the run's own split, the backtest folds, the final refit.
+
+For each entry (models.forecasters): fit on the run's own training rows and score its validation and test
+forecasts; with backtest folds (`split.folds` > 1), fit on each earlier fold's training rows and score that fold's
+validation block (its MSE in that fold's scaled units; its out-of-fold errors, in the run's units, calibrate the
+intervals: cross-conformal); with a final refit (`report.final_refit`), fit on every row before the test split and
+let those forecasts, brought into the run's scaled units, replace the test forecasts. Selection never reads test.
+Nothing here asks which kind an entry is: what differs is declared by the entry (its capabilities, its fits).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from data_pipeline import WindowedData
+from models.forecasters import REFIT, Context, EntryError, Fitted, Forecaster, NotApplicable, Span, entries
+from models.metrics import score_split
+from reports.folds import FoldResiduals, fold_datasets, in_run_units, n_folds, refit_wanted
+from reports.intervals import interval_levels
+from reports.runs import RunDir, RunDirError, best_trials
+from reports.scoring import ModelScore
+
+
+@dataclass
+class Spans:
+    """The spans a run scores its entries on: its own split, each earlier fold's, and the refit's."""
+
+    own: Span
+    earlier: list[Span] = field(default_factory=list)
+    refit: Span | None = None
+
+
+def run_spans(run: RunDir, data: WindowedData, datasets: dict[int | str, WindowedData] | None = None) -> Spans:
+    """`data`'s own span and, where the run has them, its earlier folds' and refit's (`datasets`:
+    folds.fold_datasets(run, data), built here when not given)."""
+    k = n_folds(run)
+    if datasets is None:
+        datasets = fold_datasets(run, data) if k > 1 or refit_wanted(run) else {}
+    earlier = [Span(d, int(f), ("val",)) for f, d in sorted((f, d) for f, d in datasets.items() if f != REFIT)]
+    refit = Span(datasets[REFIT], REFIT, ("test",)) if REFIT in datasets else None
+    return Spans(Span(data, k, ("val", "test"), own=True), earlier, refit)
+
+
+def run_context(run: RunDir, data: WindowedData, skipped: dict[str, str] | None = None, quiet: bool = True
+                ) -> Context:
+    return Context(run.config, run.path, data, interval_levels(run.config), run.trials, run.finals,
+                   run.train_config().seed, dict(skipped or {}), quiet)
+
+
+@dataclass
+class Evaluated:
+    """One entry's score, and the fits of its spans (the forecast reads them)."""
+
+    score: ModelScore
+    own: Fitted
+    refit: Fitted | None = None  # the refit's fit, where it forecast the test split
+    refit_data: WindowedData | None = None  # the refit span's windows (their scaler: every row before test)
+    notes: list[str] = field(default_factory=list)
+
+
+def _fit(entry: Forecaster, span: Span) -> Fitted | None:
+    try:
+        return entry.fit(span)
+    except EntryError as err:  # the entry's files are broken: the run directory needs fixing
+        raise RunDirError(str(err)) from err
+
+
+def evaluate(entry: Forecaster, spans: Spans) -> Evaluated | str | None:
+    """`entry` fitted and scored on every span; the note saying why it was left out (str), or None when it has
+    nothing on the run's own span."""
+    data = spans.own.data
+    try:
+        own = _fit(entry, spans.own)
+    except NotApplicable as why:
+        return str(why)
+    if own is None:
+        return None
+    val, test = own.predict("val"), own.predict("test")
+    described = own.describe()
+    recorded = own.recorded_val_mse
+    val_mse = recorded[0] if recorded else score_split(val.point, data.val, data)["mse"]
+    score = ModelScore(
+        described.name, described.kind, float(val_mse), score_split(test.point, data.test, data),
+        np.asarray(test.point, np.float32), described.params, hparams=dict(described.hparams),
+        epochs=described.epochs, train_time_s=described.train_time_s, trial_id=described.trial_id,
+        quantiles=test.quantiles, val_pred=np.asarray(val.point, np.float32), val_quantiles=val.quantiles,
+        quantile_levels=test.quantile_levels)
+    if recorded and len(recorded) > 1:  # trained with several seeds: each seed's scores, its own first
+        score.seed_val_mse = list(recorded)
+        score.seed_test_mse = [score_split(p, data.test, data)["mse"] for p in test.seeds or []]
+    if spans.earlier and entry.capabilities.backtests:
+        _backtest(entry, spans, score)
+    result = Evaluated(score, own, notes=list(own.notes))
+    if spans.refit is not None and entry.capabilities.refits:
+        result.refit = _refit(entry, spans.refit, data, score)
+        result.refit_data = spans.refit.data if result.refit is not None else None
+    return result
+
+
+def _backtest(entry: Forecaster, spans: Spans, score: ModelScore) -> None:
+    """The entry's validation MSE on every earlier fold it fits, and its out-of-fold errors as its calibration."""
+    run_data = spans.own.data
+    residuals = FoldResiduals()
+    for span in spans.earlier:
+        try:
+            fitted = _fit(entry, span)
+        except NotApplicable:  # e.g. a baseline that needs a longer history than this fold's
+            continue
+        if fitted is None:  # that fold's models were not trained (an interrupted finals phase)
+            continue
+        pred = fitted.predict("val").point
+        fd = span.data
+        score.fold_val_mse[int(span.fold)] = list(fitted.recorded_val_mse or [score_split(pred, fd.val, fd)["mse"]])
+        residuals.add(pred, fd, run_data, int(span.fold))
+    if residuals.errors and score.val_pred is not None:
+        residuals.add(score.val_pred, run_data, run_data, int(spans.own.fold))  # the run's own block last
+        residuals.attach(score)
+
+
+def _refit(entry: Forecaster, span: Span, run_data: WindowedData, score: ModelScore) -> Fitted | None:
+    """The entry refitted on every row before the test split: its test forecasts (and own quantiles) replace the
+    score's, in the run's units. Validation scores and calibration stay those of the fits that did not see the
+    validation rows."""
+    try:
+        fitted = _fit(entry, span)
+    except NotApplicable:
+        return None
+    if fitted is None:  # an unfinished refit: the run's own fits forecast the test split, and the report says so
+        return None
+    test = fitted.predict("test")
+    score.y_pred = in_run_units(test.point, span.data, "test", run_data)
+    score.test = score_split(score.y_pred, run_data.test, run_data)
+    if test.seeds is not None:
+        score.seed_test_mse = [score_split(in_run_units(p, span.data, "test", run_data), run_data.test,
+                                           run_data)["mse"] for p in test.seeds]
+    if test.quantiles is not None and score.quantiles is not None:
+        score.quantiles = np.stack([in_run_units(test.quantiles[..., i], span.data, "test", run_data)
+                                    for i in range(test.quantiles.shape[-1])], axis=-1)
+    score.refit = True
+    return fitted
+
+
+def evaluate_all(found: list[Forecaster], spans: Spans) -> tuple[list[Evaluated], list[str]]:
+    """Every entry evaluated, in order, and the report's notes (each said once)."""
+    results: list[Evaluated] = []
+    notes: list[str] = []
+    for entry in found:
+        outcome = evaluate(entry, spans)
+        if isinstance(outcome, Evaluated):
+            results.append(outcome)
+            notes += outcome.notes
+        elif outcome:
+            notes.append(outcome)
+    return results, list(dict.fromkeys(n for n in notes if n))
+
+
+def score_entries(run: RunDir, data: WindowedData, skipped: dict[str, str] | None = None, quiet: bool = True,
+                  datasets: dict[int | str, WindowedData] | None = None, only: list[str] | None = None
+                  ) -> tuple[list[Evaluated], list[str]]:
+    """Every registered entry of `run` (or of the sources in `only`) evaluated on `data`, with notes."""
+    if only is None and not best_trials(run):
+        raise RunDirError(f"no trial in {run.path} has a checkpoint yet; run or resume the sweep first")
+    ctx = run_context(run, data, skipped, quiet)
+    return evaluate_all(entries(ctx, only), run_spans(run, data, datasets))
+
+
+def score_data_entries(data: WindowedData, config: dict | None = None, only: list[str] | None = None,
+                       quiet: bool = True) -> tuple[list[ModelScore], list[str]]:
+    """The entries that need no run directory (the baselines, the classical models: `only` names their sources)
+    fitted on `data`'s own training rows and scored, with notes; `config`: the settings they read (`baselines.*`,
+    `report.interval_levels`)."""
+    config = dict(config or {})
+    ctx = Context(config, None, data, interval_levels(config), quiet=quiet)
+    evaluated, notes = evaluate_all(entries(ctx, only), Spans(Span(data, 1, ("val", "test"), own=True)))
+    return [e.score for e in evaluated], notes
+
+
+def baseline_scores(data: WindowedData, season: int | None = None) -> tuple[list[ModelScore], list[str]]:
+    """Persistence, ridge, seasonal naive and (on two or more years of training data) climatology scored on
+    `data`, with notes on any that does not apply."""
+    return score_data_entries(data, {"baselines": {"season": season}}, ["naive"])
