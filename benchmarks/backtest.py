@@ -112,6 +112,7 @@ def main() -> None:
     p.add_argument("--delhi-run", type=Path, default=None)
     p.add_argument("--seattle-run", type=Path, default=None)
     p.add_argument("--smoke", action="store_true", help="tiny sweeps (2 models, 2 epochs), Delhi only")
+    p.add_argument("--delhi-only", action="store_true", help="no Seattle sweep (half the time)")
     p.add_argument("--runs-dir", type=Path, default=REPO / "runs")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "backtest.json")
     args = p.parse_args()
@@ -119,7 +120,7 @@ def main() -> None:
     smoke_extra = ["--models", "gru_nar,lstm_ar", "sweep.final_seeds=1"] if args.smoke else []
     runs = {"delhi": args.delhi_run or run_sweep(f"backtest-delhi-f{args.folds}", args.runs_dir, args.folds,
                                                  args.smoke, delhi_args() + smoke_extra)}
-    if not args.smoke:
+    if not args.smoke and not args.delhi_only:
         runs["seattle"] = args.seattle_run or run_sweep(f"backtest-seattle-f{args.folds}", args.runs_dir, args.folds,
                                                         False, [])
     rows, costs = [], {}
