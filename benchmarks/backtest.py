@@ -1,7 +1,8 @@
 """Backtest folds and the final refit, measured: one sweep per data set with `split.folds=K report.final_refit=true`,
-then its report scored four ways from the same trials: folds 1 or K (selection and calibration on the last
+then its report scored six ways from the same trials: folds 1 or K (selection and calibration on the last
 validation block, or the mean over K blocks and cross-conformal), refit off or on (test forecast by the fold models,
-or by the models retrained on every row before the test split).
+or by the models retrained on every row before the test split), and with K folds the weighted ensemble off or on
+(report.ensemble_steps). Each variant's selection regret: the winner's test MSE over the best entry's, minus one.
 
     python benchmarks/backtest.py                          # Delhi (the seed task) and the Seattle default, K=3
     python benchmarks/backtest.py --delhi-run DIR --seattle-run DIR    # score runs made with folds + refit
@@ -32,19 +33,20 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 
-def variant_config(config: dict[str, Any], folds: int, refit: bool) -> dict[str, Any]:
+def variant_config(config: dict[str, Any], folds: int, refit: bool, ensemble_steps: int = 0) -> dict[str, Any]:
     return {**config, "split": {**config["split"], "folds": folds},
-            "report": {**config.get("report", {}), "final_refit": refit}}
+            "report": {**config.get("report", {}), "final_refit": refit, "ensemble_steps": ensemble_steps}}
 
 
-def score_variant(run_path: Path, folds: int, refit: bool, seed_scale: bool) -> dict[str, Any]:
+def score_variant(run_path: Path, folds: int, refit: bool, seed_scale: bool, ensemble_steps: int = 0
+                  ) -> dict[str, Any]:
     from reports import intervals
     from reports.build import load_data, score_run
     from reports.runs import read_run
     from reports.scoring import predictions_frame, ranking_table
 
     run = read_run(run_path)
-    run = dataclasses.replace(run, config=variant_config(run.config, folds, refit))
+    run = dataclasses.replace(run, config=variant_config(run.config, folds, refit, ensemble_steps))
     data = load_data(run)
     results, _ = score_run(run, data)
     ranking = ranking_table(results, data)
@@ -54,9 +56,12 @@ def score_variant(run_path: Path, folds: int, refit: bool, seed_scale: bool) -> 
     winner = ranking.iloc[0]
     trained = set(ranking.model[ranking.kind.isin(["trained", "ensemble"])])
     deep = coverage[coverage.model.isin(trained)]
+    best = ranking.loc[ranking.test_mse.idxmin()]
     out: dict[str, Any] = {
-        "folds": folds, "refit": refit, "winner": winner.model, "winner_val_mse": float(winner.val_mse_mean),
-        "winner_test_mse": float(winner.test_mse),
+        "folds": folds, "refit": refit, "ensemble_steps": ensemble_steps, "winner": winner.model,
+        "winner_val_mse": float(winner.val_mse_mean), "winner_test_mse": float(winner.test_mse),
+        # selection regret: the chosen entry's test MSE over the best entry's (0: validation chose the best)
+        "best_test_entry": best.model, "regret": float(winner.test_mse / best.test_mse - 1.0),
         "coverage": {f"{m}@{lv:g}": float(c) for m, lv, c in zip(deep.model, deep.level, deep.coverage, strict=True)},
         "worst_deviation": {f"{lv:g}": float((g.coverage - lv).abs().max()) for lv, g in deep.groupby("level")},
         "within_5pp": {f"{lv:g}": bool(((g.coverage - lv).abs() <= 0.05).all()) for lv, g in deep.groupby("level")},
@@ -103,9 +108,11 @@ def delhi_args() -> list[str]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--folds", type=int, default=3)
+    p.add_argument("--ensemble-steps", type=int, default=20, help="the weighted ensemble's greedy steps")
     p.add_argument("--delhi-run", type=Path, default=None)
     p.add_argument("--seattle-run", type=Path, default=None)
     p.add_argument("--smoke", action="store_true", help="tiny sweeps (2 models, 2 epochs), Delhi only")
+    p.add_argument("--delhi-only", action="store_true", help="no Seattle sweep (half the time)")
     p.add_argument("--runs-dir", type=Path, default=REPO / "runs")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "backtest.json")
     args = p.parse_args()
@@ -113,7 +120,7 @@ def main() -> None:
     smoke_extra = ["--models", "gru_nar,lstm_ar", "sweep.final_seeds=1"] if args.smoke else []
     runs = {"delhi": args.delhi_run or run_sweep(f"backtest-delhi-f{args.folds}", args.runs_dir, args.folds,
                                                  args.smoke, delhi_args() + smoke_extra)}
-    if not args.smoke:
+    if not args.smoke and not args.delhi_only:
         runs["seattle"] = args.seattle_run or run_sweep(f"backtest-seattle-f{args.folds}", args.runs_dir, args.folds,
                                                         False, [])
     rows, costs = [], {}
@@ -122,16 +129,20 @@ def main() -> None:
         costs[name] = phase_costs(path)
         for folds in sorted({1, k}):
             for refit in (False, True):
-                print(f"scoring {name}: folds {folds}, refit {'on' if refit else 'off'} ...", flush=True)
-                rows.append({"data": name, **score_variant(path, folds, refit, seed_scale=name == "delhi")})
+                for steps in (0,) if folds == 1 else (0, args.ensemble_steps):
+                    print(f"scoring {name}: folds {folds}, refit {'on' if refit else 'off'}, ensemble steps {steps}"
+                          " ...", flush=True)
+                    rows.append({"data": name, **score_variant(path, folds, refit, name == "delhi", steps)})
     table = pd.DataFrame(rows)
-    cols = ["data", "folds", "refit", "winner", "winner_val_mse", "winner_test_mse",
+    cols = ["data", "folds", "refit", "ensemble_steps", "winner", "winner_val_mse", "winner_test_mse",
+            "best_test_entry", "regret",
             *(["winner_seed_scale_mse"] if "winner_seed_scale_mse" in table else [])]
     print("\n=== Validation winner and its test MSE, by folds and refit ===")
     print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print("\n=== Conformal coverage of the trained entries on test: worst deviation from nominal (within ±5 pp?) ===")
     for r in rows:
-        print(f"{r['data']:8} folds {r['folds']} refit {'on ' if r['refit'] else 'off'}: "
+        print(f"{r['data']:8} folds {r['folds']} refit {'on ' if r['refit'] else 'off'} ensemble "
+              f"{r['ensemble_steps']:2}: "
               + ", ".join(f"{lv}: worst {d:+.1%} ({'yes' if r['within_5pp'][lv] else 'NO'}), winner "
                           f"{r['winner_coverage'].get(lv, float('nan')):.1%}" for lv, d in r["worst_deviation"].items()))
     print("\n=== Wall time per phase (s) ===")

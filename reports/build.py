@@ -156,6 +156,7 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
     ranking.to_csv(tmp / "ranking.csv", index=False)
     intervals.add_prediction_columns(predictions_frame(results, data), results, bands, data).to_parquet(
         tmp / "predictions.parquet", index=False)
+    folds.out_of_fold_frame(results, datasets, data).to_parquet(tmp / "out_of_fold.parquet", index=False)
     interval_scores.to_csv(tmp / "intervals.csv", index=False)
     (tmp / "index.html").write_text(render_html(sections))
     (tmp / "report.md").write_text(render_markdown(sections))

@@ -10,12 +10,24 @@ Nothing here asks which kind an entry is: what differs is declared by the entry 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from data_pipeline import WindowedData
-from models.forecasters import REFIT, Context, EntryError, Fitted, Forecaster, NotApplicable, Span, entries
+from data_pipeline import Scaler, WindowedData
+from models.forecasters import (
+    REFIT,
+    Context,
+    EntryError,
+    Fitted,
+    Forecaster,
+    FutureInputs,
+    NotApplicable,
+    Span,
+    entries,
+)
+from models.forecasters.ensemble import DEFAULT_STEPS, ENSEMBLE_NAME, FoldTargets, Member, WeightedEnsemble
 from models.metrics import score_split
 from reports.folds import FoldResiduals, fold_datasets, in_run_units, n_folds, refit_wanted
 from reports.intervals import interval_levels
@@ -93,6 +105,7 @@ def evaluate(entry: Forecaster, spans: Spans) -> Evaluated | str | None:
     if spans.earlier and entry.capabilities.backtests:
         _backtest(entry, spans, score)
     result = Evaluated(score, own, notes=list(own.notes))
+    score.refit = own.refit_forecasts
     if spans.refit is not None and entry.capabilities.refits:
         result.refit = _refit(entry, spans.refit, data, score)
         result.refit_data = spans.refit.data if result.refit is not None else None
@@ -113,6 +126,7 @@ def _backtest(entry: Forecaster, spans: Spans, score: ModelScore) -> None:
         pred = fitted.predict("val").point
         fd = span.data
         score.fold_val_mse[int(span.fold)] = list(fitted.recorded_val_mse or [score_split(pred, fd.val, fd)["mse"]])
+        score.fold_val_pred[int(span.fold)] = np.asarray(pred, np.float32)
         residuals.add(pred, fd, run_data, int(span.fold))
     if residuals.errors and score.val_pred is not None:
         residuals.add(score.val_pred, run_data, run_data, int(spans.own.fold))  # the run's own block last
@@ -142,8 +156,10 @@ def _refit(entry: Forecaster, span: Span, run_data: WindowedData, score: ModelSc
     return fitted
 
 
-def evaluate_all(found: list[Forecaster], spans: Spans) -> tuple[list[Evaluated], list[str]]:
-    """Every entry evaluated, in order, and the report's notes (each said once)."""
+def evaluate_all(found: list[Forecaster], spans: Spans, ensemble_steps: int = 0
+                 ) -> tuple[list[Evaluated], list[str]]:
+    """Every entry evaluated, in order, then (with backtest folds and `ensemble_steps` > 0) the weighted ensemble
+    of them all, chosen out of fold; and the report's notes (each said once)."""
     results: list[Evaluated] = []
     notes: list[str] = []
     for entry in found:
@@ -153,7 +169,56 @@ def evaluate_all(found: list[Forecaster], spans: Spans) -> tuple[list[Evaluated]
             notes += outcome.notes
         elif outcome:
             notes.append(outcome)
+    if ensemble_steps > 0 and spans.earlier:
+        ensemble, note = weighted_ensemble(results, spans, ensemble_steps)
+        notes.append(note)
+        if ensemble is not None:
+            outcome = evaluate(ensemble, spans)
+            if isinstance(outcome, Evaluated):
+                results.append(outcome)
     return results, list(dict.fromkeys(n for n in notes if n))
+
+
+def in_scaler_units(y: np.ndarray, source: Scaler, target: Scaler, series: np.ndarray | None) -> np.ndarray:
+    """Target forecasts (series, horizon, targets) scaled by `source` (a refit's own scaler), in `target`'s units."""
+    k = y.shape[-1]
+    return target.transform(source.inverse(y, slice(0, k), series), series, slice(0, k)).astype(np.float32)
+
+
+def future_in_run_units(evaluated: Evaluated, run_data: WindowedData) -> Callable[[FutureInputs], np.ndarray]:
+    """How `evaluated` forecasts the future in the run's scaled units: its refit's fit where it was refit."""
+    def forecast(inputs: FutureInputs) -> np.ndarray:
+        fitted = evaluated.refit or evaluated.own
+        y = fitted.forecast_future(inputs)
+        source = evaluated.refit_data.scaler if evaluated.refit_data is not None else run_data.scaler
+        return y if source is inputs.run_scaler else in_scaler_units(y, source, inputs.run_scaler, inputs.series)
+
+    return forecast
+
+
+def weighted_ensemble(results: list[Evaluated], spans: Spans, steps: int) -> tuple[WeightedEnsemble | None, str]:
+    """The greedy ensemble over every entry with a validation forecast on every fold, and the note saying which
+    entries it could not use (no forecast on some fold) or why there is none."""
+    folds = {int(s.fold): FoldTargets(s.data.val.y, s.data.val.score_weights()) for s in spans.earlier}
+    own = spans.own.data
+    folds[int(spans.own.fold)] = FoldTargets(own.val.y, own.val.score_weights())
+    members, left_out = [], []
+    for e in results:
+        s = e.score
+        val = {**s.fold_val_pred, int(spans.own.fold): s.val_pred}
+        if set(val) != set(folds) or any(v is None or not np.isfinite(v).all() for v in val.values()):
+            left_out.append(s.model)
+            continue
+        members.append(Member(s.model, val, s.y_pred, s.refit, future_in_run_units(e, own)))
+    if len(members) < 2:
+        return None, "No weighted ensemble: fewer than two entries have a forecast on every backtest fold."
+    ensemble = WeightedEnsemble(members, folds, steps)
+    return ensemble, (
+        f"{ENSEMBLE_NAME}: greedy forward selection with replacement ({steps} steps, best prefix; the plain mean of "
+        f"the chosen members on a tie) over the validation forecasts of every fold; its own validation score on "
+        f"each fold comes from weights chosen on the other folds (out of fold), its test forecast from the weights "
+        f"chosen on all of them." + (f" Not a member (no forecast on every fold): {', '.join(left_out)}."
+                                     if left_out else ""))
 
 
 def score_entries(run: RunDir, data: WindowedData, skipped: dict[str, str] | None = None, quiet: bool = True,
@@ -163,7 +228,8 @@ def score_entries(run: RunDir, data: WindowedData, skipped: dict[str, str] | Non
     if only is None and not best_trials(run):
         raise RunDirError(f"no trial in {run.path} has a checkpoint yet; run or resume the sweep first")
     ctx = run_context(run, data, skipped, quiet)
-    return evaluate_all(entries(ctx, only), run_spans(run, data, datasets))
+    steps = int((run.config.get("report") or {}).get("ensemble_steps", DEFAULT_STEPS) or 0)
+    return evaluate_all(entries(ctx, only), run_spans(run, data, datasets), 0 if only else steps)
 
 
 def score_data_entries(data: WindowedData, config: dict | None = None, only: list[str] | None = None,

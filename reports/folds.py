@@ -89,6 +89,38 @@ def folds_note(run: RunDir, results: list[ModelScore]) -> str:
                f"does not apply to that fold's shorter history): {', '.join(fewer)}." if fewer else ""))
 
 
+def out_of_fold_frame(results: list[ModelScore], datasets: dict[int | str, WindowedData], run_data: WindowedData
+                      ) -> pd.DataFrame:
+    """Every entry's validation forecasts of every fold it was scored on, long and in original units: model, fold,
+    (series,) forecast_origin, horizon, target, y_true, y_pred, scored. The combinations of entries (the ensemble)
+    are fitted on these; kept in the report so another combination can be checked without retraining."""
+    blocks = {int(f): d for f, d in datasets.items() if f != REFIT}
+    own = len(blocks) + 1
+    blocks[own] = run_data
+    frames = []
+    for fold, d in sorted(blocks.items()):
+        val = d.val
+        n, h, k = val.y.shape
+        base = {"fold": fold, "forecast_origin": np.repeat(pd.to_datetime(val.origin).values, h * k),
+                "horizon": np.tile(np.repeat(np.arange(1, h + 1), k), n),
+                "target": np.tile(np.array(d.target_names, dtype=object), n * h),
+                "y_true": d.targets_to_original(val.y, val.series).reshape(-1),
+                "scored": np.ones(n * h * k, bool) if val.mask is None else np.asarray(val.mask, bool).reshape(-1)}
+        if d.is_panel:
+            base["series"] = np.repeat(np.asarray(d.series_names, dtype=object)[val.series], h * k)
+        for r in results:
+            pred = r.val_pred if fold == own else r.fold_val_pred.get(fold)
+            if pred is None:
+                continue
+            frames.append(pd.DataFrame({"model": r.model, **base,
+                                        "y_pred": d.targets_to_original(pred, val.series).reshape(-1)}))
+    if not frames:
+        return pd.DataFrame()
+    out = pd.concat(frames, ignore_index=True)
+    order = ["model", "fold", "series", "forecast_origin", "horizon", "target", "y_true", "y_pred", "scored"]
+    return out[[c for c in order if c in out.columns]]
+
+
 def fold_labels(datasets: dict[int | str, WindowedData], run_data: WindowedData) -> dict[int, str]:
     """'fold j (first day of its validation block on)', the last fold being the run's own split."""
     earlier = {int(f): d for f, d in datasets.items() if f != REFIT}

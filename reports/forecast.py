@@ -35,7 +35,9 @@ from data_pipeline.panel import clean_panel
 from data_pipeline.series import load_series
 from models.chronos import CHRONOS2
 from models.forecasters import Forecaster, FutureInputs, NotApplicable, entries
-from reports.evaluate import Evaluated, evaluate, run_context, run_spans
+from models.forecasters.ensemble import ENSEMBLE_NAME
+from reports import folds
+from reports.evaluate import Evaluated, evaluate, in_scaler_units, run_context, run_spans, score_entries
 from reports.intervals import conformal_quantile, interval_levels, level_tag
 from reports.runs import RunDir, RunDirError, best_trials, read_run
 from reports.scoring import ModelScore
@@ -62,12 +64,17 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
                           f"the sweep's own data files: {err}") from err
     found = {e.name: e for e in entries(run_context(run, full, read_skipped(run)))}
     model = f"{CHRONOS2}_finetuned" if model == CHRONOS2 else model  # the architecture's name, as before
+    combined = folds.n_folds(run) > 1 and int((run.config.get("report") or {}).get("ensemble_steps", 1) or 0) > 0
     if model is None:
-        model = default_model(run, found)
-    elif model not in found:
+        model = default_model(run, found, ENSEMBLE_NAME if combined else None)
+    elif model not in found and not (combined and model == ENSEMBLE_NAME):
         raise RunDirError(f"--model {model!r} is not a ranked entry of {run.path}; available: "
-                          f"{', '.join(sorted(found))}")
-    evaluated = evaluate(found[model], run_spans(run, full))
+                          f"{', '.join(sorted([*found, *([ENSEMBLE_NAME] if combined else [])]))}")
+    if model in found:
+        evaluated = evaluate(found[model], run_spans(run, full))
+    else:  # the ensemble combines every entry: all of them are evaluated first
+        everything, _ = score_entries(run, full, read_skipped(run))
+        evaluated = next((e for e in everything if e.score.model == model), None)
     if not isinstance(evaluated, Evaluated):
         raise RunDirError(f"--model {model}: not fitted on this run's data ({evaluated or 'nothing to load'})")
     inputs = future_inputs(run, data_cfg, full)
@@ -80,7 +87,8 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
     except NotApplicable as why:
         raise RunDirError(f"--model {model}: {why}") from why
     span_data = evaluated.refit_data if evaluated.refit_data is not None else full
-    y = in_scaler_units(y, span_data.scaler, inputs.run_scaler, inputs.series)
+    if span_data is not full:
+        y = in_scaler_units(y, span_data.scaler, inputs.run_scaler, inputs.series)
     calib = calibration(evaluated.score, full)
     names = full.series_names if full.is_panel else None
     if names is not None:
@@ -95,14 +103,6 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
             note = rows_note if note is None else f"{note}; {rows_note}"
     frame.attrs.update(model=model, note=note)
     return frame
-
-
-def in_scaler_units(y: np.ndarray, source: Scaler, target: Scaler, series: np.ndarray | None) -> np.ndarray:
-    """Target forecasts (series, horizon, targets) scaled by `source` (a refit's own scaler), in `target`'s units."""
-    if source is target:
-        return y
-    k = y.shape[-1]
-    return target.transform(source.inverse(y, slice(0, k), series), series, slice(0, k)).astype(np.float32)
 
 
 def future_inputs(run: RunDir, data_cfg: DataConfig, full: WindowedData) -> FutureInputs:
@@ -174,12 +174,13 @@ def _block(y_scaled: np.ndarray, dates: pd.DatetimeIndex, scaler: Scaler, calib:
     return frame
 
 
-def default_model(run: RunDir, found: dict[str, Forecaster]) -> str:
+def default_model(run: RunDir, found: dict[str, Forecaster], combination: str | None = None) -> str:
     """The report's validation winner (rank 1 of ranking.csv), so the forecast and the report agree; without a
-    report yet, the trained architecture with the lowest validation MSE."""
+    report yet, the trained architecture with the lowest validation MSE. `combination`: the ensemble's name where
+    the run has one (it is no registered entry: it combines them)."""
     ranking_csv = run.path / "report" / "ranking.csv"
     if ranking_csv.exists():
-        ranked = [m for m in pd.read_csv(ranking_csv).sort_values("rank").model if m in found]
+        ranked = [m for m in pd.read_csv(ranking_csv).sort_values("rank").model if m in found or m == combination]
         if ranked:
             return ranked[0]
     best = best_trials(run)

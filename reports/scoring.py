@@ -36,6 +36,8 @@ class ModelScore:
     # Backtest folds before the run's own validation block (split.folds > 1): fold -> its validation MSE(s)
     # (one per seed for a trained model), each in that fold's scaled units (reports/folds.py).
     fold_val_mse: dict[int, list[float]] = field(default_factory=dict)
+    # Its validation forecasts on each of those folds, in that fold's scaled units (the ensemble combines them).
+    fold_val_pred: dict[int, np.ndarray] = field(default_factory=dict)
     # Out-of-fold errors (prediction - target) of every fold, run-scaled, and their real cells: when set, they
     # calibrate the conformal intervals instead of the last block's alone (cross-conformal).
     calib_errors: np.ndarray | None = None

@@ -97,6 +97,10 @@ class ReportSection(StrictModel):
         False, description="After selection, retrain each architecture's chosen configuration (every seed of the "
         "finals) on all data before the test split, for the median of its best epochs over folds and seeds; those "
         "models make the test forecasts and the future forecast. false: the fold models forecast test.")
+    ensemble_steps: int = Field(
+        20, ge=0, description="With backtest folds (split.folds >= 2): steps of the greedy forward selection that "
+        "builds weighted_ensemble over every ranked entry's validation forecasts, scored out of fold; 0: no "
+        "ensemble.")
 
     @field_validator("interval_levels")
     @classmethod

@@ -218,3 +218,40 @@ def test_an_entry_defined_in_a_test_is_backtested_refit_ranked_calibrated_and_fo
 
     assert drift.val_mse == pytest.approx(score_split(own, data.val, data)["mse"], rel=1e-6)
     assert drift.val_mse_mean != drift.val_mse  # ranked by the mean over both folds, not the last block alone
+
+
+def test_the_weighted_ensemble_is_chosen_out_of_fold_kept_with_its_forecasts_and_forecasts(folds_run: Path):
+    """Every entry's validation forecasts of both folds are kept (out_of_fold.parquet); the ensemble's validation
+    score on each fold is that of weights chosen on the other fold, recomputed here from those files alone."""
+    from models.forecasters.ensemble import FoldTargets, greedy_weights
+    from reports.forecast import forecast
+
+    ranking = pd.read_csv(folds_run / "report" / "ranking.csv").set_index("model")
+    entry = ranking.loc["weighted_ensemble"]
+    assert entry.folds == 2 and entry.kind == "ensemble" and "weights=" in entry.hparams
+    oof = pd.read_parquet(folds_run / "report" / "out_of_fold.parquet")
+    members = sorted(set(oof[oof.model != "weighted_ensemble"].model))
+    assert set(oof.model) == set(ranking.index) and set(oof.fold) == {1, 2}
+    # rebuild each fold's validation targets and every member's forecasts, in scaled units via the run's data
+    run = read_run(folds_run)
+    data = load_data(run)
+    from reports.folds import fold_datasets
+
+    blocks = {1: fold_datasets(run, data)[1], 2: data}
+    complete = [m for m in members if set(oof[oof.model == m].fold) == {1, 2}]
+
+    def scaled(model: str, fold: int) -> np.ndarray:
+        d = blocks[fold]
+        rows = oof[(oof.model == model) & (oof.fold == fold)]
+        original = rows.y_pred.to_numpy().reshape(d.val.y.shape)
+        return d.scaler.transform(original, d.val.series, slice(0, d.n_targets)).astype(np.float32)
+
+    targets = {f: FoldTargets(d.val.y, d.val.score_weights()) for f, d in blocks.items()}
+    for fold, other in ((1, 2), (2, 1)):
+        w = greedy_weights([[scaled(m, other)] for m in complete], [targets[other]], 20)
+        combined = sum(wi * scaled(m, fold) for wi, m in zip(w, complete, strict=True) if wi > 0)
+        own = scaled("weighted_ensemble", fold)
+        np.testing.assert_allclose(own, combined, rtol=2e-3, atol=2e-3)
+    frame = forecast(folds_run, model="weighted_ensemble")
+    assert len(frame) == 7 and np.isfinite(frame.select_dtypes("number").to_numpy()).all()
+    _assert_widths_are_the_reports(frame, folds_run, "weighted_ensemble")

@@ -138,6 +138,7 @@ class Fitted(ABC):
     # the report scores the validation forecasts itself.
     recorded_val_mse: list[float] | None = None
     notes: list[str]  # what the report should say about this fit (how long it took, what it skipped)
+    refit_forecasts: bool = False  # its test forecasts come from fits on every row before the test split
 
     @abstractmethod
     def predict(self, split: str) -> Forecast:

@@ -1,0 +1,85 @@
+"""The greedy weighted ensemble (models/forecasters/ensemble.py): forward selection with replacement, the best
+prefix, the plain mean on ties, and validation scores that are out of fold."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from data_pipeline.types import score_weights
+from models.forecasters import Span
+from models.forecasters.ensemble import FoldTargets, Member, WeightedEnsemble, greedy_weights, pooled_mse
+
+RNG = np.random.default_rng(0)
+SHAPE = (200, 7, 2)
+
+
+def _fold(truth: np.ndarray) -> FoldTargets:
+    return FoldTargets(truth, None)
+
+
+def test_a_clearly_better_member_is_chosen_alone():
+    truth = [RNG.normal(size=SHAPE) for _ in range(3)]
+    good = [t + 0.1 * RNG.normal(size=SHAPE) for t in truth]
+    bad = [t + 2.0 * RNG.normal(size=SHAPE) for t in truth]
+    w = greedy_weights([bad, good], [_fold(t) for t in truth], steps=10)
+    assert w.tolist() == [0.0, 1.0]
+
+
+def test_members_with_independent_errors_get_about_their_inverse_variance_weights():
+    truth = [RNG.normal(size=SHAPE) for _ in range(3)]
+    a = [t + RNG.normal(size=SHAPE) for t in truth]
+    b = [t + RNG.normal(size=SHAPE) for t in truth]
+    far = [t + 3 * RNG.normal(size=SHAPE) for t in truth]
+    folds = [_fold(t) for t in truth]
+    w = greedy_weights([a, b, far], folds, steps=20)
+    # the optimum is 9/19, 9/19, 1/19 (error variances 1, 1, 9): the far member enters, barely
+    assert abs(w[0] - w[1]) <= 0.15 and w[2] <= 0.1 and w.sum() == pytest.approx(1.0)
+    # the mean of two independent errors halves the MSE: better than either alone
+    assert pooled_mse([(x + y) / 2 for x, y in zip(a, b, strict=True)], folds) < 0.6 * pooled_mse(a, folds)
+
+
+def test_unequal_members_get_unequal_weights_from_the_best_prefix():
+    truth = [RNG.normal(size=SHAPE) for _ in range(3)]
+    a = [t + 0.5 * RNG.normal(size=SHAPE) for t in truth]
+    b = [t + 1.0 * RNG.normal(size=SHAPE) for t in truth]
+    w = greedy_weights([a, b], [_fold(t) for t in truth], steps=20)
+    # inverse-variance weights would be 0.8 / 0.2: the greedy steps land near them, never on b alone
+    assert 0.6 <= w[0] <= 0.95 and w[0] + w[1] == pytest.approx(1.0)
+
+
+def test_the_fold_mse_is_the_mean_over_series_of_each_series_mse_on_its_real_cells():
+    y = RNG.normal(size=(60, 3, 1)).astype(np.float32)
+    pred = (y + RNG.normal(size=y.shape)).astype(np.float32)
+    mask = RNG.random(y.shape) > 0.1
+    series = np.repeat(np.arange(3), 20)
+    fold = FoldTargets(y, score_weights(y.shape, mask, series))
+    sq = (pred.astype(np.float64) - y) ** 2
+    expected = np.mean([np.mean(sq[series == s][mask[series == s]]) for s in range(3)])
+    assert fold.mse(pred) == pytest.approx(expected, rel=1e-9)
+
+
+def test_each_folds_validation_forecast_uses_weights_chosen_without_that_fold():
+    """Fold 1 favours member a, folds 2 and 3 member b: the out-of-fold forecast of fold 1 is b's (chosen on the
+    other folds), while the weights for the test split, chosen on all three, are b's as well."""
+    truth = {f: RNG.normal(size=SHAPE) for f in (1, 2, 3)}
+    a = {f: truth[f] + (0.1 if f == 1 else 2.0) * RNG.normal(size=SHAPE) for f in truth}
+    b = {f: truth[f] + (2.0 if f == 1 else 0.1) * RNG.normal(size=SHAPE) for f in truth}
+
+    def member(name: str, val: dict) -> Member:
+        return Member(name, val, np.zeros(SHAPE, np.float32), False, lambda inputs: np.zeros(1))
+
+    ensemble = WeightedEnsemble([member("a", a), member("b", b)], {f: _fold(t) for f, t in truth.items()}, 10)
+    assert ensemble.held_out[1].tolist() == [0.0, 1.0]  # fold 1 left out: b wins on folds 2 and 3
+    assert ensemble.held_out[2][0] > 0  # fold 2 left out: a, the best on fold 1, enters
+    fitted = ensemble.fit(Span(data=None, fold=1, splits=("val",)))  # type: ignore[arg-type]
+    np.testing.assert_allclose(fitted.predict("val").point, b[1].astype(np.float32))
+    # scored out of fold, the ensemble is worse on fold 1 than the member that fits fold 1 (no peeking)
+    assert _fold(truth[1]).mse(fitted.predict("val").point) > _fold(truth[1]).mse(a[1])
+
+
+def test_an_ensemble_needs_two_validation_blocks():
+    truth = RNG.normal(size=SHAPE)
+    m = Member("a", {1: truth}, truth, False, lambda inputs: truth)
+    with pytest.raises(ValueError, match="split.folds >= 2"):
+        WeightedEnsemble([m, m], {1: _fold(truth)})
