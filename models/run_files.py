@@ -11,7 +11,8 @@ nowhere else (tests/test_run_files.py scans the source for any other module that
       trials/<model>_<trial id>.json   each trial's own record (models/trial_record.py)
       timeline/<phase>.json            the driver's side of a phase's time (sweeps/timeline.py)
       ray/, ray-finals/, ray-refit/    Ray's experiments (default storage)   checkpoint-mirror/  remote checkpoints
-      report/   ranking.csv predictions.parquet intervals.csv series.csv index.html report.md figures/
+      report/   ranking.csv predictions.parquet intervals.csv series.csv out_of_fold.parquet index.html
+                report.md figures/
       forecast.csv                     `python -m reports.forecast`'s output
 
 It lives in models (layer 1) so that both the sweep, which writes a run directory, and the report, which reads it,
@@ -71,6 +72,7 @@ class ReportFiles:
     predictions = _Entry("predictions.parquet")
     intervals = _Entry("intervals.csv")
     series = _Entry("series.csv")  # a panel's per-series scores
+    out_of_fold = _Entry("out_of_fold.parquet")  # every entry's out-of-fold forecasts (the weighted ensemble's)
     index_html = _Entry("index.html")
     markdown = _Entry("report.md")
     figures = _Entry("figures")
