@@ -32,8 +32,8 @@ def _smoke(script: str, tmp_path: Path, *extra: str, runs_dir: bool = True, time
 def _in_process(script: str, tmp_path: Path, capsys: pytest.CaptureFixture, *extra: str) -> tuple[str, dict]:
     """Run benchmarks/<script>'s main() in this process, on the session's Ray (the `ray_session` fixture): the same
     code as `python benchmarks/<script> --smoke` past argv, without a fresh interpreter, torch import and Ray start
-    per smoke. For the scripts whose main() only drives sweeps through sweeps.run_all (which joins a running Ray);
-    the ones that start Ray their own way (gpu.py declares a GPU, throughput.py sizes it) stay subprocesses."""
+    per smoke. For the scripts whose sweeps go through sweeps.run_all (which joins a running Ray); gpu.py starts a
+    Ray of its own (told of one GPU), so its full smoke stays a subprocess."""
     out = tmp_path / "result.json"
     _module(script).main(["--smoke", *extra, "--out", str(out), "--runs-dir", str(tmp_path)])
     return capsys.readouterr().out, json.loads(out.read_text())
@@ -119,8 +119,12 @@ def test_search_benchmark_smoke(ray_session, tmp_path: Path, capsys):
     assert "(b) TPE below the grid on validation" in stdout
 
 
-def test_throughput_benchmark_smoke(tmp_path: Path):
-    stdout, result = _smoke("throughput.py", tmp_path, runs_dir=False)
+def test_throughput_benchmark_smoke(ray_session, tmp_path: Path, capsys):
+    # in-process on the session's Ray: capacity (cores x wall) is taken from what that Ray offers, as from its own
+    out = tmp_path / "result.json"
+    _module("throughput.py").main(["--smoke", "--out", str(out)])
+    stdout, result = capsys.readouterr().out, json.loads(out.read_text())
+    assert result["timeline"]["after search"]["capacity_core_s"] > 0
     assert result["sweep"]["trials"] == 5 and result["sweep"]["trial_epochs"] == 10
     assert 0 < result["sweep"]["efficiency"] <= 1.5
     # the timeline's parts add up to the phase's capacity (cores x wall): every core-second is placed once
