@@ -86,7 +86,8 @@ def _kill_group(proc: subprocess.Popen) -> None:
 # single-series resume is the SIGINT case (a different path: the driver's graceful stop).
 @pytest.mark.parametrize(("sig", "extra"), [(signal.SIGINT, ()), (signal.SIGKILL, PANEL)],
                          ids=["sigint", "sigkill-panel"])
-def test_interrupted_sweep_resumes_with_finished_trials_intact(sig, extra, tmp_path: Path, data_cache: Path):
+def test_interrupted_sweep_resumes_with_finished_trials_intact(sig, extra, ray_session, tmp_path: Path,
+                                                            data_cache: Path, capsys):
     runs, name = tmp_path / "runs", f"interrupt-{sig.name.lower()}"
     experiment = runs / name / "ray"
     log = first_log = tmp_path / "first.log"
@@ -120,16 +121,21 @@ def test_interrupted_sweep_resumes_with_finished_trials_intact(sig, extra, tmp_p
         rerun_out = log.read_text()
         trial_dirs = sorted(d.name for d in experiment.iterdir() if d.is_dir())
 
-    rerun = subprocess.run(_argv(runs, data_cache, name, *extra), capture_output=True, text=True, timeout=2 * WAIT_S,
-                           cwd=REPO)
-    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
-    assert "Resuming" in rerun.stdout
+    # The run that completes it, in this process on the session's Ray (the drivers killed above were processes of
+    # their own, as a user's would be; resuming reads only the run directory, whoever runs it).
+    from sweeps.run_all import main
+
+    capsys.readouterr()
+    code = main(_argv(runs, data_cache, name, *extra)[2:])
+    rerun = capsys.readouterr()
+    assert code == 0, rerun.out[-3000:] + rerun.err[-3000:]
+    assert "Resuming" in rerun.out
     if sig == signal.SIGINT:
         assert sorted(d.name for d in experiment.iterdir() if d.is_dir()) == trial_dirs  # no trial started again
         # header, 3 models, 4 baselines: the report the killed rerun began, finished
         assert (runs / name / "report" / "ranking.csv").read_text().count("\n") == 8
     # The search's resume messages come from the first rerun (the second only restores a finished search).
-    rerun_out = rerun_out or rerun.stdout
+    rerun_out = rerun_out or rerun.out
     assert "Resuming" in rerun_out
     # Progress counts on from the restored trials to the full count; each clock says what it measures. A graceful
     # stop (SIGINT) snapshots the end of every trial the driver had processed, which it announced ("done"): those
@@ -139,7 +145,9 @@ def test_interrupted_sweep_resumes_with_finished_trials_intact(sig, extra, tmp_p
     restored = re.search(r"resumed: (\d+)/4 trials restored from earlier runs", rerun_out)
     announced = len(re.findall(r"\] done ", first_log.read_text()))
     if sig == signal.SIGINT:
-        assert restored and int(restored.group(1)) >= announced, (announced, rerun_out[-3000:])
+        # (no line when nothing was restored: a trial that ended just before the signal, not yet announced, may not
+        # be in Ray's snapshot; the closing checks below hold it to its checkpoint)
+        assert (int(restored.group(1)) if restored else 0) >= announced, (announced, rerun_out[-3000:])
     assert "| 4/4 trials" in rerun_out and "(this run; " in rerun_out, rerun_out[-3000:]
     after = _finished(experiment)
     records_after = _records(runs / name)
