@@ -346,7 +346,9 @@ def stage_full_profile(runs: Path, gpu: bool, smoke: bool, arch: str, cap_s: flo
 # -------------------------------------------------------------------------------------------- main
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """`argv`: the arguments (default: the command line's); tests/test_benchmarks.py calls this in-process."""
+    argv = sys.argv[1:] if argv is None else argv
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"],
                    help="auto: the GPU, or 'no GPU' and exit 0; cpu: run every stage on the CPU (logic check)")
@@ -356,7 +358,7 @@ def main() -> int:
     p.add_argument("--full-model", default="gru_ar", choices=ARCHS, help="the architecture of stage (3)")
     p.add_argument("--stages", default="1,2,3", help="which stages to run, e.g. 1,2")
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "gpu.json"))
-    args = p.parse_args()
+    args = p.parse_args(argv)
     started = time.monotonic()
 
     import torch
@@ -368,7 +370,7 @@ def main() -> int:
     gpu = device == "cuda"
     stages = {s.strip() for s in args.stages.split(",")}
     out = Path(args.out)
-    results: dict[str, Any] = {"command": " ".join(["benchmarks/gpu.py", *sys.argv[1:]]),
+    results: dict[str, Any] = {"command": " ".join(["benchmarks/gpu.py", *argv]),
                                "env": environment(device), "smoke": args.smoke}
     say(f"[0] {results['env']}")
     write_json(out, results)

@@ -148,13 +148,15 @@ def summarise(run_dir: Path) -> dict[str, Any]:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """`argv`: the arguments (default: the command line's); tests/test_benchmarks.py calls this in-process."""
+    argv = sys.argv[1:] if argv is None else argv
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--smoke", action="store_true")
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--runs-dir", default=str(REPO / "runs"))
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "panel.json"))
-    args = p.parse_args()
+    args = p.parse_args(argv)
     suffix = "-smoke" if args.smoke else ""
 
     panel_name = f"panel-bench{suffix}"
@@ -169,7 +171,7 @@ def main() -> None:
     single_counts = json.loads((Path(args.runs_dir) / single_name / "data_summary.json").read_text())["windows"]
 
     quality = summarise(panel_dir)
-    record = {"command": " ".join(["benchmarks/panel.py", *sys.argv[1:]]), "smoke": args.smoke,
+    record = {"command": " ".join(["benchmarks/panel.py", *argv]), "smoke": args.smoke,
               "epochs": 2 if args.smoke else args.epochs,
               "wall_time_s": {"panel": round(panel_s, 1), "single_series_same_windows": round(single_s, 1),
                               "ratio_panel_over_single": round(panel_s / single_s, 3)},

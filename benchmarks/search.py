@@ -98,12 +98,14 @@ def verdict(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """`argv`: the arguments (default: the command line's); tests/test_benchmarks.py calls this in-process."""
+    argv = sys.argv[1:] if argv is None else argv
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--smoke", action="store_true")
     p.add_argument("--runs-dir", default=str(REPO / "runs"))
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "search.json"))
-    args = p.parse_args()
+    args = p.parse_args(argv)
     prefix = "search-smoke" if args.smoke else "search"
     results = {name: run_variant(name, extra, Path(args.runs_dir), prefix) for name, extra in variants(args.smoke)}
     summary = verdict(results)
@@ -124,7 +126,7 @@ def main() -> None:
           f"{summary['tpe6_wall_time_ratio']:.2f} of the grid's -> target (all, <= 1/3) "
           f"{'met' if summary['target_c_met'] else 'MISSED'}")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"command": " ".join(["benchmarks/search.py", *sys.argv[1:]]),
+    Path(args.out).write_text(json.dumps({"command": " ".join(["benchmarks/search.py", *argv]),
                                           "results": results, "verdict": summary}, indent=2, default=str))
     print(f"written to {args.out}")
 

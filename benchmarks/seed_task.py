@@ -63,14 +63,16 @@ def interval_summary(run_dir: Path) -> pd.DataFrame:
     return table[["model", "level", "coverage", *[f"{f}_width" for f in FEATURES]]]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """`argv`: the arguments (default: the command line's); tests/test_benchmarks.py calls this in-process."""
+    argv = sys.argv[1:] if argv is None else argv
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("overrides", nargs="*", metavar="key=value", help="levers, e.g. data.calendar_features=true")
     p.add_argument("--smoke", action="store_true")
     p.add_argument("--name", default=None)
     p.add_argument("--runs-dir", default=str(REPO / "runs"))
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "seed_task.json"))
-    args = p.parse_intermixed_args()
+    args = p.parse_intermixed_args(argv)
 
     from sweeps.run_all import main as sweep
 
@@ -109,7 +111,7 @@ def main() -> None:
     verdict["winner_coverage"] = {f"{lv:g}": float(c) for lv, c in zip(held.level, held.coverage, strict=True)}
     verdict["winner_within_7pp"] = bool((abs(held.coverage - held.level) <= 0.07).all())
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"command": " ".join(["benchmarks/seed_task.py", *sys.argv[1:]]),
+    Path(args.out).write_text(json.dumps({"command": " ".join(["benchmarks/seed_task.py", *argv]),
                                           "run_dir": str(run_dir), "table": table.to_dict(orient="records"),
                                           "intervals": intervals.to_dict(orient="records"),
                                           "verdict": verdict}, indent=2, default=str))

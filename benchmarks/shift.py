@@ -195,7 +195,9 @@ def print_case(case: str, s: dict[str, Any]) -> None:
     print(f"  done: {s['done']}")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """`argv`: the arguments (default: the command line's); tests/test_benchmarks.py calls this in-process."""
+    argv = sys.argv[1:] if argv is None else argv
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--smoke", action="store_true")
     p.add_argument("--cases", default=None, help="comma-separated subset of trend,level_shift,random_walk,co2")
@@ -205,7 +207,7 @@ def main() -> None:
     p.add_argument("--runs-dir", default=str(REPO / "runs"))
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "shift.json"))
     p.add_argument("--summary-only", action="store_true", help="re-read the finished runs' rankings; no sweeps")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     # --smoke: the real-data case only (the synthetic cases differ only in how their series is made)
     default_cases = "co2" if args.smoke else "trend,level_shift,random_walk,co2"
     cases = [c.strip() for c in (args.cases or default_cases).split(",") if c.strip()]
@@ -222,7 +224,7 @@ def main() -> None:
     elapsed = time.monotonic() - started
     for case, s in results.items():
         print_case(case, s)
-    record: dict[str, Any] = {"command": " ".join(["benchmarks/shift.py", *sys.argv[1:]]),
+    record: dict[str, Any] = {"command": " ".join(["benchmarks/shift.py", *argv]),
                               "wall_time_s": round(elapsed, 1), "cases": results}
     if args.summary_only and Path(args.out).exists():
         # keep the measuring run's command and time: this call only re-read its rankings

@@ -65,20 +65,22 @@ def run_sweep(runs: Path, name: str, args: list[str], wandb_mode: str = "disable
     return time.monotonic() - start
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """`argv`: the arguments (default: the command line's); tests/test_benchmarks.py calls this in-process."""
+    argv = sys.argv[1:] if argv is None else argv
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--smoke", action="store_true", help="tiny sweeps, for CI")
     p.add_argument("--profile", default="default", choices=["smoke", "default", "full"])
     p.add_argument("--wandb-mode", default="offline", choices=["offline", "disabled"],
                    help="W&B for the profile sweep (default offline: what the main command does without a key)")
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "throughput.json"))
-    args = p.parse_args()
+    args = p.parse_args(argv)
 
     import epoch_speed
     import ray
     from timeline import format_table, phase_timeline
 
-    results: dict[str, Any] = {"command": " ".join(["benchmarks/throughput.py", *sys.argv[1:]]),
+    results: dict[str, Any] = {"command": " ".join(["benchmarks/throughput.py", *argv]),
                                "cpu_count": os.cpu_count()}
 
     # (a) the training loop against the seed-style reference, same model and batch
@@ -89,7 +91,10 @@ def main() -> None:
     results["epoch"] = {"data": source, "seed_s_per_epoch": round(seed_s, 4), "ours_s_per_epoch": round(ours_s, 4),
                         "ratio_seed_over_ours": round(seed_s / ours_s, 2)}
 
-    ray.init(include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    # A Ray already running in this process (the test suite's) is used as it is: capacity is what it offers.
+    own_ray = not ray.is_initialized()
+    if own_ray:
+        ray.init(include_dashboard=False, logging_level="WARNING", log_to_driver=False)
     cores = ray.cluster_resources().get("CPU", 1.0)
     with tempfile.TemporaryDirectory() as tmp:
         runs = Path(tmp)
@@ -122,7 +127,8 @@ def main() -> None:
             "one_at_a_time": scaling[1], "two_at_a_time": scaling[2],
             "speedup_2_over_1": round(scaling[1]["wall_s"] / scaling[2]["wall_s"], 2),
         }
-    ray.shutdown()
+    if own_ray:
+        ray.shutdown()
 
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2))

@@ -207,14 +207,19 @@ class LocalCluster:
     def start_worker(self, name: str = "worker") -> None:
         self._start(name, [f"--address={self.address}"])
 
-    def raylet_pid(self, role: str) -> int:
-        pids = [p for p in self.group.pids(role) if "raylet" in command_line(p).split(" ")[0]]
-        if len(pids) != 1:
-            raise RuntimeError(f"expected one raylet for {role}, found {pids}")
-        return pids[0]
+    def stop_node(self, role: str, grace_s: float = 3.0) -> None:
+        """End one node (every process carrying its role) by PID, as `ray stop` would on that machine alone."""
+        for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
+            for pid in self.group.pids(role):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline and any(alive(p) for p in self.group.pids(role)):
+                time.sleep(0.2)
 
-    def wait_for_nodes(self, n: int, timeout_s: float = 60) -> None:
-        """Until the GCS lists `n` alive nodes (asked from a separate process, so this one never joins Ray)."""
+    def wait_for_nodes(self, n: int, timeout_s: float = 60, exact: bool = False) -> None:
+        """Until the GCS lists `n` alive nodes (asked from a separate process, so this one never joins Ray);
+        `exact`: no more than `n` either (a stopped node must have been noticed)."""
         probe = (
             "import json, ray; ray.init(address='%s', logging_level='ERROR', log_to_driver=False); "
             "print(json.dumps(sum(1 for n in ray.nodes() if n['Alive'])))"
@@ -229,7 +234,7 @@ class LocalCluster:
                 timeout=60,
             )
             alive_nodes = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else 0
-            if alive_nodes >= n:
+            if alive_nodes == n or (alive_nodes > n and not exact):
                 return
             if time.monotonic() > deadline:
                 raise RuntimeError(

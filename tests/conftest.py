@@ -69,10 +69,10 @@ def smoke_run(ray_session, tmp_path_factory, data_cache) -> Path:
     return runs / "smoke"
 
 
-# Fixtures that run a sweep once and serve many tests. Under `pytest -n 2 --dist loadgroup` (the README's test
-# command) every test that reads one of them goes to the same worker, so each sweep runs once per suite, not once
-# per worker. The other tests are spread one by one.
-SHARED_SWEEPS = ("smoke_run", "multi_run", "folds_run", "panel_run", "swept")
+# Fixtures that run a sweep (or start a loopback Ray cluster: test_cluster.py's `loopback`) once and serve many
+# tests. Under `pytest -n 2 --dist loadgroup` (the README's test command) every test that reads one of them goes to
+# the same worker, so each runs once per suite, not once per worker. The other tests are spread one by one.
+SHARED_SWEEPS = ("smoke_run", "multi_run", "folds_run", "panel_run", "swept", "loopback")
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import subprocess
@@ -28,9 +29,28 @@ def _smoke(script: str, tmp_path: Path, *extra: str, runs_dir: bool = True, time
     return proc.stdout, json.loads(out.read_text())
 
 
-def test_seed_task_benchmark_smoke(tmp_path: Path):
+def _in_process(script: str, tmp_path: Path, capsys: pytest.CaptureFixture, *extra: str) -> tuple[str, dict]:
+    """Run benchmarks/<script>'s main() in this process, on the session's Ray (the `ray_session` fixture): the same
+    code as `python benchmarks/<script> --smoke` past argv, without a fresh interpreter, torch import and Ray start
+    per smoke. For the scripts whose sweeps go through sweeps.run_all (which joins a running Ray); gpu.py starts a
+    Ray of its own (told of one GPU), so its full smoke stays a subprocess."""
+    out = tmp_path / "result.json"
+    _module(script).main(["--smoke", *extra, "--out", str(out), "--runs-dir", str(tmp_path)])
+    return capsys.readouterr().out, json.loads(out.read_text())
+
+
+def _module(script: str):
+    """benchmarks/<script> imported as a module (as its command line would run it, minus the __main__ block)."""
+    spec = importlib.util.spec_from_file_location(f"benchmark_{Path(script).stem}", REPO / "benchmarks" / script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_seed_task_benchmark_smoke(ray_session, tmp_path: Path, capsys):
     delhi("train")  # the seed task is the Delhi data: skipped where it is not beside the clone
-    stdout, result = _smoke("seed_task.py", tmp_path)
+    stdout, result = _in_process("seed_task.py", tmp_path, capsys)
     models = {row["model"] for row in result["table"]}
     assert {"persistence", "ridge", "gru_nar", "transformer"} <= models
     assert all(row["windows"] == 78 for row in result["table"])  # every test window of the Delhi test file
@@ -76,9 +96,9 @@ def _best_val(record: dict) -> float:
     return min((r["best_val_mse"] for r in record["history"] if r.get("best_val_mse") is not None), default=math.inf)
 
 
-def test_search_benchmark_smoke(tmp_path: Path):
+def test_search_benchmark_smoke(ray_session, tmp_path: Path, capsys):
     delhi("train")  # on the seed task's Delhi data
-    stdout, result = _smoke("search.py", tmp_path)
+    stdout, result = _in_process("search.py", tmp_path, capsys)
     assert set(result["results"]) == {"grid", "tpe", "tpe-6"}
     budgets = {"grid": 2, "tpe": 2, "tpe-6": 1}
     for variant, res in result["results"].items():
@@ -99,8 +119,12 @@ def test_search_benchmark_smoke(tmp_path: Path):
     assert "(b) TPE below the grid on validation" in stdout
 
 
-def test_throughput_benchmark_smoke(tmp_path: Path):
-    stdout, result = _smoke("throughput.py", tmp_path, runs_dir=False)
+def test_throughput_benchmark_smoke(ray_session, tmp_path: Path, capsys):
+    # in-process on the session's Ray: capacity (cores x wall) is taken from what that Ray offers, as from its own
+    out = tmp_path / "result.json"
+    _module("throughput.py").main(["--smoke", "--out", str(out)])
+    stdout, result = capsys.readouterr().out, json.loads(out.read_text())
+    assert result["timeline"]["after search"]["capacity_core_s"] > 0
     assert result["sweep"]["trials"] == 5 and result["sweep"]["trial_epochs"] == 10
     assert 0 < result["sweep"]["efficiency"] <= 1.5
     # the timeline's parts add up to the phase's capacity (cores x wall): every core-second is placed once
@@ -119,13 +143,13 @@ def test_small_benchmarks_smoke(script: str, key: str, tmp_path: Path):
     assert len(result[key]) >= 2 and result["command"].startswith(f"benchmarks/{script}")
 
 
-def test_gpu_benchmark_says_no_gpu_on_a_cpu_box_and_runs_every_stage_on_the_cpu(tmp_path: Path):
+def test_gpu_benchmark_says_no_gpu_on_a_cpu_box_and_runs_every_stage_on_the_cpu(tmp_path: Path, capsys):
     import torch
 
-    if not torch.cuda.is_available():
-        proc = subprocess.run([sys.executable, "benchmarks/gpu.py", "--smoke", "--out", str(tmp_path / "none.json")],
-                              capture_output=True, text=True, timeout=120, cwd=REPO)
-        assert proc.returncode == 0 and "no GPU" in proc.stdout and not (tmp_path / "none.json").exists()
+    if not torch.cuda.is_available():  # in-process: this path only asks torch, which this process has imported
+        assert _module("gpu.py").main(["--smoke", "--out", str(tmp_path / "none.json")]) == 0
+        assert "no GPU" in capsys.readouterr().out and not (tmp_path / "none.json").exists()
+    # a subprocess: its Ray is its own, told of one GPU (the session's Ray has none)
     stdout, result = _smoke("gpu.py", tmp_path, "--device", "cpu", runs_dir=False, timeout=900)
     assert {r["precision"] for r in result["epoch"]["runs"]} == {"fp32", "bf16", "fp16"}
     assert result["epoch"]["gru_speedup_gpu_fp32_over_cpu_1_thread"] > 0
@@ -141,8 +165,8 @@ def test_gpu_benchmark_says_no_gpu_on_a_cpu_box_and_runs_every_stage_on_the_cpu(
     assert "trial-epochs/s" in stdout
 
 
-def test_shift_benchmark_smoke(tmp_path: Path):
-    stdout, result = _smoke("shift.py", tmp_path, timeout=900)
+def test_shift_benchmark_smoke(ray_session, tmp_path: Path, capsys):
+    stdout, result = _in_process("shift.py", tmp_path, capsys)
     result = result["cases"]
     assert set(result) == {"co2"}
     for case in result.values():
@@ -157,8 +181,8 @@ def test_shift_benchmark_smoke(tmp_path: Path):
     assert "best/ridge" in stdout
 
 
-def test_panel_benchmark_smoke(tmp_path: Path):
-    stdout, result = _smoke("panel.py", tmp_path, timeout=900)
+def test_panel_benchmark_smoke(ray_session, tmp_path: Path, capsys):
+    stdout, result = _in_process("panel.py", tmp_path, capsys)
     assert result["series"] == 24 and result["global_best"] == "gru_nar"  # the smoke's one architecture
     assert result["windows"]["panel"] == result["windows"]["single_series"]  # the same number of windows
     assert all(v > 0 for v in result["mase"].values())

@@ -146,7 +146,7 @@ def test_every_aws_node_installs_its_packages_mounts_efs_in_its_region_and_share
 
 
 # --------------------------------------------------------------------------------------------------------------
-# A real multi-node Ray on this machine: a head and a worker node, each its own `ray start`
+# A real multi-node Ray on this machine: a head and worker nodes, each its own `ray start`, one cluster for the module
 
 
 @pytest.fixture
@@ -158,18 +158,45 @@ def group(tmp_path: Path):
     assert not left, f"processes survived the cleanup: {left}"
 
 
-@pytest.fixture
-def cluster(group: ProcessGroup, tmp_path: Path):
-    c = LocalCluster(group, tmp_path)
+@pytest.fixture(scope="module")
+def loopback(tmp_path_factory: pytest.TempPathFactory):
+    """One loopback cluster for every case below (each `ray start` and its teardown cost seconds; they were paid per
+    test). Its head offers 0 CPUs, as cluster.yaml's does: trials run on worker nodes only, which each test adds or
+    removes with `_workers`. Grouped onto one xdist worker (tests/conftest.py), so it starts once per suite."""
+    group = ProcessGroup()
+    c = LocalCluster(group, tmp_path_factory.mktemp("loopback"))
     try:
-        c.start_head()
-        c.start_worker()
-        c.wait_for_nodes(2)
+        c.start_head(num_cpus=0)
+        c.wait_for_nodes(1)
         yield c
     finally:
         group.stop()
         for temp in c.temp_dirs:
             shutil.rmtree(temp, ignore_errors=True)
+    left = group.leftovers()
+    assert not left, f"processes survived the cleanup: {left}"
+
+
+def _worker_raylets(c: LocalCluster) -> dict[int, str]:
+    """Live worker nodes: their raylet's PID -> the node's role."""
+    out = {}
+    for pid in c.group.pids():
+        role = process_env(pid).get(ROLE, "")
+        if role.startswith("worker") and alive(pid) and "raylet" in command_line(pid).split(" ")[0]:
+            out[pid] = role
+    return out
+
+
+def _workers(c: LocalCluster, n: int) -> None:
+    """Exactly `n` live worker nodes of 1 CPU each, whatever the earlier tests left (any order works)."""
+    live = sorted(_worker_raylets(c).values())
+    if len(live) == n:
+        return  # nothing to change (a probe of the GCS costs seconds: none when no node came or went)
+    for role in live[n:]:
+        c.stop_node(role)
+    for _ in range(n - len(live)):
+        c.start_worker(f"worker-{len(c.temp_dirs)}")  # a fresh name: one temp dir per node started
+    c.wait_for_nodes(1 + n, exact=True)
 
 
 def _sweep(cluster: LocalCluster, runs: Path, storage: Path, cache: Path, name: str, *extra: str):
@@ -205,30 +232,23 @@ def _wait(proc: subprocess.Popen, log: Path, timeout_s: float = SWEEP_TIMEOUT_S)
 
 
 @pytest.mark.slow
-def test_a_driver_started_before_any_worker_waits_for_one_then_sweeps(group: ProcessGroup, tmp_path: Path):
+def test_a_driver_started_before_any_worker_waits_for_one_then_sweeps(loopback: LocalCluster, tmp_path: Path):
     """cluster.yaml's head offers `CPU: 0`: a driver submitted before the first worker is up must wait for it."""
-    c = LocalCluster(group, tmp_path)
-    try:
-        c.start_head(num_cpus=0)
-        c.wait_for_nodes(1)
-        runs, storage, cache = tmp_path / "runs", tmp_path / "shared", tmp_path / "cache"
-        log = tmp_path / "late-worker.log"
-        proc = _sweep(c, runs, storage, cache, "late-worker", "--models", "gru_nar")
-        deadline = time.monotonic() + 120
-        while "Waiting for the cluster to add nodes: one trial needs 1 CPU (Ray sees 0)" not in log.read_text():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the driver did not wait for a worker:\n{log.read_text()[-4000:]}")
-            time.sleep(0.5)
-        c.start_worker()
-        out = _wait(proc, log)
-        assert "The cluster has grown to 1 CPU + 0 GPU" in out
-        assert "1 CPU + 0 GPU per trial" in out
-        rows = result_rows(storage / "late-worker")
-        assert len(rows) == 1 and rows[next(iter(rows))][-1]["trial_finished"]
-    finally:
-        group.stop()
-        for temp in c.temp_dirs:
-            shutil.rmtree(temp, ignore_errors=True)
+    _workers(loopback, 0)
+    runs, storage, cache = tmp_path / "runs", tmp_path / "shared", tmp_path / "cache"
+    log = tmp_path / "late-worker.log"
+    proc = _sweep(loopback, runs, storage, cache, "late-worker", "--models", "gru_nar")
+    deadline = time.monotonic() + 120
+    while "Waiting for the cluster to add nodes: one trial needs 1 CPU (Ray sees 0)" not in log.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"the driver did not wait for a worker:\n{log.read_text()[-4000:]}")
+        time.sleep(0.5)
+    loopback.start_worker(f"worker-{len(loopback.temp_dirs)}")
+    out = _wait(proc, log)
+    assert "The cluster has grown to 1 CPU + 0 GPU" in out
+    assert "1 CPU + 0 GPU per trial" in out
+    rows = result_rows(storage / "late-worker")
+    assert len(rows) == 1 and rows[next(iter(rows))][-1]["trial_finished"]
 
 
 def _node_of_row(rows: list[dict]) -> list[str]:
@@ -236,9 +256,10 @@ def _node_of_row(rows: list[dict]) -> list[str]:
 
 
 @pytest.mark.slow
-def test_a_smoke_sweep_runs_its_trials_on_more_than_one_node(cluster: LocalCluster, tmp_path: Path):
+def test_a_smoke_sweep_runs_its_trials_on_more_than_one_node(loopback: LocalCluster, tmp_path: Path):
+    _workers(loopback, 2)
     runs, storage, cache = tmp_path / "runs", tmp_path / "shared", tmp_path / "cache"
-    proc = _sweep(cluster, runs, storage, cache, "two-nodes", "--models", "gru_nar,transformer")
+    proc = _sweep(loopback, runs, storage, cache, "two-nodes", "--models", "gru_nar,transformer")
     _wait(proc, tmp_path / "two-nodes.log")
 
     experiment = storage / "two-nodes"
@@ -255,13 +276,14 @@ def test_a_smoke_sweep_runs_its_trials_on_more_than_one_node(cluster: LocalClust
 
 
 @pytest.mark.slow
-def test_killing_the_worker_raylet_mid_sweep_resumes_its_trial_on_the_head(
-    cluster: LocalCluster, tmp_path: Path
+def test_killing_a_worker_raylet_mid_sweep_resumes_its_trial_on_another_node(
+    loopback: LocalCluster, tmp_path: Path
 ):
+    _workers(loopback, 2)  # one trial on each; the victim's resumes on the other node once that one is free
     runs, storage, cache = tmp_path / "runs", tmp_path / "shared", tmp_path / "cache"
     models = ["gru_nar", "lstm_nar"]
     proc = _sweep(
-        cluster,
+        loopback,
         runs,
         storage,
         cache,
@@ -280,16 +302,17 @@ def test_killing_the_worker_raylet_mid_sweep_resumes_its_trial_on_the_head(
         "sweep.report_every_epoch=true",
     )
     experiment = storage / "kill"
-    worker_raylet = cluster.raylet_pid("worker")
+    raylets = _worker_raylets(loopback)
 
-    # Wait until a trial on the worker node has written a checkpoint, then kill that node's raylet.
-    victim, deadline = None, time.monotonic() + 120
+    # Wait until a trial on a worker node has written a checkpoint, then kill that node's raylet.
+    victim, worker_raylet, deadline = None, 0, time.monotonic() + 120
     while victim is None:
         assert proc.poll() is None, (tmp_path / "kill.log").read_text()[-4000:]
-        assert time.monotonic() < deadline, "no trial reported from the worker node"
+        assert time.monotonic() < deadline, "no trial reported from a worker node"
         for trial, rows in result_rows(experiment).items():
-            if rows and parent_pid(rows[-1]["pid"]) == worker_raylet and 1 <= rows[-1]["epoch"] < 8:
-                victim = trial
+            if rows and parent_pid(rows[-1]["pid"]) in raylets and 1 <= rows[-1]["epoch"] < 8:
+                victim, worker_raylet = trial, parent_pid(rows[-1]["pid"])
+                break
         time.sleep(0.1)
     killed_at_epoch = result_rows(experiment)[victim][-1]["epoch"]
     worker_node = result_rows(experiment)[victim][-1]["node_id"]
@@ -304,19 +327,19 @@ def test_killing_the_worker_raylet_mid_sweep_resumes_its_trial_on_the_head(
         time.sleep(0.1)
     out = _wait(proc, tmp_path / "kill.log")
     print(
-        f"worker raylet killed (trial at epoch >= {killed_at_epoch}); resumed on the head after {resumed} s"
+        f"worker raylet killed (trial at epoch >= {killed_at_epoch}); resumed on another node after {resumed} s"
     )
 
     rows = result_rows(experiment)[victim]
     nodes = _node_of_row(rows)
     assert nodes[0] == worker_node and nodes[-1] != worker_node, nodes
-    # Retried from its checkpoint: the first epoch on the head follows an epoch run on the worker, none is redone
-    # from scratch, and the trial ends with all its epochs.
-    # (result.json is written by the driver and lags the trial: use the last epoch it recorded on the worker.)
+    # Retried from its checkpoint: the first epoch on the other node follows an epoch run on the killed one, none is
+    # redone from scratch, and the trial ends with all its epochs.
+    # (result.json is written by the driver and lags the trial: use the last epoch it recorded on the killed node.)
     last_on_worker = max(r["epoch"] for r in rows if r.get("node_id") == worker_node)
-    first_on_head = next(r for r in rows if r.get("node_id") not in (None, worker_node))
+    first_elsewhere = next(r for r in rows if r.get("node_id") not in (None, worker_node))
     assert killed_at_epoch <= last_on_worker
-    assert 1 < first_on_head["epoch"] <= last_on_worker + 1, [
+    assert 1 < first_elsewhere["epoch"] <= last_on_worker + 1, [
         (r.get("epoch"), r.get("node_id")) for r in rows
     ]
     assert rows[-1]["trial_finished"] and rows[-1]["epoch"] == 12
