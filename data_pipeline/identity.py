@@ -31,8 +31,6 @@ def _embedded_version(cfg: DataConfig) -> str:
     return f"vega_datasets-{vega_datasets.__version__}"
 
 
-IDENTITY_FILE = "data_identity.json"
-
 
 def data_identity(cfg: DataConfig) -> dict[str, str]:
     """{data file: sha256 of its bytes} for each source file (the embedded data: its package version)."""

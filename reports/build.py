@@ -21,8 +21,9 @@ from typing import Any
 import pandas as pd
 
 from data_pipeline import DataError, Scaler, WindowedData, build_windowed_data
-from data_pipeline.identity import IDENTITY_FILE, check_data_identity
+from data_pipeline.identity import check_data_identity
 from models.forecasters.naive import BASELINE
+from models.run_files import ReportFiles, RunFiles
 from reports import figures, folds, intervals, panel, search_path
 from reports.data_section import data_tables
 from reports.evaluate import score_entries
@@ -57,7 +58,7 @@ class Report:
 
 
 def load_data(run: RunDir) -> WindowedData:
-    identity = run.path / IDENTITY_FILE
+    identity = RunFiles(run.path).data_identity
     if identity.exists():  # run directories from before data identities were recorded have only the scaler
         try:
             check_data_identity(identity, run.data_configs()[0], "restore the original data file to rebuild "
@@ -65,7 +66,7 @@ def load_data(run: RunDir) -> WindowedData:
         except DataError as err:
             raise RunDirError(str(err)) from err
     data = build_windowed_data(*run.data_configs())
-    stored = run.path / "scaler.json"
+    stored = RunFiles(run.path).scaler
     if stored.exists() and not Scaler.load(stored).matches(data.scaler):
         raise RunDirError(f"the data behind {run.path} changed since the sweep (its scaler no longer matches "
                           f"{stored}); restore the original data file to rebuild this report")
@@ -95,11 +96,12 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
     winner_bands = [(b.level, b.lower, b.upper) for b in bands
                     if winner is not None and b.model == winner.model and b.method == intervals.CONFORMAL]
 
-    final = run.path / "report"
-    tmp = run.path / f"report.tmp-{os.getpid()}"
+    final = RunFiles(run.path).report_dir
+    tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "figures").mkdir(parents=True)
-    fig_dir = tmp / "figures"
+    out = ReportFiles(tmp)  # written whole beside the old report, then swapped in
+    out.figures.mkdir(parents=True)
+    fig_dir = out.figures
     horizon = per_horizon_table(results)
     dashed = {r.model for r in results if r.kind == BASELINE}  # drawn dashed in every figure
     figs = [
@@ -132,7 +134,7 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
     sections = _sections(run, data, ranking, results, horizon, figs, skipped)
     if series_table is not None:
         sections["per_series"] = series_table
-        series_table.to_csv(tmp / "series.csv", index=False)
+        series_table.to_csv(out.series, index=False)
     sections["notes"] += notes
     if adaptive:
         sections["search_tables"] = [(search_path.IMPORTANCE_TITLE, search_path.importance(run))]
@@ -153,20 +155,21 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
     without = [r.model for r in results if r.val_pred is None]
     if without:
         sections["notes"].append(f"No prediction interval for {', '.join(without)}: no validation forecasts kept.")
-    ranking.to_csv(tmp / "ranking.csv", index=False)
+    ranking.to_csv(out.ranking, index=False)
     intervals.add_prediction_columns(predictions_frame(results, data), results, bands, data).to_parquet(
-        tmp / "predictions.parquet", index=False)
-    folds.out_of_fold_frame(results, datasets, data).to_parquet(tmp / "out_of_fold.parquet", index=False)
-    interval_scores.to_csv(tmp / "intervals.csv", index=False)
-    (tmp / "index.html").write_text(render_html(sections))
-    (tmp / "report.md").write_text(render_markdown(sections))
+        out.predictions, index=False)
+    folds.out_of_fold_frame(results, datasets, data).to_parquet(out.out_of_fold, index=False)
+    interval_scores.to_csv(out.intervals, index=False)
+    out.index_html.write_text(render_html(sections))
+    out.markdown.write_text(render_markdown(sections))
     _swap_in(tmp, final)
     if not quiet:
         print(f"Report built in {time.monotonic() - started:.1f} s: {final / 'index.html'}")
         print(verdict(ranking))
         print(ranking[["rank", "model", "val_mse_mean", "val_mse_sd", "test_mse", "test_mae", "skill_vs_persistence",
                        "tied_with_winner"]].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    return Report(final, final / "index.html", ranking, [final / "figures" / f.name for _, f in figs],
+    done = ReportFiles(final)
+    return Report(final, done.index_html, ranking, [done.figures / f.name for _, f in figs],
                   interval_scores)
 
 
@@ -185,7 +188,7 @@ def _interval_text(levels: tuple[float, ...], n_val: int, winner: str | None, sc
 
 def read_skipped(run: RunDir) -> dict[str, str]:
     """The models the sweep skipped on purpose (its skipped.json): name -> the reason it gave."""
-    skipped_file = run.path / "skipped.json"
+    skipped_file = RunFiles(run.path).skipped
     return json.loads(skipped_file.read_text()) if skipped_file.exists() else {}
 
 
@@ -208,7 +211,7 @@ def score_run(run: RunDir, data: WindowedData, skipped: dict[str, str] | None = 
 
 def _swap_in(tmp: Path, final: Path) -> None:
     """Replace the old report only once the new one is complete: a crash mid-build leaves the old one intact."""
-    old = final.with_name("report.old")
+    old = final.with_name(f"{final.name}.old")
     shutil.rmtree(old, ignore_errors=True)
     if final.exists():
         os.replace(final, old)
@@ -310,7 +313,7 @@ def _sections(run: RunDir, data: WindowedData, ranking: pd.DataFrame, results: l
     notes += [f"Warning: {inv['warning']}." for inv in summary.get("invented_rows") or [] if inv.get("warning")]
     notes += [f"Data: {n}." for n in summary.get("notes") or []]  # what reading the data changed or left out
     wanted_seeds = int((run.config.get("sweep") or {}).get("final_seeds") or 0)
-    phases_file = run.path / "phases.json"
+    phases_file = RunFiles(run.path).phases
     phases = json.loads(phases_file.read_text()) if phases_file.exists() else {}
     if wanted_seeds and not phases.get("finals", {}).get("finished"):
         notes.append(f"The seed repeats ({wanted_seeds} more seeds per architecture) have not finished: models are "

@@ -14,7 +14,6 @@ series) gets one block of rows per series, each from that series' own last steps
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from data_pipeline.series import load_series
 from models.chronos import CHRONOS2
 from models.forecasters import Forecaster, FutureInputs, NotApplicable, entries
 from models.forecasters.ensemble import ENSEMBLE_NAME
+from models.run_files import RunFiles
 from reports import folds
 from reports.evaluate import Evaluated, evaluate, in_scaler_units, run_context, run_spans, score_entries
 from reports.intervals import conformal_quantile, interval_levels, level_tag
@@ -110,8 +110,9 @@ def future_inputs(run: RunDir, data_cfg: DataConfig, full: WindowedData) -> Futu
     calendar values (the run's scaled units), the horizon's dates, and (for the classical models) every series'
     whole history in original units."""
     _, window, _ = run.data_configs()
-    scaler = Scaler.load(run.path / "scaler.json")
-    summary = json.loads((run.path / "data_summary.json").read_text())
+    files = RunFiles(run.path)
+    scaler = Scaler.load(files.scaler)
+    summary = files.read_data_summary()
     future_names = list(summary.get("future_names", []))  # the calendar values the decoders read
     if scaler.per_series:  # a panel: every series' own last steps, scaled by its own scaler
         x, dates, names = panel_forecast_input(data_cfg, window, scaler)
@@ -178,7 +179,7 @@ def default_model(run: RunDir, found: dict[str, Forecaster], combination: str | 
     """The report's validation winner (rank 1 of ranking.csv), so the forecast and the report agree; without a
     report yet, the trained architecture with the lowest validation MSE. `combination`: the ensemble's name where
     the run has one (it is no registered entry: it combines them)."""
-    ranking_csv = run.path / "report" / "ranking.csv"
+    ranking_csv = RunFiles(run.path).report.ranking
     if ranking_csv.exists():
         ranked = [m for m in pd.read_csv(ranking_csv).sort_values("rank").model if m in found or m == combination]
         if ranked:
@@ -203,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {err}", file=sys.stderr)
         return 2
-    out = Path(args.run_dir) / "forecast.csv"
+    out = RunFiles(args.run_dir).forecast_csv
     tmp = out.with_suffix(".csv.tmp")
     frame.to_csv(tmp, index=False)
     tmp.replace(out)

@@ -16,15 +16,7 @@ from models.run_records import FINALS, REFIT, SEARCH, RunFilesError, RunRecord, 
 PACKAGES = ("data_pipeline", "models", "sweeps", "reports")
 OWNER = "models/run_files.py"
 # Modules that still name run-directory files, each with why; the list only shrinks.
-EXEMPT = {
-    "reports/build.py": "being rewritten by the lead (issue 38's forecaster interface); switch after the merge",
-    "reports/folds.py": "being rewritten by the lead; switch after the merge",
-    "reports/forecast.py": "being rewritten by the lead; switch after the merge",
-    "reports/scoring.py": "being rewritten by the lead; switch after the merge",
-    # data_pipeline (layer 0) cannot import models: reports/build.py still imports its IDENTITY_FILE; once build.py
-    # reads RunFiles.data_identity, delete the constant there.
-    "data_pipeline/identity.py": "IDENTITY_FILE, still imported by reports/build.py",
-}
+EXEMPT: dict[str, str] = {}
 FILE_NAMES = {n for n in owned_names() if "." in n}
 FOLDER_NAMES = owned_names() - FILE_NAMES
 
@@ -80,7 +72,6 @@ def test_the_scan_finds_what_it_is_meant_to(tmp_path: Path):
                       'DIR = "timeline"\nf = ("ray-finals", 1)\ng = {"trials": 1, "report": 2}\n')
     assert sorted(f.split(":")[0] for f in _offences(sample)) == ["1", "2", "3", "4", "5", "6"]
     assert _offences(REPO / OWNER), "the owner itself names its files"
-    assert _offences(REPO / "reports" / "build.py"), "the lead's report builder still names them (exempt for now)"
     assert all((REPO / m).is_file() for m in EXEMPT), "an exempt module is gone: drop it from the list"
 
 
