@@ -163,12 +163,12 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
     out.index_html.write_text(render_html(sections))
     out.markdown.write_text(render_markdown(sections))
     _swap_in(tmp, final)
+    done = ReportFiles(final)
     if not quiet:
-        print(f"Report built in {time.monotonic() - started:.1f} s: {final / 'index.html'}")
+        print(f"Report built in {time.monotonic() - started:.1f} s: {done.index_html}")
         print(verdict(ranking))
         print(ranking[["rank", "model", "val_mse_mean", "val_mse_sd", "test_mse", "test_mae", "skill_vs_persistence",
                        "tied_with_winner"]].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    done = ReportFiles(final)
     return Report(final, done.index_html, ranking, [done.figures / f.name for _, f in figs],
                   interval_scores)
 
