@@ -185,13 +185,14 @@ def in_scaler_units(y: np.ndarray, source: Scaler, target: Scaler, series: np.nd
     return target.transform(source.inverse(y, slice(0, k), series), series, slice(0, k)).astype(np.float32)
 
 
-def future_in_run_units(evaluated: Evaluated, run_data: WindowedData) -> Callable[[FutureInputs], np.ndarray]:
-    """How `evaluated` forecasts the future in the run's scaled units: its refit's fit where it was refit."""
+def future_in_run_units(evaluated: Evaluated) -> Callable[[FutureInputs], np.ndarray]:
+    """How `evaluated` forecasts the future in the run's scaled units: its refit's fit where it was refit (brought
+    from the refit's units), else its own fit (whose units are the run's)."""
     def forecast(inputs: FutureInputs) -> np.ndarray:
-        fitted = evaluated.refit or evaluated.own
-        y = fitted.forecast_future(inputs)
-        source = evaluated.refit_data.scaler if evaluated.refit_data is not None else run_data.scaler
-        return y if source is inputs.run_scaler else in_scaler_units(y, source, inputs.run_scaler, inputs.series)
+        y = (evaluated.refit or evaluated.own).forecast_future(inputs)
+        if evaluated.refit_data is None:
+            return y
+        return in_scaler_units(y, evaluated.refit_data.scaler, inputs.run_scaler, inputs.series)
 
     return forecast
 
@@ -209,7 +210,7 @@ def weighted_ensemble(results: list[Evaluated], spans: Spans, steps: int) -> tup
         if set(val) != set(folds) or any(v is None or not np.isfinite(v).all() for v in val.values()):
             left_out.append(s.model)
             continue
-        members.append(Member(s.model, val, s.y_pred, s.refit, future_in_run_units(e, own)))
+        members.append(Member(s.model, val, s.y_pred, s.refit, future_in_run_units(e)))
     if len(members) < 2:
         return None, "No weighted ensemble: fewer than two entries have a forecast on every backtest fold."
     ensemble = WeightedEnsemble(members, folds, steps)

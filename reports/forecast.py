@@ -37,7 +37,14 @@ from models.forecasters import Forecaster, FutureInputs, NotApplicable, entries
 from models.forecasters.ensemble import ENSEMBLE_NAME
 from models.run_files import RunFiles
 from reports import folds
-from reports.evaluate import Evaluated, evaluate, in_scaler_units, run_context, run_spans, score_entries
+from reports.evaluate import (
+    Evaluated,
+    evaluate,
+    future_in_run_units,
+    run_context,
+    run_spans,
+    score_entries,
+)
 from reports.intervals import conformal_quantile, interval_levels, level_tag
 from reports.runs import RunDir, RunDirError, best_trials, read_run
 from reports.scoring import ModelScore
@@ -78,17 +85,13 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
     if not isinstance(evaluated, Evaluated):
         raise RunDirError(f"--model {model}: not fitted on this run's data ({evaluated or 'nothing to load'})")
     inputs = future_inputs(run, data_cfg, full)
-    fitted, note = evaluated.own, None
+    note = None
     if evaluated.refit is not None:  # the report's test forecasts come from the refit's fits: so does this
-        fitted = evaluated.refit
         note = "forecast by the final refit's fits (on every row before the test split)"
     try:
-        y = fitted.forecast_future(inputs)
+        y = future_in_run_units(evaluated)(inputs)
     except NotApplicable as why:
         raise RunDirError(f"--model {model}: {why}") from why
-    span_data = evaluated.refit_data if evaluated.refit_data is not None else full
-    if span_data is not full:
-        y = in_scaler_units(y, span_data.scaler, inputs.run_scaler, inputs.series)
     calib = calibration(evaluated.score, full)
     names = full.series_names if full.is_panel else None
     if names is not None:
