@@ -81,7 +81,7 @@ def _kill_group(proc: subprocess.Popen) -> None:
     proc.wait(timeout=30)
 
 
-# SIGKILL runs on the panel only: the resume path (sweeps/resume.py, Ray's restore) is the same for one series and
+# SIGKILL runs on the panel only: the resume path (sweeps/engine/resume.py, Ray's restore) is the same for one series and
 # many, and this case makes every assertion the single-series SIGKILL case made, plus the panel report's. The
 # single-series resume is the SIGINT case (a different path: the driver's graceful stop).
 @pytest.mark.parametrize(("sig", "extra"), [(signal.SIGINT, ()), (signal.SIGKILL, PANEL)],
@@ -185,7 +185,7 @@ def test_a_state_naming_a_deleted_checkpoint_is_repaired_from_the_newest_one(smo
     """The race a SIGKILL can hit: Ray deleted the checkpoint its last snapshot names, a newer one exists."""
     import shutil
 
-    from sweeps.resume import referenced_checkpoints, repair_missing_checkpoints
+    from sweeps.engine.resume import referenced_checkpoints, repair_missing_checkpoints
 
     experiment = tmp_path / "ray"
     shutil.copytree(smoke_run / "ray", experiment)
@@ -205,7 +205,7 @@ def test_a_start_killed_before_rays_first_snapshot_is_set_aside_and_started_agai
     test): Ray cannot restore them, so the lost start's folder and its trials' records are kept aside, whole."""
     import shutil
 
-    from sweeps.resume import set_aside_lost_start
+    from sweeps.engine.resume import set_aside_lost_start
 
     run = tmp_path / "run"
     records = run / "trials"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sweeps.config import ConfigError, SweepConfig, load_config
-from sweeps.search_space import expand_trials
+from sweeps.engine.search_space import expand_trials
 from sweeps.spec import ChoiceSpec, GridSpec, IntSpec, LogUniformSpec, UniformSpec, parse_value
 
 RAW = {GridSpec: {"grid": [32, 128]}, ChoiceSpec: {"choice": ["none", "window"]},
