@@ -25,6 +25,7 @@ from data_pipeline.identity import check_data_identity
 from models.forecasters.naive import BASELINE
 from models.run_files import ReportFiles, RunFiles
 from reports import figures, folds, intervals, panel, search_path
+from reports.covariates import covariates_note
 from reports.data_section import data_tables
 from reports.evaluate import score_entries
 from reports.intervals import own_band_coverage
@@ -204,6 +205,9 @@ def score_run(run: RunDir, data: WindowedData, skipped: dict[str, str] | None = 
     skipped = read_skipped(run) if skipped is None else skipped
     evaluated, notes = score_entries(run, data, skipped, quiet, datasets)
     results = [e.score for e in evaluated]
+    bought = covariates_note(evaluated, data)  # what the user's covariates buy the choice, on validation
+    if bought:
+        notes.append(bought)
     if folds.n_folds(run) > 1:
         notes.append(folds.folds_note(run, results))
     return results, notes
