@@ -141,6 +141,7 @@ def test_a_repaired_value_reaches_no_classical_future_forecast_whatever_the_repa
     pd.testing.assert_frame_equal(frames["ffill"], frames["clip"])
     pd.testing.assert_frame_equal(frames["ffill"], frames["keep"])
 
+
 def _assert_widths_are_the_reports(frame: pd.DataFrame, run: Path, model: str) -> None:
     """The forecast's interval widths per day ahead and target equal the report's for `model`."""
     preds = pd.read_parquet(run / "report" / "predictions.parquet")
