@@ -35,6 +35,7 @@ from models.classical import (
     ets_filtered,
     fit_classical,
     forecast_with_quantiles,
+    mstl_periods,
 )
 
 MAX_FOURIER_TERMS = 5  # na.interp's K = min(season / 2, 5) harmonics for the rough fill
@@ -149,6 +150,15 @@ def masked_history(fit: ClassicalFit, history: np.ndarray, observed: np.ndarray,
     for t in later:  # in order: each fill reads the earlier ones
         y[t] = _one_step(fit, y[:t])
     return y
+
+
+def future_history(fit: ClassicalFit, history: np.ndarray, n_train: int, season: int | None, frequency: str
+                   ) -> np.ndarray:
+    """The history `fit`'s forecast past the data's end filters: `history` (original units, from the fit's first
+    training row, NaN where a cell is masked) read as `masked_history` reads the backtest's, so the future forecast
+    skips a repaired value as the fit and the scored forecasts did instead of filtering the value the repair wrote."""
+    periods = mstl_periods(frequency) if fit.model == "mstl" else None
+    return masked_history(fit, history, np.isfinite(history), n_train, season, periods)
 
 
 def _one_step(fit: ClassicalFit, y: np.ndarray) -> float:

@@ -148,8 +148,8 @@ def future_inputs(run: RunDir, data_cfg: DataConfig, full: WindowedData,
             chosen = [bundles[n] for n in full.series_names]
         else:
             chosen = [load_series(data_cfg)]
-        return ([b.frame[full.target_names].to_numpy(dtype=np.float64) for b in chosen],
-                [str(b.summary["source"]) for b in chosen])
+        # NaN where a target cell is masked (missing or repaired): the classical filters skip it as their fits did
+        return ([b.observed_values(full.target_names) for b in chosen], [str(b.summary["source"]) for b in chosen])
 
     return FutureInputs(x, future, series, scaler, window.output, dates=list(dates), load_histories=histories)
 

@@ -103,8 +103,8 @@ class Description:
 class FutureInputs:
     """What a forecast past the data's end reads, in the run's scaled units: the last input window of each series
     (`x`), the known-future calendar values over the horizon (`future`), series ids (`series`, panels), the
-    horizon's dates, and each series' whole history in original units (`histories()`: the classical models filter
-    from the first row)."""
+    horizon's dates, and each series' whole history in original units, NaN where a target cell is masked (missing or
+    repaired) (`histories()`: the classical models filter from the first row)."""
 
     x: np.ndarray
     future: np.ndarray | None

@@ -17,7 +17,7 @@ import numpy as np
 
 from data_pipeline import WindowedData
 from models.classical import CLASSICAL_MODELS, COMBO, forecast_origins, series_history
-from models.classical_series import masked_note
+from models.classical_series import future_history, masked_note
 from models.forecasters.base import (
     Capabilities,
     Context,
@@ -136,13 +136,16 @@ class FittedClassical(Fitted):
             sc = data.scaler.for_series(i)
             hist = series_history(data, i, self.span.splits)
             trained = hist.values[: hist.n_train] * sc.scale[:k] + sc.center[:k]
-            if len(values) < hist.n_train or not np.allclose(values[: hist.n_train], trained, rtol=1e-4,
-                                                             atol=1e-5 * float(np.max(sc.scale[:k]))):
+            head = values[: hist.n_train]  # NaN where masked: compared where observed
+            if len(values) < hist.n_train or not np.allclose(np.where(np.isnan(head), trained, head), trained,
+                                                             rtol=1e-4, atol=1e-5 * float(np.max(sc.scale[:k]))):
                 raise ValueError(f"{labels[i]}: a classical model filters the series from the first row it was fitted "
                                  f"on, but this data does not begin with the sweep's training rows; give the "
                                  f"sweep's data with the newer rows appended")
-            point = np.mean([[forecast_origins(r.fits[i * k + j], values[:, j], np.array([len(values)]),
-                                               inputs.horizon)[0] for j in range(k)] for r in self.members], 0).T
+            frequency = str(data.summary.get("frequency", "D"))
+            point = np.mean([[forecast_origins(r.fits[i * k + j], future_history(
+                r.fits[i * k + j], values[:, j], hist.n_train, self.season, frequency), np.array([len(values)]),
+                inputs.horizon)[0] for j in range(k)] for r in self.members], 0).T
             out.append((point - sc.center[:k]) / sc.scale[:k])
         return np.stack(out).astype(np.float32)
 
