@@ -24,6 +24,7 @@ from data_pipeline import DataError, Scaler, WindowedData, build_windowed_data
 from data_pipeline.identity import check_data_identity
 from models.forecasters.naive import BASELINE
 from models.run_files import ReportFiles, RunFiles
+from models.run_records import FINALS
 from reports import figures, folds, intervals, panel, search_path
 from reports.data_section import data_tables
 from reports.evaluate import score_entries
@@ -82,13 +83,13 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
     # the earlier folds' (and the refit's) windows, built once: scored in score_run, labelled in the fold table
     datasets = folds.fold_datasets(run, data) if folds.n_folds(run) > 1 or folds.refit_wanted(run) else {}
     results, notes = score_run(run, data, skipped, quiet=quiet, datasets=datasets)
-    levels = intervals.interval_levels(run.config)
+    levels = intervals.interval_levels(run.stored)
     bands = intervals.all_bands(results, data, levels)
     interval_scores = intervals.interval_table(bands, data)
     ranking = intervals.ranking_columns(ranking_table(results, data), interval_scores)
     scales = None
     if data.is_panel:  # series of different sizes weigh alike: MASE against each series' own seasonal naive
-        season = panel.mase_season(data, (run.config.get("baselines") or {}).get("season"))
+        season = panel.mase_season(data, run.stored.baselines().season)
         scales = panel.naive_scales(data, season)
         ranking = panel.mase_columns(ranking, results, data, scales)
     # The winner's intervals are shaded: the validation winner (rank 1), the model `python -m reports.forecast` uses.
@@ -110,7 +111,7 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
         ("Training curves", figures.loss_curves(best, fig_dir)),
         ("Error by forecast horizon", figures.per_horizon(horizon, fig_dir, data.summary.get("frequency", "D"), dashed)),
     ]
-    adaptive = (run.config.get("sweep") or {}).get("search", "grid") != "grid"
+    adaptive = run.stored.search != "grid"
     figs.append((f"Sensitivity to the {'search space' if adaptive else 'grid'}: validation MSE of every trial",
                  figures.val_distribution(run, fig_dir)))
     if adaptive:  # how the searchers went: only for an adaptive search (a grid has no order to learn from)
@@ -312,17 +313,16 @@ def _sections(run: RunDir, data: WindowedData, ranking: pd.DataFrame, results: l
     # more than a few made-up rows: the calendar assumed is probably not the data's own
     notes += [f"Warning: {inv['warning']}." for inv in summary.get("invented_rows") or [] if inv.get("warning")]
     notes += [f"Data: {n}." for n in summary.get("notes") or []]  # what reading the data changed or left out
-    wanted_seeds = int((run.config.get("sweep") or {}).get("final_seeds") or 0)
-    phases_file = RunFiles(run.path).phases
-    phases = json.loads(phases_file.read_text()) if phases_file.exists() else {}
-    if wanted_seeds and not phases.get("finals", {}).get("finished"):
+    wanted_seeds = run.stored.final_seeds
+    finished = RunFiles(run.path).finished_phases()
+    if wanted_seeds and FINALS not in finished:
         notes.append(f"The seed repeats ({wanted_seeds} more seeds per architecture) have not finished: models are "
                      f"ranked on the seeds available. Run the same sweep command again to complete them.")
-    if folds.refit_wanted(run) and not phases.get(folds.REFIT, {}).get("finished"):
+    if folds.refit_wanted(run) and folds.REFIT not in finished:
         notes.append("The final refit has not finished: the test forecasts of a model without all its refit seeds "
                      "come from its fold models. Run the same sweep command again to complete it.")
     # models the sweep skipped on purpose have their own note
-    missing = sorted(set(run.config.get("models", {})) - {r.model for r in results} - set(skipped))
+    missing = sorted(set(run.stored.model_names) - {r.model for r in results} - set(skipped))
     if missing:
         notes.append(f"Not ranked (no trial with a checkpoint): {', '.join(missing)}.")
     failed = pd.DataFrame([{"model": t.model, "trial": t.trial_id, "hparams": t.tag, "error": t.error}

@@ -37,6 +37,7 @@ from models.forecasters.classical_fits import (
     own_quantile_levels,
 )
 from models.forecasters.naive import BASELINE
+from models.run_records import StoredConfig
 
 FAMILY = "classical"
 CAPABILITIES = Capabilities(multivariate=False, own_intervals=True)
@@ -46,9 +47,8 @@ class ClassicalFamily:
     """The classical models of one run, fitted once per span for all of them (and their combination)."""
 
     def __init__(self, ctx: Context, requested: list[str]):
-        baselines = ctx.config.get("baselines") or {}
-        self.requested, self.season_setting = requested, baselines.get("season")
-        self.caches = cache_dirs(ctx.run_path, ctx.config)
+        self.requested, self.season_setting = requested, ctx.config.baselines().season
+        self.caches = cache_dirs(ctx.run_path, ctx.config.data_cache_dir)
         self.levels = own_quantile_levels(ctx.interval_levels)
         self.quiet = ctx.quiet
         self._fits: list[tuple[WindowedData, tuple[str, ...], dict[str, ClassicalRun], list[str]]] = []
@@ -167,14 +167,11 @@ def _n_params(run: ClassicalRun) -> int:
     return int(sum(count(f.spec) for f in run.fits))
 
 
-def requested_models(config: dict[str, Any]) -> list[str]:
-    """`baselines.classical`: all (or null, as older runs store it), [] for none, or a list of names."""
-    chosen = (config.get("baselines") or {}).get("classical", "all")
-    requested = list(CLASSICAL_MODELS if chosen in (None, "all") else chosen)
-    unknown = [m for m in requested if m not in CLASSICAL_MODELS]
-    if unknown:
-        raise ValueError(f"baselines.classical: unknown model(s) {unknown}; valid names: {', '.join(CLASSICAL_MODELS)}")
-    return requested
+def requested_models(config: StoredConfig) -> list[str]:
+    """`baselines.classical`: all (null in older runs reads as all), [] for none, or a list of names (checked by
+    BaselinesConfig)."""
+    chosen = config.baselines().classical
+    return list(CLASSICAL_MODELS if chosen == "all" else chosen)
 
 
 def classical_entries(ctx: Context) -> list[Forecaster]:

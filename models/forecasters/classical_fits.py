@@ -18,7 +18,6 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -214,8 +213,8 @@ def classical_runs(data: WindowedData, models: list[str] | str | None, season: i
     return runs, notes
 
 
-def cache_dirs(run_path: Path | None, config: dict[str, Any]) -> list[Path]:
+def cache_dirs(run_path: Path | None, data_cache: Path) -> list[Path]:
     """Where fits are kept: the run directory (a report rebuild never refits), then beside the windowed-data
-    cache (`data.cache_dir`, default .cache/data), so another run on the same data and windows reuses them."""
-    data_cache = Path((config.get("data") or {}).get("cache_dir") or Path(".cache") / "data")
+    cache (`data.cache_dir`: StoredConfig.data_cache_dir), so another run on the same data and windows reuses
+    them."""
     return ([] if run_path is None else [Path(run_path) / CACHE_DIR]) + [data_cache / CACHE_DIR]
