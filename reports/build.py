@@ -39,6 +39,7 @@ from reports.scoring import (
     ranking_table,
     verdict,
 )
+from reports.sections import IntervalSection, ReportSections, TitledTable, layout
 
 
 @dataclass
@@ -134,35 +135,36 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
                      figures.interval_coverage(coverage, fig_dir)))
     sections = _sections(run, data, ranking, results, horizon, figs, skipped)
     if series_table is not None:
-        sections["per_series"] = series_table
+        sections.per_series = series_table
         series_table.to_csv(out.series, index=False)
-    sections["notes"] += notes
+    sections.notes += notes
     if adaptive:
-        sections["search_tables"] = [(search_path.IMPORTANCE_TITLE, search_path.importance(run))]
+        sections.search_tables.append(TitledTable(search_path.IMPORTANCE_TITLE, search_path.importance(run)))
     by_fold = (folds.fold_coverage(results, levels, folds.fold_labels(datasets, data))
                if folds.n_folds(run) > 1 else None)
     if by_fold is not None and len(by_fold):  # backtest folds: does an interval carry from one validation season to another?
-        sections.setdefault("search_tables", []).append((
+        sections.search_tables.append(TitledTable(
             "Conformal coverage of each validation block (fold) by the interval calibrated on the other blocks",
             by_fold))
-    sections["intervals"] = intervals.reading_table(interval_scores, list(ranking.model), data.target_names)
-    sections["interval_horizon"] = interval_horizon
-    sections["interval_text"] = _interval_text(levels, len(data.val), winner.model if winner else None,
-                                               interval_scores)
+    interval_text = _interval_text(levels, len(data.val), winner.model if winner else None, interval_scores)
     if folds.n_folds(run) > 1:
-        sections["interval_text"] += (f" With {folds.n_folds(run)} backtest folds the errors are those of every fold's "
-                                      "models on their own validation block (cross-conformal), in the run's scaled "
-                                      "units; the refit's are never used.")
+        interval_text += (f" With {folds.n_folds(run)} backtest folds the errors are those of every fold's "
+                          "models on their own validation block (cross-conformal), in the run's scaled "
+                          "units; the refit's are never used.")
+    sections.intervals = IntervalSection(
+        interval_text, intervals.reading_table(interval_scores, list(ranking.model), data.target_names),
+        interval_horizon)
     without = [r.model for r in results if r.val_pred is None]
     if without:
-        sections["notes"].append(f"No prediction interval for {', '.join(without)}: no validation forecasts kept.")
+        sections.notes.append(f"No prediction interval for {', '.join(without)}: no validation forecasts kept.")
     ranking.to_csv(out.ranking, index=False)
     intervals.add_prediction_columns(predictions_frame(results, data), results, bands, data).to_parquet(
         out.predictions, index=False)
     folds.out_of_fold_frame(results, datasets, data).to_parquet(out.out_of_fold, index=False)
     interval_scores.to_csv(out.intervals, index=False)
-    out.index_html.write_text(render_html(sections))
-    out.markdown.write_text(render_markdown(sections))
+    page = layout(sections)
+    out.index_html.write_text(render_html(page))
+    out.markdown.write_text(render_markdown(page))
     _swap_in(tmp, final)
     done = ReportFiles(final)
     if not quiet:
@@ -281,7 +283,7 @@ def _trial_counts(run: RunDir) -> pd.DataFrame:
 
 
 def _sections(run: RunDir, data: WindowedData, ranking: pd.DataFrame, results: list[ModelScore],
-              horizon: pd.DataFrame, figs: list[tuple[str, Path]], skipped: dict[str, str]) -> dict[str, Any]:
+              horizon: pd.DataFrame, figs: list[tuple[str, Path]], skipped: dict[str, str]) -> ReportSections:
     summary = data.summary
     windows = summary.get("windows", {})
     protocol = (
@@ -327,10 +329,8 @@ def _sections(run: RunDir, data: WindowedData, ranking: pd.DataFrame, results: l
         notes.append(f"Not ranked (no trial with a checkpoint): {', '.join(missing)}.")
     failed = pd.DataFrame([{"model": t.model, "trial": t.trial_id, "hparams": t.tag, "error": t.error}
                            for t in run.trials if t.status == "failed"])
-    return {
-        "title": f"Forecast Sweep report: {run.path.name}",
-        "protocol": protocol, "notes": notes, "ranking": _ranking_for_reading(ranking),
-        "trial_counts": _trial_counts(run), "per_target": _per_target_wide(per_target_table(results), ranking),
-        "per_horizon": horizon, "failed": failed,
-        "figures": figs, "data_tables": data_tables(summary),
-    }
+    return ReportSections(
+        title=f"Forecast Sweep report: {run.path.name}", protocol=protocol, notes=notes,
+        ranking=_ranking_for_reading(ranking), trial_counts=_trial_counts(run),
+        per_target=_per_target_wide(per_target_table(results), ranking), per_horizon=horizon, failed=failed,
+        figures=figs, data_tables=data_tables(summary))
