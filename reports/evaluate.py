@@ -211,7 +211,7 @@ def weighted_ensemble(results: list[Evaluated], spans: Spans, steps: int) -> tup
         if set(val) != set(folds) or any(v is None or not np.isfinite(v).all() for v in val.values()):
             left_out.append(s.model)
             continue
-        members.append(Member(s.model, val, s.y_pred, s.refit, future_in_run_units(e)))
+        members.append(Member(s.model, val, s.y_pred, s.refit, future_in_run_units(e), params=s.params))
     if len(members) < 2:
         return None, "No weighted ensemble: fewer than two entries have a forecast on every backtest fold."
     ensemble = WeightedEnsemble(members, folds, steps)
