@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from data_pipeline import Scaler, SplitWindows, WindowedData
+from models.run_records import StoredConfig
 from models.trial_record import TrialRecord
 
 REFIT = "refit"  # the span of every row before the test split (report.final_refit)
@@ -176,7 +177,7 @@ class Forecaster(ABC):
 class Context:
     """What entry sources read to list their entries: the run's config, directory, own windows and trials."""
 
-    config: dict[str, Any]
+    config: StoredConfig
     run_path: Path | None
     data: WindowedData
     interval_levels: tuple[float, ...] = DEFAULT_INTERVAL_LEVELS
@@ -188,7 +189,7 @@ class Context:
 
     @property
     def n_folds(self) -> int:
-        return int((self.config.get("split") or {}).get("folds") or 1)
+        return self.config.folds
 
 
 def cqr_quantile_levels(levels: tuple[float, ...]) -> list[float]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,12 +32,14 @@ from models.forecasters.base import (
 )
 from models.forecasters.classical_fits import (
     ClassicalRun,
+    Skip,
     cache_dirs,
     classical_runs,
     classical_season,
     own_quantile_levels,
 )
 from models.forecasters.naive import BASELINE
+from models.run_records import StoredConfig
 
 FAMILY = "classical"
 CAPABILITIES = Capabilities(multivariate=False, own_intervals=True)
@@ -46,27 +49,40 @@ class ClassicalFamily:
     """The classical models of one run, fitted once per span for all of them (and their combination)."""
 
     def __init__(self, ctx: Context, requested: list[str]):
-        baselines = ctx.config.get("baselines") or {}
-        self.requested, self.season_setting = requested, baselines.get("season")
-        self.caches = cache_dirs(ctx.run_path, ctx.config)
+        self.requested, self.season_setting = requested, ctx.config.baselines().season
+        self.caches = cache_dirs(ctx.run_path, ctx.config.data_cache_dir)
         self.levels = own_quantile_levels(ctx.interval_levels)
         self.quiet = ctx.quiet
-        self._fits: list[tuple[WindowedData, tuple[str, ...], dict[str, ClassicalRun], list[str]]] = []
+        self._fits: list[tuple[WindowedData, tuple[str, ...], SpanFits]] = []
 
-    def runs(self, span: Span) -> tuple[dict[str, ClassicalRun], list[str]]:
-        """The fitted models of `span` by name, and the notes of that fitting (skips; what it cost)."""
-        for data, splits, runs, notes in self._fits:
+    def runs(self, span: Span) -> SpanFits:
+        """The fitted models of `span`, what was skipped, and (on the run's own span) what the fitting cost."""
+        for data, splits, fits in self._fits:
             if data is span.data and splits == span.splits:
-                return runs, notes
+                return fits
         own = span.own  # an earlier fold or the refit fits quietly
         started = time.monotonic()
-        fitted, notes = classical_runs(span.data, self.requested, self.season_setting, self.caches,
+        fitted, skips = classical_runs(span.data, self.requested, self.season_setting, self.caches,
                                        quiet=self.quiet or not own, levels=self.levels, forecast=span.splits)
-        if fitted and own:
-            notes = [*notes, _cost_note(fitted, span.data, time.monotonic() - started)]
-        runs = {r.model: r for r in fitted}
-        self._fits.append((span.data, span.splits, runs, notes))
-        return runs, notes
+        cost = _cost_note(fitted, span.data, time.monotonic() - started) if fitted and own else None
+        fits = SpanFits({r.model: r for r in fitted}, skips, cost)
+        self._fits.append((span.data, span.splits, fits))
+        return fits
+
+
+@dataclass(frozen=True)
+class SpanFits:
+    """The classical models fitted on one span, by name; those skipped; the note on what fitting them cost."""
+
+    runs: dict[str, ClassicalRun]
+    skips: list[Skip]
+    cost: str | None = None
+
+    def why_not(self, model: str) -> str:
+        """The note on why `model` is missing: its own skip, else the skip of them all ("" when neither)."""
+        skip = (next((s for s in self.skips if s.model == model), None)
+                or next((s for s in self.skips if s.model is None), None))
+        return "" if skip is None else skip.note
 
 
 def _cost_note(runs: list[ClassicalRun], data: WindowedData, wall_s: float) -> str:
@@ -90,18 +106,17 @@ class Classical(Forecaster):
         self.name, self.family = name, family
 
     def fit(self, span: Span) -> Fitted:
-        runs, notes = self.family.runs(span)
+        fits = self.family.runs(span)
         if self.name == COMBO:
-            members = list(runs.values())
+            members = list(fits.runs.values())
             if len(members) < 2:  # the combination exists where two or more models fitted
                 raise NotApplicable("")
-        elif self.name in runs:
-            members = [runs[self.name]]
-        else:  # this model's own skip note, or the note that skipped them all
-            raise NotApplicable(next((n for n in notes if n.startswith(f"{self.name} skipped")),
-                                     next((n for n in notes if n.startswith("Classical models skipped")), "")))
+        elif self.name in fits.runs:
+            members = [fits.runs[self.name]]
+        else:
+            raise NotApplicable(fits.why_not(self.name))
         return FittedClassical(self.name, members, span, classical_season(span.data, self.family.season_setting),
-                               [n for n in notes if n.startswith("Classical models (")])
+                               [] if fits.cost is None else [fits.cost])
 
 
 class FittedClassical(Fitted):
@@ -170,14 +185,11 @@ def _n_params(run: ClassicalRun) -> int:
     return int(sum(count(f.spec) for f in run.fits))
 
 
-def requested_models(config: dict[str, Any]) -> list[str]:
-    """`baselines.classical`: all (or null, as older runs store it), [] for none, or a list of names."""
-    chosen = (config.get("baselines") or {}).get("classical", "all")
-    requested = list(CLASSICAL_MODELS if chosen in (None, "all") else chosen)
-    unknown = [m for m in requested if m not in CLASSICAL_MODELS]
-    if unknown:
-        raise ValueError(f"baselines.classical: unknown model(s) {unknown}; valid names: {', '.join(CLASSICAL_MODELS)}")
-    return requested
+def requested_models(config: StoredConfig) -> list[str]:
+    """`baselines.classical`: all (null in older runs reads as all), [] for none, or a list of names (checked by
+    BaselinesConfig)."""
+    chosen = config.baselines().classical
+    return list(CLASSICAL_MODELS if chosen == "all" else chosen)
 
 
 def classical_entries(ctx: Context) -> list[Forecaster]:

@@ -18,7 +18,6 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -160,13 +159,28 @@ def _save(path: Path, run: ClassicalRun) -> None:
     os.replace(tmp, path)
 
 
+@dataclass(frozen=True)
+class Skip:
+    """A classical model not fitted on some data, and why: `model` None means every requested model (the data
+    cannot be read as series at all)."""
+
+    model: str | None
+    reason: str
+
+    @property
+    def note(self) -> str:
+        """The sentence the report shows."""
+        return f"{self.model or 'Classical models'} skipped: {self.reason}."
+
+
 def classical_runs(data: WindowedData, models: list[str] | str | None, season: int | None,
                    caches: list[Path] | None = None, n_jobs: int | None = None, quiet: bool = False,
                    levels: tuple[float, ...] | None = None, forecast: tuple[str, ...] = FORECAST_SPLITS
-                   ) -> tuple[list[ClassicalRun], list[str]]:
+                   ) -> tuple[list[ClassicalRun], list[Skip]]:
     """The requested classical models ("all" or None: all) fitted on `data` and forecasting its `forecast` splits (the
     others' forecasts are NaN), with their own quantiles at `levels` (None: the default interval levels'), read
-    from the first of `caches` (folders) that holds them and written to every one that does not; with notes."""
+    from the first of `caches` (folders) that holds them and written to every one that does not; with the models
+    skipped and why."""
     requested = list(CLASSICAL_MODELS if models in (None, "all") else models)
     unknown = [m for m in requested if m not in CLASSICAL_MODELS]
     if unknown:
@@ -178,13 +192,14 @@ def classical_runs(data: WindowedData, models: list[str] | str | None, season: i
     try:
         histories = [series_history(data, i, forecast) for i in range(data.n_series)]
     except ValueError as err:  # windows that do not join into series: nothing to fit, the rest of the report stands
-        return [], [f"Classical models skipped: {err}."]
+        return [], [Skip(None, str(err))]
     shortest = min(h.n_train for h in histories)
-    runs, notes = [], []
+    runs: list[ClassicalRun] = []
+    skips: list[Skip] = []
     for model in requested:
         why = why_not(model, shortest, season, periods)
         if why:
-            notes.append(f"{model} skipped: {why}.")
+            skips.append(Skip(model, why))
             continue
         paths = [c / f"{model}-{data_key(data, model, season, levels, forecast)}.npz" for c in caches or []]
         run = next((r for r in (_load(p, model) for p in paths if p.exists()) if r is not None), None)
@@ -192,16 +207,16 @@ def classical_runs(data: WindowedData, models: list[str] | str | None, season: i
             try:
                 run = _fit_model(data, histories, model, season, periods, levels, n_jobs, quiet)
             except ValueError as err:  # ours: too short, non-finite values, no form or order could be fitted
-                notes.append(f"{model} skipped: {err}.")
+                skips.append(Skip(model, str(err)))
                 continue
             except (ArithmeticError, np.linalg.LinAlgError, RuntimeError) as err:
                 # statsmodels failing on odd data costs this entry, never the whole report
-                notes.append(f"{model} skipped: statsmodels failed ({type(err).__name__}: {err}).")
+                skips.append(Skip(model, f"statsmodels failed ({type(err).__name__}: {err})"))
                 continue
             forecasts = {"val": (run.val_pred, run.val_quantiles), "test": (run.test_pred, run.test_quantiles)}
             if not all(np.isfinite(a).all() for name in forecast for a in forecasts[name]):
-                notes.append(f"{model} skipped: its forecasts are not finite on some window (the fitted "
-                             "parameters do not hold on the later data).")
+                skips.append(Skip(model, "its forecasts are not finite on some window (the fitted parameters do "
+                                         "not hold on the later data)"))
                 continue
         for path in paths:
             if not path.exists():
@@ -211,11 +226,11 @@ def classical_runs(data: WindowedData, models: list[str] | str | None, season: i
                     warnings.warn(f"could not write the classical fits to {path}: {err}", RuntimeWarning,
                                   stacklevel=2)
         runs.append(run)
-    return runs, notes
+    return runs, skips
 
 
-def cache_dirs(run_path: Path | None, config: dict[str, Any]) -> list[Path]:
+def cache_dirs(run_path: Path | None, data_cache: Path) -> list[Path]:
     """Where fits are kept: the run directory (a report rebuild never refits), then beside the windowed-data
-    cache (`data.cache_dir`, default .cache/data), so another run on the same data and windows reuses them."""
-    data_cache = Path((config.get("data") or {}).get("cache_dir") or Path(".cache") / "data")
+    cache (`data.cache_dir`: StoredConfig.data_cache_dir), so another run on the same data and windows reuses
+    them."""
     return ([] if run_path is None else [Path(run_path) / CACHE_DIR]) + [data_cache / CACHE_DIR]
