@@ -15,6 +15,7 @@ A run with known-future columns (data.known_future) needs their values on every 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from data_pipeline import (
 )
 from data_pipeline.forecast import known_future_values, panel_forecast_input
 from data_pipeline.panel import clean_panel
-from data_pipeline.series import load_series
+from data_pipeline.series import SeriesBundle, load_series
 from models.chronos import CHRONOS2
 from models.forecasters import Forecaster, FutureInputs, NotApplicable, entries
 from models.forecasters.ensemble import DEFAULT_STEPS, ENSEMBLE_NAME
@@ -140,19 +141,27 @@ def future_inputs(run: RunDir, data_cfg: DataConfig, full: WindowedData,
               np.concatenate([future_input(d, scaler.for_series(i), future_names, known[i])
                               for i, d in enumerate(dates)]))
 
-    def histories() -> tuple[list[np.ndarray], list[str]]:
+    @functools.cache
+    def loaded() -> list[SeriesBundle]:
         if scaler.per_series:
             bundles = clean_panel(data_cfg)
             missing = [n for n in full.series_names if n not in bundles]
             if missing:
                 raise DataError(f"{data_cfg.path or data_cfg.source}: series {missing[:10]} of the sweep are missing")
-            chosen = [bundles[n] for n in full.series_names]
-        else:
-            chosen = [load_series(data_cfg)]
+            return [bundles[n] for n in full.series_names]
+        return [load_series(data_cfg)]
+
+    def histories() -> tuple[list[np.ndarray], list[str]]:
+        chosen = loaded()
         # NaN where a target cell is masked (missing or repaired): the classical filters skip it as their fits did
         return ([b.observed_values(full.target_names) for b in chosen], [str(b.summary["source"]) for b in chosen])
 
-    return FutureInputs(x, future, series, scaler, window.output, dates=list(dates), load_histories=histories)
+    def known_histories() -> list[np.ndarray]:  # ARIMA's regressors: the user's known-future columns
+        names = list(summary.get("known_future") or [])
+        return [b.frame[names].to_numpy(dtype=np.float64) for b in loaded()]
+
+    return FutureInputs(x, future, series, scaler, window.output, dates=list(dates), load_histories=histories,
+                        load_known_histories=known_histories)
 
 
 def calibration(entry: ModelScore, data: WindowedData) -> tuple[np.ndarray, np.ndarray]:

@@ -5,6 +5,10 @@ the splits the report scores there with its parameters held (models/forecasters/
 run directory). The models of one span share one fitting pass: `ClassicalFamily` keeps it for every entry.
 Their own forecast quantiles are scored as CQR; the combination's are the members' quantiles averaged level by
 level (Vincentization: a quantile average, not the quantiles of the averaged forecast's error).
+
+Covariates: ARIMA regresses on the user's known-future columns (data.known_future; models/classical_exog.py) and
+says so; ETS, Theta and MSTL read none. The combination reads them through its ARIMA member, so it says it reads
+them where ARIMA is one of the requested models.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import numpy as np
 
 from data_pipeline import WindowedData
 from models.classical import CLASSICAL_MODELS, COMBO, forecast_origins, series_history
+from models.classical_exog import future_exog, known_columns
 from models.classical_series import future_history, masked_note
 from models.forecasters.base import (
     Capabilities,
@@ -43,6 +48,10 @@ from models.run_records import StoredConfig
 
 FAMILY = "classical"
 CAPABILITIES = Capabilities(multivariate=False, own_intervals=True)
+# ARIMA's regression with ARIMA errors: the user's known-future columns, not a panel's static features (constant
+# within the one series each fit reads) nor the calendar (its seasonal differencing models the season)
+WITH_REGRESSORS = Capabilities(multivariate=False, own_intervals=True, known_future_covariates=True,
+                               static_covariates=False)
 
 
 class ClassicalFamily:
@@ -88,8 +97,11 @@ class SpanFits:
 def _cost_note(runs: list[ClassicalRun], data: WindowedData, wall_s: float) -> str:
     cached = all(r.cached for r in runs)
     per_model = ", ".join(f"{r.model} {r.fit_time_s:.1f} s" for r in runs)
-    return (f"Classical models ({', '.join(r.model for r in runs)}; statsmodels, univariate per target, fitted once "
-            f"per series and target on the training split, then forecasting every origin with the parameters held; "
+    exog = [n for n in known_columns(data) if any(n in (f.spec.get("exog") or []) for r in runs for f in r.fits)]
+    reads = f" (arima regressing on the known-future column(s) {', '.join(exog)})" if exog else ""
+    return (f"Classical models ({', '.join(r.model for r in runs)}; statsmodels, univariate per target{reads}, "
+            f"fitted once per series and target on the training split, then forecasting every origin with the "
+            f"parameters held; "
             f"their own prediction intervals are the CQR rows, the combination's the members' quantiles averaged): "
             + (f"loaded from the run's cache (fitted in {per_model})." if cached else
                f"fitting took {per_model} (CPU time, summed over {data.n_series} series × {data.n_targets} "
@@ -104,6 +116,8 @@ class Classical(Forecaster):
 
     def __init__(self, name: str, family: ClassicalFamily):
         self.name, self.family = name, family
+        if name == "arima" or (name == COMBO and "arima" in family.requested):
+            self.capabilities = WITH_REGRESSORS
 
     def fit(self, span: Span) -> Fitted:
         fits = self.family.runs(span)
@@ -147,6 +161,9 @@ class FittedClassical(Fitted):
         data, k = self.span.data, self.span.data.n_targets
         out = []
         histories, labels = inputs.histories()
+        names = known_columns(data)
+        reads = names and any(f.spec.get("exog") for r in self.members for f in r.fits)
+        known = inputs.known_histories() if reads else None
         for i, values in enumerate(histories):
             sc = data.scaler.for_series(i)
             hist = series_history(data, i, self.span.splits)
@@ -158,9 +175,11 @@ class FittedClassical(Fitted):
                                  f"on, but this data does not begin with the sweep's training rows; give the "
                                  f"sweep's data with the newer rows appended")
             frequency = str(data.summary.get("frequency", "D"))
+            exog = None if known is None else future_exog(names, known[i], inputs.future, inputs.run_scaler, i,
+                                                          inputs.horizon)  # ARIMA's regressors
             point = np.mean([[forecast_origins(r.fits[i * k + j], future_history(
                 r.fits[i * k + j], values[:, j], hist.n_train, self.season, frequency), np.array([len(values)]),
-                inputs.horizon)[0] for j in range(k)] for r in self.members], 0).T
+                inputs.horizon, exog)[0] for j in range(k)] for r in self.members], 0).T
             out.append((point - sc.center[:k]) / sc.scale[:k])
         return np.stack(out).astype(np.float32)
 

@@ -33,6 +33,7 @@ from models.classical import (
     series_history,
     why_not,
 )
+from models.classical_exog import exog_history, known_columns
 from models.classical_series import observed_history, target_task
 from models.forecasters.base import DEFAULT_INTERVAL_LEVELS
 from models.forecasters.base import own_quantile_levels as quantile_levels_for
@@ -77,12 +78,16 @@ def own_quantile_levels(interval_levels: tuple[float, ...] = DEFAULT_INTERVAL_LE
 def data_key(data: WindowedData, model: str, season: int | None, levels: tuple[float, ...] = (),
              forecast: tuple[str, ...] = FORECAST_SPLITS) -> str:
     """Hash of everything a classical fit depends on: the windows, their origins and series, the season(s), the
-    quantile levels, the splits it forecasts."""
+    quantile levels, the splits it forecasts; arima's, the known-future columns it regresses on and their values."""
     periods = mstl_periods(str(data.summary.get("frequency", "D"))) if model == "mstl" else None
     only = "" if forecast == FORECAST_SPLITS else f"|{'+'.join(forecast)}"  # both: the key the caches hold already
+    known = known_columns(data) if model == "arima" else []
+    only += f"|exog={known}" if known else ""  # none: the key of the fits without them (never a fit with them)
+    cols = [data.feature_names.index(n) for n in known]
     h = hashlib.sha256(f"{CACHE_VERSION}|{model}|{season}|{periods}|{levels}|{data.n_targets}{only}".encode())
     for split in (data.train, data.val, data.test):
-        for arr in (split.x[..., : data.n_targets], split.y, split.origin, split.series, split.mask):
+        exog = (split.x[..., cols], split.future[..., : len(known)]) if known else ()
+        for arr in (split.x[..., : data.n_targets], split.y, split.origin, split.series, split.mask, *exog):
             if arr is not None:
                 h.update(np.ascontiguousarray(arr).tobytes())
     h.update(json.dumps(data.scaler.to_dict(), sort_keys=True).encode())
@@ -99,9 +104,10 @@ def _fit_model(data: WindowedData, histories: list[SeriesHistory], model: str, s
         original = hist.values * sc.scale[:k] + sc.center[:k]  # fitted in the data's own units
         origins = np.concatenate([hist.val_origins, hist.test_origins])
         observed = observed_history(data, i, hist)
+        exog = exog_history(data, i, hist) if model == "arima" else None  # the known-future columns, if any
         for j in range(k):
             tasks.append((model, original[:, j], observed[:, j], hist.n_train, origins, data.n_outputs, season,
-                          periods, levels))
+                          periods, levels, exog))
             keys.append((i, j))
     started = time.monotonic()
     results = []
