@@ -223,3 +223,22 @@ def test_a_start_killed_before_rays_first_snapshot_is_set_aside_and_started_agai
     assert sorted(d.name for d in aside.iterdir() if d.is_dir() and d.name != "trial-records") == trial_dirs
     assert sorted(p.stem for p in (aside / "trial-records").glob("*.json")) == trial_dirs
     assert not any(records.glob("*.json"))  # what is left (none here) is the other phases' records
+
+
+def test_a_state_stored_under_the_engines_old_module_paths_is_read_back():
+    """Ray's stored state pickles the scheduler, searcher, callbacks and trial-naming function by module path; a
+    sweep stored before the engine moved to sweeps/engine/ names sweeps.tuner, sweeps.scheduler, ..."""
+    import pickle
+
+    from sweeps.engine import scheduler, tuner
+    from sweeps.engine.resume import MOVED_MODULES, older_module_paths
+
+    engine = {p.stem for p in (REPO / "sweeps" / "engine").glob("*.py")}
+    assert set(MOVED_MODULES) <= engine  # every old path still has its module
+    old = (pickle.dumps(tuner.trial_dirname, protocol=0).replace(b"sweeps.engine.tuner", b"sweeps.tuner"),
+           pickle.dumps(scheduler.PerModelASHA, protocol=0).replace(b"sweeps.engine.scheduler", b"sweeps.scheduler"))
+    with pytest.raises(ModuleNotFoundError, match="sweeps.tuner"):
+        pickle.loads(old[0])
+    with older_module_paths():
+        assert pickle.loads(old[0]) is tuner.trial_dirname and pickle.loads(old[1]) is scheduler.PerModelASHA
+    assert "sweeps.tuner" not in sys.modules  # only while a sweep runs

@@ -26,7 +26,7 @@ from sweeps.engine.cluster import init_ray, trial_resources
 from sweeps.engine.finals import finals_tuner, planned_finals, planned_refit
 from sweeps.engine.legacy_records import convert, needs_conversion
 from sweeps.engine.progress import INTERRUPTED, LIVE_LINE, SweepProgress
-from sweeps.engine.resume import set_aside_lost_start
+from sweeps.engine.resume import older_module_paths, set_aside_lost_start
 from sweeps.engine.run_dir import (
     absolute_data_paths,
     has_started_trials,
@@ -75,6 +75,11 @@ def run_dir_for(opts: SweepOptions) -> Path:
 def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., None] | None = None) -> SweepOutcome:
     """`trainable` (default: sweeps.engine.trainable.train_trial) runs one trial; it is called with the same keywords
     as train_trial, so a caller may wrap it (e.g. to time or to fail trials on purpose)."""
+    with older_module_paths():  # a sweep stored by an older version is read back through its module paths
+        return _run_sweep(cfg, opts, trainable)
+
+
+def _run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., None] | None) -> SweepOutcome:
     # Each checkpoint forces an experiment snapshot (CheckpointConfig(num_to_keep=1)), which makes Ray warn; the
     # cost is measured in benchmarks/throughput.py instead of printed each time.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
