@@ -152,11 +152,15 @@ def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
 
 
 def _apply_profile(raw: dict[str, Any], profile: str) -> dict[str, Any]:
-    """smoke: one tiny trial per model for 2 epochs; full: the seed's long budgets for GPUs and clusters."""
+    """smoke: one tiny trial per model for 2 epochs, one validation block, no refit; full: the seed's long budgets
+    for GPUs and clusters."""
     raw = copy.deepcopy(raw)
     if profile == "smoke":
         raw.setdefault("train", {}).update(epochs=2, patience=2)
         raw.setdefault("sweep", {}).update(scheduler="none", num_samples=1, final_seeds=0)
+        # a plumbing check trains each model once: one validation block, no refit (dotted overrides bring them back)
+        raw.setdefault("split", {})["folds"] = 1
+        raw.setdefault("report", {})["final_refit"] = False
         # the classical fits (statsmodels' model selection) cost more than the whole smoke sweep: a plumbing check
         # skips them; `baselines.classical=all` on the command line brings them back
         raw.setdefault("baselines", {})["classical"] = []
