@@ -58,7 +58,7 @@ class SweepSection(StrictModel):
     grace_period: int = Field(5, ge=1)
     reduction_factor: float = Field(3.0, gt=1)
     num_samples: int = Field(1, ge=1)
-    final_seeds: int = Field(2, ge=0, description="Extra seeds for each architecture's best configuration "
+    final_seeds: int = Field(1, ge=0, description="Extra seeds for each architecture's best configuration "
                              "after the search (0: none).")
     max_failures: int = Field(1, ge=0)
     checkpoint_every: int = Field(
@@ -94,7 +94,7 @@ class ReportSection(StrictModel):
     interval_levels: list[float] = Field(
         [0.8, 0.95], min_length=1, description="Prediction-interval levels, calibrated on validation residuals.")
     final_refit: bool = Field(
-        False, description="After selection, retrain each architecture's chosen configuration (every seed of the "
+        True, description="After selection, retrain each architecture's chosen configuration (every seed of the "
         "finals) on all data before the test split, for the median of its best epochs over folds and seeds; those "
         "models make the test forecasts and the future forecast. false: the fold models forecast test.")
     ensemble_steps: int = Field(
