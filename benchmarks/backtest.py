@@ -65,6 +65,10 @@ def score_variant(run_path: Path, folds: int, refit: bool, seed_scale: bool, ens
         "coverage": {f"{m}@{lv:g}": float(c) for m, lv, c in zip(deep.model, deep.level, deep.coverage, strict=True)},
         "worst_deviation": {f"{lv:g}": float((g.coverage - lv).abs().max()) for lv, g in deep.groupby("level")},
         "within_5pp": {f"{lv:g}": bool(((g.coverage - lv).abs() <= 0.05).all()) for lv, g in deep.groupby("level")},
+        # every ranked entry with conformal intervals (baselines and classical too), not only the trained ones
+        "worst_deviation_all": {f"{lv:g}": float((g.coverage - lv).abs().max()) for lv, g in coverage.groupby("level")},
+        "worst_entry_all": {f"{lv:g}": str(g.model.iloc[int((g.coverage - lv).abs().to_numpy().argmax())])
+                            for lv, g in coverage.groupby("level")},
         "winner_coverage": {f"{lv:g}": float(c) for lv, c in
                             zip(*coverage[coverage.model == winner.model][["level", "coverage"]].T.values,
                                 strict=True)},

@@ -218,3 +218,15 @@ def test_cleaning_benchmark_smoke(tmp_path: Path):
                 assert row[key] * cells == pytest.approx(round(row[key] * cells))  # a share of whole cells
             assert 0 <= row[f"false_share_{rule}"] <= 1
     assert "rule impossible: false repairs" in stdout and "unit_x100" in stdout
+
+
+def test_default_profile_benchmark_smoke(ray_session, tmp_path: Path, capsys):
+    stdout, result = _in_process("default_profile.py", tmp_path, capsys)
+    reference, default = result["profiles"]["reference"], result["profiles"]["default"]
+    # the phases are read from the run's own timeline and add up to the measured wall time
+    assert set(default["phases"]) >= {"search", "finals", "refit", "report"} and "refit" not in reference["phases"]
+    for profile in (reference, default):
+        assert sum(profile["phases"].values()) == pytest.approx(profile["wall_s"], abs=0.5)
+    assert result["default_over_reference"] == pytest.approx(default["wall_s"] / reference["wall_s"], rel=0.01)
+    assert any(k.startswith("weighted_ensemble@") for k in default["ranking"]["coverage"])  # folds bring it back
+    assert "default / reference wall time" in stdout and "x the 15-minute target" in stdout
