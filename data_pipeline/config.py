@@ -50,6 +50,14 @@ class DataConfig(StrictModel):
         None, description="Columns to forecast (subset of features); default: all."
     )
     calendar_features: bool = Field(False, description="Add day-of-year / day-of-week sin/cos inputs.")
+    known_future: list[str] | None = Field(
+        None, description="Columns whose future values are known when the forecast is made (holidays, planned "
+        "prices or promotions, a weather forecast): never targets; the models read their past values in the input "
+        "window and their values on every forecast step, and a forecast past the data's end needs them for every "
+        "future step (`python -m reports.forecast RUN --future FILE`).")
+    static_columns: list[str] | None = Field(
+        None, description="Panels (data.id_column): columns that describe each series and never change (region, "
+        "store type, size); text columns are one-hot encoded. Each must hold one value per series.")
     outlier_rule: Literal["impossible", "robust_z"] = Field(
         "impossible", description="Which values `outlier_policy` repairs: impossible (only values no real process "
         "produces: a move from the earlier rows far beyond the largest the training split shows, e.g. a unit or "
@@ -133,6 +141,26 @@ class DataConfig(StrictModel):
             repeated = sorted({n for n in names if names.count(n) > 1})
             if repeated:
                 raise ValueError(f"data.series_columns lists {repeated} more than once; give each column once")
+        known, static = self.known_future or [], self.static_columns or []
+        for key, names in (("known_future", known), ("static_columns", static)):
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            if repeated:
+                raise ValueError(f"data.{key} lists {repeated} more than once; give each column once")
+        forecast = [t for t in self.targets or [] if t in known]
+        if forecast:
+            # a column known ahead is an input, never something to forecast: its future is given, not predicted
+            raise ValueError(f"data.targets {forecast} are also in data.known_future; a known-future column is an "
+                             "input whose future values you supply, not a target: remove it from one of the two")
+        both = [c for c in static if c in known or c in (self.targets or []) or c in (self.features or [])]
+        if both:
+            raise ValueError(f"data.static_columns {both} are also named as features, targets or known-future "
+                             "columns; a static column describes a whole series: list it in one place only")
+        if static and self.id_column is None:
+            raise ValueError("data.static_columns describe each series of a long-format panel: set data.id_column "
+                             "(the column naming each row's series), or remove data.static_columns")
+        if self.frequency == ROWS and known:
+            raise ValueError("data.known_future needs a calendar to match future values to forecast steps, but "
+                             "data.frequency=rows has none; set data.frequency=auto or an alias")
         if self.features is not None and self.targets is not None:
             unknown = [t for t in self.targets if t not in self.features]
             if unknown:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 from data_pipeline.calendars import calendar_frame
 from data_pipeline.config import DataConfig, WindowConfig
 from data_pipeline.errors import DataError
+from data_pipeline.io import read_table
 from data_pipeline.panel import clean_panel
 from data_pipeline.series import load_series
 from data_pipeline.types import Scaler
@@ -70,13 +73,76 @@ def panel_forecast_input(
     return np.ascontiguousarray(np.stack(xs), dtype=np.float32), dates, names
 
 
-def future_input(dates: pd.DatetimeIndex, scaler: Scaler, future_names: list[str]) -> np.ndarray:
-    """Known-future inputs of the forecast days (1, len(dates), n_future): their calendar values, scaled like x."""
+def future_input(dates: pd.DatetimeIndex, scaler: Scaler, future_names: list[str],
+                 known: pd.DataFrame | None = None) -> np.ndarray:
+    """Known-future inputs of the forecast days (1, len(dates), n_future), scaled like x: the user's known-future
+    columns from `known` (indexed by these dates: `known_future_values`), then the calendar values of the dates."""
     unknown = [n for n in future_names if n not in scaler.feature_names]
     if unknown:
         raise DataError(f"known-future input(s) {unknown} are not among the scaler's features "
                         f"{list(scaler.feature_names)}; use the data config the model was trained with")
     cols = [scaler.feature_names.index(n) for n in future_names]
-    raw = calendar_frame(pd.DatetimeIndex(dates))[list(future_names)].to_numpy(dtype=np.float64)
+    dates = pd.DatetimeIndex(dates)
+    calendar = calendar_frame(dates)
+    given = known if known is not None else pd.DataFrame(index=dates)
+    missing = [n for n in future_names if n not in calendar.columns and n not in given.columns]
+    if missing:
+        raise DataError(f"the forecast needs the future values of the known-future column(s) {missing}; pass them "
+                        "(--future FILE, or forecast(future=frame))")
+    raw = np.column_stack([(calendar[n] if n in calendar.columns else given[n]).to_numpy(dtype=np.float64)
+                           for n in future_names]) if future_names else np.zeros((len(dates), 0))
     scaled = (raw - scaler.center[cols]) / scaler.scale[cols]
     return np.ascontiguousarray(scaled[None], dtype=np.float32)
+
+
+def known_future_values(future: pd.DataFrame | str | Path | None, data: DataConfig,
+                        dates: list[pd.DatetimeIndex | None], series: list[str] | None) -> list[pd.DataFrame | None]:
+    """The user's values of every known-future column (data.known_future) on each series' forecast dates: one
+    frame per series indexed by those dates. `future`: a frame or a CSV/Parquet file with the date column, those
+    columns and, for a panel, the id column; rows for other dates are ignored. Anything missing is one DataError
+    naming the columns, series or dates, since a forecast must never guess what the user said they know."""
+    known = list(data.known_future or [])
+    if not known:
+        return [None] * len(dates)
+    wanted = ", ".join(repr(c) for c in known)
+    first = next((d for d in dates if d is not None), None)
+    span = "" if first is None else f" ({first[0].date()} .. {first[-1].date()})"
+    if future is None:
+        raise DataError(f"this run was trained with known-future column(s) {wanted}: a forecast needs their values "
+                        f"for each of the next {len(first) if first is not None else 'window.output'} steps{span}; "
+                        f"pass a file or frame with the date column {data.date_column!r}"
+                        + (f", the id column {data.panel_id_column!r}" if series else "")
+                        + f" and {wanted} (python -m reports.forecast RUN --future FILE, or forecast(future=frame))")
+    label = str(future) if not isinstance(future, pd.DataFrame) else "the future frame"
+    frame = read_table(future, "--future", data.decimal) if not isinstance(future, pd.DataFrame) else future.copy()
+    if isinstance(frame.index, pd.DatetimeIndex) and data.date_column not in frame.columns:
+        frame = frame.rename_axis(data.date_column).reset_index()
+    absent = [c for c in [data.date_column, *known, *([data.panel_id_column] if series else [])]
+              if c not in frame.columns]
+    if absent:
+        raise DataError(f"{label}: column(s) {absent} not found (columns: {[str(c) for c in frame.columns]}); the "
+                        f"future values need the date column {data.date_column!r}"
+                        + (f", the id column {data.panel_id_column!r}" if series else "")
+                        + f" and every known-future column ({wanted})")
+    frame[data.date_column] = pd.to_datetime(frame[data.date_column], errors="coerce", dayfirst=bool(data.dayfirst))
+    groups = ({None: frame} if not series else
+              {str(k): g for k, g in frame.groupby(frame[data.panel_id_column].astype(str))})
+    out: list[pd.DataFrame | None] = []
+    for i, day_list in enumerate(dates):
+        name = None if not series else series[i]
+        where = "" if name is None else f" for series {name!r}"
+        rows = groups.get(name)
+        if day_list is None:
+            raise DataError("data.frequency=rows has no calendar, so future values cannot be matched to steps")
+        if rows is None:
+            raise DataError(f"{label}: no rows{where}; give the known-future values of every series")
+        table = rows.drop_duplicates(data.date_column, keep="last").set_index(data.date_column)[known]
+        values = table.reindex(day_list).apply(pd.to_numeric, errors="coerce").astype("float64")
+        lacking = [str(d.date()) for d in day_list[values.isna().any(axis=1).to_numpy()]]
+        if lacking:
+            raise DataError(f"{label}: known-future values missing or not numeric{where} on {len(lacking)} of the "
+                            f"{len(day_list)} forecast dates ({', '.join(lacking[:5])}"
+                            f"{', ...' if len(lacking) > 5 else ''}); give {wanted} for every date "
+                            f"{day_list[0].date()} .. {day_list[-1].date()}")
+        out.append(values)
+    return out

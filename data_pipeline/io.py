@@ -8,6 +8,7 @@ import hashlib
 import lzma
 import re
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -212,11 +213,15 @@ def parse_table(df: pd.DataFrame, label: str, date_column: str, dayfirst: bool |
     return RawTable(df, label, numeric, ignored, notes, commas)
 
 
-def to_numeric_features(table: RawTable, features: list[str]) -> pd.DataFrame:
-    """Coerce feature columns to float64, naming the first bad cell of any non-numeric column."""
+def to_numeric_features(table: RawTable, features: list[str], known_future: Sequence[str] = ()) -> pd.DataFrame:
+    """Coerce feature columns to float64, naming the first bad cell of any non-numeric column. A known-future
+    column may be boolean (a holiday or promotion flag): it reads as 0/1."""
     out = {}
     for col in features:
         s = table.frame[col]
+        if pd.api.types.is_bool_dtype(s) and col in known_future:
+            out[col] = s.astype("float64")
+            continue
         if pd.api.types.is_bool_dtype(s):
             raise DataError(
                 f"{table.label}: column {col!r} is boolean, not numeric; remove it from data.features"
@@ -241,11 +246,13 @@ def to_numeric_features(table: RawTable, features: list[str]) -> pd.DataFrame:
 
 
 def resolve_columns(
-    table: RawTable, features: list[str] | None, targets: list[str] | None
+    table: RawTable, features: list[str] | None, targets: list[str] | None, known_future: list[str] | None = None
 ) -> tuple[list[str], list[str]]:
-    """Feature order: targets first, then the other inputs (calendar features are appended later)."""
+    """Feature order: targets first, then the other inputs, then the known-future columns (calendar features are
+    appended after them: the models read the known-future block as the last features)."""
     available = list(table.frame.columns)
-    for key, names in (("data.features", features), ("data.targets", targets)):
+    known = list(known_future or [])
+    for key, names in (("data.features", features), ("data.targets", targets), ("data.known_future", known)):
         unknown = [c for c in names or [] if c not in available]
         if unknown:
             raise DataError(
@@ -264,12 +271,14 @@ def resolve_columns(
     chosen = list(features) if features is not None else list(table.numeric_columns)
     if targets is not None:
         chosen += [t for t in targets if t not in chosen]
+    chosen = [c for c in chosen if c not in known]
     if not chosen:
-        raise DataError(f"{table.label}: no numeric columns found (columns: {available}); set data.features")
+        raise DataError(f"{table.label}: no numeric columns found besides data.known_future (columns: {available}); "
+                        "set data.features or data.targets")
     tgts = list(targets) if targets is not None else list(chosen)
     if not tgts:
         raise DataError(f"{table.label}: data.targets is empty; name at least one column to forecast")
-    return tgts + [c for c in chosen if c not in tgts], tgts
+    return tgts + [c for c in chosen if c not in tgts] + known, tgts
 
 
 def file_digest(path: str | Path) -> str:

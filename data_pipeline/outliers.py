@@ -47,6 +47,7 @@ def handle_outliers(
     label: str,
     level_source: pd.DataFrame | None = None,
     rule: str = RULE_IMPOSSIBLE,
+    exempt: tuple[str, ...] = (),
 ) -> OutlierResult:
     """Judge every value against earlier rows only and apply keep | clip | ffill to the ones the rule
     repairs (ffill leaves a NaN here, which `fill_missing` fills).
@@ -58,12 +59,14 @@ def handle_outliers(
 
     `level_source` lets a test file be judged against a rolling level (and a last good value) that includes the
     end of the training data, so its first days are not compared with a level built from a handful of rows.
+    `exempt`: columns never judged (known-future inputs: the user supplies their future values as they are, so
+    their history is read the same way; a repair here would make the two disagree).
     """
     out = frame.copy()
     repaired: list[dict] = []
     unusual: list[dict] = []
     flags = pd.DataFrame(False, index=frame.index, columns=frame.columns)
-    for col in frame.columns:
+    for col in [c for c in frame.columns if c not in exempt]:
         sc = stats.scale.get(col)
         src = frame[col] if level_source is None else level_source[col]
         level_all = trailing_level(src, stats.level_rows)

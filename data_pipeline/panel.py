@@ -19,8 +19,10 @@ from data_pipeline.config import PANEL_VALUE_COLUMN, DataConfig, SplitConfig, Wi
 from data_pipeline.dates import loose_dates
 from data_pipeline.errors import MAX_LISTED, DataError
 from data_pipeline.io import parse_table, resolve_columns, to_numeric_features
+from data_pipeline.panel_summary import panel_summary
 from data_pipeline.series import SeriesBundle, _read_source, _read_test, clean_series, trim_to_span
 from data_pipeline.splits import SPLITS, CalendarCut, calendar_cut, series_ranges
+from data_pipeline.statics import static_scaling, static_table
 from data_pipeline.types import Scaler, SplitWindows, WindowedData
 from data_pipeline.windows import future_names, window_series
 
@@ -130,14 +132,20 @@ def _short_series(dates: dict[str, pd.DatetimeIndex], cut: CalendarCut,
     return out
 
 
-def read_panel(data: DataConfig) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame] | None, str, str | None]:
-    """(rows per series of the training file, of the test file or None, their labels): checked, not cleaned."""
+def read_panel(data: DataConfig) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame] | None, str, str | None,
+                                           pd.DataFrame]:
+    """(rows per series of the training file, of the test file or None, their labels, each series' encoded static
+    features): checked, not cleaned; the static columns (data.static_columns) are taken out of the rows."""
     df, label = _read_source(data)
     frames = split_by_id(to_long(df, data, label), data, label)
+    statics = static_table(frames, data, label)
+    static_cols = list(data.static_columns or [])
+    frames = {n: f.drop(columns=static_cols) for n, f in frames.items()}
     test_src = _read_test(data)
     test_frames = None
     if test_src is not None:
         test_frames = split_by_id(to_long(test_src[0], data, test_src[1]), data, test_src[1])
+        test_frames = {n: f.drop(columns=[c for c in static_cols if c in f.columns]) for n, f in test_frames.items()}
         missing = sorted(set(frames) - set(test_frames))
         extra = sorted(set(test_frames) - set(frames))
         if missing or extra:
@@ -145,21 +153,22 @@ def read_panel(data: DataConfig) -> tuple[dict[str, pd.DataFrame], dict[str, pd.
                             + "; ".join(p for p in (f"missing {_listed(missing)}" if missing else "",
                                                     f"not in training {_listed(extra)}" if extra else "") if p)
                             + "; give the test file the same series ids")
-    return frames, test_frames, label, None if test_src is None else test_src[1]
+    return frames, test_frames, label, None if test_src is None else test_src[1], statics
 
 
 def clean_panel(data: DataConfig) -> dict[str, SeriesBundle]:
     """Every series cleaned on its own with all its rows as training rows (no split): a forecast's input."""
-    frames, test_frames, label, test_label = read_panel(data)
+    frames, test_frames, label, test_label, statics = read_panel(data)
     return {name: clean_series(data, None, (frames[name], f"{label} [{data.panel_id_column}={name}]"),
                                 None if test_frames is None else
-                                (test_frames[name], f"{test_label} [{data.panel_id_column}={name}]"))
+                                (test_frames[name], f"{test_label} [{data.panel_id_column}={name}]"),
+                                static=statics.loc[name].to_dict())
             for name in frames}
 
 
 def build_panel(data: DataConfig, window: WindowConfig, split: SplitConfig) -> WindowedData:
     """Load, clean, split (one calendar cut), scale (per series) and window every series of a panel."""
-    frames, test_frames, label, test_label = read_panel(data)
+    frames, test_frames, label, test_label, statics = read_panel(data)
     dates = _raw_dates(frames, data, label, trailing=test_frames is None)
     test_dates = None if test_frames is None else _raw_dates(test_frames, data, str(test_label), leading=False)
     _check_shared_dates(dates if test_dates is None else {n: dates[n].append(test_dates[n]) for n in dates}, label)
@@ -192,12 +201,14 @@ def build_panel(data: DataConfig, window: WindowConfig, split: SplitConfig) -> W
         tag = f"{label} [{data.panel_id_column}={name}]"
         test_source = None if test_frames is None else (test_frames[name], f"{test_label} [{data.panel_id_column}={name}]")
         bundles[name] = clean_series(data, split, (frames[name], tag), test_source,
-                                      train_until=cut.test_start if split.fold == "refit" else cut.val_start)
-    return _assemble(bundles, cut, data, window, split, label, short)
+                                      train_until=cut.test_start if split.fold == "refit" else cut.val_start,
+                                      static=statics.loc[name].to_dict())
+    return _assemble(bundles, cut, data, window, split, label, short, statics.loc[kept])
 
 
 def _assemble(bundles: dict[str, SeriesBundle], cut: CalendarCut, data: DataConfig,
-              window: WindowConfig, split: SplitConfig, label: str, dropped: dict[str, str]) -> WindowedData:
+              window: WindowConfig, split: SplitConfig, label: str, dropped: dict[str, str],
+              statics: pd.DataFrame) -> WindowedData:
     names = list(bundles)
     first = bundles[names[0]]
     freqs = {n: b.summary["frequency"] for n, b in bundles.items()}
@@ -215,7 +226,7 @@ def _assemble(bundles: dict[str, SeriesBundle], cut: CalendarCut, data: DataConf
             raise DataError(f"{label}: series {name} has features {b.feature_names}, {names[0]} has "
                             f"{first.feature_names}; give every series the same columns")
         out, scaler, split_summary, m = window_series(b, series_ranges(b.frame.index, None if b.test is None else len(b.train), cut, split),
-                                                   data, window)
+                                                   data, window, static_scaling(statics))
         for s in SPLITS:
             w = out[s]
             w.series = np.full(len(w), i, np.int32)
@@ -233,10 +244,13 @@ def _assemble(bundles: dict[str, SeriesBundle], cut: CalendarCut, data: DataConf
     splits = {s: _concat(parts[s]) for s in SPLITS}
     scaler = Scaler(scalers[0].kind, list(first.feature_names), np.stack([s.center for s in scalers]),
                     np.stack([s.scale for s in scalers]), names)
-    summary = _panel_summary(bundles, cut, label, data, window, splits, masked, per_series, dropped)
+    summary = panel_summary(bundles, cut, label, data, window, splits, masked, per_series, dropped)
+    summary["future_names"] = future_names(data, list(statics.columns))
+    summary["static_columns"] = list(data.static_columns or [])
+    summary["static_features"] = {str(n): {c: float(v) for c, v in row.items()} for n, row in statics.iterrows()}
     return WindowedData(splits["train"], splits["val"], splits["test"], list(first.feature_names),
-                        list(first.target_names), scaler, window.input, window.output, summary, future_names(data),
-                        names)
+                        list(first.target_names), scaler, window.input, window.output, summary,
+                        future_names(data, list(statics.columns)), names)
 
 
 def _concat(parts: list[SplitWindows]) -> SplitWindows:
@@ -244,53 +258,3 @@ def _concat(parts: list[SplitWindows]) -> SplitWindows:
                         np.concatenate([p.origin for p in parts]), np.concatenate([p.future for p in parts]),
                         None if any(p.mask is None for p in parts) else np.concatenate([p.mask for p in parts]),
                         np.concatenate([p.series for p in parts]))
-
-
-def _panel_summary(bundles: dict[str, SeriesBundle], cut: CalendarCut, label: str,
-                   data: DataConfig, window: WindowConfig, splits: dict[str, SplitWindows], masked: dict[str, int],
-                   per_series: dict[str, Any], dropped: dict[str, str]) -> dict[str, Any]:
-    """The single-series summary's keys, summed or spanned over the series, plus a `series` section."""
-    s0 = next(iter(bundles.values())).summary
-    starts = [b.summary["date_range"]["start"] for b in bundles.values()]
-    ends = [b.summary["date_range"]["end"] for b in bundles.values()]
-    nan_filled: dict[str, int] = {}
-    for b in bundles.values():
-        for col, n in b.summary["nan_filled"].items():
-            nan_filled[col] = nan_filled.get(col, 0) + n
-    gaps = [g for b in bundles.values() for g in b.summary["gaps"]["first"]]
-    # the splits over all series: earliest start, latest end, rows summed (each series' own are in `series`)
-    split_summary = {s: {"start": min(p["splits"][s]["start"] for p in per_series.values()),
-                         "end": max(p["splits"][s]["end"] for p in per_series.values()),
-                         "rows": int(sum(p["splits"][s]["rows"] for p in per_series.values())),
-                         "first_input": min(p["splits"][s]["first_input"] for p in per_series.values())}
-                     for s in SPLITS}
-    return {
-        "source": label, "test_source": s0.get("test_source"),
-        "rows": int(sum(b.summary["rows"] for b in bundles.values())),
-        "rows_train": int(sum(b.summary["rows_train"] for b in bundles.values())),
-        "date_range": {"start": min(starts), "end": max(ends)},
-        "frequency": s0["frequency"],
-        "gaps": {"count": int(sum(b.summary["gaps"]["count"] for b in bundles.values())),
-                 "missing_rows": int(sum(b.summary["gaps"]["missing_rows"] for b in bundles.values())),
-                 "first": gaps[:MAX_LISTED]},
-        "gap_policy": data.gap_policy, "nan_filled": nan_filled, "nan_policy": data.nan_policy,
-        # each series' file label names its id; only the series where the calendar made rows up
-        "invented_rows": [e for b in bundles.values() for e in b.summary.get("invented_rows") or [] if e["invented"]],
-        "outliers": [dict(o, series=n) for n, b in bundles.items() for o in b.summary["outliers"]],
-        "unusual": [dict(o, series=n) for n, b in bundles.items() for o in b.summary["unusual"]],
-        "outlier_rule": data.outlier_rule, "outlier_policy": data.outlier_policy,
-        "outlier_threshold": data.outlier_threshold,
-        "overlap_dropped": {"count": 0, "dates": []},
-        "feature_names": list(s0["feature_names"]), "target_names": list(s0["target_names"]),
-        "ignored_columns": list(s0["ignored_columns"]),
-        "notes": [n for b in bundles.values() for n in b.summary["notes"]][:MAX_LISTED],
-        "splits": split_summary,
-        "windows": {s: len(splits[s]) for s in SPLITS},
-        "masked_target_cells": masked,
-        "scaler": f"{data.scaler}, one per series",
-        "window": {"input": window.input, "output": window.output},
-        "future_names": future_names(data),
-        "series": {"count": len(bundles), "id_column": data.panel_id_column, "names": list(bundles),
-                   "cut": {"val_start": str(cut[0].date()), "test_start": str(cut[1].date())},
-                   "dropped": dropped, "per_series": per_series},
-    }

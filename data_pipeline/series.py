@@ -43,6 +43,9 @@ class SeriesBundle:
     # True where the value was not observed as it stands: missing (gap row, empty cell) or flagged implausible.
     # Same index as `frame`; such target cells are repaired for use as inputs but never scored.
     unobserved: pd.DataFrame | None = None
+    # A panel's encoded static features (data_pipeline/statics.py), constant columns of `frame` among the
+    # known-future ones: placed after the user's known-future columns, before the calendar.
+    static_names: list[str] = field(default_factory=list)
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -121,22 +124,23 @@ def load_series(cfg: DataConfig, split: SplitConfig | None = None) -> SeriesBund
 
 
 def clean_series(cfg: DataConfig, split: SplitConfig | None, source: tuple[pd.DataFrame, str],
-                 test_source: tuple[pd.DataFrame, str] | None, train_until: pd.Timestamp | None = None
-                 ) -> SeriesBundle:
+                 test_source: tuple[pd.DataFrame, str] | None, train_until: pd.Timestamp | None = None,
+                 static: dict[str, float] | None = None) -> SeriesBundle:
     """Validate and clean one series, read as (table, label) from the training file and the test file if any.
     Cleaning is causal: outlier statistics come from the training split (per `split`, or the rows before
     `train_until` when a panel's calendar cut is given) only, each value is judged against a level of earlier
     rows, and every repair carries an earlier value forward, so no later row (and no validation or test row)
-    changes an earlier one."""
+    changes an earlier one. `static`: a panel series' encoded static features, added as constant columns."""
     df, label = source
     table = parse_table(df, label, cfg.date_column, cfg.dayfirst)
-    features, targets = resolve_columns(table, cfg.features, cfg.targets)
+    known = tuple(cfg.known_future or ())
+    features, targets = resolve_columns(table, cfg.features, cfg.targets, list(known))
     if cfg.calendar_features:
         clash = [c for c in CALENDAR_COLUMNS if c in features]
         if clash:
             raise DataError(f"{label}: column(s) {clash} clash with calendar features; rename them")
     # Leading and trailing empty rows are not data: each series runs from its first observation to its last.
-    train, span = trim_to_span(to_numeric_features(table, features), label, trailing=test_source is None)
+    train, span = trim_to_span(to_numeric_features(table, features, known), label, trailing=test_source is None)
     notes = list(table.notes)
     summary: dict[str, Any] = {"source": label, "test_source": None, "rows_train_file": len(train)}
 
@@ -152,7 +156,7 @@ def clean_series(cfg: DataConfig, split: SplitConfig | None, source: tuple[pd.Da
                 f"available columns: {list(ttable.frame.columns)}"
             )
         notes += ttable.notes
-        test, test_span = trim_to_span(to_numeric_features(ttable, features), tlabel, leading=False)
+        test, test_span = trim_to_span(to_numeric_features(ttable, features, known), tlabel, leading=False)
         span["trailing_rows_dropped"] = test_span["trailing_rows_dropped"]
         summary.update(test_source=tlabel, rows_test_file=len(test))
         common = train.index.intersection(test.index)
@@ -202,7 +206,7 @@ def clean_series(cfg: DataConfig, split: SplitConfig | None, source: tuple[pd.Da
     stats = fit_outlier_stats(train.iloc[:n_fit], typical_step(train.index) if freq is None else freq)
     notes += constant_targets(train.iloc[:n_fit], targets, label)
     judged = handle_outliers(train, stats, cfg.outlier_threshold, cfg.outlier_policy, label,
-                                      rule=cfg.outlier_rule)
+                             rule=cfg.outlier_rule, exempt=known)
     flagged, unusual = judged.repaired, judged.unusual
     unobserved = train.isna() | judged.flags  # repaired values are not observations; unusual ones are
     train_clean = fill_missing(judged.frame, train_gap_rows, cfg.gap_policy)
@@ -211,12 +215,18 @@ def clean_series(cfg: DataConfig, split: SplitConfig | None, source: tuple[pd.Da
             nan_counts[col] = nan_counts.get(col, 0) + n
         # Scale comes from training only; the trailing level looks back into training for the first days.
         tjudged = handle_outliers(test, stats, cfg.outlier_threshold, cfg.outlier_policy, tlabel,
-                                           level_source=pd.concat([train, test]), rule=cfg.outlier_rule)
+                                  level_source=pd.concat([train, test]), rule=cfg.outlier_rule, exempt=known)
         flagged += tjudged.repaired
         unusual += tjudged.unusual
         unobserved = pd.concat([unobserved, test.isna() | tjudged.flags])
         test = fill_missing(tjudged.frame, test_gap_rows, cfg.gap_policy, history=train_clean)
 
+    static = dict(static or {})
+    if static:  # the series' own attributes, the same on every row: known on any date, never judged or repaired
+        train_clean = train_clean.assign(**static)
+        test = None if test is None else test.assign(**static)
+        unobserved = unobserved.assign(**{c: False for c in static})
+        features = features + list(static)
     if cfg.calendar_features:
         unobserved = unobserved.join(calendar_frame(unobserved.index) != calendar_frame(
             unobserved.index))  # calendar values are known exactly: all False
@@ -259,6 +269,6 @@ def clean_series(cfg: DataConfig, split: SplitConfig | None, source: tuple[pd.Da
         step_ok = freq is None or train_clean.index[-1] + freq == test.index[0]
         summary["test_contiguous"] = bool(step_ok)
     return SeriesBundle(train_clean, test, list(features), list(targets), freq, source_digest(cfg), summary,
-                        unobserved=unobserved[list(features)])
+                        unobserved=unobserved[list(features)], static_names=list(static))
 
 

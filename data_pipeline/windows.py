@@ -137,6 +137,7 @@ def build_from_bundle(
     summary["scaler"] = data.scaler
     summary["window"] = {"input": window.input, "output": window.output}
     summary["future_names"] = future_names(data)
+    summary["known_future"] = list(data.known_future or [])
     return WindowedData(
         out["train"],
         out["val"],
@@ -151,26 +152,34 @@ def build_from_bundle(
     )
 
 
-def future_names(data: DataConfig) -> list[str]:
-    """Known-future inputs: the calendar columns, read on the forecast days (functions of the date alone)."""
-    return list(CALENDAR_COLUMNS) if data.calendar_features else []
+def future_names(data: DataConfig, static_names: list[str] | None = None) -> list[str]:
+    """Known-future inputs, read on the forecast days: the user's known-future columns (data.known_future, values
+    supplied for every future step), a panel's encoded static features (the same on every step), then the
+    calendar columns (functions of the date alone)."""
+    return (list(data.known_future or []) + list(static_names or [])
+            + (list(CALENDAR_COLUMNS) if data.calendar_features else []))
 
 
 def window_series(bundle: SeriesBundle, ranges: dict[str, SplitRange], data: DataConfig, window: WindowConfig,
+                  static_scaling: dict[str, tuple[float, float]] | None = None,
                   ) -> tuple[dict[str, SplitWindows], Scaler, dict[str, Any], dict[str, int]]:
-    """One series' windows per split, scaled by a scaler fitted on its training rows only; with the split
+    """One series' windows per split, scaled by a scaler fitted on its training rows only (a panel's static
+    features: by `static_scaling`, over the series, since within one series they are constant); with the split
     summary and the masked (unscored) target cells of val and test. Raises DataError if a split has no window."""
     frame = bundle.frame
     values = frame.to_numpy(dtype=np.float64)
     scaler = fit_scaler(values[: ranges["train"].stop], data.scaler, bundle.feature_names)
+    for name, (center, scale) in (static_scaling or {}).items():
+        j = bundle.feature_names.index(name)
+        scaler.center[j], scaler.scale[j] = center, scale
     scaled = scaler.transform(values)
     n_t = len(bundle.target_names)
     observed = None if bundle.unobserved is None else ~bundle.unobserved.to_numpy(dtype=bool)
-    # Known-future inputs: the calendar columns, read on the forecast days (functions of the date alone).
-    future_cols = [bundle.feature_names.index(c) for c in future_names(data)]
-    # the models read the calendar columns as the last n_future features of x (models/blocks.py, WindowNorm)
+    # Known-future inputs (the user's known-future columns, then the calendar), read on the forecast days.
+    future_cols = [bundle.feature_names.index(c) for c in future_names(data, bundle.static_names)]
+    # the models read them as the last n_future features of x (models/blocks.py, WindowNorm)
     n_feat = len(bundle.feature_names)
-    assert future_cols == list(range(n_feat - len(future_cols), n_feat)), "calendar columns must come last"
+    assert future_cols == list(range(n_feat - len(future_cols), n_feat)), "known-future columns must come last"
     out: dict[str, SplitWindows] = {}
     split_summary: dict[str, Any] = {}
     first_target: dict[str, int] = {}

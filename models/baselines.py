@@ -1,9 +1,10 @@
 """Baselines every trained model has to beat.
 
 persistence  every forecast day repeats the last observed target values. Nothing to fit.
-ridge        one linear map from the flattened input window to the flattened output window, fitted in closed
-             form by `fit_ridge`. It predicts the change from the last observed value, so a large penalty
-             shrinks it towards persistence rather than towards zero.
+ridge        one linear map from the flattened input window (and, where the data has known-future inputs, their
+             values on every forecast step: known-future columns and calendar) to the flattened output window,
+             fitted in closed form by `fit_ridge`. It predicts the change from the last observed value, so a
+             large penalty shrinks it towards persistence rather than towards zero.
 seasonal_naive  every forecast step repeats the value one season earlier (7 for daily data, 5 business-daily,
              52 weekly, 24 hourly, 12 monthly; `baselines.season` overrides). Nothing to fit; needs
              season <= window.input.
@@ -53,15 +54,15 @@ class Ridge(nn.Module):
         n_targets: int,
         n_inputs: int,
         n_outputs: int,
-        n_future: int = 0,  # accepted for a uniform build(); ridge reads the input window only
+        n_future: int = 0,  # known-future inputs per forecast step: regressors beside the input window
         alphas: Sequence[float] = DEFAULT_ALPHAS,
     ):
         super().__init__()
         if not alphas or any(a <= 0 for a in alphas):
             raise ValueError(f"alphas must be a non-empty sequence of positive numbers, got {alphas!r}")
-        self.n_targets, self.n_outputs = n_targets, n_outputs
+        self.n_targets, self.n_outputs, self.n_future = n_targets, n_outputs, n_future
         self.alphas = tuple(float(a) for a in alphas)
-        n_in, n_out = n_inputs * n_features, n_outputs * n_targets
+        n_in, n_out = n_inputs * n_features + n_outputs * n_future, n_outputs * n_targets
         # buffers, not parameters: gradient descent has nothing to do here, fit_ridge sets them
         self.register_buffer("weight", torch.zeros(n_in, n_out))
         self.register_buffer("bias", torch.zeros(n_out))
@@ -75,15 +76,25 @@ class Ridge(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, future: torch.Tensor | None = None) -> torch.Tensor:
         last = x[:, -1, : self.n_targets]
-        delta = x.flatten(1) @ self.weight + self.bias
+        design = x.flatten(1)
+        if self.n_future:  # the forecast steps' known-future values: regressors of the step they belong to
+            want = (x.shape[0], self.n_outputs, self.n_future)
+            if future is None or tuple(future.shape) != want:
+                raise ValueError(f"ridge reads {self.n_future} known-future input(s) per forecast step: pass future "
+                                 f"of shape {want}, got {None if future is None else tuple(future.shape)}")
+            design = torch.cat([design, future.flatten(1)], dim=1)
+        delta = design @ self.weight + self.bias
         return last.unsqueeze(1) + delta.view(-1, self.n_outputs, self.n_targets)
 
 
-def _design(split: SplitWindows, n_targets: int) -> tuple[np.ndarray, np.ndarray]:
+def _design(split: SplitWindows, n_targets: int, n_future: int = 0) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(split.x, dtype=np.float64)
     y = np.asarray(split.y, dtype=np.float64)
     residual = y - x[:, -1:, :n_targets]
-    return x.reshape(len(x), -1), residual.reshape(len(y), -1)
+    design = x.reshape(len(x), -1)
+    if n_future:
+        design = np.concatenate([design, np.asarray(split.future, np.float64).reshape(len(x), -1)], axis=1)
+    return design, residual.reshape(len(y), -1)
 
 
 def fit_ridge(
@@ -93,8 +104,8 @@ def fit_ridge(
     MSE on `val` (its scored cells). Returns {"alpha", "val_mse", "val_mse_by_alpha"}; val_mse in scaled units.
     """
     alphas = tuple(alphas) if alphas is not None else model.alphas
-    xt, rt = _design(train, model.n_targets)
-    xv, rv = _design(val, model.n_targets)
+    xt, rt = _design(train, model.n_targets, model.n_future)
+    xv, rv = _design(val, model.n_targets, model.n_future)
     # unscored cells out; with several series, each series' cells share an equal weight (as in every score)
     weights = val.score_weights()
     mv = None if weights is None else weights.reshape(len(weights), -1)

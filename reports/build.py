@@ -248,6 +248,8 @@ def _ranking_for_reading(ranking: pd.DataFrame) -> pd.DataFrame:
         for m, lo, hi in zip(ranking.model, ranking.mse_diff_vs_persistence_ci_low,
                              ranking.mse_diff_vs_persistence_ci_high, strict=True)
     ]
+    if "covariates" in ranking:  # the user's known-future / static columns each entry reads
+        out["covariates"] = ranking.covariates
     out["hyperparameters"] = ranking.hparams
     out["params"] = ranking.params
     out["epochs"] = ranking.epochs.astype("Int64")

@@ -99,6 +99,7 @@ def evaluate(entry: Forecaster, spans: Spans) -> Evaluated | str | None:
         epochs=described.epochs, train_time_s=described.train_time_s, trial_id=described.trial_id,
         quantiles=test.quantiles, val_pred=np.asarray(val.point, np.float32), val_quantiles=val.quantiles,
         quantile_levels=test.quantile_levels)
+    score.covariates = covariates_read(entry, data)
     if recorded and len(recorded) > 1:  # trained with several seeds: each seed's scores, its own first
         score.seed_val_mse = list(recorded)
         score.seed_test_mse = [score_split(p, data.test, data)["mse"] for p in test.seeds or []]
@@ -110,6 +111,17 @@ def evaluate(entry: Forecaster, spans: Spans) -> Evaluated | str | None:
         result.refit = _refit(entry, spans.refit, data, score)
         result.refit_data = spans.refit.data if result.refit is not None else None
     return result
+
+
+def covariates_read(entry: Forecaster, data: WindowedData) -> list[str] | None:
+    """The user's covariate columns `entry` reads (its capabilities say which kinds), or None where the data has
+    no covariates; the report states it for every entry."""
+    known = list(data.summary.get("known_future") or [])
+    static = list(data.summary.get("static_columns") or [])
+    if not known and not static:
+        return None
+    # a panel's static features ride with the known-future inputs (data_pipeline/statics.py): the same readers
+    return known + static if entry.capabilities.known_future_covariates else []
 
 
 def _backtest(entry: Forecaster, spans: Spans, score: ModelScore) -> None:

@@ -1,4 +1,4 @@
-"""`python -m reports.forecast runs/<name> [--model NAME] [data.path=...]`: forecast the next steps with the winner.
+"""`python -m reports.forecast runs/<name> [--model NAME] [--future FILE] [data.path=...]`: forecast the next steps.
 
 Any ranked entry forecasts (models.forecasters: the validation winner, rank 1 of the report's ranking, or
 --model): a trained model from the last N_INPUTS steps of the data, its seed ensemble by the mean of its seeds, a
@@ -9,6 +9,7 @@ runs/<name>/forecast.csv: per target the point forecast and `_lo80/_hi80/_lo95/_
 `report.interval_levels`), split-conformal intervals calibrated exactly as the report calibrates that entry (its
 errors on the run's validation windows; with backtest folds, on every fold's out-of-fold errors). A panel (many
 series) gets one block of rows per series, each from that series' own last steps, with its id in the first column.
+A run with known-future columns (data.known_future) needs their values on every forecast date: --future FILE.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from data_pipeline import (
     forecast_input,
     future_input,
 )
-from data_pipeline.forecast import panel_forecast_input
+from data_pipeline.forecast import known_future_values, panel_forecast_input
 from data_pipeline.panel import clean_panel
 from data_pipeline.series import load_series
 from models.chronos import CHRONOS2
@@ -50,7 +51,11 @@ from reports.runs import RunDir, RunDirError, best_trials, read_run
 from reports.scoring import ModelScore
 
 
-def forecast(run_path: str | Path, model: str | None = None, overrides: list[str] | None = None) -> pd.DataFrame:
+def forecast(run_path: str | Path, model: str | None = None, overrides: list[str] | None = None,
+             future: pd.DataFrame | str | Path | None = None) -> pd.DataFrame:
+    """The next window.output steps with intervals (see the module's docstring). `future`: the values of the
+    run's known-future columns (data.known_future) on every forecast step, a frame or a CSV/Parquet file with the
+    date column (and a panel's id column); required when the run has such columns."""
     run = read_run(run_path)
     if not best_trials(run):
         raise RunDirError(f"no trained model with a checkpoint in {run.path}; run the sweep first")
@@ -84,7 +89,7 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
         evaluated = next((e for e in everything if e.score.model == model), None)
     if not isinstance(evaluated, Evaluated):
         raise RunDirError(f"--model {model}: not fitted on this run's data ({evaluated or 'nothing to load'})")
-    inputs = future_inputs(run, data_cfg, full)
+    inputs = future_inputs(run, data_cfg, full, future)
     note = None
     if evaluated.refit is not None:  # the report's test forecasts come from the refit's fits: so does this
         note = "forecast by the final refit's fits (on every row before the test split)"
@@ -108,10 +113,11 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
     return frame
 
 
-def future_inputs(run: RunDir, data_cfg: DataConfig, full: WindowedData) -> FutureInputs:
+def future_inputs(run: RunDir, data_cfg: DataConfig, full: WindowedData,
+                  future: pd.DataFrame | str | Path | None = None) -> FutureInputs:
     """What every entry's forecast past the data's end reads: each series' last input window and known-future
-    calendar values (the run's scaled units), the horizon's dates, and (for the classical models) every series'
-    whole history in original units."""
+    values (the user's, from `future`, and the calendar's; the run's scaled units), the horizon's dates, and (for
+    the classical models) every series' whole history in original units."""
     _, window, _ = run.data_configs()
     files = RunFiles(run.path)
     scaler = Scaler.load(files.scaler)
@@ -123,9 +129,15 @@ def future_inputs(run: RunDir, data_cfg: DataConfig, full: WindowedData) -> Futu
     else:
         x, one = forecast_input(data_cfg, window, scaler, scaler.feature_names)
         dates, series = [one], None
-    # data.frequency=rows refuses calendar inputs, so without dates there are no known-future values to read
+    # data.frequency=rows refuses calendar and known-future inputs, so without dates there are none to read
+    known = known_future_values(future, data_cfg, dates, full.series_names if scaler.per_series else None)
+    statics = summary.get("static_features") or {}
+    if statics:  # a panel's static features: each series' own values, the same on every forecast step
+        known = [(k if k is not None else pd.DataFrame(index=d)).assign(**statics[name])
+                 for k, d, name in zip(known, dates, full.series_names, strict=True)]
     future = (None if dates[0] is None or not future_names else
-              np.concatenate([future_input(d, scaler.for_series(i), future_names) for i, d in enumerate(dates)]))
+              np.concatenate([future_input(d, scaler.for_series(i), future_names, known[i])
+                              for i, d in enumerate(dates)]))
 
     def histories() -> tuple[list[np.ndarray], list[str]]:
         if scaler.per_series:
@@ -198,10 +210,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("run_dir")
     p.add_argument("overrides", nargs="*", metavar="data.key=value", help="e.g. data.path=newer.csv")
     p.add_argument("--model", help="use this model's best trial instead of the validation winner")
+    p.add_argument("--future", metavar="FILE", help="CSV/Parquet with the values of the run's known-future columns "
+                   "(data.known_future) on every forecast date: the date column (a panel: also its id column) and "
+                   "those columns; required when the run has them")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args(argv)
     try:
-        frame = forecast(args.run_dir, args.model, args.overrides)
+        frame = forecast(args.run_dir, args.model, args.overrides, args.future)
     except (RunDirError, DataError, ValueError) as err:
         if args.debug:
             raise

@@ -44,6 +44,9 @@ class ModelScore:
     calib_observed: np.ndarray | None = None
     calib_fold: np.ndarray | None = None  # the fold each calibration window belongs to
     refit: bool = False  # its test forecasts come from models retrained on every row before the test split
+    # The user's covariate columns (data.known_future, data.static_columns) this entry reads; None: the data has
+    # none, so the ranking has no covariates column.
+    covariates: list[str] | None = None
 
     @property
     def fold_means(self) -> list[float]:
@@ -158,6 +161,7 @@ def ranking_table(results: list[ModelScore], data: WindowedData) -> pd.DataFrame
             "trial_id": r.trial_id,
             "test_windows": r.test["n_windows"],
             "test_masked_cells": r.test.get("masked_cells", 0),
+            **({} if r.covariates is None else {"covariates": ", ".join(r.covariates) or "none"}),
         })
     return pd.DataFrame(rows)
 

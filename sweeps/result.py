@@ -79,13 +79,17 @@ class SweepResult:
 
         return pd.read_parquet(self._report_file(self.files.report.predictions))
 
-    def forecast(self, model: str | None = None, overrides: Overrides = None, **options: Any) -> pd.DataFrame:
+    def forecast(self, model: str | None = None, overrides: Overrides = None, *,
+                 future: pd.DataFrame | str | Path | None = None, **options: Any) -> pd.DataFrame:
         """The next window.output steps after the data's last date, as `python -m reports.forecast` writes them.
 
         Args:
             model: The entry to forecast with; None: the validation winner (when a baseline the command cannot run
                 wins, the best-ranked model it can run, named in the frame's `attrs["note"]`).
             overrides: data.* keys only, e.g. `{"data.path": "newer.csv"}` to forecast from newer rows.
+            future: The values of the run's known-future columns (data.known_future) on every forecast date: a
+                frame (or CSV/Parquet path) with the date column (a panel: also its id column) and those columns.
+                Required when the run has known-future columns; the message says which dates and columns.
             **options: More data.* keys, as `**{"data.path": "newer.csv"}`.
 
         Returns:
@@ -94,7 +98,7 @@ class SweepResult:
         """
         from reports.forecast import forecast
 
-        return forecast(self.run_dir, model, override_pairs(overrides, options))
+        return forecast(self.run_dir, model, override_pairs(overrides, options), future)
 
     def build_report(self, *, quiet: bool = False) -> Path:
         """(Re)build the report from the run directory without retraining.

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from data_pipeline import Scaler, WindowedData
+from data_pipeline import Scaler, SplitWindows, WindowedData
 from models.trial_record import TrialRecord
 
 REFIT = "refit"  # the span of every row before the test split (report.final_refit)
@@ -48,7 +48,9 @@ class Capabilities:
     own_intervals: bool = False  # forecasts its own quantiles (scored as CQR beside the conformal intervals)
     needs_gpu: bool = False
     past_covariates: bool = False  # reads non-target columns of the input window
-    known_future_covariates: bool = False  # reads values known ahead over the horizon (the calendar features)
+    # reads values known ahead over the horizon: data.known_future, a panel's static features (they ride with
+    # them, data_pipeline/statics.py) and the calendar
+    known_future_covariates: bool = False
     backtests: bool = True  # fitted and scored on every earlier backtest fold
     refits: bool = True  # fitting on every row before the test split changes its forecasts
 
@@ -150,6 +152,12 @@ class Fitted(ABC):
     def forecast_future(self, inputs: FutureInputs) -> np.ndarray:
         """Point forecasts (series, horizon, targets) past the data's end, in this fit's span's scaled units."""
         raise NotApplicable(f"{self.describe().name} cannot forecast past the data's end")
+
+    def predict_altered(self, split: str, alter: Callable[[SplitWindows, list[str]], SplitWindows]) -> Forecast:
+        """Forecasts of `split`'s windows after `alter` (given them and their feature names) changed them, with
+        the fit held: how permutation importance asks what an input buys. Entries that forecast from the windows'
+        arrays implement it; the others say they cannot."""
+        raise NotApplicable(f"{self.describe().name} does not forecast from altered windows")
 
 
 class Forecaster(ABC):

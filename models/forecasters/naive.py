@@ -7,12 +7,13 @@ climatology averages each calendar bucket (day of year, week, month) over the sp
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from torch import nn
 
-from data_pipeline import WindowedData
+from data_pipeline import SplitWindows, WindowedData
 from data_pipeline.config import ROWS
 from models import build, count_parameters, fit_ridge, predict
 from models.baselines import climatology_applies, climatology_forecast, default_season, fit_climatology
@@ -43,6 +44,10 @@ class FittedModule(Fitted):
 
     def predict(self, split: str) -> Forecast:
         windows = self.data.split(split)
+        return Forecast(predict(self.module, windows.x, future=windows.future, series=windows.series))
+
+    def predict_altered(self, split: str, alter: Callable[[SplitWindows, list[str]], SplitWindows]) -> Forecast:
+        windows = alter(self.data.split(split), self.data.feature_names)
         return Forecast(predict(self.module, windows.x, future=windows.future, series=windows.series))
 
     def describe(self) -> Description:
@@ -93,9 +98,11 @@ class SeasonalNaive(Forecaster):
 
 
 class Ridge(Forecaster):
-    """Closed-form ridge from the input window to the horizon's changes; the penalty chosen on validation."""
+    """Closed-form ridge from the input window (and the horizon's known-future values) to the horizon's changes;
+    the penalty chosen on validation."""
 
     name = "ridge"
+    capabilities = Capabilities(past_covariates=True, known_future_covariates=True)
 
     def __init__(self) -> None:
         self.alpha: float | None = None  # chosen on the run's own validation block, kept for the refit

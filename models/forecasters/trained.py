@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 from torch import nn
 
-from data_pipeline import WindowedData, with_input_length
+from data_pipeline import SplitWindows, WindowedData, with_input_length
 from models import CheckpointError, count_parameters, load_trial_checkpoint, predict
 from models.forecasters.base import (
     Capabilities,
@@ -95,7 +95,12 @@ class FittedTrained(Fitted):
         self.notes = []
 
     def predict(self, split: str) -> Forecast:
-        windows = self.data.split(split)
+        return self._predict(self.data.split(split))
+
+    def predict_altered(self, split: str, alter: Callable[[SplitWindows, list[str]], SplitWindows]) -> Forecast:
+        return self._predict(alter(self.data.split(split), self.data.feature_names))
+
+    def _predict(self, windows: SplitWindows) -> Forecast:
         preds = [predict(net, windows.x, future=windows.future, series=windows.series) for net in self.nets]
         if self.combine:
             return Forecast(np.mean(preds, 0).astype(np.float32))
