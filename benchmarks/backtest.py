@@ -50,7 +50,7 @@ def score_variant(run_path: Path, folds: int, refit: bool, seed_scale: bool, ens
     data = load_data(run)
     results, _ = score_run(run, data)
     ranking = ranking_table(results, data)
-    bands = intervals.all_bands(results, data, intervals.interval_levels(run.config))
+    bands = intervals.all_bands(results, data, intervals.interval_levels(run.stored))
     coverage = intervals.interval_table(bands, data)
     coverage = coverage[coverage.method == intervals.CONFORMAL]
     winner = ranking.iloc[0]

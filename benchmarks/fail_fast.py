@@ -29,7 +29,7 @@ def _dead_url() -> str:
 
 
 def cases() -> list[tuple[str, float, Callable[[], object]]]:
-    from sweeps.tracking import WandbPlan, create_wandb_report, plan_wandb
+    from sweeps.engine.tracking import WandbPlan, create_wandb_report, plan_wandb
 
     def wandb_no_key() -> object:
         os.environ.pop("WANDB_API_KEY", None)
@@ -52,7 +52,7 @@ def cases() -> list[tuple[str, float, Callable[[], object]]]:
         from huggingface_hub import constants
 
         from models.chronos import PretrainedUnavailable, load_chronos
-        from sweeps.hub import fetch_pretrained
+        from sweeps.engine.hub import fetch_pretrained
     except ImportError:
         return out
 

@@ -1,7 +1,7 @@
 """Where a sweep phase's core-seconds go: training, each kind of per-trial overhead, and idle.
 
-Reads a run directory only: the driver's phase clock (`timeline/<phase>.json`, sweeps/timeline.py) and each trial's
-own timeline (`trials/*.json`, sweeps/trial_recorder.py). Used by benchmarks/throughput.py.
+Reads a run directory only: the driver's phase clock (`timeline/<phase>.json`, sweeps/engine/timeline.py) and each trial's
+own timeline (`trials/*.json`, sweeps/engine/trial_recorder.py). Used by benchmarks/throughput.py.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sweeps.trial_recorder import Part
+from sweeps.engine.trial_recorder import Part
 
 # (key, what a reader sees): the rows of the table, in the order a trial lives through them
 ROWS = [

@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 
 
 def plain(run_dir: str, trial_id: str, epochs: int) -> None:
-    """A plain wandb.init, as sweeps/tracking.TrialLogger opened its runs before it used setup_wandb."""
+    """A plain wandb.init, as sweeps/engine/tracking.TrialLogger opened its runs before it used setup_wandb."""
     import wandb
 
     run = wandb.init(id=trial_id, name=f"gru_nar-h32-{trial_id}", group="bench", tags=["gru_nar"], project="bench",

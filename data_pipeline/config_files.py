@@ -1,5 +1,5 @@
-"""Config files: read a YAML config and apply dotted `key=value` overrides (shared by every CLI). The schemas
-of the sections live in config.py."""
+"""Config files: read a YAML config and apply dotted `key=value` overrides (shared by every CLI), and write a
+Python value as such an override. The schemas of the sections live in config.py."""
 
 from __future__ import annotations
 
@@ -69,3 +69,17 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
             node = child
         node[parts[-1]] = value
     return out
+
+
+def override_text(key: str, value: Any) -> str:
+    """A Python value as the dotted `key=value` override `apply_overrides` reads back as exactly this value, e.g.
+    1e-05 stays a float (a bare `1e-05` is a string to YAML 1.1) and '2020-01-01' stays a string. Raises
+    yaml.YAMLError for a value YAML cannot write (the caller words the error for its own user)."""
+    if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
+        value = value.item()  # numpy scalars
+    if isinstance(value, Path):
+        value = str(value)
+    if isinstance(value, tuple):
+        value = list(value)
+    text = yaml.safe_dump(value, default_flow_style=True, width=1 << 30)
+    return f"{key}={text.removesuffix(chr(10)).removesuffix('...').strip()}"

@@ -1,5 +1,5 @@
 """The table layouts other forecasting tools use, recognised by their column names, shared by files and DataFrames
-(sweeps/frames.py): Nixtla's `unique_id, ds, y` and AutoGluon's `item_id, timestamp, target` imply the id, date and
+(data_pipeline/frames.py): Nixtla's `unique_id, ds, y` and AutoGluon's `item_id, timestamp, target` imply the id, date and
 target columns, so neither needs data.* keys. Also: which column of a table looks like it names each row's series.
 """
 

@@ -47,6 +47,9 @@ class OutlierStats:
     level_rows: int
     largest_move: dict[str, float | None]
     largest_log_move: dict[str, float | None]
+    # per column: the training split's largest move in log terms for any series positive throughout it (else None):
+    # what an order-of-magnitude (unit) error is judged by in a series that is not multiplicative
+    largest_ratio_move: dict[str, float | None] | None = None
     season: dict[str, int | None] | None = None  # per column: rows in one season (`has_season`), None: none
     fit_end: pd.Timestamp | None = None  # the training split's last date (None: all rows judged were training)
 
@@ -118,11 +121,11 @@ def trailing_level(s: pd.Series, rows: int) -> pd.Series:
 
 def _move(x: pd.Series, level: pd.Series, season: int | None) -> pd.Series:
     """Distance from the nearest anchor: the trailing level, one of the ANCHORS values before (the k-th back
-    counted per row, divided by k), or the seasonal anchor (x[t-m] + x[t-1] - x[t-1-m])."""
+    divided by sqrt(k), the spread of a random walk's k steps), or the seasonal anchor (x[t-m] + x[t-1] - x[t-1-m])."""
     before = x.ffill()
     dist = (x - level).abs().fillna(np.inf).where(x.notna())
     for k in range(1, ANCHORS + 1):
-        dist = np.minimum(dist, ((x - before.shift(k)).abs() / k).fillna(np.inf))
+        dist = np.minimum(dist, ((x - before.shift(k)).abs() / np.sqrt(k)).fillna(np.inf))
     if season:
         anchor = before.shift(season) + before.shift(1) - before.shift(1 + season)
         dist = np.minimum(dist, (x - anchor).abs().fillna(np.inf))
@@ -139,13 +142,19 @@ def _largest_move(values: pd.Series, rows: int, season: int | None) -> float | N
     return big if np.isfinite(big) and big > 0 else None
 
 
-def _multiplicative(values: pd.Series) -> bool:
-    """Positive throughout (but for at most one value in 200: a garbage zero or sign error in training) and grown
-    or shrunk at least GROWTH_FACTOR-fold from the training split's first quarter to its last: a series whose
-    moves scale with its level (prices, GDP), not one that merely sits above zero (a temperature in Fahrenheit)."""
+def _positive(values: pd.Series) -> bool:
+    """Positive throughout (but for at most one value in 200: a garbage zero or sign error in training)."""
     seen = values.dropna()
-    if len(seen) < 8 or int((seen <= 0).sum()) > max(1, int(TAIL_Q * len(seen))):
+    return len(seen) >= 8 and int((seen <= 0).sum()) <= max(1, int(TAIL_Q * len(seen)))
+
+
+def _multiplicative(values: pd.Series) -> bool:
+    """Positive throughout (`_positive`) and grown or shrunk at least GROWTH_FACTOR-fold from the training split's
+    first quarter to its last: a series whose moves scale with its level (prices, GDP), not one that merely sits
+    above zero (a temperature in Fahrenheit)."""
+    if not _positive(values):
         return False
+    seen = values.dropna()
     quarter = len(seen) // 4
     first, last = float(seen.iloc[:quarter].median()), float(seen.iloc[-quarter:].median())
     return first > 0 and last > 0 and max(last / first, first / last) >= GROWTH_FACTOR
@@ -160,12 +169,14 @@ def fit_outlier_stats(frame: pd.DataFrame, freq: BaseOffset | pd.Timedelta) -> O
     scale: dict[str, float | None] = {}
     largest: dict[str, float | None] = {}
     largest_log: dict[str, float | None] = {}
+    largest_ratio: dict[str, float | None] = {}
     for col in frame.columns:
         r = (frame[col] - trailing_level(frame[col], rows)).dropna()
         seasons[col] = has_season(frame[col], season)
         largest[col] = _largest_move(frame[col], rows, seasons[col])
-        largest_log[col] = _largest_move(np.log(frame[col].where(frame[col] > 0)), rows, seasons[col]
-                                         ) if _multiplicative(frame[col]) else None
+        largest_ratio[col] = _largest_move(np.log(frame[col].where(frame[col] > 0)), rows, seasons[col]
+                                           ) if _positive(frame[col]) else None
+        largest_log[col] = largest_ratio[col] if _multiplicative(frame[col]) else None
         if r.empty:
             center[col], scale[col] = 0.0, None
             continue
@@ -176,5 +187,5 @@ def fit_outlier_stats(frame: pd.DataFrame, freq: BaseOffset | pd.Timedelta) -> O
         center[col] = med
         # A constant column has no spread to judge against; flagging would mark every change.
         scale[col] = sc if np.isfinite(sc) and sc > 0 else None
-    return OutlierStats(center, scale, rows, largest, largest_log, seasons,
+    return OutlierStats(center, scale, rows, largest, largest_log, largest_ratio, seasons,
                         frame.index[-1] if len(frame) else None)

@@ -52,6 +52,15 @@ class SeriesBundle:
         """Training data followed by the test file (if any): the whole usable history."""
         return self.train if self.test is None else pd.concat([self.train, self.test])
 
+    def observed_values(self, columns: list[str]) -> np.ndarray:
+        """`frame`'s `columns` as float64, NaN where a cell was not observed as it stands (missing, or repaired:
+        `unobserved`): for a consumer that reads a masked cell as missing, not as the value the repair wrote."""
+        values = self.frame[columns].to_numpy(dtype=np.float64)
+        if self.unobserved is None:
+            return values
+        masked = self.unobserved[columns].reindex(self.frame.index, fill_value=False).to_numpy(dtype=bool)
+        return np.where(masked, np.nan, values)
+
 
 def _read_source(cfg: DataConfig) -> tuple[pd.DataFrame, str]:
     if cfg.path is not None:

@@ -14,7 +14,7 @@ COMMANDS = (
     ("python -m data_pipeline", "data_pipeline.__main__:main"),
     ("python -m reports", "reports.__main__:main"),
     ("python -m reports.forecast", "reports.forecast:main"),
-    ("python -m sweeps.legacy_records", "sweeps.legacy_records:main"),
+    ("python -m sweeps.engine.legacy_records", "sweeps.engine.legacy_records:main"),
 )
 
 

@@ -48,7 +48,8 @@ RANKING_COLUMNS = (
            "The same interval against persistence."),
     Column("hparams", "hparams", "The chosen hyperparameters (classical models: the form chosen per series and "
            "target)."),
-    Column("params", "params", "Trainable parameters (or fitted ones)."),
+    Column("params", "params", "Trainable parameters (or fitted ones); a combination counts every member it runs "
+           "(a seed ensemble all its seeds, classical_combo and weighted_ensemble their chosen members)."),
     Column("epochs", "epochs", "Epochs the chosen trial trained."),
     Column("train_time_s", "train_time_s", "Training (or fitting) time in seconds."),
     Column("trial_id", "trial_id", "The Ray Tune trial behind a trained entry (`runs/<name>/trials/`)."),

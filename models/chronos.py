@@ -110,7 +110,7 @@ def _from_hub_cache(repo_id: str) -> Path:
 def load_chronos(path: str | os.PathLike = DEFAULT_CHRONOS2, *, device: str = "auto") -> Chronos2Pipeline:
     """A Chronos-2 pipeline from a local model directory or a hugging-face hub id, in float32 and eval mode.
 
-    Never uses the network: a hub id is looked up in the local hub cache only (sweeps/hub.py fetches it there).
+    Never uses the network: a hub id is looked up in the local hub cache only (sweeps/engine/hub.py fetches it there).
     Every failure to find the model raises `PretrainedUnavailable`: one line naming `path` and how to set
     `pretrained.path`.
     """

@@ -15,7 +15,11 @@ theta  statsmodels' ThetaModel (the standard Theta method: SES with drift b0/2, 
 arima  statsmodels' ARIMA (state space, exact MLE). Seasonal differencing D=1 (with a seasonal MA(1)) when the training split's STL
        seasonal strength exceeds 0.64; d (0-2) by repeated KPSS tests at 5%; then every (p, q) with p + q <= 2 by
        AICc (a small grid, not Hyndman-Khandakar's stepwise search: (2,2) alone cost more than the rest together),
-       with a constant when d+D = 0 and a drift when d+D = 1.
+       with a constant when d+D = 0 and a drift when d+D = 1. With the user's known-future columns
+       (data.known_future, `exog`): regression with ARIMA errors (statsmodels' ARIMA exog, as R's Arima xreg), the
+       differencing tests reading what a least-squares fit on them leaves (as R's auto.arima); a column constant
+       over the training split, or collinear with the constant and the columns before it, is left out. A forecast
+       from origin o reads the targets before o and the columns on its own forecast steps (o .. o+h-1).
 mstl   sub-daily data with two seasons (hourly: 24 and 168; half-hourly: 48 and 336): statsmodels' MSTL
        decomposition of the training split; the weekly component's last cycle is held (its seasonal naive
        forecast, at every origin), and an ETS with the daily season (the ets forms, AICc) models the values less
@@ -30,7 +34,8 @@ statsmodels' get_prediction) quantiles of 1000 simulated paths (fixed seed: the 
 ThetaModelResults.prediction_intervals' Gaussian variance. mstl: the ETS part's band plus the held weekly cycle
 (statsforecast's MSTL intervals are its trend model's, too: the decomposition counts as known).
 
-Univariate: each target is forecast from its own past; other input columns are not read.
+Univariate: each target is forecast from its own past; other input columns are not read, except ARIMA's
+known-future regressors (models/classical_exog.py builds them; ets, theta and mstl read none).
 
 Over 300 lines: the classical families share one protocol (fit once, forecast every origin with the
 parameters held) and the windows-to-series reconstruction, so they stay side by side in one file.
@@ -111,16 +116,21 @@ def _seasonal(season: int | None, n_train: int) -> int | None:
 
 
 def fit_classical(model: str, y_train: np.ndarray, season: int | None,
-                  periods: tuple[int, int] | None = None, complete: np.ndarray | None = None) -> ClassicalFit:
+                  periods: tuple[int, int] | None = None, complete: np.ndarray | None = None,
+                  exog: pd.DataFrame | None = None) -> ClassicalFit:
     """Fit `model` on one target's training values (original units, oldest first). `periods`: mstl's seasons.
     `complete` (arima only): y_train with its NaN (missing) cells filled; the seasonal-strength and KPSS tests
-    that choose D and d read it (they need every value), the likelihood reads y_train's NaN as missing."""
+    that choose D and d read it (they need every value), the likelihood reads y_train's NaN as missing.
+    `exog` (arima only): the known-future columns on the training rows (original units, named columns)."""
     y = np.asarray(y_train, dtype=np.float64)
     why = why_not(model, len(y), season, periods)
     if why:
         raise ValueError(f"{model}: {why}")
     if complete is not None and (model != "arima" or len(complete) != len(y)):
         raise ValueError(f"{model}: only arima reads missing training values (with a complete copy as long)")
+    if exog is not None and (model != "arima" or len(exog) != len(y)
+                             or not np.isfinite(exog.to_numpy(dtype=np.float64)).all()):
+        raise ValueError(f"{model}: only arima reads known-future regressors (finite, one row per training value)")
     if not np.isfinite(y if complete is None else complete).all() or np.isinf(y).any():
         raise ValueError(f"{model}: the training values contain non-finite numbers")
     started = time.perf_counter()
@@ -132,23 +142,27 @@ def fit_classical(model: str, y_train: np.ndarray, season: int | None,
         if model == "mstl":
             form, spec = _fit_mstl(y, periods)  # type: ignore[arg-type]  # why_not: periods is set
         elif model == "arima":
-            form, spec = _fit_arima(y, m, complete)
+            form, spec = _fit_arima(y, m, complete, exog)
         else:
             form, spec = {"ets": _fit_ets, "theta": _fit_theta, "arima": _fit_arima}[model](y, m)
     return ClassicalFit(model, form, spec, round(time.perf_counter() - started, 4))
 
 
-def forecast_origins(fit: ClassicalFit, history: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+def forecast_origins(fit: ClassicalFit, history: np.ndarray, origins: np.ndarray, horizon: int,
+                     exog: pd.DataFrame | None = None) -> np.ndarray:
     """(len(origins), horizon) point forecasts in original units. history: the series' values from the first
-    training row on; a forecast from origin o reads history[:o] only (o may be len(history): the next steps)."""
-    return _forecasts(fit, history, origins, horizon, ())[0]
+    training row on; a forecast from origin o reads history[:o] only (o may be len(history): the next steps).
+    exog: the known-future columns an arima fit reads (others ignore it), rows aligned with history and running
+    on to the last origin's last forecast step; a forecast from o reads its rows before o + horizon only."""
+    return _forecasts(fit, history, origins, horizon, (), exog)[0]
 
 
 def forecast_with_quantiles(fit: ClassicalFit, history: np.ndarray, origins: np.ndarray, horizon: int,
-                            levels: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+                            levels: tuple[float, ...], exog: pd.DataFrame | None = None
+                            ) -> tuple[np.ndarray, np.ndarray]:
     """Like `forecast_origins`, with the model's own forecast quantiles at `levels` (e.g. 0.1, 0.9), original
     units, (len(origins), horizon, len(levels)): its own prediction intervals (the module docstring says how)."""
-    point, quantiles = _forecasts(fit, history, origins, horizon, tuple(levels))
+    point, quantiles = _forecasts(fit, history, origins, horizon, tuple(levels), exog)
     return point, np.empty((*point.shape, 0)) if quantiles is None else quantiles  # None: no level asked for
 
 
@@ -159,7 +173,7 @@ def _gaussian(point: np.ndarray, sd: np.ndarray, levels: tuple[float, ...]) -> n
 
 
 def _forecasts(fit: ClassicalFit, history: np.ndarray, origins: np.ndarray, horizon: int,
-               levels: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray | None]:
+               levels: tuple[float, ...], exog: pd.DataFrame | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Point forecasts, and the quantiles at `levels` (None when no level is asked for: they cost simulations)."""
     y = np.asarray(history, dtype=np.float64)
     origins = np.asarray(origins, dtype=np.int64)
@@ -167,12 +181,31 @@ def _forecasts(fit: ClassicalFit, history: np.ndarray, origins: np.ndarray, hori
         raise ValueError(f"origins must lie in [1, {len(y)}], got {origins.min()}..{origins.max()}")
     # only what the latest origin may read: a later value cannot reach any forecast, even by accident
     y = y[: int(origins.max()) if len(origins) else 0]
+    x = _regressors(fit, exog, len(y) + horizon)  # likewise: no regressor row after the last forecast step
     _import_statsmodels()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        if x is not None:
+            return _forecast_arima(fit.spec, y, origins, horizon, levels, x)
         forecast = {"ets": _forecast_ets, "theta": _forecast_theta, "arima": _forecast_arima,
                     "mstl": _forecast_mstl}[fit.model]
         return forecast(fit.spec, y, origins, horizon, levels)
+
+
+def _regressors(fit: ClassicalFit, exog: pd.DataFrame | None, rows: int) -> np.ndarray | None:
+    """The fit's known-future regressors (`exog`'s spec["exog"] columns) on the first `rows` rows; None where the
+    fit reads none."""
+    names = list(fit.spec.get("exog") or [])
+    if not names:
+        return None
+    if exog is None or any(n not in exog.columns for n in names) or len(exog) < rows:
+        got = "none" if exog is None else f"{len(exog)} rows of {[str(c) for c in exog.columns]}"
+        raise ValueError(f"{fit.form} reads the known-future column(s) {names}: give them on every row up to the "
+                         f"last forecast step ({rows} rows; got {got})")
+    x = exog[names].to_numpy(dtype=np.float64)[:rows]
+    if not np.isfinite(x).all():
+        raise ValueError(f"{fit.form}: the known-future column(s) {names} hold non-finite values")
+    return x
 
 
 def _import_statsmodels() -> None:
@@ -354,14 +387,19 @@ def _kpss_differences(y: np.ndarray, max_d: int = 2) -> int:
     return d
 
 
-def _arima(y: np.ndarray, spec: dict[str, Any]):
+def _arima(y: np.ndarray, spec: dict[str, Any], exog: np.ndarray | None = None):
     from statsmodels.tsa.arima.model import ARIMA
 
-    return ARIMA(y, order=tuple(spec["order"]), seasonal_order=tuple(spec["seasonal_order"]), trend=spec["trend"])
+    return ARIMA(y, exog=exog, order=tuple(spec["order"]), seasonal_order=tuple(spec["seasonal_order"]),
+                 trend=spec["trend"])
 
 
-def _fit_arima(y: np.ndarray, season: int | None, complete: np.ndarray | None = None) -> tuple[str, dict[str, Any]]:
-    tested = y if complete is None else np.asarray(complete, dtype=np.float64)  # the tests need every value
+def _fit_arima(y: np.ndarray, season: int | None, complete: np.ndarray | None = None,
+               exog: pd.DataFrame | None = None) -> tuple[str, dict[str, Any]]:
+    filled = y if complete is None else np.asarray(complete, dtype=np.float64)  # the tests need every value
+    names = [] if exog is None else regressor_columns(exog)
+    x = exog[names].to_numpy(dtype=np.float64) if names else None
+    tested = filled if x is None else regression_residuals(filled, x)  # what the regressors leave
     big_d = int(season is not None and len(y) >= 3 * season
                 and seasonal_strength(tested, season) > SEASONAL_STRENGTH_THRESHOLD)
     seasonal_diffed = tested[season:] - tested[:-season] if big_d else tested
@@ -373,7 +411,8 @@ def _fit_arima(y: np.ndarray, season: int | None, complete: np.ndarray | None = 
     for p, q in ARIMA_ORDERS:
         spec = {"order": [p, d, q], "seasonal_order": list(seasonal_order), "trend": trend}
         try:  # exact Gaussian MLE by the innovations algorithm: the same likelihood, measured 1.5-4x faster
-            res = _arima(tested, spec).fit(method="innovations_mle")
+            # (with regressors, a constant or a drift: statsmodels' feasible GLS around it)
+            res = _arima(filled, spec, x).fit(method="innovations_mle")
         except (ValueError, np.linalg.LinAlgError):
             continue
         if np.isfinite(res.aicc):
@@ -383,22 +422,44 @@ def _fit_arima(y: np.ndarray, season: int | None, complete: np.ndarray | None = 
         # missing cells: the innovations algorithm refuses them, the state-space likelihood (Kalman filter) skips
         # them but costs about 5x more per fit (measured): the order is chosen on the filled copy, its parameters
         # are estimated with the cells missing (the next order where that fails)
-        candidates = _fit_missing(y, [spec for _, spec, _ in candidates])
+        candidates = _fit_missing(y, [spec for _, spec, _ in candidates], x)
     if not candidates:
         raise ValueError("arima: no order could be fitted to the training values")
     aicc, spec, res = candidates[0]
     spec = dict(spec, params=[float(v) for v in np.asarray(res.params)], aicc=aicc)
+    if exog is not None:  # the columns it reads (an empty list: none varied, the fit is the plain one)
+        spec["exog"] = names
     p, d, q = spec["order"]
     form = f"ARIMA({p},{d},{q})" + (f"(0,1,1){season}" if big_d else "")
-    form += {0: " const", 1: " drift"}.get(d + big_d, "")
+    form += {0: " const", 1: " drift"}.get(d + big_d, "") + "".join(f" + {n}" for n in names)
     return form, spec
 
 
-def _fit_missing(y: np.ndarray, specs: list[dict[str, Any]]) -> list[tuple[float, dict[str, Any], Any]]:
+def regressor_columns(exog: pd.DataFrame) -> list[str]:
+    """The columns of `exog` (training rows) a regression can estimate: each in order where it adds to the rank
+    of the constant and the columns kept before it (a column constant over training, or a copy, is left out)."""
+    kept: list[str] = []
+    design = np.ones((len(exog), 1))
+    for name in exog.columns:
+        trial = np.column_stack([design, exog[name].to_numpy(dtype=np.float64)])
+        if np.linalg.matrix_rank(trial) > design.shape[1]:
+            kept.append(str(name))
+            design = trial
+    return kept
+
+
+def regression_residuals(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """y less its least-squares fit on a constant and `x`'s columns."""
+    design = np.column_stack([np.ones(len(x)), x])
+    return y - design @ np.linalg.lstsq(design, y, rcond=None)[0]
+
+
+def _fit_missing(y: np.ndarray, specs: list[dict[str, Any]],
+                 x: np.ndarray | None = None) -> list[tuple[float, dict[str, Any], Any]]:
     """The state-space fit, NaN cells read as missing, of the first of `specs` that fits (none: empty)."""
     for spec in specs:
         try:
-            res = _arima(y, spec).fit()
+            res = _arima(y, spec, x).fit()
         except (ValueError, np.linalg.LinAlgError):
             continue
         if np.isfinite(res.aicc):
@@ -406,16 +467,25 @@ def _fit_missing(y: np.ndarray, specs: list[dict[str, Any]]) -> list[tuple[float
     return []
 
 
-def arima_filtered(spec: dict[str, Any], y: np.ndarray):
-    """statsmodels' ARIMA results on `y` with the fitted parameters held (Kalman filter, no estimation)."""
-    return _arima(y, spec).filter(np.asarray(spec["params"]))
+def arima_filtered(spec: dict[str, Any], y: np.ndarray, x: np.ndarray | None = None):
+    """statsmodels' ARIMA results on `y` (and its regressors' rows `x`) with the fitted parameters held (Kalman
+    filter, no estimation)."""
+    return _arima(y, spec, x).filter(np.asarray(spec["params"]))
 
 
 def _forecast_arima(spec: dict[str, Any], y: np.ndarray, origins: np.ndarray, horizon: int,
-                    levels: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray | None]:
-    res = arima_filtered(spec, y)
+                    levels: tuple[float, ...], x: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """x: the regressors' rows, len(y) + horizon of them: the filter reads those of y's rows, a forecast from
+    o those of its steps o .. o+horizon-1 (statsmodels takes the steps after y's end as out-of-sample exog)."""
+    n = len(y)
+    res = arima_filtered(spec, y, None if x is None else x[:n])
+
+    def ahead(o: int) -> dict[str, np.ndarray]:
+        return {} if x is None or o + horizon <= n else {"exog": x[n:o + horizon]}
+
     # dynamic prediction from o: every step reads the observations before o and forecasts, never one from o on
-    predictions = [res.get_prediction(start=int(o), end=int(o) + horizon - 1, dynamic=True) for o in origins]
+    predictions = [res.get_prediction(start=int(o), end=int(o) + horizon - 1, dynamic=True, **ahead(int(o)))
+                   for o in origins]
     point = np.stack([np.asarray(p.predicted_mean).reshape(-1) for p in predictions])
     if not levels:
         return point, None

@@ -27,6 +27,7 @@ import dataclasses
 import warnings
 
 import numpy as np
+import pandas as pd
 
 from data_pipeline.types import WindowedData
 from models.classical import (
@@ -35,6 +36,7 @@ from models.classical import (
     ets_filtered,
     fit_classical,
     forecast_with_quantiles,
+    mstl_periods,
 )
 
 MAX_FOURIER_TERMS = 5  # na.interp's K = min(season / 2, 5) harmonics for the rough fill
@@ -114,16 +116,17 @@ def observed_history(data: WindowedData, i: int, hist: SeriesHistory) -> np.ndar
 
 
 def fit_masked(model: str, y_train: np.ndarray, observed: np.ndarray, season: int | None,
-               periods: tuple[int, int] | None = None) -> ClassicalFit:
+               periods: tuple[int, int] | None = None, exog: pd.DataFrame | None = None) -> ClassicalFit:
     """`models.classical.fit_classical` on one target's training values with its unobserved cells read as the
-    module docstring says, recorded in the fit's spec. Everything observed: exactly fit_classical's fit."""
+    module docstring says, recorded in the fit's spec. Everything observed: exactly fit_classical's fit. `exog`:
+    arima's known-future regressors on the training rows (never masked: the user's own values)."""
     y = np.asarray(y_train, dtype=np.float64)
     observed = np.asarray(observed, dtype=bool)
     if observed.all():
-        return fit_classical(model, y, season, periods)
+        return fit_classical(model, y, season, periods, exog=exog)
     filled, how = na_interp(y, observed, interp_seasons(model, season, periods))
     if model == "arima":
-        fit = fit_classical(model, np.where(observed, y, np.nan), season, periods, complete=filled)
+        fit = fit_classical(model, np.where(observed, y, np.nan), season, periods, complete=filled, exog=exog)
         how = "missing"
     else:
         fit = fit_classical(model, filled, season, periods)
@@ -149,6 +152,15 @@ def masked_history(fit: ClassicalFit, history: np.ndarray, observed: np.ndarray,
     for t in later:  # in order: each fill reads the earlier ones
         y[t] = _one_step(fit, y[:t])
     return y
+
+
+def future_history(fit: ClassicalFit, history: np.ndarray, n_train: int, season: int | None, frequency: str
+                   ) -> np.ndarray:
+    """The history `fit`'s forecast past the data's end filters: `history` (original units, from the fit's first
+    training row, NaN where a cell is masked) read as `masked_history` reads the backtest's, so the future forecast
+    skips a repaired value as the fit and the scored forecasts did instead of filtering the value the repair wrote."""
+    periods = mstl_periods(frequency) if fit.model == "mstl" else None
+    return masked_history(fit, history, np.isfinite(history), n_train, season, periods)
 
 
 def _one_step(fit: ClassicalFit, y: np.ndarray) -> float:
@@ -181,20 +193,23 @@ def _theta_fill(spec: dict, y: np.ndarray, cells: np.ndarray) -> np.ndarray:
 
 def fit_and_forecast(model: str, values: np.ndarray, observed: np.ndarray, n_train: int, origins: np.ndarray,
                      horizon: int, season: int | None, periods: tuple[int, int] | None,
-                     levels: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, ClassicalFit]:
+                     levels: tuple[float, ...], exog: pd.DataFrame | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, ClassicalFit]:
     """Fit `model` on one target's training values and forecast from each origin with its own quantiles at
-    `levels`, masked cells read as the module docstring says: (point, quantiles, fit)."""
-    fit = fit_masked(model, values[:n_train], observed[:n_train], season, periods)
+    `levels`, masked cells read as the module docstring says: (point, quantiles, fit). `exog` (arima): the
+    known-future regressors, one row per row of `values`."""
+    fit = fit_masked(model, values[:n_train], observed[:n_train], season, periods,
+                     None if exog is None else exog.iloc[:n_train])
     history = masked_history(fit, values, observed, n_train, season, periods)
-    return (*forecast_with_quantiles(fit, history, origins, horizon, levels), fit)
+    return (*forecast_with_quantiles(fit, history, origins, horizon, levels, exog), fit)
 
 
 def target_task(model: str, values: np.ndarray, observed: np.ndarray, n_train: int, origins: np.ndarray,
                 horizon: int, season: int | None, periods: tuple[int, int] | None,
-                levels: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, dict]:
+                levels: tuple[float, ...], exog: pd.DataFrame | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
     """`fit_and_forecast` with the fit as a dict: one task of the report's process pool (results it can pickle)."""
     point, quantiles, fit = fit_and_forecast(model, values, observed, n_train, origins, horizon, season, periods,
-                                             levels)
+                                             levels, exog)
     return point, quantiles, fit.to_dict()
 
 

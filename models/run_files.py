@@ -9,7 +9,7 @@ nowhere else (tests/test_run_files.py scans the source for any other module that
       search.json          an adaptive sweep's plan (SearchPlan)     trials.json / finals.json / refit.json: each
       phases.json          which phases finished (PhaseState)          phase's trial list (TrialSpec)
       trials/<model>_<trial id>.json   each trial's own record (models/trial_record.py)
-      timeline/<phase>.json            the driver's side of a phase's time (sweeps/timeline.py)
+      timeline/<phase>.json            the driver's side of a phase's time (sweeps/engine/timeline.py)
       ray/, ray-finals/, ray-refit/    Ray's experiments (default storage)   checkpoint-mirror/  remote checkpoints
       report/   ranking.csv predictions.parquet intervals.csv series.csv out_of_fold.parquet index.html
                 report.md figures/
@@ -120,7 +120,7 @@ class RunFiles:
         return self.root / _TRIAL_LISTS[phase]
 
     def record(self, model: str, trial_id: str) -> Path:
-        # The same name as the trial's Ray folder (sweeps.tuner.trial_dirname), so the driver can match the two.
+        # The same name as the trial's Ray folder (sweeps.engine.tuner.trial_dirname), so the driver can match the two.
         return self.trials_dir / f"{model}_{trial_id}.json"
 
     def timeline(self, phase: str) -> Path:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from data_pipeline import DataConfig, SplitConfig, WindowConfig
-from models.config import TrainConfig
+from models.config import BaselinesConfig, TrainConfig
 
 # A trial's status in its record. A record whose status never became final belongs to a trial stopped by ASHA,
 # the time budget or an interruption: readers call it STOPPED.
@@ -146,10 +146,13 @@ class PhaseState:
 @dataclass
 class StoredConfig:
     """config.yaml: the resolved config a sweep started with. Each section is validated where it is read (a report,
-    a forecast), so a stored config holding only what one reader needs (a test's, a conversion's) still opens."""
+    a forecast), so a stored config holding only what one reader needs (a test's, a conversion's) still opens.
+
+    Readers ask it, never `raw`: a key that is absent (a run made before the key existed) reads as the default that
+    run was made under. `raw` stays for what must travel as written (a forecast's data.* overrides apply to it)."""
 
     raw: dict[str, Any]
-    path: Path
+    path: Path | None = None  # None: settings given in code (scoring without a run directory), not a file
 
     def data_configs(self) -> tuple[DataConfig, WindowConfig, SplitConfig]:
         self.require("data", "window", "split")
@@ -158,11 +161,48 @@ class StoredConfig:
                     SplitConfig.model_validate(self.raw["split"]))
         except ValueError as err:  # pydantic's ValidationError is a ValueError
             first = str(err).strip().splitlines()[0]
-            raise malformed(self.path, f"{type(err).__name__}: {first}") from err
+            raise malformed(self._where, f"{type(err).__name__}: {first}") from err
 
     def train_config(self) -> TrainConfig:
         self.require("train")
         return TrainConfig.model_validate(self.raw["train"])
+
+    def baselines(self) -> BaselinesConfig:
+        """The `baselines` section (its defaults when absent: runs made before it, settings given in code)."""
+        try:
+            return BaselinesConfig.model_validate(self._section("baselines"))
+        except ValueError as err:  # pydantic's ValidationError is a ValueError
+            first = str(err).strip().splitlines()[0]
+            raise malformed(self._where, f"baselines: {type(err).__name__}: {first}") from err
+
+    @property
+    def folds(self) -> int:
+        """split.folds: backtest folds (1: the run's own validation block only)."""
+        return int(self._section("split").get("folds") or 1)
+
+    @property
+    def model_names(self) -> list[str]:
+        """The architectures the sweep was asked to train (the `models` section's keys), in order."""
+        return list(self._section("models"))
+
+    @property
+    def final_seeds(self) -> int:
+        return int(self._section("sweep").get("final_seeds") or 0)
+
+    @property
+    def pretrained_path(self) -> str | None:
+        """pretrained.path: Chronos-2's weights, a local folder or a hub id."""
+        path = self._section("pretrained").get("path")
+        return None if path is None else str(path)
+
+    @property
+    def data_cache_dir(self) -> Path:
+        """data.cache_dir, or the default it had when unset (.cache/data)."""
+        return Path(self._section("data").get("cache_dir") or Path(".cache") / "data")
+
+    def ensemble_steps(self, default: int) -> int:
+        """report.ensemble_steps (0: no ensemble); `default` (the ensemble's own) when the run never set it."""
+        return int(self._section("report").get("ensemble_steps", default) or 0)
 
     @property
     def search(self) -> str:
@@ -181,7 +221,11 @@ class StoredConfig:
     def require(self, *sections: str) -> None:
         missing = [k for k in sections if not isinstance(self.raw.get(k), dict)]
         if missing:
-            raise malformed(self.path, f"missing section(s) {', '.join(missing)}")
+            raise malformed(self._where, f"missing section(s) {', '.join(missing)}")
+
+    @property
+    def _where(self) -> Path:
+        return self.path if self.path is not None else Path("config")
 
     def _section(self, name: str) -> dict[str, Any]:
         value = self.raw.get(name)

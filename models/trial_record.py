@@ -1,5 +1,5 @@
 """A trial's own record: one small JSON file per trial in the run directory, the contract between the sweep that
-writes it (sweeps/trainable.py) and everything that reads a run (the finals, the report, the forecast).
+writes it (sweeps/engine/trainable.py) and everything that reads a run (the finals, the report, the forecast).
 
 It lives beside the models because it describes a model's training (config, per-epoch history, best epoch,
 checkpoint): sweeps and reports may both import models, and neither has to know the other or Ray's trial layout.

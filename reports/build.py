@@ -24,7 +24,9 @@ from data_pipeline import DataError, Scaler, WindowedData, build_windowed_data
 from data_pipeline.identity import check_data_identity
 from models.forecasters.naive import BASELINE
 from models.run_files import ReportFiles, RunFiles
+from models.run_records import FINALS
 from reports import figures, folds, intervals, panel, search_path
+from reports.covariates import covariates_note
 from reports.data_section import data_tables
 from reports.evaluate import score_entries
 from reports.intervals import own_band_coverage
@@ -38,6 +40,7 @@ from reports.scoring import (
     ranking_table,
     verdict,
 )
+from reports.sections import IntervalSection, ReportSections, TitledTable, layout
 
 
 @dataclass
@@ -82,13 +85,13 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
     # the earlier folds' (and the refit's) windows, built once: scored in score_run, labelled in the fold table
     datasets = folds.fold_datasets(run, data) if folds.n_folds(run) > 1 or folds.refit_wanted(run) else {}
     results, notes = score_run(run, data, skipped, quiet=quiet, datasets=datasets)
-    levels = intervals.interval_levels(run.config)
+    levels = intervals.interval_levels(run.stored)
     bands = intervals.all_bands(results, data, levels)
     interval_scores = intervals.interval_table(bands, data)
     ranking = intervals.ranking_columns(ranking_table(results, data), interval_scores)
     scales = None
     if data.is_panel:  # series of different sizes weigh alike: MASE against each series' own seasonal naive
-        season = panel.mase_season(data, (run.config.get("baselines") or {}).get("season"))
+        season = panel.mase_season(data, run.stored.baselines().season)
         scales = panel.naive_scales(data, season)
         ranking = panel.mase_columns(ranking, results, data, scales)
     # The winner's intervals are shaded: the validation winner (rank 1), the model `python -m reports.forecast` uses.
@@ -110,7 +113,7 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
         ("Training curves", figures.loss_curves(best, fig_dir)),
         ("Error by forecast horizon", figures.per_horizon(horizon, fig_dir, data.summary.get("frequency", "D"), dashed)),
     ]
-    adaptive = (run.config.get("sweep") or {}).get("search", "grid") != "grid"
+    adaptive = run.stored.search != "grid"
     figs.append((f"Sensitivity to the {'search space' if adaptive else 'grid'}: validation MSE of every trial",
                  figures.val_distribution(run, fig_dir)))
     if adaptive:  # how the searchers went: only for an adaptive search (a grid has no order to learn from)
@@ -133,35 +136,36 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
                      figures.interval_coverage(coverage, fig_dir)))
     sections = _sections(run, data, ranking, results, horizon, figs, skipped)
     if series_table is not None:
-        sections["per_series"] = series_table
+        sections.per_series = series_table
         series_table.to_csv(out.series, index=False)
-    sections["notes"] += notes
+    sections.notes += notes
     if adaptive:
-        sections["search_tables"] = [(search_path.IMPORTANCE_TITLE, search_path.importance(run))]
+        sections.search_tables.append(TitledTable(search_path.IMPORTANCE_TITLE, search_path.importance(run)))
     by_fold = (folds.fold_coverage(results, levels, folds.fold_labels(datasets, data))
                if folds.n_folds(run) > 1 else None)
     if by_fold is not None and len(by_fold):  # backtest folds: does an interval carry from one validation season to another?
-        sections.setdefault("search_tables", []).append((
+        sections.search_tables.append(TitledTable(
             "Conformal coverage of each validation block (fold) by the interval calibrated on the other blocks",
             by_fold))
-    sections["intervals"] = intervals.reading_table(interval_scores, list(ranking.model), data.target_names)
-    sections["interval_horizon"] = interval_horizon
-    sections["interval_text"] = _interval_text(levels, len(data.val), winner.model if winner else None,
-                                               interval_scores)
+    interval_text = _interval_text(levels, len(data.val), winner.model if winner else None, interval_scores)
     if folds.n_folds(run) > 1:
-        sections["interval_text"] += (f" With {folds.n_folds(run)} backtest folds the errors are those of every fold's "
-                                      "models on their own validation block (cross-conformal), in the run's scaled "
-                                      "units; the refit's are never used.")
+        interval_text += (f" With {folds.n_folds(run)} backtest folds the errors are those of every fold's "
+                          "models on their own validation block (cross-conformal), in the run's scaled "
+                          "units; the refit's are never used.")
+    sections.intervals = IntervalSection(
+        interval_text, intervals.reading_table(interval_scores, list(ranking.model), data.target_names),
+        interval_horizon)
     without = [r.model for r in results if r.val_pred is None]
     if without:
-        sections["notes"].append(f"No prediction interval for {', '.join(without)}: no validation forecasts kept.")
+        sections.notes.append(f"No prediction interval for {', '.join(without)}: no validation forecasts kept.")
     ranking.to_csv(out.ranking, index=False)
     intervals.add_prediction_columns(predictions_frame(results, data), results, bands, data).to_parquet(
         out.predictions, index=False)
     folds.out_of_fold_frame(results, datasets, data).to_parquet(out.out_of_fold, index=False)
     interval_scores.to_csv(out.intervals, index=False)
-    out.index_html.write_text(render_html(sections))
-    out.markdown.write_text(render_markdown(sections))
+    page = layout(sections)
+    out.index_html.write_text(render_html(page))
+    out.markdown.write_text(render_markdown(page))
     _swap_in(tmp, final)
     done = ReportFiles(final)
     if not quiet:
@@ -204,6 +208,9 @@ def score_run(run: RunDir, data: WindowedData, skipped: dict[str, str] | None = 
     skipped = read_skipped(run) if skipped is None else skipped
     evaluated, notes = score_entries(run, data, skipped, quiet, datasets)
     results = [e.score for e in evaluated]
+    bought = covariates_note(evaluated, data)  # what the user's covariates buy the choice, on validation
+    if bought:
+        notes.append(bought)
     if folds.n_folds(run) > 1:
         notes.append(folds.folds_note(run, results))
     return results, notes
@@ -282,7 +289,7 @@ def _trial_counts(run: RunDir) -> pd.DataFrame:
 
 
 def _sections(run: RunDir, data: WindowedData, ranking: pd.DataFrame, results: list[ModelScore],
-              horizon: pd.DataFrame, figs: list[tuple[str, Path]], skipped: dict[str, str]) -> dict[str, Any]:
+              horizon: pd.DataFrame, figs: list[tuple[str, Path]], skipped: dict[str, str]) -> ReportSections:
     summary = data.summary
     windows = summary.get("windows", {})
     protocol = (
@@ -314,25 +321,22 @@ def _sections(run: RunDir, data: WindowedData, ranking: pd.DataFrame, results: l
     # more than a few made-up rows: the calendar assumed is probably not the data's own
     notes += [f"Warning: {inv['warning']}." for inv in summary.get("invented_rows") or [] if inv.get("warning")]
     notes += [f"Data: {n}." for n in summary.get("notes") or []]  # what reading the data changed or left out
-    wanted_seeds = int((run.config.get("sweep") or {}).get("final_seeds") or 0)
-    phases_file = RunFiles(run.path).phases
-    phases = json.loads(phases_file.read_text()) if phases_file.exists() else {}
-    if wanted_seeds and not phases.get("finals", {}).get("finished"):
+    wanted_seeds = run.stored.final_seeds
+    finished = RunFiles(run.path).finished_phases()
+    if wanted_seeds and FINALS not in finished:
         notes.append(f"The seed repeats ({wanted_seeds} more seeds per architecture) have not finished: models are "
                      f"ranked on the seeds available. Run the same sweep command again to complete them.")
-    if folds.refit_wanted(run) and not phases.get(folds.REFIT, {}).get("finished"):
+    if folds.refit_wanted(run) and folds.REFIT not in finished:
         notes.append("The final refit has not finished: the test forecasts of a model without all its refit seeds "
                      "come from its fold models. Run the same sweep command again to complete it.")
     # models the sweep skipped on purpose have their own note
-    missing = sorted(set(run.config.get("models", {})) - {r.model for r in results} - set(skipped))
+    missing = sorted(set(run.stored.model_names) - {r.model for r in results} - set(skipped))
     if missing:
         notes.append(f"Not ranked (no trial with a checkpoint): {', '.join(missing)}.")
     failed = pd.DataFrame([{"model": t.model, "trial": t.trial_id, "hparams": t.tag, "error": t.error}
                            for t in run.trials if t.status == "failed"])
-    return {
-        "title": f"Forecast Sweep report: {run.path.name}",
-        "protocol": protocol, "notes": notes, "ranking": _ranking_for_reading(ranking),
-        "trial_counts": _trial_counts(run), "per_target": _per_target_wide(per_target_table(results), ranking),
-        "per_horizon": horizon, "failed": failed,
-        "figures": figs, "data_tables": data_tables(summary),
-    }
+    return ReportSections(
+        title=f"Forecast Sweep report: {run.path.name}", protocol=protocol, notes=notes,
+        ranking=_ranking_for_reading(ranking), trial_counts=_trial_counts(run),
+        per_target=_per_target_wide(per_target_table(results), ranking), per_horizon=horizon, failed=failed,
+        figures=figs, data_tables=data_tables(summary))

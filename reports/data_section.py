@@ -8,9 +8,11 @@ from typing import Any
 
 import pandas as pd
 
+from reports.sections import TitledTable
 
-def data_tables(summary: dict[str, Any]) -> list[tuple[str, pd.DataFrame]]:
-    """(title, table) pairs; a table with nothing to show is left out."""
+
+def data_tables(summary: dict[str, Any]) -> list[TitledTable]:
+    """The Data section's tables under their titles; a table with nothing to show is left out."""
     dates = summary.get("date_range") or {}
     window = summary.get("window") or {}
     source = [
@@ -27,7 +29,7 @@ def data_tables(summary: dict[str, Any]) -> list[tuple[str, pd.DataFrame]]:
         ("scaler (fitted on train)", summary.get("scaler")),
         ("dates in both files", _listed(summary.get("overlap_dropped"), "dates")),
     ]
-    tables = [("Source", pd.DataFrame([{"": k, "value": v} for k, v in source if v not in (None, "")]))]
+    tables = [TitledTable("Source", pd.DataFrame([{"": k, "value": v} for k, v in source if v not in (None, "")]))]
 
     windows = summary.get("windows") or {}
     masked = summary.get("masked_target_cells") or {}
@@ -39,7 +41,7 @@ def data_tables(summary: dict[str, Any]) -> list[tuple[str, pd.DataFrame]]:
         for name, s in (summary.get("splits") or {}).items()
     ])
     if len(splits):
-        tables.append(("Splits and windows", splits))
+        tables.append(TitledTable("Splits and windows", splits))
 
     invented = summary.get("invented_rows") or []
     if invented:
@@ -48,7 +50,7 @@ def data_tables(summary: dict[str, Any]) -> list[tuple[str, pd.DataFrame]]:
         warned = any(e.get("warning") for e in invented)
         title = (f"Invented rows: gap rows filled by data.gap_policy={summary.get('gap_policy')} (inputs only, "
                  f"never scored){'; more than 5% in a file: see the warning above' if warned else ''}")
-        tables.append((title, rows))
+        tables.append(TitledTable(title, rows))
 
     panel = summary.get("series")
     if panel:  # many series: each one's rows, dates and windows; the ones dropped as too short
@@ -61,7 +63,7 @@ def data_tables(summary: dict[str, Any]) -> list[tuple[str, pd.DataFrame]]:
                  "unusual kept": p.get("unusual")} for name, p in panel["per_series"].items()]
         rows += [{"series": name, "rows": None, "first date": f"dropped: {why}"}
                  for name, why in (panel.get("dropped") or {}).items()]
-        tables.append((f"Series: {panel['count']} (id column {panel.get('id_column')!r}); one calendar cut: "
+        tables.append(TitledTable(f"Series: {panel['count']} (id column {panel.get('id_column')!r}); one calendar cut: "
                        f"validation from {cut.get('val_start')}, test from {cut.get('test_start')}",
                        pd.DataFrame(rows)))
 
@@ -70,7 +72,7 @@ def data_tables(summary: dict[str, Any]) -> list[tuple[str, pd.DataFrame]]:
         shown = pd.DataFrame(gaps.get("first") or [])
         title = (f"Gaps: {gaps['count']} ({gaps.get('missing_rows')} missing rows, "
                  f"policy {summary.get('gap_policy')}){'; the first listed' if gaps['count'] > len(shown) else ''}")
-        tables.append((title, shown))
+        tables.append(TitledTable(title, shown))
 
     outliers = summary.get("outliers") or []
     rule = summary.get("outlier_rule", "robust_z")  # summaries written before the rule existed used robust_z
@@ -80,16 +82,16 @@ def data_tables(summary: dict[str, Any]) -> list[tuple[str, pd.DataFrame]]:
                 else f"values with a robust z-score above {summary.get('outlier_threshold')}")
         title = (f"Flagged implausible values: {len(flagged)}, altered and never scored: {what} (data.outlier_rule="
                  f"{rule}, policy {summary.get('outlier_policy')})")
-        tables.append((title, flagged))
+        tables.append(TitledTable(title, flagged))
     unusual = summary.get("unusual") or []
     if unusual:
-        tables.append((f"Unusual values kept: {len(unusual)} (robust z-score above "
+        tables.append(TitledTable(f"Unusual values kept: {len(unusual)} (robust z-score above "
                        f"{summary.get('outlier_threshold')}, but possible: kept as observed and scored)",
                        pd.DataFrame(unusual)))
 
     nans = summary.get("nan_filled") or {}
     if nans:
-        tables.append((f"Missing values filled (policy {summary.get('nan_policy')})",
+        tables.append(TitledTable(f"Missing values filled (policy {summary.get('nan_policy')})",
                        pd.DataFrame([{"column": c, "values": n} for c, n in nans.items()])))
     return tables
 

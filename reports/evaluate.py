@@ -29,6 +29,7 @@ from models.forecasters import (
 )
 from models.forecasters.ensemble import DEFAULT_STEPS, ENSEMBLE_NAME, FoldTargets, Member, WeightedEnsemble
 from models.metrics import score_split
+from models.run_records import StoredConfig
 from reports.folds import FoldResiduals, fold_datasets, in_run_units, n_folds, refit_wanted
 from reports.intervals import interval_levels
 from reports.runs import RunDir, RunDirError, best_trials
@@ -57,7 +58,7 @@ def run_spans(run: RunDir, data: WindowedData, datasets: dict[int | str, Windowe
 
 def run_context(run: RunDir, data: WindowedData, skipped: dict[str, str] | None = None, quiet: bool = True
                 ) -> Context:
-    return Context(run.config, run.path, data, interval_levels(run.config), run.trials, run.finals,
+    return Context(run.stored, run.path, data, interval_levels(run.stored), run.trials, run.finals,
                    run.train_config().seed, dict(skipped or {}), quiet)
 
 
@@ -120,8 +121,11 @@ def covariates_read(entry: Forecaster, data: WindowedData) -> list[str] | None:
     static = list(data.summary.get("static_columns") or [])
     if not known and not static:
         return None
-    # a panel's static features ride with the known-future inputs (data_pipeline/statics.py): the same readers
-    return known + static if entry.capabilities.known_future_covariates else []
+    # a panel's static features ride with the known-future inputs (data_pipeline/statics.py): the same readers,
+    # unless the entry says otherwise (ARIMA's per-series regression reads data.known_future only)
+    caps = entry.capabilities
+    reads_static = caps.known_future_covariates if caps.static_covariates is None else caps.static_covariates
+    return (known if caps.known_future_covariates else []) + (static if reads_static else [])
 
 
 def _backtest(entry: Forecaster, spans: Spans, score: ModelScore) -> None:
@@ -222,7 +226,7 @@ def weighted_ensemble(results: list[Evaluated], spans: Spans, steps: int) -> tup
         if set(val) != set(folds) or any(v is None or not np.isfinite(v).all() for v in val.values()):
             left_out.append(s.model)
             continue
-        members.append(Member(s.model, val, s.y_pred, s.refit, future_in_run_units(e)))
+        members.append(Member(s.model, val, s.y_pred, s.refit, future_in_run_units(e), params=s.params))
     if len(members) < 2:
         return None, "No weighted ensemble: fewer than two entries have a forecast on every backtest fold."
     ensemble = WeightedEnsemble(members, folds, steps)
@@ -241,7 +245,7 @@ def score_entries(run: RunDir, data: WindowedData, skipped: dict[str, str] | Non
     if only is None and not best_trials(run):
         raise RunDirError(f"no trial in {run.path} has a checkpoint yet; run or resume the sweep first")
     ctx = run_context(run, data, skipped, quiet)
-    steps = int((run.config.get("report") or {}).get("ensemble_steps", DEFAULT_STEPS) or 0)
+    steps = run.stored.ensemble_steps(DEFAULT_STEPS)
     return evaluate_all(entries(ctx, only), run_spans(run, data, datasets), 0 if only else steps)
 
 
@@ -250,8 +254,8 @@ def score_data_entries(data: WindowedData, config: dict | None = None, only: lis
     """The entries that need no run directory (the baselines, the classical models: `only` names their sources)
     fitted on `data`'s own training rows and scored, with notes; `config`: the settings they read (`baselines.*`,
     `report.interval_levels`)."""
-    config = dict(config or {})
-    ctx = Context(config, None, data, interval_levels(config), quiet=quiet)
+    stored = StoredConfig(dict(config or {}))
+    ctx = Context(stored, None, data, interval_levels(stored), quiet=quiet)
     evaluated, notes = evaluate_all(entries(ctx, only), Spans(Span(data, 1, ("val", "test"), own=True)))
     return [e.score for e in evaluated], notes
 

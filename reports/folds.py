@@ -28,11 +28,11 @@ from reports.scoring import ModelScore
 
 
 def n_folds(run: RunDir) -> int:
-    return int((run.config.get("split") or {}).get("folds") or 1)
+    return run.stored.folds
 
 
 def refit_wanted(run: RunDir) -> bool:
-    return bool((run.config.get("report") or {}).get("final_refit"))
+    return run.stored.final_refit
 
 
 def fold_datasets(run: RunDir, data: WindowedData) -> dict[int | str, WindowedData]:

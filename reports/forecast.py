@@ -15,6 +15,7 @@ A run with known-future columns (data.known_future) needs their values on every 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -32,11 +33,12 @@ from data_pipeline import (
 )
 from data_pipeline.forecast import known_future_values, panel_forecast_input
 from data_pipeline.panel import clean_panel
-from data_pipeline.series import load_series
+from data_pipeline.series import SeriesBundle, load_series
 from models.chronos import CHRONOS2
 from models.forecasters import Forecaster, FutureInputs, NotApplicable, entries
-from models.forecasters.ensemble import ENSEMBLE_NAME
+from models.forecasters.ensemble import DEFAULT_STEPS, ENSEMBLE_NAME
 from models.run_files import RunFiles
+from models.run_records import StoredConfig
 from reports import folds
 from reports.evaluate import (
     Evaluated,
@@ -76,7 +78,7 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
                           f"the sweep's own data files: {err}") from err
     found = {e.name: e for e in entries(run_context(run, full, read_skipped(run)))}
     model = f"{CHRONOS2}_finetuned" if model == CHRONOS2 else model  # the architecture's name, as before
-    combined = folds.n_folds(run) > 1 and int((run.config.get("report") or {}).get("ensemble_steps", 1) or 0) > 0
+    combined = folds.n_folds(run) > 1 and run.stored.ensemble_steps(DEFAULT_STEPS) > 0
     if model is None:
         model = default_model(run, found, ENSEMBLE_NAME if combined else None)
     elif model not in found and not (combined and model == ENSEMBLE_NAME):
@@ -100,11 +102,11 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
     calib = calibration(evaluated.score, full)
     names = full.series_names if full.is_panel else None
     if names is not None:
-        frame = pd.concat([_block(y[i], inputs.dates[i], inputs.run_scaler.for_series(i), calib, run.config)
+        frame = pd.concat([_block(y[i], inputs.dates[i], inputs.run_scaler.for_series(i), calib, run.stored)
                            .assign(series=name) for i, name in enumerate(names)], ignore_index=True)
         frame = frame[["series", *[c for c in frame.columns if c != "series"]]]
     else:
-        frame = _block(y[0], inputs.dates[0], inputs.run_scaler, calib, run.config)
+        frame = _block(y[0], inputs.dates[0], inputs.run_scaler, calib, run.stored)
         if inputs.dates[0] is None:
             rows_note = (f"data.frequency=rows: no calendar, so the forecast's dates are unknown; steps "
                          f"+1..+{len(frame)} follow the data's last row")
@@ -139,19 +141,27 @@ def future_inputs(run: RunDir, data_cfg: DataConfig, full: WindowedData,
               np.concatenate([future_input(d, scaler.for_series(i), future_names, known[i])
                               for i, d in enumerate(dates)]))
 
-    def histories() -> tuple[list[np.ndarray], list[str]]:
+    @functools.cache
+    def loaded() -> list[SeriesBundle]:
         if scaler.per_series:
             bundles = clean_panel(data_cfg)
             missing = [n for n in full.series_names if n not in bundles]
             if missing:
                 raise DataError(f"{data_cfg.path or data_cfg.source}: series {missing[:10]} of the sweep are missing")
-            chosen = [bundles[n] for n in full.series_names]
-        else:
-            chosen = [load_series(data_cfg)]
-        return ([b.frame[full.target_names].to_numpy(dtype=np.float64) for b in chosen],
-                [str(b.summary["source"]) for b in chosen])
+            return [bundles[n] for n in full.series_names]
+        return [load_series(data_cfg)]
 
-    return FutureInputs(x, future, series, scaler, window.output, dates=list(dates), load_histories=histories)
+    def histories() -> tuple[list[np.ndarray], list[str]]:
+        chosen = loaded()
+        # NaN where a target cell is masked (missing or repaired): the classical filters skip it as their fits did
+        return ([b.observed_values(full.target_names) for b in chosen], [str(b.summary["source"]) for b in chosen])
+
+    def known_histories() -> list[np.ndarray]:  # ARIMA's regressors: the user's known-future columns
+        names = list(summary.get("known_future") or [])
+        return [b.frame[names].to_numpy(dtype=np.float64) for b in loaded()]
+
+    return FutureInputs(x, future, series, scaler, window.output, dates=list(dates), load_histories=histories,
+                        load_known_histories=known_histories)
 
 
 def calibration(entry: ModelScore, data: WindowedData) -> tuple[np.ndarray, np.ndarray]:
@@ -165,7 +175,7 @@ def calibration(entry: ModelScore, data: WindowedData) -> tuple[np.ndarray, np.n
 
 
 def _block(y_scaled: np.ndarray, dates: pd.DatetimeIndex, scaler: Scaler, calib: tuple[np.ndarray, np.ndarray],
-           config: dict) -> pd.DataFrame:
+           config: StoredConfig) -> pd.DataFrame:
     """One series' forecast rows: the date, then per target the point forecast and its interval bounds, in
     original units (`scaler`: that series' own); half-widths from `calib` (`_calibration`: the validation errors
     and which of them were real targets, scaled units)."""

@@ -21,6 +21,7 @@ import pandas as pd
 
 from data_pipeline import WindowedData
 from models.forecasters.base import DEFAULT_INTERVAL_LEVELS, QUANTILES
+from models.run_records import StoredConfig
 from reports.runs import RunDirError
 from reports.scoring import ModelScore
 
@@ -29,9 +30,9 @@ CONFORMAL = "conformal"
 CQR = "cqr"
 
 
-def interval_levels(config: dict[str, Any]) -> tuple[float, ...]:
+def interval_levels(config: StoredConfig) -> tuple[float, ...]:
     """The levels of a run's config (`report.interval_levels`), or the defaults for runs made before it existed."""
-    levels = ((config.get("report") or {}).get("interval_levels")) or list(DEFAULT_LEVELS)
+    levels = config.interval_levels or list(DEFAULT_LEVELS)
     if not all(isinstance(v, (int, float)) and 0 < v < 1 for v in levels):
         raise RunDirError(f"report.interval_levels: every level must lie strictly between 0 and 1, got {levels}; "
                           "fix it in the run's config.yaml")

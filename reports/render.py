@@ -1,4 +1,5 @@
-"""Render the report as a self-contained HTML page (figures inlined) and as Markdown."""
+"""Render the report's page (reports/sections.py: its blocks in reading order) as a self-contained HTML page
+(figures inlined) and as Markdown: one renderer per format, each writing every kind of block."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from reports.sections import Figure, Heading, Notes, Page, Paragraph, Table
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
@@ -54,60 +57,40 @@ def _img(path: Path, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
-def render_html(sections: dict[str, Any]) -> str:
-    s = sections
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(s['title'])}</title>",
-             f"<style>{_CSS}</style></head><body><h1>{html.escape(s['title'])}</h1>"]
-    parts.append(f"<p>{html.escape(s['protocol'])}</p>")
-    for note in s["notes"]:
-        parts.append(f"<p class='note'>{html.escape(note)}</p>")
-    parts.append("<h2>Ranking (ordered by validation; test scored once)</h2>" + table_html(s["ranking"]))
-    if len(s.get("intervals", [])):
-        parts.append("<h2>Prediction intervals (test split, calibrated on validation)</h2>"
-                     f"<p>{html.escape(s['interval_text'])}</p>" + table_html(s["intervals"], baseline_col=None))
-        parts.append("<h3>Interval coverage per forecast day (test)</h3>"
-                     + table_html(s["interval_horizon"], index=True, baseline_col=None))
-    if s.get("per_series") is not None:
-        parts.append("<h2>Per series (test): best architecture vs ridge vs seasonal naive</h2>"
-                     + table_html(s["per_series"], baseline_col=None))
-    parts.append("<h2>Trials per model</h2>" + table_html(s["trial_counts"], baseline_col=None))
-    for title, fig in s["figures"]:
-        parts.append(f"<h2>{html.escape(title)}</h2>{_img(fig, title)}")
-    for title, table in s.get("search_tables", []):
-        parts.append(f"<h2>{html.escape(title)}</h2>" + table_html(table, baseline_col=None))
-    parts.append("<h2>Per-target error (original units)</h2>" + table_html(s["per_target"], baseline_col=None))
-    parts.append("<h2>Per-horizon test MSE (scaled)</h2>" + table_html(s["per_horizon"], index=True, baseline_col=None))
-    if len(s["failed"]):
-        parts.append("<h2>Failed trials</h2>" + table_html(s["failed"], baseline_col=None))
-    parts.append("<h2>Data</h2>")
-    for title, table in s["data_tables"]:
-        parts.append(f"<h3>{html.escape(title)}</h3>" + table_html(table, baseline_col=None))
+def render_html(page: Page) -> str:
+    """A self-contained HTML page: every figure inlined, so the file can be sent alone."""
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(page.title)}</title>",
+             f"<style>{_CSS}</style></head><body><h1>{html.escape(page.title)}</h1>"]
+    for block in page.blocks:
+        match block:
+            case Heading(level, text):
+                parts.append(f"<h{level}>{html.escape(text)}</h{level}>")
+            case Paragraph(text):
+                parts.append(f"<p>{html.escape(text)}</p>")
+            case Notes(items):
+                parts += [f"<p class='note'>{html.escape(note)}</p>" for note in items]
+            case Table(frame, index, by_kind):
+                parts.append(table_html(frame, index=index, baseline_col="kind" if by_kind else None))
+            case Figure(title, path):
+                parts.append(_img(path, title))
     parts.append("</body></html>")
     return "".join(parts)
 
 
-def render_markdown(sections: dict[str, Any]) -> str:
-    s = sections
-    out = [f"# {s['title']}", "", s["protocol"], ""]
-    out += [f"> {n}" for n in s["notes"]] + [""]
-    out += ["## Ranking (ordered by validation; test scored once)", "", table_md(s["ranking"]), ""]
-    if len(s.get("intervals", [])):
-        out += ["## Prediction intervals (test split, calibrated on validation)", "", s["interval_text"], "",
-                table_md(s["intervals"]), "", "### Interval coverage per forecast day (test)", "",
-                table_md(s["interval_horizon"], index=True), ""]
-    if s.get("per_series") is not None:
-        out += ["## Per series (test): best architecture vs ridge vs seasonal naive", "",
-                table_md(s["per_series"]), ""]
-    out += ["## Trials per model", "", table_md(s["trial_counts"]), ""]
-    for title, fig in s["figures"]:
-        out += [f"## {title}", "", f"![{title}](figures/{fig.name})", ""]
-    for title, table in s.get("search_tables", []):
-        out += [f"## {title}", "", table_md(table), ""]
-    out += ["## Per-target error (original units)", "", table_md(s["per_target"]), ""]
-    out += ["## Per-horizon test MSE (scaled)", "", table_md(s["per_horizon"], index=True), ""]
-    if len(s["failed"]):
-        out += ["## Failed trials", "", table_md(s["failed"]), ""]
-    out += ["## Data", ""]
-    for title, table in s["data_tables"]:
-        out += [f"### {title}", "", table_md(table), ""]
+def render_markdown(page: Page) -> str:
+    """The same page as Markdown beside its figures/ folder; each block is followed by a blank line."""
+    out = [f"# {page.title}", ""]
+    for block in page.blocks:
+        match block:
+            case Heading(level, text):
+                out.append(f"{'#' * level} {text}")
+            case Paragraph(text):
+                out.append(text)
+            case Notes(items):
+                out += [f"> {note}" for note in items]
+            case Table(frame, index, _):
+                out.append(table_md(frame, index=index))
+            case Figure(title, path):
+                out.append(f"![{title}](figures/{path.name})")
+        out.append("")
     return "\n".join(out)

@@ -58,7 +58,7 @@ def read_run(path: str | Path) -> RunDir:
     if not files.trials_dir.is_dir() and _written_before_records(files):
         raise RunDirError(
             f"{run_path} was written before trials kept their own record ({files.trials_dir.name}/ is missing): "
-            f"convert it once with `python -m sweeps.legacy_records {run_path}` (or resume the sweep), then report "
+            f"convert it once with `python -m sweeps.engine.legacy_records {run_path}` (or resume the sweep), then report "
             "again")
     try:
         records = read_records(run_path)

@@ -28,7 +28,7 @@ from sweeps.overrides import Overrides, override_pairs, override_string
 from sweeps.result import SweepResult
 
 if TYPE_CHECKING:
-    from sweeps.driver import SweepOutcome
+    from sweeps.engine.driver import SweepOutcome
 
 
 def sweep(data: Any = None, *, profile: str = "default", models: Sequence[str] | str | None = None,
@@ -73,10 +73,10 @@ def sweep(data: Any = None, *, profile: str = "default", models: Sequence[str] |
         DataError: The data cannot be read or swept (the message names the file, column or rows).
         RunDirError: The run directory holds something this sweep cannot continue.
     """
+    from data_pipeline.frames import read_frame, write_frame
     from models.run_files import RunFiles
-    from sweeps.driver import SweepOptions, run_dir_for, run_sweep
-    from sweeps.frames import read_frame, write_frame
-    from sweeps.run_dir import has_started_trials
+    from sweeps.engine.driver import SweepOptions, run_dir_for, run_sweep
+    from sweeps.engine.run_dir import has_started_trials
 
     if progress not in ("phase", "trial"):
         raise ConfigError(f"progress: {progress!r} is not one of phase, trial")
@@ -212,7 +212,7 @@ def _report(outcome: SweepOutcome, cfg: Any, name: str, *, quiet: bool) -> None:
         from reports.build import build_report  # noqa: PLC0415 - the report layer is optional here
     except ImportError:
         return
-    from sweeps.tracking import create_wandb_report, log_summary, validation_winner
+    from sweeps.engine.tracking import create_wandb_report, log_summary, validation_winner
 
     report = build_report(outcome.run_dir, quiet=quiet)
     print(f"\nChosen on validation: {validation_winner(report.ranking_rows)} (see the report for ties)")

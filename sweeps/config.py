@@ -58,7 +58,7 @@ class SweepSection(StrictModel):
     grace_period: int = Field(5, ge=1)
     reduction_factor: float = Field(3.0, gt=1)
     num_samples: int = Field(1, ge=1)
-    final_seeds: int = Field(2, ge=0, description="Extra seeds for each architecture's best configuration "
+    final_seeds: int = Field(1, ge=0, description="Extra seeds for each architecture's best configuration "
                              "after the search (0: none).")
     max_failures: int = Field(1, ge=0)
     checkpoint_every: int = Field(
@@ -94,7 +94,7 @@ class ReportSection(StrictModel):
     interval_levels: list[float] = Field(
         [0.8, 0.95], min_length=1, description="Prediction-interval levels, calibrated on validation residuals.")
     final_refit: bool = Field(
-        False, description="After selection, retrain each architecture's chosen configuration (every seed of the "
+        True, description="After selection, retrain each architecture's chosen configuration (every seed of the "
         "finals) on all data before the test split, for the median of its best epochs over folds and seeds; those "
         "models make the test forecasts and the future forecast. false: the fold models forecast test.")
     ensemble_steps: int = Field(
@@ -152,11 +152,15 @@ def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
 
 
 def _apply_profile(raw: dict[str, Any], profile: str) -> dict[str, Any]:
-    """smoke: one tiny trial per model for 2 epochs; full: the seed's long budgets for GPUs and clusters."""
+    """smoke: one tiny trial per model for 2 epochs, one validation block, no refit; full: the seed's long budgets
+    for GPUs and clusters."""
     raw = copy.deepcopy(raw)
     if profile == "smoke":
         raw.setdefault("train", {}).update(epochs=2, patience=2)
         raw.setdefault("sweep", {}).update(scheduler="none", num_samples=1, final_seeds=0)
+        # a plumbing check trains each model once: one validation block, no refit (dotted overrides bring them back)
+        raw.setdefault("split", {})["folds"] = 1
+        raw.setdefault("report", {})["final_refit"] = False
         # the classical fits (statsmodels' model selection) cost more than the whole smoke sweep: a plumbing check
         # skips them; `baselines.classical=all` on the command line brings them back
         raw.setdefault("baselines", {})["classical"] = []

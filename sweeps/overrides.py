@@ -4,11 +4,11 @@ the `key=value` list every config loader takes, so the API and the CLI validate 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import yaml
 
+from data_pipeline.config_files import override_text
 from sweeps.config import ConfigError
 
 # Dotted keys with Python values, or the CLI's "key=value" strings.
@@ -16,19 +16,12 @@ Overrides = Mapping[str, Any] | Sequence[str] | None
 
 
 def override_string(key: str, value: Any) -> str:
-    """A Python value as a dotted `key=value` override (what the CLI takes): YAML reads back exactly this value,
-    e.g. 1e-05 stays a float (a bare `1e-05` is a string to YAML 1.1) and '2020-01-01' stays a string."""
-    if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
-        value = value.item()  # numpy scalars
-    if isinstance(value, Path):
-        value = str(value)
-    if isinstance(value, tuple):
-        value = list(value)
+    """A Python value as a dotted `key=value` override (what the CLI takes): YAML reads back exactly this value
+    (data_pipeline.config_files.override_text, which the data layer also uses for the keys a frame implies)."""
     try:
-        text = yaml.safe_dump(value, default_flow_style=True, width=1 << 30)
+        return override_text(key, value)
     except yaml.YAMLError as err:
         raise ConfigError(f"{key}: {value!r} is not a plain value (a number, string, bool, None, list or dict)") from err
-    return f"{key}={text.removesuffix(chr(10)).removesuffix('...').strip()}"
 
 
 def override_pairs(overrides: Overrides, options: Mapping[str, Any] | None = None) -> list[str]:

@@ -15,7 +15,7 @@ from sweeps.overrides import Overrides, override_pairs
 if TYPE_CHECKING:
     import pandas as pd
 
-    from sweeps.driver import SweepOutcome
+    from sweeps.engine.driver import SweepOutcome
 
 # The columns of the ranking a reader looks at first (ranking.csv keeps every figure).
 SHOWN_COLUMNS = ("rank", "model", "kind", "val_mse_mean", "test_mse", "test_mae", "skill_vs_persistence",

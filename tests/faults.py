@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from ray import tune
 
-from sweeps.trainable import train_trial
+from sweeps.engine.trainable import train_trial
 
 
 def with_faults(faults: dict[str, tuple[str, int]], counter_dir: Path) -> Callable[..., None]:

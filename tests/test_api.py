@@ -12,10 +12,10 @@ import pytest
 
 import sweeps
 from data_pipeline import DataError
+from data_pipeline.frames import read_frame, write_frame
 from data_pipeline.synthetic import synthetic_panel
 from models.run_files import RunFiles
 from sweeps.config import ConfigError, load_config
-from sweeps.frames import read_frame, write_frame
 from sweeps.overrides import override_string
 
 REPO = Path(__file__).resolve().parents[1]

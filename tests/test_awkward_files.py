@@ -19,11 +19,11 @@ from vega_datasets import local_data
 import sweeps
 from data_pipeline import DataConfig, DataError, SplitConfig, WindowConfig, build_windowed_data, load_series
 from data_pipeline.dates import parse_dates
+from data_pipeline.frames import read_frame
 from data_pipeline.layouts import LONG_LAYOUTS
 from data_pipeline.outlier_stats import fit_outlier_stats
 from reports.runs import RunDirError
 from sweeps.config import ConfigError, load_config
-from sweeps.frames import read_frame
 from sweeps.run_all import main
 
 

@@ -121,6 +121,27 @@ def test_a_classical_forecast_is_calibrated_on_every_fold_like_its_report_entry(
     _assert_widths_are_the_reports(frame, folds_run, "theta")
 
 
+
+def test_a_repaired_value_reaches_no_classical_future_forecast_whatever_the_repair_wrote(folds_run: Path,
+                                                                                          tmp_path: Path):
+    """The forecast command's classical history reads a repaired cell as missing, as the scored forecasts do: the
+    sweep's data with a garbage last value forecasts the same whether the repair carried the last good value
+    forward, clipped it, or kept it (policy keep: 1e4 stays in the frame, masked)."""
+    from vega_datasets import local_data
+
+    from reports.forecast import forecast
+
+    df = local_data.seattle_weather()  # the sweep's data (the smoke profile's embedded source), as a file
+    df.loc[len(df) - 1, "temp_max"] = 1e4  # the last day: the one the next steps follow
+    path = tmp_path / "newer.csv"
+    df.assign(date=df["date"].dt.strftime("%Y-%m-%d")).to_csv(path, index=False)
+    frames = {policy: forecast(folds_run, "theta", [f"data.path={path}", f"data.outlier_policy={policy}"])
+              for policy in ("ffill", "clip", "keep")}
+    assert np.isfinite(frames["keep"].select_dtypes("number").to_numpy()).all()
+    pd.testing.assert_frame_equal(frames["ffill"], frames["clip"])
+    pd.testing.assert_frame_equal(frames["ffill"], frames["keep"])
+
+
 def _assert_widths_are_the_reports(frame: pd.DataFrame, run: Path, model: str) -> None:
     """The forecast's interval widths per day ahead and target equal the report's for `model`."""
     preds = pd.read_parquet(run / "report" / "predictions.parquet")

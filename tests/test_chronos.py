@@ -25,7 +25,7 @@ from models.chronos import (  # noqa: E402
     windows_to_series,
 )
 from models.metrics import scores  # noqa: E402
-from sweeps.hub import fetch_pretrained  # noqa: E402
+from sweeps.engine.hub import fetch_pretrained  # noqa: E402
 
 QUANTILES = (0.1, 0.5, 0.9)
 

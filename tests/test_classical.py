@@ -339,6 +339,17 @@ def test_mstl_enters_the_report_on_hourly_data_with_two_weekly_cycles_in_trainin
     np.testing.assert_allclose(runs[0].test_quantiles[-3:, :, 0] * sc.scale[0] + sc.center[0], quantiles, rtol=1e-5)
     short, _ = _hourly_data(tmp_path, 400)  # fewer than two weekly cycles in training
     n_train = series_history(short, 0).n_train
-    assert classical_runs(short, ["mstl"], None, quiet=True) == (
-        [], [f"mstl skipped: the training split has {n_train} rows, too short for two full cycles of the weekly "
-             "season (at least 2 × 168 + 1 = 337 needed)."])
+    runs, skips = classical_runs(short, ["mstl"], None, quiet=True)
+    assert runs == [] and [s.note for s in skips] == [
+        f"mstl skipped: the training split has {n_train} rows, too short for two full cycles of the weekly "
+        "season (at least 2 × 168 + 1 = 337 needed)."]
+
+
+def test_a_missing_classical_model_is_explained_by_its_own_skip_else_by_the_skip_of_them_all():
+    from models.forecasters.classical import SpanFits
+    from models.forecasters.classical_fits import Skip
+
+    fits = SpanFits({}, [Skip("mstl", "the data is not hourly or half-hourly"), Skip(None, "no series")])
+    assert fits.why_not("mstl") == "mstl skipped: the data is not hourly or half-hourly."
+    assert fits.why_not("ets") == "Classical models skipped: no series."
+    assert SpanFits({}, []).why_not("ets") == ""

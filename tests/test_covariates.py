@@ -186,3 +186,29 @@ def test_a_static_column_that_changes_within_a_series_is_refused_naming_it(tmp_p
         windows(tmp_path, frame, id_column="store", static_columns=["region", "size"])
     with pytest.raises(ValueError, match="set data.id_column"):
         DataConfig(static_columns=["region"])
+
+
+def test_the_covariates_notebook_sweeps_forecasts_with_a_plan_and_says_what_the_promo_bought(
+        ray_session, tmp_path, monkeypatch):
+    """End to end through the Python API: the ranking names the covariates each entry reads, the report says what
+    shuffling the promotions costs the chosen entry, and the forecast follows the plan it is given."""
+    import runpy
+
+    monkeypatch.chdir(tmp_path)
+    cells = runpy.run_path(str(Path(__file__).resolve().parents[1] / "examples" / "notebook_covariates.py"))
+    result, plan, future = cells["result"], cells["plan"], cells["future"]
+    covariates = dict(zip(result.ranking.model, result.ranking.covariates, strict=True))
+    assert covariates["gru_nar"] == "promo" and covariates["ridge"] == "promo"
+    assert covariates["persistence"] == "none" and covariates["seasonal_naive"] == "none"
+    report = result.report_path.with_name("report.md").read_text()
+    assert "What the covariates bought" in report and "promo" in report
+    sales = future.sales.to_numpy()
+    promoted = plan.promo.to_numpy() == 1
+    by_ridge = result.forecast("ridge", future=plan).sales.to_numpy()  # the promotion's effect, fitted in closed form
+    assert by_ridge[promoted].min() > by_ridge[~promoted].max()
+    moved = result.forecast(future=plan.assign(promo=1 - plan.promo))
+    assert not np.allclose(moved.sales.to_numpy(), sales)
+    with pytest.raises(DataError, match="known-future column"):
+        result.forecast()
+    with pytest.raises(DataError, match="missing or not numeric on 1 of the 7"):
+        result.forecast(future=plan.iloc[:6])

@@ -83,3 +83,20 @@ def test_an_ensemble_needs_two_validation_blocks():
     m = Member("a", {1: truth}, truth, False, lambda inputs: truth)
     with pytest.raises(ValueError, match="split.folds >= 2"):
         WeightedEnsemble([m, m], {1: _fold(truth)})
+
+
+def test_the_ensembles_size_is_its_chosen_members_parameters():
+    """The ranking's `params` of the ensemble: what forecasting with it takes, every chosen member's parameters (a
+    member left at weight 0 is not run, so not counted), as a seed ensemble counts all its seeds'."""
+    truth = {f: RNG.normal(size=SHAPE) for f in (1, 2)}
+    test = np.zeros(SHAPE, np.float32)
+    good = Member("good", {f: t + 0.1 * RNG.normal(size=SHAPE) for f, t in truth.items()}, test, False,
+                  lambda inputs: test, params=7)
+    also = Member("also", {f: t + 0.1 * RNG.normal(size=SHAPE) for f, t in truth.items()}, test, False,
+                  lambda inputs: test, params=30)
+    bad = Member("bad", {f: t + 3.0 * RNG.normal(size=SHAPE) for f, t in truth.items()}, test, False,
+                 lambda inputs: test, params=1000)
+    ensemble = WeightedEnsemble([good, also, bad], {f: _fold(t) for f, t in truth.items()}, 10)
+    assert ensemble.weights[2] == 0 and ensemble.weights[0] > 0 and ensemble.weights[1] > 0
+    described = ensemble.fit(Span(data=None, fold=1, splits=("val",))).describe()  # type: ignore[arg-type]
+    assert described.params == 37 and set(described.members) == {"good", "also"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from models.run_files import RunFiles
-from sweeps.finals import final_trials, planned_finals, refit_epochs, refit_trials
+from sweeps.engine.finals import final_trials, planned_finals, refit_epochs, refit_trials
 
 
 def _trial(model: str, tag: str) -> dict:

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from data_pipeline import DataConfig, SplitConfig, WindowConfig, build_windowed_data
+from models.run_records import StoredConfig
 from reports.evaluate import baseline_scores
 from reports.intervals import (
     CONFORMAL,
@@ -97,10 +98,10 @@ def test_intervals_never_read_test_targets(ar1_data):
 
 
 def test_levels_come_from_the_run_config_with_defaults():
-    assert interval_levels({}) == (0.8, 0.95)
-    assert interval_levels({"report": {"interval_levels": [0.9, 0.5]}}) == (0.5, 0.9)
+    assert interval_levels(StoredConfig({})) == (0.8, 0.95)
+    assert interval_levels(StoredConfig({"report": {"interval_levels": [0.9, 0.5]}})) == (0.5, 0.9)
     with pytest.raises(RunDirError, match="report.interval_levels"):
-        interval_levels({"report": {"interval_levels": [80]}})
+        interval_levels(StoredConfig({"report": {"interval_levels": [80]}}))
 
 
 def test_cqr_widens_a_quantile_models_band_from_validation_only(tmp_path: Path, ar1_data):

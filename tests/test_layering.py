@@ -22,6 +22,11 @@ FORBIDDEN = {
 }
 # The composition roots: they wire a sweep to its report (the CLI, and the Python API it wraps with its result).
 ROOTS = {"sweeps.run_all", "sweeps.api", "sweeps.result"}
+# Inside sweeps/: the user's entry points (the roots and the overrides) sit above the engine (sweeps/engine/), which
+# sits above the config schema it reads (sweeps/config.py and the `models` section's rules).
+ENTRY_POINTS = {*ROOTS, "sweeps.overrides"}
+ENGINE = "sweeps.engine"
+SCHEMA = {"sweeps.config", "sweeps.model_sections", "sweeps.spec"}
 # Known exceptions, each with the reason it still stands; the list only shrinks.
 KNOWN: dict[tuple[str, str], str] = {}
 
@@ -114,11 +119,30 @@ def test_imports_point_down_the_layers():
     assert wrong == []
 
 
+def _in_engine(mod: str) -> bool:
+    return mod == ENGINE or mod.startswith(f"{ENGINE}.")
+
+
+def test_the_engine_sits_between_the_entry_points_and_the_config_schema():
+    wrong = []
+    for mod, targets in import_graph().items():
+        for target in targets:
+            if _in_engine(mod) and target in ENTRY_POINTS:
+                wrong.append(f"{mod} (engine) imports {target} (an entry point)")
+            if mod in SCHEMA and (_in_engine(target) or target in ENTRY_POINTS):
+                wrong.append(f"{mod} (config schema) imports {target}")
+    assert wrong == []
+    # what is left at sweeps/ top level is exactly the entry points, the schema and the package's face
+    top = {m for m in import_graph() if m.startswith("sweeps.") and m.count(".") == 1 and not _in_engine(m)}
+    assert top == ENTRY_POINTS | SCHEMA
+
+
 def test_the_checks_see_a_circle_and_a_wrong_way_import():
     """The graph and the cycle finder catch what they are for (so the two tests above can fail)."""
     graph = import_graph()
     assert "data_pipeline.types" in graph["data_pipeline.windows"]  # a plain import is seen
     assert "reports.build" in graph["sweeps.api"]  # the Python API (which the CLI wraps) composes
+    assert "sweeps.engine.driver" in graph["sweeps.api"] and "sweeps.config" in graph["sweeps.engine.driver"]
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     for pair in KNOWN:  # each known exception still exists (else it must leave the list)
         assert pair[1] in graph[pair[0]], pair

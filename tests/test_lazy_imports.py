@@ -17,14 +17,15 @@ def _python(code: str) -> str:
     return proc.stdout
 
 def test_the_sweep_modules_do_not_import_wandb():
-    code = ("import sys; import sweeps.trainable, sweeps.driver, sweeps.run_all, sweeps.resources; "
+    code = ("import sys; import sweeps.engine.trainable, sweeps.engine.driver, sweeps.run_all, "
+            "sweeps.engine.resources; "
             "print('wandb' in sys.modules)")
     out = _python(code)
     assert out.strip() == "False"
 
 
 def test_a_disabled_trial_logger_never_imports_wandb():
-    code = ("import sys; from sweeps.tracking import TrialLogger, TrialWandb; "
+    code = ("import sys; from sweeps.engine.tracking import TrialLogger, TrialWandb; "
             "log = TrialLogger(TrialWandb('disabled', 'p', None, 'g', '/nonexistent'), trial_id='t', model='m', "
             "tag='x', config={}); log.log({'a': 1}); log.finish(); print('wandb' in sys.modules)")
     out = _python(code)

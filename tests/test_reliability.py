@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from reports.build import build_report
 from reports.runs import RunDirError, read_run
 from sweeps.config import ConfigError, load_config
+from sweeps.engine.tracking import plan_wandb
 from sweeps.run_all import main
-from sweeps.tracking import plan_wandb
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -70,7 +70,7 @@ BAD_INPUTS = {
 
 
 def test_norm_and_linear_skip_are_searched_like_any_other_hyperparameter():
-    from sweeps.search_space import expand_trials
+    from sweeps.engine.search_space import expand_trials
 
     cfg = load_config(None, ["models.transformer.norm={grid: [none, window, revin]}",
                              "models.transformer.linear_skip={grid: [false, true]}"], models=["transformer"])
@@ -193,7 +193,7 @@ def test_failing_trials_are_retried_or_recorded_and_the_sweep_completes(ray_sess
                                                                        data_cache: Path):
     from faults import with_faults
 
-    from sweeps.driver import SweepOptions, run_sweep
+    from sweeps.engine.driver import SweepOptions, run_sweep
 
     cfg = load_config(None, [f"data.cache_dir={data_cache}", "sweep.max_failures=1"], profile="smoke",
                       models=["gru_ar", "gru_nar", "lstm_nar"])
@@ -244,7 +244,7 @@ def test_a_tampered_checkpoint_is_refused_not_executed(smoke_run: Path, tmp_path
 
 def test_resuming_onto_changed_data_is_refused(tmp_path: Path):
     from data_pipeline import DataConfig, SplitConfig, WindowConfig, build_windowed_data
-    from sweeps.run_dir import refuse_changed_data
+    from sweeps.engine.run_dir import refuse_changed_data
 
     csv = tmp_path / "d.csv"
     csv.write_text(_days(400))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import sweep_argv
 
-from sweeps.scheduler import rung_epochs
+from sweeps.engine.scheduler import rung_epochs
 
 
 def test_rung_epochs_are_ashas_milestones():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sweeps.resources import ResourceError, default_trial_resources, missing, wait_for_resources
+from sweeps.engine.resources import ResourceError, default_trial_resources, missing, wait_for_resources
 
 
 @pytest.mark.parametrize(

@@ -81,7 +81,7 @@ def _kill_group(proc: subprocess.Popen) -> None:
     proc.wait(timeout=30)
 
 
-# SIGKILL runs on the panel only: the resume path (sweeps/resume.py, Ray's restore) is the same for one series and
+# SIGKILL runs on the panel only: the resume path (sweeps/engine/resume.py, Ray's restore) is the same for one series and
 # many, and this case makes every assertion the single-series SIGKILL case made, plus the panel report's. The
 # single-series resume is the SIGINT case (a different path: the driver's graceful stop).
 @pytest.mark.parametrize(("sig", "extra"), [(signal.SIGINT, ()), (signal.SIGKILL, PANEL)],
@@ -185,7 +185,7 @@ def test_a_state_naming_a_deleted_checkpoint_is_repaired_from_the_newest_one(smo
     """The race a SIGKILL can hit: Ray deleted the checkpoint its last snapshot names, a newer one exists."""
     import shutil
 
-    from sweeps.resume import referenced_checkpoints, repair_missing_checkpoints
+    from sweeps.engine.resume import referenced_checkpoints, repair_missing_checkpoints
 
     experiment = tmp_path / "ray"
     shutil.copytree(smoke_run / "ray", experiment)
@@ -205,7 +205,7 @@ def test_a_start_killed_before_rays_first_snapshot_is_set_aside_and_started_agai
     test): Ray cannot restore them, so the lost start's folder and its trials' records are kept aside, whole."""
     import shutil
 
-    from sweeps.resume import set_aside_lost_start
+    from sweeps.engine.resume import set_aside_lost_start
 
     run = tmp_path / "run"
     records = run / "trials"
@@ -223,3 +223,22 @@ def test_a_start_killed_before_rays_first_snapshot_is_set_aside_and_started_agai
     assert sorted(d.name for d in aside.iterdir() if d.is_dir() and d.name != "trial-records") == trial_dirs
     assert sorted(p.stem for p in (aside / "trial-records").glob("*.json")) == trial_dirs
     assert not any(records.glob("*.json"))  # what is left (none here) is the other phases' records
+
+
+def test_a_state_stored_under_the_engines_old_module_paths_is_read_back():
+    """Ray's stored state pickles the scheduler, searcher, callbacks and trial-naming function by module path; a
+    sweep stored before the engine moved to sweeps/engine/ names sweeps.tuner, sweeps.scheduler, ..."""
+    import pickle
+
+    from sweeps.engine import scheduler, tuner
+    from sweeps.engine.resume import MOVED_MODULES, older_module_paths
+
+    engine = {p.stem for p in (REPO / "sweeps" / "engine").glob("*.py")}
+    assert set(MOVED_MODULES) <= engine  # every old path still has its module
+    old = (pickle.dumps(tuner.trial_dirname, protocol=0).replace(b"sweeps.engine.tuner", b"sweeps.tuner"),
+           pickle.dumps(scheduler.PerModelASHA, protocol=0).replace(b"sweeps.engine.scheduler", b"sweeps.scheduler"))
+    with pytest.raises(ModuleNotFoundError, match="sweeps.tuner"):
+        pickle.loads(old[0])
+    with older_module_paths():
+        assert pickle.loads(old[0]) is tuner.trial_dirname and pickle.loads(old[1]) is scheduler.PerModelASHA
+    assert "sweeps.tuner" not in sys.modules  # only while a sweep runs

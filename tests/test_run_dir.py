@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from sweeps.config import ConfigError, SweepConfig, load_config
-from sweeps.run_dir import refuse_other_config
+from sweeps.engine.run_dir import refuse_other_config
 
 
 def _store(run_dir: Path, config: dict) -> None:

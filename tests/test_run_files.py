@@ -113,3 +113,33 @@ def test_records_round_trip_and_refuse_malformed_files(tmp_path: Path):
     assert stored.final_refit and stored.search == "grid" and stored.interval_levels is None
     with pytest.raises(RunFilesError, match=r"config\.yaml: malformed run record \(missing section\(s\) data"):
         stored.data_configs()
+
+
+def test_the_stored_config_answers_with_the_defaults_a_run_was_made_under(tmp_path: Path):
+    files = RunFiles(tmp_path)
+    files.config.write_text("models: {gru_ar: {}, chronos2: {}}\nbaselines: {classical: null}\n")
+    stored = files.read_config()
+    assert stored.folds == 1 and stored.final_seeds == 0 and not stored.final_refit
+    assert stored.model_names == ["gru_ar", "chronos2"] and stored.pretrained_path is None
+    assert stored.data_cache_dir == Path(".cache") / "data" and stored.ensemble_steps(20) == 20
+    assert stored.baselines().classical == "all" and stored.baselines().season is None  # null: all, as before
+    files.config.write_text("split: {folds: 3}\nreport: {ensemble_steps: 0}\nbaselines: {season: 0}\n")
+    stored = files.read_config()
+    assert stored.folds == 3 and stored.ensemble_steps(20) == 0
+    with pytest.raises(RunFilesError, match=r"config\.yaml: malformed run record \(baselines: ValidationError"):
+        stored.baselines()
+
+
+def test_readers_ask_the_typed_stored_config_not_its_raw_sections():
+    """A section read as a raw dict (`config.get("report")`) repeats a default the stored config already keeps."""
+    allowed = {("reports/forecast.py", 'run.config["data"]'),  # data.* overrides apply to the section as written
+               ("sweeps/engine/run_dir.py", 'config.get("sweep")')}  # two whole configs compared as written
+    found = []
+    for pkg in ("reports", "models", "sweeps"):
+        for path in sorted((REPO / pkg).rglob("*.py")):
+            rel = str(path.relative_to(REPO))
+            for line in path.read_text().splitlines():
+                for hit in ('config.get("', 'run.config["', "run.config.get("):
+                    if hit in line and not any(rel == a and a_text in line for a, a_text in allowed):
+                        found.append(f"{rel}: {line.strip()}")
+    assert found == []

@@ -85,6 +85,23 @@ def test_noise_is_called_a_tie_and_a_clear_gap_is_not():
     sentence = verdict(table.reset_index())
     assert sentence.startswith("Chosen on validation: winner")
     assert "beats ridge beyond noise" in sentence and "beats persistence beyond noise" in sentence
+    assert "Beaten on test" not in sentence
+
+
+def test_the_headline_names_entries_that_beat_the_choice_on_test():
+    """Selection regret in the headline: an entry validation ranked lower but test shows better beyond noise."""
+    from reports.scoring import ranking_table, verdict
+
+    rng = np.random.default_rng(5)
+    y = rng.normal(size=(300, 7, 1))
+    data = _windowed(y)
+    results = [_score("chosen", 0.40, y + 1.0 * rng.normal(size=y.shape), data),
+               _score("theta", 0.45, y + 0.5 * rng.normal(size=y.shape), data),
+               _score("twin", 0.46, y + 1.0 * rng.normal(size=y.shape), data),
+               _score("ridge", 0.70, y + 1.5 * rng.normal(size=y.shape), data),
+               _score("persistence", 0.90, y + 2.0 * rng.normal(size=y.shape), data)]
+    sentence = verdict(ranking_table(results, data))
+    assert "Beaten on test beyond noise by theta (best: theta" in sentence and "twin" not in sentence
 
 
 def test_the_ranking_follows_validation_even_when_test_disagrees():

@@ -23,7 +23,13 @@ from data_pipeline import DataConfig, SplitConfig, WindowConfig, build_windowed_
 from data_pipeline.errors import DataError
 from reports.runs import TrialRecord
 from sweeps.config import ConfigError, SweepConfig, load_config
-from sweeps.search_space import default_point, expand_trials, model_spaces, planned_budgets, probe_trials
+from sweeps.engine.search_space import (
+    default_point,
+    expand_trials,
+    model_spaces,
+    planned_budgets,
+    probe_trials,
+)
 from sweeps.spec import ChoiceSpec
 
 REPO = Path(__file__).resolve().parents[1]
@@ -79,7 +85,7 @@ def test_grid_stays_the_default_and_per_model_budgets_override_the_sweep_one():
     grid = _cfg("models.gru_ar.num_samples=2", "models.gru_ar.learning_rate={loguniform: [0.0001, 0.01]}",
                 models=["gru_ar"])
     trials = expand_trials(grid)
-    assert len(trials) == 16 * 2 and all("num_samples" not in t["hparams"] for t in trials)
+    assert len(trials) == 8 * 2 and all("num_samples" not in t["hparams"] for t in trials)
 
 
 def test_probes_cover_each_spaces_ends_and_categories_with_their_input_length():
@@ -94,7 +100,7 @@ def test_probes_cover_each_spaces_ends_and_categories_with_their_input_length():
 # --- the searcher, driven directly (real OptunaSearch, no Ray cluster needed) ----------------------------------
 
 def _searcher(cfg: SweepConfig, models: list[str], sampler: str = "tpe"):
-    from sweeps.searcher import PerModelSearch
+    from sweeps.engine.searcher import PerModelSearch
 
     return PerModelSearch(cfg, models, sampler=sampler)
 

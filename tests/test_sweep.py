@@ -123,7 +123,7 @@ def test_the_summary_run_logs_the_ranking_and_figures_offline(smoke_run: Path):
 
 
 def test_a_wandb_report_without_a_reachable_server_is_skipped(capsys):
-    from sweeps.tracking import WandbPlan, create_wandb_report
+    from sweeps.engine.tracking import WandbPlan, create_wandb_report
 
     plan = WandbPlan("offline", "W&B: server not reachable within 2 s; logging offline")
     assert create_wandb_report(plan, project="p", entity=None, group="g", ranking_rows=[]) is None

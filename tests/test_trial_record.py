@@ -15,7 +15,7 @@ from models.run_files import RunFiles
 from models.trial_record import FORMAT, TrialRecordError, best_trials, read_records, write_record
 from reports.runs import RunDirError, read_run
 from reports.runs import best_trials as report_best
-from sweeps.finals import planned_finals
+from sweeps.engine.finals import planned_finals
 
 
 def write_trial(run_dir: Path, trial_id: str, model: str, tag: str, val: float | None, status: str, *,
@@ -127,10 +127,10 @@ def _old_layout(tmp_path: Path) -> Path:
 
 
 def test_a_run_from_before_records_is_refused_clearly_then_converted_once(tmp_path: Path):
-    from sweeps.legacy_records import main, needs_conversion
+    from sweeps.engine.legacy_records import main, needs_conversion
 
     run = _old_layout(tmp_path)
-    with pytest.raises(RunDirError, match=r"before trials kept their own record.*python -m sweeps.legacy_records"):
+    with pytest.raises(RunDirError, match=r"before trials kept their own record.*python -m sweeps.engine.legacy_records"):
         read_run(run)
     assert needs_conversion(run)
     assert main([str(run)]) == 0

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from data_pipeline import Scaler, SplitWindows, WindowedData
+from models.run_records import StoredConfig
 from models.trial_record import TrialRecord
 
 REFIT = "refit"  # the span of every row before the test split (report.final_refit)
@@ -51,6 +52,9 @@ class Capabilities:
     # reads values known ahead over the horizon: data.known_future, a panel's static features (they ride with
     # them, data_pipeline/statics.py) and the calendar
     known_future_covariates: bool = False
+    # reads a panel's static features; None: as known_future_covariates (False for one that reads data.known_future
+    # only, as ARIMA's regression: a static feature is constant within the series it fits)
+    static_covariates: bool | None = None
     backtests: bool = True  # fitted and scored on every earlier backtest fold
     refits: bool = True  # fitting on every row before the test split changes its forecasts
 
@@ -103,8 +107,9 @@ class Description:
 class FutureInputs:
     """What a forecast past the data's end reads, in the run's scaled units: the last input window of each series
     (`x`), the known-future calendar values over the horizon (`future`), series ids (`series`, panels), the
-    horizon's dates, and each series' whole history in original units (`histories()`: the classical models filter
-    from the first row)."""
+    horizon's dates, and each series' whole history in original units, NaN where a target cell is masked (missing or
+    repaired) (`histories()`: the classical models filter from the first row; `known_histories()`: its
+    data.known_future columns, ARIMA's regressors)."""
 
     x: np.ndarray
     future: np.ndarray | None
@@ -114,11 +119,18 @@ class FutureInputs:
     dates: list[pd.DatetimeIndex | None] = field(default_factory=list)  # per series, the horizon's dates
     # reads each series' whole history, (rows, targets) in original units, and its source's name (for messages)
     load_histories: Callable[[], tuple[list[np.ndarray], list[str]]] | None = None
+    # reads each series' data.known_future columns over the same rows, (rows, columns) in original units
+    load_known_histories: Callable[[], list[np.ndarray]] | None = None
 
     def histories(self) -> tuple[list[np.ndarray], list[str]]:
         if self.load_histories is None:
             raise NotApplicable("the forecast was given no series histories")
         return self.load_histories()
+
+    def known_histories(self) -> list[np.ndarray]:
+        if self.load_known_histories is None:
+            raise NotApplicable("the forecast was given no history of the known-future columns")
+        return self.load_known_histories()
 
     def in_units(self, scaler: Scaler, n_future: int) -> tuple[np.ndarray, np.ndarray | None]:
         """`x` and `future` converted from the run's scaled units to `scaler`'s (a refit's own scaler)."""
@@ -176,7 +188,7 @@ class Forecaster(ABC):
 class Context:
     """What entry sources read to list their entries: the run's config, directory, own windows and trials."""
 
-    config: dict[str, Any]
+    config: StoredConfig
     run_path: Path | None
     data: WindowedData
     interval_levels: tuple[float, ...] = DEFAULT_INTERVAL_LEVELS
@@ -188,7 +200,7 @@ class Context:
 
     @property
     def n_folds(self) -> int:
-        return int((self.config.get("split") or {}).get("folds") or 1)
+        return self.config.folds
 
 
 def cqr_quantile_levels(levels: tuple[float, ...]) -> list[float]:

@@ -106,7 +106,7 @@ def finetuned_entries(chosen: TrialRecord, ctx: Context) -> list[Forecaster]:
 
 
 def zeroshot_entries(ctx: Context) -> list[Forecaster]:
-    if CHRONOS2 not in (ctx.config.get("models") or {}):
+    if CHRONOS2 not in ctx.config.model_names:
         return []
-    path = str((ctx.config.get("pretrained") or {}).get("path"))
+    path = str(ctx.config.pretrained_path)
     return [ChronosZeroShot(path, ctx.interval_levels, ctx.skipped.get(CHRONOS2))]

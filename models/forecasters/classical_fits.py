@@ -18,7 +18,6 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -34,6 +33,7 @@ from models.classical import (
     series_history,
     why_not,
 )
+from models.classical_exog import exog_history, known_columns
 from models.classical_series import observed_history, target_task
 from models.forecasters.base import DEFAULT_INTERVAL_LEVELS
 from models.forecasters.base import own_quantile_levels as quantile_levels_for
@@ -78,12 +78,16 @@ def own_quantile_levels(interval_levels: tuple[float, ...] = DEFAULT_INTERVAL_LE
 def data_key(data: WindowedData, model: str, season: int | None, levels: tuple[float, ...] = (),
              forecast: tuple[str, ...] = FORECAST_SPLITS) -> str:
     """Hash of everything a classical fit depends on: the windows, their origins and series, the season(s), the
-    quantile levels, the splits it forecasts."""
+    quantile levels, the splits it forecasts; arima's, the known-future columns it regresses on and their values."""
     periods = mstl_periods(str(data.summary.get("frequency", "D"))) if model == "mstl" else None
     only = "" if forecast == FORECAST_SPLITS else f"|{'+'.join(forecast)}"  # both: the key the caches hold already
+    known = known_columns(data) if model == "arima" else []
+    only += f"|exog={known}" if known else ""  # none: the key of the fits without them (never a fit with them)
+    cols = [data.feature_names.index(n) for n in known]
     h = hashlib.sha256(f"{CACHE_VERSION}|{model}|{season}|{periods}|{levels}|{data.n_targets}{only}".encode())
     for split in (data.train, data.val, data.test):
-        for arr in (split.x[..., : data.n_targets], split.y, split.origin, split.series, split.mask):
+        exog = (split.x[..., cols], split.future[..., : len(known)]) if known else ()
+        for arr in (split.x[..., : data.n_targets], split.y, split.origin, split.series, split.mask, *exog):
             if arr is not None:
                 h.update(np.ascontiguousarray(arr).tobytes())
     h.update(json.dumps(data.scaler.to_dict(), sort_keys=True).encode())
@@ -100,9 +104,10 @@ def _fit_model(data: WindowedData, histories: list[SeriesHistory], model: str, s
         original = hist.values * sc.scale[:k] + sc.center[:k]  # fitted in the data's own units
         origins = np.concatenate([hist.val_origins, hist.test_origins])
         observed = observed_history(data, i, hist)
+        exog = exog_history(data, i, hist) if model == "arima" else None  # the known-future columns, if any
         for j in range(k):
             tasks.append((model, original[:, j], observed[:, j], hist.n_train, origins, data.n_outputs, season,
-                          periods, levels))
+                          periods, levels, exog))
             keys.append((i, j))
     started = time.monotonic()
     results = []
@@ -160,13 +165,28 @@ def _save(path: Path, run: ClassicalRun) -> None:
     os.replace(tmp, path)
 
 
+@dataclass(frozen=True)
+class Skip:
+    """A classical model not fitted on some data, and why: `model` None means every requested model (the data
+    cannot be read as series at all)."""
+
+    model: str | None
+    reason: str
+
+    @property
+    def note(self) -> str:
+        """The sentence the report shows."""
+        return f"{self.model or 'Classical models'} skipped: {self.reason}."
+
+
 def classical_runs(data: WindowedData, models: list[str] | str | None, season: int | None,
                    caches: list[Path] | None = None, n_jobs: int | None = None, quiet: bool = False,
                    levels: tuple[float, ...] | None = None, forecast: tuple[str, ...] = FORECAST_SPLITS
-                   ) -> tuple[list[ClassicalRun], list[str]]:
+                   ) -> tuple[list[ClassicalRun], list[Skip]]:
     """The requested classical models ("all" or None: all) fitted on `data` and forecasting its `forecast` splits (the
     others' forecasts are NaN), with their own quantiles at `levels` (None: the default interval levels'), read
-    from the first of `caches` (folders) that holds them and written to every one that does not; with notes."""
+    from the first of `caches` (folders) that holds them and written to every one that does not; with the models
+    skipped and why."""
     requested = list(CLASSICAL_MODELS if models in (None, "all") else models)
     unknown = [m for m in requested if m not in CLASSICAL_MODELS]
     if unknown:
@@ -178,13 +198,14 @@ def classical_runs(data: WindowedData, models: list[str] | str | None, season: i
     try:
         histories = [series_history(data, i, forecast) for i in range(data.n_series)]
     except ValueError as err:  # windows that do not join into series: nothing to fit, the rest of the report stands
-        return [], [f"Classical models skipped: {err}."]
+        return [], [Skip(None, str(err))]
     shortest = min(h.n_train for h in histories)
-    runs, notes = [], []
+    runs: list[ClassicalRun] = []
+    skips: list[Skip] = []
     for model in requested:
         why = why_not(model, shortest, season, periods)
         if why:
-            notes.append(f"{model} skipped: {why}.")
+            skips.append(Skip(model, why))
             continue
         paths = [c / f"{model}-{data_key(data, model, season, levels, forecast)}.npz" for c in caches or []]
         run = next((r for r in (_load(p, model) for p in paths if p.exists()) if r is not None), None)
@@ -192,16 +213,16 @@ def classical_runs(data: WindowedData, models: list[str] | str | None, season: i
             try:
                 run = _fit_model(data, histories, model, season, periods, levels, n_jobs, quiet)
             except ValueError as err:  # ours: too short, non-finite values, no form or order could be fitted
-                notes.append(f"{model} skipped: {err}.")
+                skips.append(Skip(model, str(err)))
                 continue
             except (ArithmeticError, np.linalg.LinAlgError, RuntimeError) as err:
                 # statsmodels failing on odd data costs this entry, never the whole report
-                notes.append(f"{model} skipped: statsmodels failed ({type(err).__name__}: {err}).")
+                skips.append(Skip(model, f"statsmodels failed ({type(err).__name__}: {err})"))
                 continue
             forecasts = {"val": (run.val_pred, run.val_quantiles), "test": (run.test_pred, run.test_quantiles)}
             if not all(np.isfinite(a).all() for name in forecast for a in forecasts[name]):
-                notes.append(f"{model} skipped: its forecasts are not finite on some window (the fitted "
-                             "parameters do not hold on the later data).")
+                skips.append(Skip(model, "its forecasts are not finite on some window (the fitted parameters do "
+                                         "not hold on the later data)"))
                 continue
         for path in paths:
             if not path.exists():
@@ -211,11 +232,11 @@ def classical_runs(data: WindowedData, models: list[str] | str | None, season: i
                     warnings.warn(f"could not write the classical fits to {path}: {err}", RuntimeWarning,
                                   stacklevel=2)
         runs.append(run)
-    return runs, notes
+    return runs, skips
 
 
-def cache_dirs(run_path: Path | None, config: dict[str, Any]) -> list[Path]:
+def cache_dirs(run_path: Path | None, data_cache: Path) -> list[Path]:
     """Where fits are kept: the run directory (a report rebuild never refits), then beside the windowed-data
-    cache (`data.cache_dir`, default .cache/data), so another run on the same data and windows reuses them."""
-    data_cache = Path((config.get("data") or {}).get("cache_dir") or Path(".cache") / "data")
+    cache (`data.cache_dir`: StoredConfig.data_cache_dir), so another run on the same data and windows reuses
+    them."""
     return ([] if run_path is None else [Path(run_path) / CACHE_DIR]) + [data_cache / CACHE_DIR]

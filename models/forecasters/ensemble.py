@@ -96,6 +96,7 @@ class Member:
     test: np.ndarray
     refit: bool
     future: Callable[[FutureInputs], np.ndarray]
+    params: int = 0  # its own parameter count (a seed ensemble's: all its seeds')
 
 
 class WeightedEnsemble(Forecaster):
@@ -141,7 +142,10 @@ class FittedEnsemble(Fitted):
         e = self.ensemble
         shares = {m.name: float(w) for m, w in zip(e.members, e.weights, strict=True) if w > 0}
         weights = ", ".join(f"{name} {w:.2f}" for name, w in sorted(shares.items(), key=lambda kv: -kv[1]))
-        return Description(ENSEMBLE_NAME, "ensemble", "ensemble", {"weights": weights, "steps": e.steps},
+        # Its size is what forecasting with it takes: every chosen member's parameters (as a seed ensemble counts
+        # all its seeds' and classical_combo all its members').
+        params = sum(m.params for m, w in zip(e.members, e.weights, strict=True) if w > 0)
+        return Description(ENSEMBLE_NAME, "ensemble", "ensemble", {"weights": weights, "steps": e.steps}, params,
                            members=tuple(shares))
 
     def forecast_future(self, inputs: FutureInputs) -> np.ndarray:

@@ -162,5 +162,5 @@ class FittedClimatology(Fitted):
 
 
 def naive_entries(ctx: Context) -> list[Forecaster]:
-    season = (ctx.config.get("baselines") or {}).get("season")
+    season = ctx.config.baselines().season
     return [Persistence(), Ridge(), SeasonalNaive(season), Climatology()]

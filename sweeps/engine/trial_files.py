@@ -1,6 +1,6 @@
 """What a sweep trial leaves in its Ray checkpoints and results: the contract between the trainable that writes
-them (sweeps/trainable.py), the progress lines, and the reader of the layout older runs have
-(sweeps/legacy_records.py). Reports never read these: they read each trial's own record (models/trial_record.py).
+them (sweeps/engine/trainable.py), the progress lines, and the reader of the layout older runs have
+(sweeps/engine/legacy_records.py). Reports never read these: they read each trial's own record (models/trial_record.py).
 """
 
 from __future__ import annotations

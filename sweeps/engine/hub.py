@@ -8,7 +8,7 @@ the cache is consulted). The report and the forecast command then find it in tha
 from __future__ import annotations
 
 from models.chronos import PretrainedUnavailable, looks_like_local_path
-from sweeps.network import reachable
+from sweeps.engine.network import reachable
 
 
 def _hub_endpoint() -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from ray.tune import Callback
 
-from sweeps.trial_files import FINISHED, trial_status
+from sweeps.engine.trial_files import FINISHED, trial_status
 
 # Module-level, not on the callback: Ray pickles callbacks with the experiment state.
 INTERRUPTED = threading.Event()

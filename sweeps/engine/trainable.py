@@ -22,10 +22,10 @@ from models import TrainConfig, build
 from models.chronos import CHRONOS2
 from models.run_files import RunFiles
 from models.train import EpochEnd, TrainState, fit
-from sweeps.tracking import TrialLogger, TrialWandb
-from sweeps.trial_files import CHRONOS_DIR, FINISHED_FILE
-from sweeps.trial_files import TRIAL_STATE_FILE as STATE_FILE
-from sweeps.trial_recorder import Part, TrialRecorder
+from sweeps.engine.tracking import TrialLogger, TrialWandb
+from sweeps.engine.trial_files import CHRONOS_DIR, FINISHED_FILE
+from sweeps.engine.trial_files import TRIAL_STATE_FILE as STATE_FILE
+from sweeps.engine.trial_recorder import Part, TrialRecorder
 
 
 def train_trial(
@@ -181,7 +181,7 @@ def _finetune_chronos(trial: dict[str, Any], data: WindowedData, pretrained_path
 
     knobs = {**CHRONOS2_HPARAMS, **trial["hparams"]}
     started = time.perf_counter()
-    from sweeps.hub import fetch_pretrained
+    from sweeps.engine.hub import fetch_pretrained
 
     # On another node the weights may not be in its hub cache yet: fetch (within the same 2 s rule) first.
     pipeline = load_chronos(fetch_pretrained(pretrained_path))

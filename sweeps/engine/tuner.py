@@ -1,5 +1,5 @@
 """The search phase's Ray Tune Tuner: a new one (over the expanded trial list for a grid, or with the adaptive
-searcher of sweeps/searcher.py for random | tpe), or the stored one on resume."""
+searcher of sweeps/engine/searcher.py for random | tpe), or the stored one on resume."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from sweeps.config import SweepConfig
-from sweeps.resume import repair_missing_checkpoints
+from sweeps.engine.resume import repair_missing_checkpoints
+from sweeps.engine.trial_files import METRIC
 from sweeps.spec import checked_values
-from sweeps.trial_files import METRIC
 
 
 def build_tuner(cfg: SweepConfig, trainable: Any, trials: list[dict[str, Any]], callbacks: list[Any],
@@ -17,7 +17,7 @@ def build_tuner(cfg: SweepConfig, trainable: Any, trials: list[dict[str, Any]], 
     """A new Tuner, or the stored one when this sweep was interrupted (finished trials stay finished)."""
     from ray import tune
 
-    from sweeps.scheduler import PerModelASHA
+    from sweeps.engine.scheduler import PerModelASHA
 
     if tune.Tuner.can_restore(experiment_path):
         print(f"Resuming the sweep stored in {experiment_path}: finished trials are kept, the rest continue.")
@@ -31,8 +31,8 @@ def build_tuner(cfg: SweepConfig, trainable: Any, trials: list[dict[str, Any]], 
     if cfg.sweep.search == "grid":
         param_space, search_alg, num_samples = {"trial": tune.grid_search(trials)}, None, 1
     else:
-        from sweeps.search_space import planned_budgets
-        from sweeps.searcher import PerModelSearch
+        from sweeps.engine.search_space import planned_budgets
+        from sweeps.engine.searcher import PerModelSearch
 
         models = list(dict.fromkeys(t["model"] for t in trials))
         # The searcher proposes every trial ({"trial": ...}); num_samples is the sum of the per-model budgets.
@@ -72,7 +72,7 @@ def asha_max_t(cfg: SweepConfig, trials: list[dict[str, Any]]) -> int:
 
 def decision_epochs(cfg: SweepConfig, trials: list[dict[str, Any]]) -> tuple[int, ...]:
     """The epochs at which Ray must hear from a trial besides its checkpoints: ASHA's rungs (none without ASHA)."""
-    from sweeps.scheduler import rung_epochs
+    from sweeps.engine.scheduler import rung_epochs
 
     if cfg.sweep.scheduler != "asha":
         return ()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sweeps.network import reachable
+from sweeps.engine.network import reachable
 
 DEFAULT_BASE_URL = "https://api.wandb.ai"
 

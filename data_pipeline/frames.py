@@ -1,4 +1,5 @@
-"""A pandas DataFrame as a sweep's data: its layout recognised, written once into the run directory.
+"""A pandas DataFrame as a sweep's data: its layout recognised, written once into the run directory (the Python
+API, sweeps/api.py, hands the frame here and the path it is written to on to the sweep).
 
 Recognised without extra keys:
 - Nixtla's long format (neuralforecast, statsforecast): `unique_id, ds, y` -> one series per `unique_id`, target `y`
@@ -7,7 +8,7 @@ Recognised without extra keys:
 - a frame indexed by (series, date) levels, named or not -> one series per value of the series level;
 - a frame with a DatetimeIndex -> one multivariate series, every numeric column a feature and a target (a long one:
   dates repeated, a column naming each series -> one series per value of that column).
-The long layouts are data_pipeline.layouts', shared with files.
+The long layouts are data_pipeline/layouts.py's, shared with files.
 Anything else is read like a file: a `date` column (or `data.date_column`). The keys read off a layout sit under
 the user's own keys, which always win.
 
@@ -25,9 +26,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from data_pipeline import DataError
+from data_pipeline.config_files import override_text
+from data_pipeline.errors import DataError
 from data_pipeline.layouts import LONG_LAYOUTS, guess_id_column, layout_overrides, long_layout
-from sweeps.overrides import override_string
 
 __all__ = ["LONG_LAYOUTS", "FrameData", "read_frame", "write_frame"]
 INDEX_DATE_COLUMN = "date"  # the date column of a frame whose DatetimeIndex (or date index level) has no name
@@ -66,13 +67,13 @@ def read_frame(df: pd.DataFrame) -> FrameData:
     if found is not None:
         name, cols = found
         layout = f"{name} ({', '.join(cols)})"
-        keys = [override_string(k, v) for k, v in layout_overrides(cols).items()]
+        keys = [override_text(k, v) for k, v in layout_overrides(cols).items()]
     elif index_date is not None and index_id is not None:
         layout = f"a long frame: one series per {index_id!r}, dates from the index ({index_date})"
-        keys = [override_string("data.id_column", index_id), override_string("data.date_column", index_date)]
+        keys = [override_text("data.id_column", index_id), override_text("data.date_column", index_date)]
     elif index_date is not None:
         layout = f"a wide frame with a DatetimeIndex ({index_date}): one multivariate series"
-        keys = [override_string("data.date_column", index_date)]
+        keys = [override_text("data.date_column", index_date)]
     buffer = io.BytesIO()
     try:
         frame.to_parquet(buffer, index=False)

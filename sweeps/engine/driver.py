@@ -1,7 +1,7 @@
 """Run one sweep: data once -> Ray Tune trials over every architecture -> seed repeats -> results on disk.
 
-The run directory's identity lives in sweeps/run_dir.py, Ray start-up and trial resources in sweeps/cluster.py,
-the search Tuner in sweeps/tuner.py and the seed-repeat phase's plan in sweeps/finals.py; this module runs them
+The run directory's identity lives in sweeps/engine/run_dir.py, Ray start-up and trial resources in sweeps/engine/cluster.py,
+the search Tuner in sweeps/engine/tuner.py and the seed-repeat phase's plan in sweeps/engine/finals.py; this module runs them
 in order; what each trial did is read back from the trials' own records (models/trial_record.py).
 
 Over 300 lines: the phases' order, their resume and the progress a person follows are one sequence, read top down.
@@ -21,13 +21,13 @@ from data_pipeline import WindowedData, build_windowed_data
 from models.run_files import RunFiles
 from models.run_records import FINALS, REFIT, SEARCH, RunRecord, SearchPlan
 from models.trial_record import TrialRecord, read_records
-from sweeps.cluster import init_ray, trial_resources
 from sweeps.config import ConfigError, SweepConfig
-from sweeps.finals import finals_tuner, planned_finals, planned_refit
-from sweeps.legacy_records import convert, needs_conversion
-from sweeps.progress import INTERRUPTED, LIVE_LINE, SweepProgress
-from sweeps.resume import set_aside_lost_start
-from sweeps.run_dir import (
+from sweeps.engine.cluster import init_ray, trial_resources
+from sweeps.engine.finals import finals_tuner, planned_finals, planned_refit
+from sweeps.engine.legacy_records import convert, needs_conversion
+from sweeps.engine.progress import INTERRUPTED, LIVE_LINE, SweepProgress
+from sweeps.engine.resume import older_module_paths, set_aside_lost_start
+from sweeps.engine.run_dir import (
     absolute_data_paths,
     has_started_trials,
     prepare_run_dir,
@@ -36,12 +36,12 @@ from sweeps.run_dir import (
     refuse_changed_files,
     refuse_other_config,
 )
-from sweeps.search_space import expand_trials, planned_budgets, probe_trials
-from sweeps.timeline import PhaseClock
-from sweeps.tracking import TrialWandb, WandbPlan, plan_wandb
-from sweeps.trial_files import METRIC
-from sweeps.trial_recorder import record_ray_failures
-from sweeps.tuner import build_tuner, decision_epochs, join_storage, trial_dirname
+from sweeps.engine.search_space import expand_trials, planned_budgets, probe_trials
+from sweeps.engine.timeline import PhaseClock
+from sweeps.engine.tracking import TrialWandb, WandbPlan, plan_wandb
+from sweeps.engine.trial_files import METRIC
+from sweeps.engine.trial_recorder import record_ray_failures
+from sweeps.engine.tuner import build_tuner, decision_epochs, join_storage, trial_dirname
 
 
 @dataclass
@@ -73,15 +73,20 @@ def run_dir_for(opts: SweepOptions) -> Path:
 
 
 def run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., None] | None = None) -> SweepOutcome:
-    """`trainable` (default: sweeps.trainable.train_trial) runs one trial; it is called with the same keywords
+    """`trainable` (default: sweeps.engine.trainable.train_trial) runs one trial; it is called with the same keywords
     as train_trial, so a caller may wrap it (e.g. to time or to fail trials on purpose)."""
+    with older_module_paths():  # a sweep stored by an older version is read back through its module paths
+        return _run_sweep(cfg, opts, trainable)
+
+
+def _run_sweep(cfg: SweepConfig, opts: SweepOptions, trainable: Callable[..., None] | None) -> SweepOutcome:
     # Each checkpoint forces an experiment snapshot (CheckpointConfig(num_to_keep=1)), which makes Ray warn; the
     # cost is measured in benchmarks/throughput.py instead of printed each time.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     import ray
     from ray import tune
 
-    from sweeps.trainable import train_trial
+    from sweeps.engine.trainable import train_trial
 
     trial_fn = trainable or train_trial
     started = time.monotonic()
@@ -217,7 +222,7 @@ def _run_finals(cfg: SweepConfig, run_dir: Path, trials: list[dict[str, Any]], t
                 experiment_name: str, run_record: RunRecord
                 ) -> list[dict[str, Any]]:
     """Phase 2: each architecture's best configuration again with `sweep.final_seeds` more seeds, on every fold of
-    `split.folds` (sweeps/finals.py). "Best" is models.trial_record.best_trials, the rule the report ranks by, so
+    `split.folds` (sweeps/engine/finals.py). "Best" is models.trial_record.best_trials, the rule the report ranks by, so
     the repeats attach to its choice."""
     finals = planned_finals(run_dir, trials, cfg.sweep.final_seeds, cfg.train.seed, cfg.split.folds)
     if not finals:
@@ -231,7 +236,7 @@ def _run_finals(cfg: SweepConfig, run_dir: Path, trials: list[dict[str, Any]], t
 def _run_refit(cfg: SweepConfig, run_dir: Path, trials: list[dict[str, Any]], trainable: Any, storage_path: str,
                experiment_name: str, run_record: RunRecord) -> list[dict[str, Any]]:
     """Phase 3 (report.final_refit): each chosen configuration, every seed of its finals, on all data before the
-    test split for the median of its best epochs (sweeps/finals.py)."""
+    test split for the median of its best epochs (sweeps/engine/finals.py)."""
     finals = planned_finals(run_dir, trials, cfg.sweep.final_seeds, cfg.train.seed, cfg.split.folds)
     refits = planned_refit(run_dir, finals or _no_finals(run_dir), trials, cfg.train.seed)
     if not refits:
@@ -319,7 +324,7 @@ def _check_pretrained(cfg: SweepConfig) -> dict[str, str]:
     elif CHRONOS2 in cfg.models:
         try:
             from models.chronos import load_chronos
-            from sweeps.hub import fetch_pretrained
+            from sweeps.engine.hub import fetch_pretrained
 
             load_chronos(fetch_pretrained(cfg.pretrained.path), device="cpu")
         except (ImportError, RuntimeError) as err:

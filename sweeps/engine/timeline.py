@@ -1,7 +1,7 @@
 """The driver's side of where a phase's time goes: when Ray started and ended each trial, the phase's wall time,
 the driver's own CPU seconds and the whole machine's, written to the run directory's timeline (models.run_files.RunFiles.timeline).
 
-With the trials' own timelines (sweeps/trial_recorder.py: set-up, W&B, epochs, reports, checkpoints), this
+With the trials' own timelines (sweeps/engine/trial_recorder.py: set-up, W&B, epochs, reports, checkpoints), this
 splits every core-second of a phase into training, per-trial overhead and idle (benchmarks/throughput.py).
 """
 

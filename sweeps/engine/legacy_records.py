@@ -3,7 +3,7 @@ trial folders (params.json, result.json, error.txt, checkpoint_*). This module r
 writes each trial's record (models/trial_record.py), after which the run reports, forecasts and resumes like a
 new one. It is the only place that knows Ray's trial folders; nothing reads them afterwards.
 
-    python -m sweeps.legacy_records runs/<name>
+    python -m sweeps.engine.legacy_records runs/<name>
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from models.run_files import RunFiles
 from models.run_records import FAILED, FINALS, RUNNING, SEARCH, STOPPED
 from models.trial_record import FORMAT, write_record
-from sweeps.trial_files import CHRONOS_DIR, FINISHED_FILE, TRIAL_STATE_FILE, trial_status
+from sweeps.engine.trial_files import CHRONOS_DIR, FINISHED_FILE, TRIAL_STATE_FILE, trial_status
 
 PHASES = (SEARCH, FINALS)  # the older layout had no refit
 
@@ -128,7 +128,7 @@ def _read_history(path: Path) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m sweeps.legacy_records runs/<name>", file=sys.stderr)
+        print("usage: python -m sweeps.engine.legacy_records runs/<name>", file=sys.stderr)
         return 2
     run_dir = Path(args[0])
     if not needs_conversion(run_dir):

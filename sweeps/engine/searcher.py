@@ -25,8 +25,8 @@ from ray.tune.search import ConcurrencyLimiter, Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from sweeps.config import SweepConfig
-from sweeps.search_space import default_point, make_trial, model_spaces
-from sweeps.trial_files import METRIC
+from sweeps.engine.search_space import default_point, make_trial, model_spaces
+from sweeps.engine.trial_files import METRIC
 
 MODE = "min"
 

@@ -1,6 +1,6 @@
 """A sweep's run directory: its identity (the config and data it was started with), and safe writes into it.
 
-Nothing is written here until the config and data have validated (sweeps/driver.py calls `prepare_run_dir` last),
+Nothing is written here until the config and data have validated (sweeps/engine/driver.py calls `prepare_run_dir` last),
 and a directory whose trials never started never binds its name to a config.
 """
 

@@ -7,13 +7,41 @@ checkpoints does not close the window: Ray forces a snapshot after `num_to_keep`
 registration that deletes the one its last snapshot names. The newest checkpoint of the same trial is a strictly
 later state of the same run, so it is put where the state expects one. The stored state is read through Ray's
 public `ExperimentAnalysis`.
+
+A state stored before the engine moved to sweeps/engine/ names its old module paths (`older_module_paths`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import shutil
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+# The engine's modules that lived at sweeps/<name>.py before they moved to sweeps/engine/.
+MOVED_MODULES = ("cluster", "driver", "finals", "hub", "legacy_records", "network", "progress", "resources", "resume",
+                 "run_dir", "scheduler", "search_space", "searcher", "timeline", "tracking", "trainable",
+                 "trial_files", "trial_recorder", "tuner")
+
+
+@contextlib.contextmanager
+def older_module_paths() -> Iterator[None]:
+    """While a sweep runs, the engine's old module paths (`sweeps.tuner`, ...) name its modules.
+
+    Ray pickles a sweep's scheduler, searcher, callbacks and trial-naming function into its stored state by module
+    path, so a sweep started by an older version (and resumed, or run again under its name, by this one) can only
+    be read back through those names. What Ray stores afterwards names the new paths."""
+    added = [f"sweeps.{name}" for name in MOVED_MODULES if f"sweeps.{name}" not in sys.modules]
+    for old in added:
+        sys.modules[old] = importlib.import_module(f"sweeps.engine.{old.rpartition('.')[2]}")
+    try:
+        yield
+    finally:
+        for old in added:
+            sys.modules.pop(old, None)
 
 
 def referenced_checkpoints(experiment: Path) -> set[Path]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sweeps.config import ConfigError, SweepConfig
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def init_ray(address: str | None, *, wandb_online: bool = False, log_level: str = "WARNING",
@@ -38,7 +38,7 @@ def init_ray(address: str | None, *, wandb_online: bool = False, log_level: str 
 
 
 def trial_resources(cfg: SweepConfig, cluster: dict[str, float], *, on_cluster: bool) -> tuple[float, float]:
-    from sweeps.resources import ResourceError, default_trial_resources, missing, wait_for_resources
+    from sweeps.engine.resources import ResourceError, default_trial_resources, missing, wait_for_resources
 
     asked_cpus, asked_gpus = cfg.sweep.cpus_per_trial, cfg.sweep.gpus_per_trial
     if on_cluster:
