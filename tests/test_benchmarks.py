@@ -304,13 +304,13 @@ def test_covariates_benchmark_smoke(ray_session, tmp_path: Path, capsys):
         ranked = pd.read_csv(Path(info["runs"][row["arm"]]) / "report" / "ranking.csv").set_index("model")
         scale = row["test_mse"] / ranked.loc[row["model"], "test_mse"]
         assert row["val_mse"] == pytest.approx(ranked.loc[row["model"], "val_mse_mean"] * scale, rel=1e-4)
-        if row["arm"] != "none" and row["model"] in ("ridge", "gru_nar"):  # they read the drivers, as the report says
+        if row["arm"] != "none" and row["model"] in ("ridge", "gru_nar", "arima"):  # they read the drivers, as the report says
             assert row["covariates"] == "workday, temperature"
         assert row["arm"] != "none" or row["covariates"] is None
     assert {(row["arm"], row["role"]) for row in result["table"]} == {
-        (arm, role) for arm in ("none", "known", "shuffled") for role in ("chosen", "best deep", "ridge")}
+        (arm, role) for arm in ("none", "known", "shuffled") for role in ("chosen", "best deep", "ridge", "arima")}
     assert {(t["arm"], t["role"]) for t in result["tests"]} == {
-        (arm, role) for arm in ("known", "shuffled") for role in ("chosen", "best deep", "ridge")}
+        (arm, role) for arm in ("known", "shuffled") for role in ("chosen", "best deep", "ridge", "arima")}
     for t in result["tests"]:  # every comparison on every test window, its interval around its estimate
         assert t["windows"] == info["test_windows"] and t["ci_low"] <= t["mse_diff"] <= t["ci_high"]
         assert 0 <= t["dm_p"] <= 1
