@@ -12,7 +12,7 @@ against none), paired on the test windows: the difference of test MSE with the 9
 block bootstrap the report uses (reports.scoring.bootstrap_mse_diff, blocks of `horizon` windows) and a
 Diebold-Mariano test (squared loss, Newey-West variance with horizon-1 lags, Harvey's small-sample correction).
 
-    python benchmarks/covariates.py                    # both data sets, the three arms (about 25 min on 2 cores)
+    python benchmarks/covariates.py                    # both data sets, the three arms (about 16 min on 2 shared cores)
     python benchmarks/covariates.py --quick            # elecdaily only, a 4-trial grid (about 2 min)
     python benchmarks/covariates.py --smoke            # the smoke profile, elecdaily: checks the script runs
     python benchmarks/covariates.py --arms none        # before data.known_future exists: arm (a) alone
