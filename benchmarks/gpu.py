@@ -303,8 +303,9 @@ def subset_args(epochs: int, small: bool) -> list[str]:
     widths = "[32]" if small else "[32, 128]"
     layers = "[1]" if small else "[1, 2]"
     archs = SMOKE_SUBSET if small else ARCHS
-    # norm fixed and no seed repeats, so the subset stays 20 trials whatever the default grid searches
+    # norm fixed, no seed repeats, one block and no refit, so the subset stays 20 trials whatever the default grid searches
     args = ["--profile", "default", "--models", ",".join(archs), "sweep.scheduler=none", "sweep.final_seeds=0",
+            "split.folds=1", "report.final_refit=false",
             f"train.epochs={epochs}", "train.patience=100000"]
     for arch in archs:
         width_key = "d_model" if arch == "transformer" else "hidden_size"
