@@ -43,9 +43,8 @@ RANKING_COLUMNS = (
            "test data cannot tell this entry from the validation winner, whichever scored lower."),
     Column("vs_winner_ci_low / _high", r"vs_winner_ci_(low|high)", "95% paired block-bootstrap interval of test "
            "MSE minus the winner's."),
-    Column("vs_ridge_ci_low / _high", r"vs_ridge_ci_(low|high)", "The same interval against ridge."),
-    Column("mse_diff_vs_persistence_ci_low / _high", r"mse_diff_vs_persistence_ci_(low|high)",
-           "The same interval against persistence."),
+    Column("vs_<reference>_ci_low / _high", r"vs_(?!winner_)\w+_ci_(low|high)", "The same interval against each "
+           "reference entry (the forecasters that declare `Capabilities.reference`: persistence, ridge, seasonal_naive)."),
     Column("hparams", "hparams", "The chosen hyperparameters (classical models: the form chosen per series and "
            "target)."),
     Column("params", "params", "Trainable parameters (or fitted ones); a combination counts every member it runs "

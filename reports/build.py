@@ -22,6 +22,7 @@ import pandas as pd
 
 from data_pipeline import DataError, Scaler, WindowedData, build_windowed_data
 from data_pipeline.identity import check_data_identity
+from models.forecasters import SKILL_BASE
 from models.forecasters.naive import BASELINE
 from models.run_files import ReportFiles, RunFiles
 from models.run_records import FINALS
@@ -38,6 +39,7 @@ from reports.scoring import (
     per_target_table,
     predictions_frame,
     ranking_table,
+    reference_names,
     verdict,
 )
 from reports.sections import IntervalSection, ReportSections, TitledTable, layout
@@ -131,8 +133,8 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
     with_quantiles = [r for r in results if r.quantiles is not None]
     if with_quantiles:
         coverage = {r.model: own_band_coverage(r, data) for r in with_quantiles}
-        figs.append(("Models' own intervals (Chronos-2's quantiles, ARIMA's Gaussian forecast variance): how "
-                     "often the 10-90% interval holds the actual value",
+        figs.append((f"Models' own intervals ({', '.join(coverage)}): how often the 10-90% interval holds the "
+                     "actual value",
                      figures.interval_coverage(coverage, fig_dir)))
     sections = _sections(run, data, ranking, results, horizon, figs, skipped)
     if series_table is not None:
@@ -171,7 +173,7 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
     if not quiet:
         print(f"Report built in {time.monotonic() - started:.1f} s: {done.index_html}")
         print(verdict(ranking))
-        print(ranking[["rank", "model", "val_mse_mean", "val_mse_sd", "test_mse", "test_mae", "skill_vs_persistence",
+        print(ranking[["rank", "model", "val_mse_mean", "val_mse_sd", "test_mse", "test_mae", f"skill_vs_{SKILL_BASE}",
                        "tied_with_winner"]].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     return Report(final, done.index_html, ranking, [done.figures / f.name for _, f in figs],
                   interval_scores)
@@ -182,8 +184,8 @@ def _interval_text(levels: tuple[float, ...], n_val: int, winner: str | None, sc
     held = scores[scores.model == winner] if winner is not None and len(scores) else scores.iloc[0:0]
     return (f"Split-conformal intervals at {shown}: each model's absolute errors on the {n_val} validation windows, "
             f"per target and forecast day, give the half-width (the ceil((n+1)·level)-th smallest error); test "
-            f"targets only score them. Models with their own intervals (Chronos-2's quantiles, ARIMA's Gaussian "
-            f"forecast variance) also get CQR: their own band widened by the validation margin. Coverage is the share of test values inside; the interval score (Winkler) is "
+            f"targets only score them. Models with their own intervals (quantiles or a forecast variance: the "
+            f"capability `own_intervals`) also get CQR: their own band widened by the validation margin. Coverage is the share of test values inside; the interval score (Winkler) is "
             f"width + 2/(1-level) × distance outside, in scaled units; widths are in original units."
             + (f" Shaded in the forecast figure: {winner}, the validation winner, whose intervals held "
                + ", ".join(f"{c:.1%} (nominal {lv:.0%})" for lv, c in zip(held.level, held.coverage, strict=True))
@@ -243,18 +245,15 @@ def _ranking_for_reading(ranking: pd.DataFrame) -> pd.DataFrame:
     out["test MAE"] = ranking.test_mae
     if "test_mase" in ranking:  # panels: the mean over series of each series' MASE
         out["test MASE"] = ranking.test_mase
-    out["skill vs persistence"] = [f"{v:+.1%}" for v in ranking.skill_vs_persistence]
+    out[f"skill vs {SKILL_BASE}"] = [f"{v:+.1%}" for v in ranking[f"skill_vs_{SKILL_BASE}"]]
     out["tied with winner"] = ["winner" if i == 0 else ("tied" if t else "")
                                for i, t in enumerate(ranking.tied_with_winner)]
     out["MSE - winner (95% CI)"] = ["" if i == 0 else _interval(lo, hi) for i, (lo, hi) in
                                     enumerate(zip(ranking.vs_winner_ci_low, ranking.vs_winner_ci_high, strict=True))]
-    out["MSE - ridge (95% CI)"] = ["" if m == "ridge" else _interval(lo, hi) for m, lo, hi in
-                                   zip(ranking.model, ranking.vs_ridge_ci_low, ranking.vs_ridge_ci_high, strict=True)]
-    out["MSE - persistence (95% CI)"] = [
-        "" if m == "persistence" else _interval(lo, hi)
-        for m, lo, hi in zip(ranking.model, ranking.mse_diff_vs_persistence_ci_low,
-                             ranking.mse_diff_vs_persistence_ci_high, strict=True)
-    ]
+    for ref in reference_names(ranking):
+        out[f"MSE - {ref} (95% CI)"] = ["" if m == ref else _interval(lo, hi) for m, lo, hi in
+                                        zip(ranking.model, ranking[f"vs_{ref}_ci_low"], ranking[f"vs_{ref}_ci_high"],
+                                            strict=True)]
     if "covariates" in ranking:  # the user's known-future / static columns each entry reads
         out["covariates"] = ranking.covariates
     out["hyperparameters"] = ranking.hparams
@@ -297,9 +296,10 @@ def _sections(run: RunDir, data: WindowedData, ranking: pd.DataFrame, results: l
         f"MSE (mean over seeds where a model was trained with several): rank 1 is the model to deploy. The chosen "
         f"weights were then scored once on all {windows.get('test', len(data.test))} test windows "
         f"({data.n_inputs} steps in, {data.n_outputs} out; targets {', '.join(data.target_names)}). MSE/MAE are "
-        f"in scaled units (scaler fitted on the training split). Skill = 1 - MSE/MSE(persistence). Intervals are "
+        f"in scaled units (scaler fitted on the training split). Skill = 1 - MSE/MSE({SKILL_BASE}). Intervals are "
         f"95% paired circular block bootstraps (blocks of {data.n_outputs} consecutive windows, which share days) "
-        f"of MSE(model) - MSE(reference) on test: entirely below zero means reliably better than the reference; "
+        f"of MSE(model) - MSE(reference) on test, against the winner and the reference entries "
+        f"({', '.join(reference_names(ranking))}): entirely below zero means reliably better than the reference; "
         f"a model whose interval against the winner contains zero is tied with it."
     )
     if data.is_panel:

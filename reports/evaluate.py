@@ -101,6 +101,7 @@ def evaluate(entry: Forecaster, spans: Spans) -> Evaluated | str | None:
         quantiles=test.quantiles, val_pred=np.asarray(val.point, np.float32), val_quantiles=val.quantiles,
         quantile_levels=test.quantile_levels)
     score.covariates = covariates_read(entry, data)
+    score.reference = entry.capabilities.reference
     if recorded and len(recorded) > 1:  # trained with several seeds: each seed's scores, its own first
         score.seed_val_mse = list(recorded)
         score.seed_test_mse = [score_split(p, data.test, data)["mse"] for p in test.seeds or []]

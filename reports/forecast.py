@@ -34,8 +34,7 @@ from data_pipeline import (
 from data_pipeline.forecast import known_future_values, panel_forecast_input
 from data_pipeline.panel import clean_panel
 from data_pipeline.series import SeriesBundle, load_series
-from models.chronos import CHRONOS2
-from models.forecasters import Forecaster, FutureInputs, NotApplicable, entries
+from models.forecasters import Forecaster, FutureInputs, NotApplicable, entries, entry_name
 from models.forecasters.ensemble import DEFAULT_STEPS, ENSEMBLE_NAME
 from models.run_files import RunFiles
 from models.run_records import StoredConfig
@@ -77,7 +76,7 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
         raise RunDirError(f"the forecast's intervals are calibrated on the sweep's validation windows, which need "
                           f"the sweep's own data files: {err}") from err
     found = {e.name: e for e in entries(run_context(run, full, read_skipped(run)))}
-    model = f"{CHRONOS2}_finetuned" if model == CHRONOS2 else model  # the architecture's name, as before
+    model = entry_name(model) if model is not None else None  # the architecture's name, as before
     combined = folds.n_folds(run) > 1 and run.stored.ensemble_steps(DEFAULT_STEPS) > 0
     if model is None:
         model = default_model(run, found, ENSEMBLE_NAME if combined else None)
@@ -211,7 +210,7 @@ def default_model(run: RunDir, found: dict[str, Forecaster], combination: str | 
             return ranked[0]
     best = best_trials(run)
     chosen = min(best, key=lambda m: best[m].best_val_mse)
-    return f"{CHRONOS2}_finetuned" if chosen == CHRONOS2 else chosen
+    return entry_name(chosen)
 
 
 def main(argv: list[str] | None = None) -> int:

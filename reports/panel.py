@@ -17,7 +17,7 @@ from data_pipeline import WindowedData
 from data_pipeline.types import SplitWindows
 from models.baselines import default_season
 from reports.figures import DPI, plt  # the report's headless matplotlib and resolution
-from reports.scoring import ModelScore
+from reports.scoring import ModelScore, reference_names
 
 
 def mase_season(data: WindowedData, season: int | None) -> int:
@@ -78,12 +78,12 @@ def mase_columns(ranking: pd.DataFrame, results: list[ModelScore], data: Windowe
 
 def per_series_table(ranking: pd.DataFrame, results: list[ModelScore], data: WindowedData,
                      scales: np.ndarray) -> tuple[pd.DataFrame, str]:
-    """One row per series: test MSE and MASE of the best trained architecture (the best-ranked entry that is
-    not a baseline), of ridge and of seasonal naive, and which of the three did best on that series."""
+    """One row per series: test MSE and MASE of the best architecture (the best-ranked entry that is not a
+    baseline), of each reference entry the ranking compares with, and which of them did best on that series."""
     by_name = {r.model: r for r in results}
     best = next((m for m, k in zip(ranking.model, ranking.kind, strict=True) if k != "baseline"), ranking.model.iloc[0])
     table = None
-    for name in (best, "ridge", "seasonal_naive"):
+    for name in (best, *reference_names(ranking)):
         if name not in by_name:
             continue
         part = series_errors(by_name[name].y_pred, data.test, data, scales)
@@ -99,7 +99,7 @@ def per_series_table(ranking: pd.DataFrame, results: list[ModelScore], data: Win
 def best_worst_figure(table: pd.DataFrame, best: str, results: list[ModelScore], data: WindowedData,
                       out: Path) -> Path:
     """The series where the best architecture's MASE is lowest and highest: every test window's first forecast
-    day against the actual values, in original units, beside ridge and seasonal naive."""
+    day against the actual values, in original units, beside the reference entries of the table."""
     by_name = {r.model: r for r in results}
     ordered = table.dropna(subset=[f"{best} MASE"])
     picks = [("best", ordered.iloc[0]), ("worst", ordered.iloc[-1])] if len(ordered) else []
@@ -114,7 +114,7 @@ def best_worst_figure(table: pd.DataFrame, best: str, results: list[ModelScore],
         for col, target in enumerate(data.target_names):
             ax = axes[row, col]
             ax.plot(dates, actual[:, col], color="black", lw=2, label="actual")
-            for name in (best, "ridge", "seasonal_naive"):
+            for name in (c.removesuffix(" MASE") for c in table.columns if c.endswith(" MASE")):
                 if name in by_name:
                     pred = data.targets_to_original(by_name[name].y_pred[sel], ids)[:, 0]
                     ax.plot(dates, pred[:, col], "-" if name == best else "--", lw=1.2, label=name)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from data_pipeline import WindowedData
+from models.forecasters import SKILL_BASE
 
 BOOTSTRAP_SAMPLES = 2000
 
@@ -44,6 +45,7 @@ class ModelScore:
     calib_observed: np.ndarray | None = None
     calib_fold: np.ndarray | None = None  # the fold each calibration window belongs to
     refit: bool = False  # its test forecasts come from models retrained on every row before the test split
+    reference: bool = False  # a yardstick every entry is compared with on test (Capabilities.reference)
     # The user's covariate columns (data.known_future, data.static_columns) this entry reads; None: the data has
     # none, so the ranking has no covariates column.
     covariates: list[str] | None = None
@@ -110,7 +112,7 @@ def selection_order(results: list[ModelScore]) -> list[ModelScore]:
 def ranking_table(results: list[ModelScore], data: WindowedData) -> pd.DataFrame:
     """The ranking, ordered and ranked by validation; the test columns show how that choice held up.
 
-    Intervals: MSE(model) - MSE(persistence | ridge | the validation winner) on test, paired over windows.
+    Intervals: MSE(model) - MSE(the validation winner | each reference entry) on test, paired over windows.
     A model whose interval against the winner contains 0 is `tied_with_winner`: the test data cannot tell
     them apart.
     """
@@ -119,16 +121,19 @@ def ranking_table(results: list[ModelScore], data: WindowedData) -> pd.DataFrame
     y = data.test.y
     err = {r.model: r.y_pred - y for r in results}
     winner = ordered[0]
-    ref = by_name["persistence"]
+    references = [r.model for r in results if r.reference]  # in the registry's order
+    skill_base = by_name.get(SKILL_BASE)
     mask = data.test.score_weights()  # the mask; for several series also each series' equal weight
     # Panels: resample blocks of forecast origins (all series together), not runs of windows in file order.
     origins = np.unique(data.test.origin, return_inverse=True)[1] if data.is_panel else None
     block = data.n_outputs
     rows = []
     for rank, r in enumerate(ordered, start=1):
-        lo, hi = bootstrap_mse_diff(err[r.model], err["persistence"], block=block, mask=mask, time_index=origins)
         w_lo, w_hi = bootstrap_mse_diff(err[r.model], err[winner.model], block=block, mask=mask, time_index=origins)
-        r_lo, r_hi = bootstrap_mse_diff(err[r.model], err["ridge"], block=block, mask=mask, time_index=origins)
+        vs_references = {}
+        for ref in references:
+            lo, hi = bootstrap_mse_diff(err[r.model], err[ref], block=block, mask=mask, time_index=origins)
+            vs_references |= {f"vs_{ref}_ci_low": lo, f"vs_{ref}_ci_high": hi}
         seeds_val = r.seed_val_mse or [r.val_mse]
         seeds_test = r.seed_test_mse or [r.test["mse"]]
         rows.append({
@@ -146,14 +151,11 @@ def ranking_table(results: list[ModelScore], data: WindowedData) -> pd.DataFrame
             "test_mse_mean": float(np.mean(seeds_test)),
             "test_mse_sd": _sd(seeds_test),
             "val_mse": r.val_mse,
-            "skill_vs_persistence": 1.0 - r.test["mse"] / ref.test["mse"],
+            f"skill_vs_{SKILL_BASE}": 1.0 - r.test["mse"] / skill_base.test["mse"] if skill_base else np.nan,
             "tied_with_winner": bool(w_lo <= 0.0 <= w_hi),
             "vs_winner_ci_low": w_lo,
             "vs_winner_ci_high": w_hi,
-            "vs_ridge_ci_low": r_lo,
-            "vs_ridge_ci_high": r_hi,
-            "mse_diff_vs_persistence_ci_low": lo,
-            "mse_diff_vs_persistence_ci_high": hi,
+            **vs_references,
             "hparams": ", ".join(f"{k}={v}" for k, v in sorted(r.hparams.items())),
             "params": r.params,
             "epochs": r.epochs,
@@ -166,13 +168,21 @@ def ranking_table(results: list[ModelScore], data: WindowedData) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
+def reference_names(ranking: pd.DataFrame) -> list[str]:
+    """The reference entries the ranking compares every entry with: its `vs_<name>_ci_low` columns."""
+    return [c.removeprefix("vs_").removesuffix("_ci_low") for c in ranking.columns
+            if c.startswith("vs_") and c.endswith("_ci_low") and c != "vs_winner_ci_low"]
+
+
 def verdict(ranking: pd.DataFrame) -> str:
-    """One sentence: which model validation chose, and whether it beats ridge and persistence beyond noise."""
+    """One sentence: which model validation chose, whether it beats each reference entry beyond noise, and which
+    entries beat it on test beyond noise."""
     top = ranking.iloc[0]
     seeds = f" ± {top.val_mse_sd:.4f} over {int(top.seeds)} seeds" if top.seeds > 1 else ""
     parts = []
-    for ref, lo, hi in (("ridge", "vs_ridge_ci_low", "vs_ridge_ci_high"),
-                        ("persistence", "mse_diff_vs_persistence_ci_low", "mse_diff_vs_persistence_ci_high")):
+    references = reference_names(ranking)
+    for ref in references:
+        lo, hi = f"vs_{ref}_ci_low", f"vs_{ref}_ci_high"
         if top.model == ref:
             continue
         if top[hi] < 0:
@@ -189,7 +199,7 @@ def verdict(ranking: pd.DataFrame) -> str:
     # Every other entry the test split shows better than the choice beyond noise (not only the fixed references):
     # the selection regret a user must see in the headline, not find in the table.
     better = ranking.iloc[1:][ranking.vs_winner_ci_high.iloc[1:] < 0]
-    better = better[~better.model.isin(["ridge", "persistence"])]
+    better = better[~better.model.isin(references)]
     if len(better):
         best = better.loc[better.test_mse.idxmin()]
         tail += (f" Beaten on test beyond noise by {', '.join(better.model)} (best: {best.model}, test MSE "

@@ -96,7 +96,7 @@ def layout(s: ReportSections) -> Page:
                    Paragraph(s.intervals.text), Table(s.intervals.scores),
                    Heading(3, "Interval coverage per forecast day (test)"), Table(s.intervals.by_horizon, index=True)]
     if s.per_series is not None:
-        blocks += [Heading(2, "Per series (test): best architecture vs ridge vs seasonal naive"), Table(s.per_series)]
+        blocks += [Heading(2, "Per series (test): best architecture vs the reference entries"), Table(s.per_series)]
     blocks += [Heading(2, "Trials per model"), Table(s.trial_counts)]
     for title, path in s.figures:
         blocks += [Heading(2, title), Figure(title, path)]

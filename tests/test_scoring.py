@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from reports.scoring import bootstrap_mse_diff
 
@@ -55,11 +56,12 @@ def _windowed(y: np.ndarray):
     return WindowedData(split, split, split, scaler.feature_names, scaler.feature_names, scaler, 3, h)
 
 
-def _score(name: str, val_mse: float, pred: np.ndarray, data):
+def _score(name: str, val_mse: float, pred: np.ndarray, data, reference: bool | None = None):
     from models import scores
     from reports.scoring import ModelScore
 
-    return ModelScore(name, "trained", val_mse, scores(data.test.y, pred, data), pred, 0)
+    reference = name in ("ridge", "persistence") if reference is None else reference  # as their forecasters declare
+    return ModelScore(name, "trained", val_mse, scores(data.test.y, pred, data), pred, 0, reference=reference)
 
 
 def test_noise_is_called_a_tie_and_a_clear_gap_is_not():
@@ -102,6 +104,33 @@ def test_the_headline_names_entries_that_beat_the_choice_on_test():
                _score("persistence", 0.90, y + 2.0 * rng.normal(size=y.shape), data)]
     sentence = verdict(ranking_table(results, data))
     assert "Beaten on test beyond noise by theta (best: theta" in sentence and "twin" not in sentence
+
+
+def test_every_entry_that_declares_itself_a_reference_is_compared_with_and_named_in_the_headline():
+    """The yardsticks are whatever entries declare `Capabilities.reference` (a user's own drift here), not a list
+    of names in the report; the skill column stays against persistence."""
+    from models.forecasters import Capabilities
+    from reports.scoring import ranking_table, verdict
+
+    rng = np.random.default_rng(6)
+    y = rng.normal(size=(300, 7, 1))
+    data = _windowed(y)
+    results = [_score("chosen", 0.40, y + 1.0 * rng.normal(size=y.shape), data),
+               _score("drift", 0.45, y + 0.5 * rng.normal(size=y.shape), data, reference=True),
+               _score("ridge", 0.70, y + 1.5 * rng.normal(size=y.shape), data, reference=False),
+               _score("persistence", 0.90, y + 2.0 * rng.normal(size=y.shape), data)]
+    table = ranking_table(results, data)
+    assert {c for c in table.columns if c.endswith("_ci_low")} == {"vs_winner_ci_low", "vs_drift_ci_low",
+                                                                   "vs_persistence_ci_low"}
+    sentence = verdict(table)
+    assert "is worse than drift beyond noise" in sentence and "beats persistence beyond noise" in sentence
+    assert "ridge" not in sentence and "Beaten on test" not in sentence  # drift is named once, as a reference
+    assert table.set_index("model").skill_vs_persistence["persistence"] == pytest.approx(0.0)
+    # the built-in yardsticks are the naive baselines and ridge, by their own declaration
+    assert Capabilities().reference is False
+    from models.forecasters.naive import Persistence, Ridge, SeasonalNaive
+
+    assert all(cls.capabilities.reference for cls in (Persistence, Ridge, SeasonalNaive))
 
 
 def test_the_ranking_follows_validation_even_when_test_disagrees():

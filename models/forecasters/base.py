@@ -56,6 +56,9 @@ class Capabilities:
     # only, as ARIMA's regression: a static feature is constant within the series it fits)
     static_covariates: bool | None = None
     backtests: bool = True  # fitted and scored on every earlier backtest fold
+    # a yardstick: every entry's test MSE is compared with it (the ranking's vs_<name>_ci columns, the headline,
+    # a panel's per-series table)
+    reference: bool = False
     refits: bool = True  # fitting on every row before the test split changes its forecasts
 
 

@@ -83,7 +83,7 @@ class ChronosZeroShot(Forecaster):
 
 
 class ChronosFinetuned(Forecaster):
-    name = "chronos2_finetuned"
+    name = f"{CHRONOS2}_finetuned"
     capabilities = CAPABILITIES
 
     def __init__(self, trial: TrialRecord, levels: tuple[float, ...]):

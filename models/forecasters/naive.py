@@ -66,18 +66,22 @@ class Persistence(Forecaster):
     """Every step of the horizon repeats the last observed value."""
 
     name = "persistence"
-    capabilities = Capabilities(refits=False)
+    capabilities = Capabilities(refits=False, reference=True)
 
     def fit(self, span: Span) -> Fitted:
         module = build(self.name, **span.data.shapes)
         return FittedModule(module, span.data, Description(self.name, BASELINE, FAMILY, params=module_params(module)))
 
 
+# Forecast skill is measured against persistence: 1 - MSE / MSE(persistence), the ranking's skill column.
+SKILL_BASE = Persistence.name
+
+
 class SeasonalNaive(Forecaster):
     """Each step repeats the value one season earlier (`baselines.season`, else the calendar's default)."""
 
     name = "seasonal_naive"
-    capabilities = Capabilities(refits=False)
+    capabilities = Capabilities(refits=False, reference=True)
 
     def __init__(self, season: int | None):
         self.season = season
@@ -102,7 +106,7 @@ class Ridge(Forecaster):
     the penalty chosen on validation."""
 
     name = "ridge"
-    capabilities = Capabilities(past_covariates=True, known_future_covariates=True)
+    capabilities = Capabilities(past_covariates=True, known_future_covariates=True, reference=True)
 
     def __init__(self) -> None:
         self.alpha: float | None = None  # chosen on the run's own validation block, kept for the refit

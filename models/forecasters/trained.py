@@ -162,13 +162,23 @@ def architecture_entries(chosen: TrialRecord, ctx: Context) -> list[Forecaster]:
     return [Trained(trials), *([SeedEnsemble(trials)] if trials.repeats else [])]
 
 
-def register_trial_entries(architecture: str, make: Callable[[TrialRecord, Context], list[Forecaster]]) -> None:
+def register_trial_entries(architecture: str, make: Callable[[TrialRecord, Context], list[Forecaster]],
+                           ranked_as: str | None = None) -> None:
     """Rank the chosen trial of `architecture` through `make` instead of as a torch model (Chronos-2's fine-tuning
-    is a trial of the sweep, but its checkpoint is a pipeline folder)."""
+    is a trial of the sweep, but its checkpoint is a pipeline folder); `ranked_as`: the entry's name in the
+    ranking where it is not the architecture's."""
     _TRIAL_ENTRIES[architecture] = make
+    if ranked_as is not None:
+        _RANKED_AS[architecture] = ranked_as
 
 
 _TRIAL_ENTRIES: dict[str, Callable[[TrialRecord, Context], list[Forecaster]]] = {}
+_RANKED_AS: dict[str, str] = {}
+
+
+def entry_name(architecture: str) -> str:
+    """The ranked entry an architecture's chosen trial becomes (a user may name either, e.g. `--model`)."""
+    return _RANKED_AS.get(architecture, architecture)
 
 
 def trained_entries(ctx: Context) -> list[Forecaster]:
