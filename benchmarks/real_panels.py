@@ -15,6 +15,8 @@ averaged); the selection regret on test MASE; every entry's 80% and 95% conforma
     python benchmarks/real_panels.py                 # both panels (~20 min on 2 cores)
     python benchmarks/real_panels.py --panel departures
     python benchmarks/real_panels.py --smoke         # the smoke profile with 2 folds, departures: checks the script
+    python benchmarks/real_panels.py --reuse         # re-read the runs under --runs-dir (no sweep; phases' times
+                                                     # from each run's timeline, the report's not known)
 Results: a table on stdout and benchmarks/results/real_panels.json.
 """
 
@@ -72,6 +74,17 @@ def sweep_panel(name: str, frame: pd.DataFrame, runs_dir: Path, smoke: bool) -> 
     return runs_dir / f"panel-{name}", time.time() - started
 
 
+def phase_walls(run_dir: Path) -> dict[str, float]:
+    """Wall seconds of each sweep phase, from the run's own timeline (search, seed repeats and folds, refit)."""
+    out = {}
+    for phase in ("search", "finals", "refit"):
+        f = run_dir / "timeline" / f"{phase}.json"
+        if f.exists():
+            t = json.loads(f.read_text())
+            out[phase] = round(float(t["ended_at"]) - float(t["started_at"]), 1)
+    return out
+
+
 def summarise(run_dir: Path) -> dict[str, Any]:
     """The table's row for one panel, read from the report's ranking (ordered by validation)."""
     ranking = pd.read_csv(run_dir / "report" / "ranking.csv")
@@ -105,6 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--panel", choices=PANELS, action="append", help="one panel (repeatable; default: both)")
     p.add_argument("--smoke", action="store_true")
     p.add_argument("--runs-dir", type=Path, default=REPO / "runs")
+    p.add_argument("--reuse", action="store_true", help="summarise the runs already under --runs-dir")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "real_panels.json")
     args = p.parse_args(argv)
     panels = args.panel or (["departures"] if args.smoke else list(PANELS))
@@ -115,9 +129,14 @@ def main(argv: list[str] | None = None) -> None:
         frame = loaders[name]()
         print(f"=== {name}: {frame.series.nunique()} series, {len(frame)} rows, {frame.date.min():%Y-%m} to "
               f"{frame.date.max():%Y-%m} ===", flush=True)
-        run_dir, wall = sweep_panel(name, frame, args.runs_dir, args.smoke)
-        results["panels"][name] = {"series": int(frame.series.nunique()), "rows": len(frame), "wall_s": round(wall, 1),
-                                   "run_dir": str(run_dir), **summarise(run_dir)}
+        if args.reuse:
+            run_dir, wall = args.runs_dir / f"panel-{name}", None
+        else:
+            run_dir, wall = sweep_panel(name, frame, args.runs_dir, args.smoke)
+        results["panels"][name] = {"series": int(frame.series.nunique()), "rows": len(frame),
+                                   "wall_s": None if wall is None else round(wall, 1),
+                                   "phase_walls_s": phase_walls(run_dir), "run_dir": str(run_dir),
+                                   **summarise(run_dir)}
 
     print("\n=== Chosen on validation vs the best single entry vs the ensemble vs the best in hindsight (test) ===")
     for name, r in results["panels"].items():
@@ -130,7 +149,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name:14} chosen {show(r['chosen'])}; best single {show(r['best_single_on_validation'])}{ens}; "
               f"best on test {show(r['best_in_hindsight'])}; regret {r['regret']:+.1%}; worst coverage deviation "
               f"80%: {r['worst_coverage_deviation']['0.8']:.1%}, 95%: {r['worst_coverage_deviation']['0.95']:.1%} "
-              f"({r['entries_within_5pp_at_80']} entries within 5 points at 80%); {r['wall_s']:.0f} s")
+              f"({r['entries_within_5pp_at_80']} entries within 5 points at 80%); "
+              + (f"{r['wall_s']:.0f} s" if r["wall_s"] is not None else
+                 "phases " + ", ".join(f"{k} {v:.0f} s" for k, v in r["phase_walls_s"].items())))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     print(f"written to {args.out}")

@@ -174,23 +174,25 @@ def reference_names(ranking: pd.DataFrame) -> list[str]:
             if c.startswith("vs_") and c.endswith("_ci_low") and c != "vs_winner_ci_low"]
 
 
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
 def verdict(ranking: pd.DataFrame) -> str:
     """One sentence: which model validation chose, whether it beats each reference entry beyond noise, and which
     entries beat it on test beyond noise."""
     top = ranking.iloc[0]
     seeds = f" ± {top.val_mse_sd:.4f} over {int(top.seeds)} seeds" if top.seeds > 1 else ""
-    parts = []
     references = reference_names(ranking)
+    beats, worse, same = [], [], []
     for ref in references:
-        lo, hi = f"vs_{ref}_ci_low", f"vs_{ref}_ci_high"
         if top.model == ref:
             continue
-        if top[hi] < 0:
-            parts.append(f"beats {ref} beyond noise")
-        elif top[lo] > 0:
-            parts.append(f"is worse than {ref} beyond noise")
-        else:
-            parts.append(f"is not distinguishable from {ref}")
+        lo, hi = top[f"vs_{ref}_ci_low"], top[f"vs_{ref}_ci_high"]
+        (beats if hi < 0 else worse if lo > 0 else same).append(ref)
+    parts = ([f"beats {_listed(beats)} beyond noise"] if beats else []) + \
+        ([f"is worse than {_listed(worse)} beyond noise"] if worse else []) + \
+        ([f"is not distinguishable from {_listed(same)}"] if same else [])
     mase = f", test MASE {top.test_mase:.3f}, mean over series" if "test_mase" in ranking else ""  # panels
     head = (f"Chosen on validation: {top.model} (validation MSE {top.val_mse_mean:.4f}{seeds}; "
             f"test MSE {top.test_mse:.4f}{mase})")

@@ -210,7 +210,10 @@ def _report(outcome: SweepOutcome, cfg: Any, name: str, *, quiet: bool) -> None:
     """Build the report, name the validation winner, and log the summary (and a W&B Report when asked)."""
     try:
         from reports.build import build_report  # noqa: PLC0415 - the report layer is optional here
-    except ImportError:
+    except ImportError as err:
+        if err.name != "reports":  # a broken install or module, not an absent report layer: say so
+            raise
+        print(f"No report: the reports package is not importable here; the sweep is in {outcome.run_dir}.")
         return
     from sweeps.engine.tracking import create_wandb_report, log_summary, validation_winner
 
