@@ -33,6 +33,7 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 PANELS = ("us_employment", "departures")
 ENSEMBLE = "weighted_ensemble"
@@ -74,17 +75,6 @@ def sweep_panel(name: str, frame: pd.DataFrame, runs_dir: Path, smoke: bool) -> 
     return runs_dir / f"panel-{name}", time.time() - started
 
 
-def phase_walls(run_dir: Path) -> dict[str, float]:
-    """Wall seconds of each sweep phase, from the run's own timeline (search, seed repeats and folds, refit)."""
-    out = {}
-    for phase in ("search", "finals", "refit"):
-        f = run_dir / "timeline" / f"{phase}.json"
-        if f.exists():
-            t = json.loads(f.read_text())
-            out[phase] = round(float(t["ended_at"]) - float(t["started_at"]), 1)
-    return out
-
-
 def summarise(run_dir: Path) -> dict[str, Any]:
     """The table's row for one panel, read from the report's ranking (ordered by validation)."""
     ranking = pd.read_csv(run_dir / "report" / "ranking.csv")
@@ -122,6 +112,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "real_panels.json")
     args = p.parse_args(argv)
     panels = args.panel or (["departures"] if args.smoke else list(PANELS))
+    from backtest import phase_costs  # the timeline reader the backtest benchmark uses
+
     loaders = {"us_employment": us_employment, "departures": departures}
     results: dict[str, Any] = {"command": " ".join(["benchmarks/real_panels.py", *(argv or sys.argv[1:])]),
                                "panels": {}}
@@ -135,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
             run_dir, wall = sweep_panel(name, frame, args.runs_dir, args.smoke)
         results["panels"][name] = {"series": int(frame.series.nunique()), "rows": len(frame),
                                    "wall_s": None if wall is None else round(wall, 1),
-                                   "phase_walls_s": phase_walls(run_dir), "run_dir": str(run_dir),
+                                   "phase_walls_s": phase_costs(run_dir), "run_dir": str(run_dir),
                                    **summarise(run_dir)}
 
     print("\n=== Chosen on validation vs the best single entry vs the ensemble vs the best in hindsight (test) ===")
