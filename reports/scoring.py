@@ -184,15 +184,14 @@ def verdict(ranking: pd.DataFrame) -> str:
     top = ranking.iloc[0]
     seeds = f" ± {top.val_mse_sd:.4f} over {int(top.seeds)} seeds" if top.seeds > 1 else ""
     references = reference_names(ranking)
-    beats, worse, same = [], [], []
+    beats, worse, same = "beats {} beyond noise", "is worse than {} beyond noise", "is not distinguishable from {}"
+    outcomes: dict[str, list[str]] = {beats: [], worse: [], same: []}  # one clause per outcome, in this order
     for ref in references:
         if top.model == ref:
             continue
         lo, hi = top[f"vs_{ref}_ci_low"], top[f"vs_{ref}_ci_high"]
-        (beats if hi < 0 else worse if lo > 0 else same).append(ref)
-    parts = ([f"beats {_listed(beats)} beyond noise"] if beats else []) + \
-        ([f"is worse than {_listed(worse)} beyond noise"] if worse else []) + \
-        ([f"is not distinguishable from {_listed(same)}"] if same else [])
+        outcomes[beats if hi < 0 else worse if lo > 0 else same].append(ref)
+    parts = [clause.format(_listed(names)) for clause, names in outcomes.items() if names]
     mase = f", test MASE {top.test_mase:.3f}, mean over series" if "test_mase" in ranking else ""  # panels
     head = (f"Chosen on validation: {top.model} (validation MSE {top.val_mse_mean:.4f}{seeds}; "
             f"test MSE {top.test_mse:.4f}{mase})")
