@@ -338,3 +338,19 @@ def test_covariates_benchmark_smoke(ray_session, tmp_path: Path, capsys):
         assert t["windows"] == info["test_windows"] and t["ci_low"] <= t["mse_diff"] <= t["ci_high"]
         assert 0 <= t["dm_p"] <= 1
     assert "the entry chosen on validation" in stdout and "minus none" in stdout
+
+
+def test_redesign_parity_compares_every_entry_to_four_decimals(tmp_path: Path):
+    parity = _module("redesign_parity.py")
+    before = pd.DataFrame({"model": ["gru_ar", "ridge", "ets", "chronos2_zeroshot"],
+                           "val_mse_mean": [0.30001, 0.34, 0.38, np.nan], "test_mse": [0.26, 0.33, 0.35, np.nan]})
+    after = pd.DataFrame({"model": ["gru_ar", "ridge", "ets", "chronos2_zeroshot", "weighted_ensemble"],
+                          "val_mse_mean": [0.300014, 0.34, 0.3801, np.nan, 0.29],
+                          "test_mse": [0.26, 0.33, 0.35, np.nan, 0.25]})
+    before.to_csv(tmp_path / "before.csv", index=False)
+    after.to_csv(tmp_path / "after.csv", index=False)
+    c = parity.compare(tmp_path / "before.csv", tmp_path / "after.csv")
+    # below the 4th decimal is equal, a skipped entry on both sides is equal, one that moved is listed with both
+    assert c["entries"] == 4 and c["equal"] == 3 and list(c["differ"]) == ["ets"]
+    assert c["differ"]["ets"] == {"before": (0.38, 0.35), "after": (0.3801, 0.35)}
+    assert c["only_after"] == ["weighted_ensemble"] and c["only_before"] == []
