@@ -18,6 +18,7 @@ import numpy as np
 from data_pipeline import Scaler, WindowedData
 from models.forecasters import (
     REFIT,
+    Capabilities,
     Context,
     EntryError,
     Fitted,
@@ -71,6 +72,7 @@ class Evaluated:
     refit: Fitted | None = None  # the refit's fit, where it forecast the test split
     refit_data: WindowedData | None = None  # the refit span's windows (their scaler: every row before test)
     notes: list[str] = field(default_factory=list)
+    capabilities: Capabilities = field(default_factory=Capabilities)  # the entry's own declaration
 
 
 def _fit(entry: Forecaster, span: Span) -> Fitted | None:
@@ -107,7 +109,7 @@ def evaluate(entry: Forecaster, spans: Spans) -> Evaluated | str | None:
         score.seed_test_mse = [score_split(p, data.test, data)["mse"] for p in test.seeds or []]
     if spans.earlier and entry.capabilities.backtests:
         _backtest(entry, spans, score)
-    result = Evaluated(score, own, notes=list(own.notes))
+    result = Evaluated(score, own, notes=list(own.notes), capabilities=entry.capabilities)
     score.refit = own.refit_forecasts
     if spans.refit is not None and entry.capabilities.refits:
         result.refit = _refit(entry, spans.refit, data, score)
@@ -227,7 +229,8 @@ def weighted_ensemble(results: list[Evaluated], spans: Spans, steps: int) -> tup
         if set(val) != set(folds) or any(v is None or not np.isfinite(v).all() for v in val.values()):
             left_out.append(s.model)
             continue
-        members.append(Member(s.model, val, s.y_pred, s.refit, future_in_run_units(e), params=s.params))
+        members.append(Member(s.model, val, s.y_pred, s.refit, future_in_run_units(e), params=s.params,
+                              capabilities=e.capabilities))
     if len(members) < 2:
         return None, "No weighted ensemble: fewer than two entries have a forecast on every backtest fold."
     ensemble = WeightedEnsemble(members, folds, steps)

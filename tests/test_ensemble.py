@@ -100,3 +100,24 @@ def test_the_ensembles_size_is_its_chosen_members_parameters():
     assert ensemble.weights[2] == 0 and ensemble.weights[0] > 0 and ensemble.weights[1] > 0
     described = ensemble.fit(Span(data=None, fold=1, splits=("val",))).describe()  # type: ignore[arg-type]
     assert described.params == 37 and set(described.members) == {"good", "also"}
+
+
+def test_the_ensemble_reads_the_covariates_its_weighted_members_read():
+    from models.forecasters import Capabilities
+
+    truth = [RNG.normal(size=SHAPE) for _ in range(3)]
+    folds = {j + 1: _fold(t) for j, t in enumerate(truth)}
+    drivers = Capabilities(known_future_covariates=True)  # e.g. a trained model given data.known_future
+
+    def member(name: str, noise: float, caps: Capabilities) -> Member:
+        val = {j: t + noise * RNG.normal(size=SHAPE) for j, t in zip(folds, truth, strict=True)}
+        return Member(name, val, truth[0], False, lambda inputs: truth[0], capabilities=caps)
+
+    good, plain = member("gru_nar", 0.3, drivers), member("ets", 0.6, Capabilities(own_intervals=True))
+    ens = WeightedEnsemble([good, plain], folds, steps=10)
+    assert ens.weights[0] > 0 and ens.capabilities.known_future_covariates and ens.capabilities.static_covariates
+    assert not ens.capabilities.past_covariates and not ens.capabilities.refits
+    # the same driver-reading entry with no weight: the ensemble's forecast reads no driver, and says so
+    useless = member("gru_nar", 5.0, drivers)
+    ens = WeightedEnsemble([useless, member("ets", 0.3, Capabilities())], folds, steps=10)
+    assert ens.weights[0] == 0 and not ens.capabilities.known_future_covariates

@@ -15,7 +15,7 @@ is the member's own (its refit's, where it was refit).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -97,6 +97,18 @@ class Member:
     refit: bool
     future: Callable[[FutureInputs], np.ndarray]
     params: int = 0  # its own parameter count (a seed ensemble's: all its seeds')
+    capabilities: Capabilities = field(default_factory=Capabilities)  # the entry's own: what it reads
+
+
+def reads_of(members: list[Member]) -> Capabilities:
+    """The ensemble's capabilities: it refits nothing itself, and reads every covariate any of `members` reads
+    (its forecast needs what they need: a future frame where one of them reads data.known_future)."""
+    def static(c: Capabilities) -> bool:
+        return c.known_future_covariates if c.static_covariates is None else c.static_covariates
+
+    return Capabilities(refits=False, past_covariates=any(m.capabilities.past_covariates for m in members),
+                        known_future_covariates=any(m.capabilities.known_future_covariates for m in members),
+                        static_covariates=any(static(m.capabilities) for m in members))
 
 
 class WeightedEnsemble(Forecaster):
@@ -112,6 +124,7 @@ class WeightedEnsemble(Forecaster):
         order = sorted(folds)
         stack = [[m.val[f] for f in order] for m in members]
         self.weights = greedy_weights(stack, [folds[f] for f in order], steps)  # frozen before the test split
+        self.capabilities = reads_of([m for m, w in zip(members, self.weights, strict=True) if w > 0])
         self.held_out = {}  # fold -> the weights chosen without it (its out-of-fold forecast)
         for j in order:
             others = [f for f in order if f != j]
