@@ -4,13 +4,14 @@ Runs the default sweep of an earlier commit (a git worktree of it, its own modul
 on the seed's Delhi task, keeps its report, then, with today's code on the same machine in the same run:
 
 1. rebuilds each of those run directories' reports (`sweeps.open_run(..., rebuild=True)`: an old run directory
-   still opens; no cached classical fit is reused) and compares every entry's validation and test MSE with the old report's, to 4 decimals;
+   still opens; no cached classical fit is reused) and compares every entry's validation and test MSE with the
+   old report's, to 4 decimals;
 2. sweeps the same config again with today's code (`benchmarks/default_profile.py`'s REFERENCE overrides bring back
    the default as it was before it backtested) and compares those rankings with the old sweep's.
 
 The first isolates the report layer and every entry fitted there (baselines, ridge, classical, Chronos-2); the
-second adds the sweep engine (training, ASHA, seed repeats). Entries present on one side only are listed (a kind
-added since), as are differences with the reason the changelog gives for them, if any.
+second adds the sweep engine (training, ASHA, seed repeats). Entries that differ are listed with both scores, and
+entries present on one side only (a kind added since) by name.
 
     python benchmarks/redesign_parity.py                     # 753c70f (stop 43, before #38) vs today (~70 min)
     python benchmarks/redesign_parity.py --no-sweep          # the report rebuilds only (~35 min: the old sweeps)

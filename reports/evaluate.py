@@ -127,8 +127,7 @@ def covariates_read(entry: Forecaster, data: WindowedData) -> list[str] | None:
     # a panel's static features ride with the known-future inputs (data_pipeline/statics.py): the same readers,
     # unless the entry says otherwise (ARIMA's per-series regression reads data.known_future only)
     caps = entry.capabilities
-    reads_static = caps.known_future_covariates if caps.static_covariates is None else caps.static_covariates
-    return (known if caps.known_future_covariates else []) + (static if reads_static else [])
+    return (known if caps.known_future_covariates else []) + (static if caps.reads_static else [])
 
 
 def _backtest(entry: Forecaster, spans: Spans, score: ModelScore) -> None:

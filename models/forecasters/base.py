@@ -61,6 +61,11 @@ class Capabilities:
     reference: bool = False
     refits: bool = True  # fitting on every row before the test split changes its forecasts
 
+    @property
+    def reads_static(self) -> bool:
+        """Whether it reads a panel's static features (`static_covariates`, resolved)."""
+        return self.known_future_covariates if self.static_covariates is None else self.static_covariates
+
 
 @dataclass(frozen=True)
 class Span:

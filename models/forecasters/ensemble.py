@@ -103,12 +103,9 @@ class Member:
 def reads_of(members: list[Member]) -> Capabilities:
     """The ensemble's capabilities: it refits nothing itself, and reads every covariate any of `members` reads
     (its forecast needs what they need: a future frame where one of them reads data.known_future)."""
-    def static(c: Capabilities) -> bool:
-        return c.known_future_covariates if c.static_covariates is None else c.static_covariates
-
     return Capabilities(refits=False, past_covariates=any(m.capabilities.past_covariates for m in members),
                         known_future_covariates=any(m.capabilities.known_future_covariates for m in members),
-                        static_covariates=any(static(m.capabilities) for m in members))
+                        static_covariates=any(m.capabilities.reads_static for m in members))
 
 
 class WeightedEnsemble(Forecaster):
