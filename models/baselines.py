@@ -97,12 +97,24 @@ def _design(split: SplitWindows, n_targets: int, n_future: int = 0) -> tuple[np.
     return design, residual.reshape(len(y), -1)
 
 
+def driver_columns(n_features: int, n_inputs: int, n_outputs: int, n_future: int, features: Sequence[int],
+                   future: Sequence[int]) -> list[int]:
+    """Ridge's design columns that hold the given input features (every input step) and known-future inputs
+    (every forecast step): the design is the flattened window (step-major), then the flattened future."""
+    offset = n_inputs * n_features
+    return ([t * n_features + j for t in range(n_inputs) for j in features]
+            + [offset + s * n_future + k for s in range(n_outputs) for k in future])
+
+
 def fit_ridge(
-    model: Ridge, train: SplitWindows, val: SplitWindows, alphas: Sequence[float] | None = None
+    model: Ridge, train: SplitWindows, val: SplitWindows, alphas: Sequence[float] | None = None,
+    drivers: Sequence[int] = (), reads_drivers: bool | None = None,
 ) -> dict:
     """Closed-form ridge for each alpha on `train` (its real target cells only); keep the alpha with the lowest
-    MSE on `val` (its scored cells). Returns {"alpha", "val_mse", "val_mse_by_alpha"}; val_mse in scaled units.
-    """
+    MSE on `val` (its scored cells). `drivers`: design columns (`driver_columns`) ridge may leave out; with
+    `reads_drivers` None it fits with and without them and keeps them only where they lower the validation MSE (a
+    driver that carries nothing must not cost the forecast a shifted penalty), True/False fixes the choice.
+    Returns {"alpha", "reads_drivers", "val_mse", "val_mse_by_alpha"}; val_mse in scaled units."""
     alphas = tuple(alphas) if alphas is not None else model.alphas
     xt, rt = _design(train, model.n_targets, model.n_future)
     xv, rv = _design(val, model.n_targets, model.n_future)
@@ -116,29 +128,35 @@ def fit_ridge(
     observed = None if train.mask is None else train.mask.reshape(len(train.mask), -1)
     if observed is not None and observed.all():
         observed = None
-    solutions = [_ridge_path(xt, rt, alphas)] if observed is None else [
-        _ridge_path(xt[rows], rt[rows][:, cols], alphas, cols)
-        for rows, cols in _column_groups(observed)]
-
-    by_alpha: dict[float, float] = {}
+    drivers = list(drivers)
+    choices = [False, True] if drivers and reads_drivers is None else [bool(drivers) and reads_drivers is not False]
+    by_alpha: dict[bool, dict[float, float]] = {reads: {} for reads in choices}
     best = None
-    for a in alphas:
-        w = np.zeros((xt.shape[1], rt.shape[1]))
-        b = np.zeros(rt.shape[1])
-        for solve in solutions:
-            cols, w_cols, b_cols = solve(a)
-            w[:, cols], b[cols] = w_cols, b_cols
-        sq = (xv @ w + b - rv) ** 2  # residual error == forecast error
-        mse = float(np.mean(sq) if mv is None else np.sum(sq * mv) / (mv.sum() if mv.sum() > 0 else 1.0))
-        by_alpha[a] = mse
-        if best is None or mse < best[1]:
-            best = (a, mse, w, b)
-    alpha, val_mse, w, b = best
+    for reads in choices:  # without the drivers first: on a tie the simpler fit stays
+        rows_in = np.ones(xt.shape[1], bool)
+        rows_in[drivers] = reads  # the design columns this fit reads; the others keep a zero weight
+        x = xt[:, rows_in]
+        solutions = [_ridge_path(x, rt, alphas)] if observed is None else [
+            _ridge_path(x[rows], rt[rows][:, cols], alphas, cols)
+            for rows, cols in _column_groups(observed)]
+        for a in alphas:
+            w = np.zeros((xt.shape[1], rt.shape[1]))
+            b = np.zeros(rt.shape[1])
+            for solve in solutions:
+                cols, w_cols, b_cols = solve(a)
+                w[np.ix_(rows_in, np.arange(rt.shape[1])[cols])], b[cols] = w_cols, b_cols
+            sq = (xv @ w + b - rv) ** 2  # residual error == forecast error
+            mse = float(np.mean(sq) if mv is None else np.sum(sq * mv) / (mv.sum() if mv.sum() > 0 else 1.0))
+            by_alpha[reads][a] = mse
+            if best is None or mse < best[1]:
+                best = (a, mse, w, b, reads)
+    alpha, val_mse, w, b, reads = best
     dev = model.weight.device
     model.weight.copy_(torch.as_tensor(w, dtype=torch.float32, device=dev))
     model.bias.copy_(torch.as_tensor(b, dtype=torch.float32, device=dev))
     model.alpha.fill_(alpha)
-    return {"alpha": alpha, "val_mse": val_mse, "val_mse_by_alpha": by_alpha}
+    return {"alpha": alpha, "reads_drivers": bool(drivers) and reads, "val_mse": val_mse,
+            "val_mse_by_alpha": by_alpha[reads]}
 
 
 def _ridge_path(x: np.ndarray, r: np.ndarray, alphas: Sequence[float], cols: np.ndarray | slice = slice(None)

@@ -1,22 +1,31 @@
 """The naive baselines every ranking starts from: persistence, seasonal naive, ridge and climatology.
 
 Persistence and seasonal naive have nothing to fit (a refit would forecast exactly as they do); ridge chooses its
-penalty on the span's validation block and keeps it for the refit (whose validation rows are training rows);
+penalty, and whether to read the user's covariates, on the span's validation block and keeps both for the refit
+(whose validation rows are training rows);
 climatology averages each calendar bucket (day of year, week, month) over the span's training targets.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from torch import nn
 
 from data_pipeline import SplitWindows, WindowedData
+from data_pipeline.calendars import CALENDAR_COLUMNS
 from data_pipeline.config import ROWS
 from models import build, count_parameters, fit_ridge, predict
-from models.baselines import climatology_applies, climatology_forecast, default_season, fit_climatology
+from models.baselines import (
+    climatology_applies,
+    climatology_forecast,
+    default_season,
+    driver_columns,
+    fit_climatology,
+)
 from models.forecasters.base import (
     Capabilities,
     Context,
@@ -103,24 +112,40 @@ class SeasonalNaive(Forecaster):
 
 class Ridge(Forecaster):
     """Closed-form ridge from the input window (and the horizon's known-future values) to the horizon's changes;
-    the penalty chosen on validation."""
+    the penalty, and whether to read the user's covariates, chosen on validation."""
 
     name = "ridge"
     capabilities = Capabilities(past_covariates=True, known_future_covariates=True, reference=True)
 
     def __init__(self) -> None:
-        self.alpha: float | None = None  # chosen on the run's own validation block, kept for the refit
+        # chosen on the run's own validation block, kept for the refit
+        self.alpha: float | None = None
+        self.reads_drivers: bool | None = None
 
     def fit(self, span: Span) -> Fitted:
-        module = build(self.name, **span.data.shapes)
-        alphas = [self.alpha] if span.is_refit and self.alpha is not None else None
-        chosen = fit_ridge(module, span.data.train, span.data.val, alphas=alphas)
+        data = span.data
+        module = build(self.name, **data.shapes)
+        keep = span.is_refit and self.alpha is not None
+        chosen = fit_ridge(module, data.train, data.val, alphas=[self.alpha] if keep else None,
+                           drivers=user_driver_columns(data), reads_drivers=self.reads_drivers if keep else None)
         if span.own:
-            self.alpha = chosen["alpha"]
+            self.alpha, self.reads_drivers = chosen["alpha"], chosen["reads_drivers"]
+            # what the report's covariates column says: validation may have left the user's columns out (ridge
+            # still reads the calendar, its own known-future input)
+            has_drivers = bool(user_driver_columns(data))
+            self.capabilities = replace(Ridge.capabilities, known_future_covariates=self.reads_drivers or not has_drivers)
         # its closed-form weights live in buffers: count them (not the penalty)
         params = module_params(module) + sum(b.numel() for n, b in module.named_buffers() if n != "alpha")
-        return FittedModule(module, span.data, Description(self.name, BASELINE, FAMILY, {"alpha": chosen["alpha"]},
-                                                           params), recorded_val_mse=chosen["val_mse"])
+        return FittedModule(module, data, Description(self.name, BASELINE, FAMILY, {"alpha": chosen["alpha"]},
+                                                      params), recorded_val_mse=chosen["val_mse"])
+
+
+def user_driver_columns(data: WindowedData) -> list[int]:
+    """Ridge's design columns holding the user's covariates (data.known_future, a panel's static features): past
+    values in the window and values over the horizon. The calendar is not among them: it is ridge's own."""
+    names = [n for n in data.future_names if n not in CALENDAR_COLUMNS]
+    return driver_columns(data.n_features, data.n_inputs, data.n_outputs, data.n_future,
+                          [data.feature_names.index(n) for n in names], [data.future_names.index(n) for n in names])
 
 
 class Climatology(Forecaster):
