@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -34,6 +36,7 @@ os.environ["WANDB_MODE"] = "offline"
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["HF_HUB_CACHE"] = tempfile.mkdtemp(prefix="fs-tests-hf-cache-")
+atexit.register(shutil.rmtree, os.environ["HF_HUB_CACHE"], ignore_errors=True)  # one per pytest process: not left behind
 # Under pytest-xdist two workers share the two cores: torch's in-process work takes one thread each (inherited by
 # the subprocesses a test starts), instead of two threads each spinning against the other worker's.
 if os.environ.get("PYTEST_XDIST_WORKER"):
