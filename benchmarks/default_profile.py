@@ -131,7 +131,9 @@ def main(argv: list[str] | None = None) -> None:
               f"{seed}); best on test {q['best_test_entry']}; regret {q['regret']:+.1%}; worst coverage deviation "
               "of the trained entries " + ", ".join(f"{lv}: {d:+.1%}" for lv, d in q["worst_deviation"].items())
               + "; of every entry " + ", ".join(f"{lv}: {d:+.1%} ({q['worst_entry_all'][lv]})"
-                                                for lv, d in q["worst_deviation_all"].items()))
+                                                for lv, d in q["worst_deviation_all"].items())
+              + "; off nominal beyond noise " + ", ".join(f"{lv}: {', '.join(m) or 'none'}"
+                                                          for lv, m in q["off_beyond_noise"].items()))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     print(f"written to {args.out}")

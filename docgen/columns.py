@@ -57,6 +57,9 @@ RANKING_COLUMNS = (
            "repaired in the source."),
     Column("coverage_<level>", r"coverage_\d+", "Share of real test values inside the split-conformal interval at "
            "that level (`report.interval_levels`; 80 and 95 by default)."),
+    Column("coverage_<level>_ci_low / _ci_high", r"coverage_\d+_ci_(low|high)", "95% block-bootstrap interval of "
+           "that coverage over test windows (a panel's over forecast origins): a nominal level outside it is a miss "
+           "beyond the noise of the test split."),
     Column("winkler_<level>", r"winkler_\d+", "Interval (Winkler) score at that level, scaled units: width plus "
            "the penalty for misses; lower is better."),
     Column("test_mase / val_mase", r"(test|val)_mase", "Panels: mean over series of each series' MAE over its "

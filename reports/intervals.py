@@ -23,7 +23,7 @@ from data_pipeline import WindowedData
 from models.forecasters.base import DEFAULT_INTERVAL_LEVELS, QUANTILES
 from models.run_records import StoredConfig
 from reports.runs import RunDirError
-from reports.scoring import ModelScore
+from reports.scoring import ModelScore, block_bootstrap_mean
 
 DEFAULT_LEVELS = DEFAULT_INTERVAL_LEVELS
 CONFORMAL = "conformal"
@@ -162,9 +162,13 @@ def band_scores(band: Band, data: WindowedData) -> dict[str, Any]:
         return (hi_ - lo_) + (2 / alpha) * (np.maximum(lo_ - y_, 0) + np.maximum(y_ - hi_, 0))
 
     win_o = winkler(lo_o, hi_o, y_o)
+    # how far the test split lets coverage be read: the ranking's block bootstrap over windows (a panel's over
+    # forecast origins), so a miss of the nominal level can be told from the noise of a short test split
+    origins = np.unique(data.test.origin, return_inverse=True)[1] if data.is_panel else None
+    ci_low, ci_high = block_bootstrap_mean(inside.astype(np.float64), data.n_outputs, weights=real, time_index=origins)
     out: dict[str, Any] = {
         "model": band.label, "method": band.method, "level": band.level,
-        "coverage": float(mean(inside)),
+        "coverage": float(mean(inside)), "coverage_ci_low": ci_low, "coverage_ci_high": ci_high,
         "winkler_scaled": float(mean(winkler(lo, hi, y))),
         "coverage_per_horizon": [float(v) for v in mean(inside, (0, 2))],
     }
@@ -194,7 +198,8 @@ def ranking_columns(ranking: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     conformal = table[table.method == CONFORMAL].set_index(["model", "level"]) if len(table) else None
     for level in sorted(set(table.level)) if len(table) else []:
         tag = level_tag(level)
-        for col, src in ((f"coverage_{tag}", "coverage"), (f"winkler_{tag}", "winkler_scaled")):
+        for col, src in ((f"coverage_{tag}", "coverage"), (f"coverage_{tag}_ci_low", "coverage_ci_low"),
+                         (f"coverage_{tag}_ci_high", "coverage_ci_high"), (f"winkler_{tag}", "winkler_scaled")):
             out[col] = [float(conformal.loc[(m, level), src]) if (m, level) in conformal.index else np.nan
                         for m in out.model]
     return out

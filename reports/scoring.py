@@ -80,9 +80,17 @@ def bootstrap_mse_diff(err_model: np.ndarray, err_ref: np.ndarray, block: int, s
     joins the end of one series to the start of the next, and errors that series share on a day (a holiday, a
     common shock) stay together in a draw. With one window per origin it is the plain bootstrap above.
     """
-    w = np.ones(err_model.shape) if mask is None else np.asarray(mask, dtype=np.float64)
-    diff = (err_model.astype(np.float64) ** 2 - err_ref.astype(np.float64) ** 2) * w
-    per_window = diff.reshape(len(diff), -1).sum(1)
+    diff = err_model.astype(np.float64) ** 2 - err_ref.astype(np.float64) ** 2
+    return block_bootstrap_mean(diff, block, seed=seed, weights=mask, time_index=time_index)
+
+
+def block_bootstrap_mean(values: np.ndarray, block: int, seed: int = 0, weights: np.ndarray | None = None,
+                         time_index: np.ndarray | None = None) -> tuple[float, float]:
+    """95% interval of the weighted mean of `values` (windows first, then any cell axes) by the circular block
+    bootstrap over windows that `bootstrap_mse_diff` describes (blocks of `block` consecutive windows or, with
+    `time_index`, origins; `weights`: each cell's weight, 0 for an unscored one)."""
+    w = np.ones(values.shape) if weights is None else np.asarray(weights, dtype=np.float64)
+    per_window = (values * w).reshape(len(values), -1).sum(1)
     counts = w.reshape(len(w), -1).sum(1)
     if time_index is not None:  # one entry per origin: the sums over every series' window at that origin
         per_window, counts = np.bincount(time_index, per_window), np.bincount(time_index, counts)

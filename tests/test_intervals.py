@@ -81,6 +81,30 @@ def test_intervals_on_ar1_data_cover_80_and_95_percent_with_the_gaussian_widths(
     assert ridge_80["winkler_scaled"] < persistence_80["winkler_scaled"]  # the better model: tighter intervals
 
 
+def test_coverage_comes_with_an_interval_that_tells_a_miss_from_noise(ar1_data):
+    """The coverage's block-bootstrap interval holds the coverage and is narrow on a long test split; a band half as
+    wide as ridge's calibrated one (or twice as wide) misses 80% beyond noise, and the report's interval paragraph
+    names it on that side."""
+    from reports.build import _coverage_misses
+
+    data = ar1_data
+    ridge = next(b for b in all_bands(baseline_scores(data)[0], data, (0.8,)) if b.model == "ridge")
+    mid, half = (ridge.upper + ridge.lower) / 2, (ridge.upper - ridge.lower) / 2
+    narrow = dataclasses.replace(ridge, model="narrow", lower=mid - half / 2, upper=mid + half / 2)
+    wide = dataclasses.replace(ridge, model="wide", lower=mid - 2 * half, upper=mid + 2 * half)
+    scores = pd.DataFrame([band_scores(b, data) for b in (ridge, narrow, wide)]).set_index("model")
+    for model, row in scores.iterrows():
+        assert row.coverage_ci_low <= row.coverage <= row.coverage_ci_high, model
+        assert 0 < row.coverage_ci_high - row.coverage_ci_low < 0.1, model
+    assert scores.loc["narrow", "coverage_ci_high"] < 0.8 < scores.loc["wide", "coverage_ci_low"]
+    text = _coverage_misses(scores.reset_index())
+    below, above = text.split("below 80%: ")[1].split("; above 80%: ")
+    assert below.startswith("narrow") and "wide" in above and "narrow" not in above
+    held = pd.DataFrame([{"model": "a", "level": 0.8, "coverage": 0.77, "coverage_ci_low": 0.71,
+                          "coverage_ci_high": 0.82}])
+    assert "within noise" in _coverage_misses(held)
+
+
 def test_intervals_never_read_test_targets(ar1_data):
     data = ar1_data
     rng = np.random.default_rng(5)
