@@ -356,3 +356,34 @@ def test_redesign_parity_compares_every_entry_to_four_decimals(tmp_path: Path):
     assert c["entries"] == 4 and c["equal"] == 3 and list(c["differ"]) == ["ets"]
     assert c["differ"]["ets"] == {"before": (0.38, 0.35), "after": (0.3801, 0.35)}
     assert c["only_after"] == ["weighted_ensemble"] and c["only_before"] == []
+
+
+def test_calibration_recency_rules(tmp_path: Path, capsys):
+    """benchmarks/calibration_recency.py: with equal weights its quantile is the report's conformal half-width;
+    on a run whose oldest folds were a wilder regime than the test months, the last fold calibrates and every fold
+    alike over-covers."""
+    from reports.intervals import conformal_quantile
+
+    bench = _module("calibration_recency.py")
+    rng = np.random.default_rng(0)
+    for n in (9, 50, 199):
+        errors = np.abs(rng.normal(size=n))
+        for level in (0.8, 0.95):
+            assert bench.weighted_conformal_quantile(errors, np.ones(n), level) == pytest.approx(
+                float(conformal_quantile(errors[:, None], level)[0]))
+    rows, origins = [], pd.date_range("2020-01-01", periods=400, freq="D")
+    for fold, scale in ((1, 4.0), (2, 4.0), (3, 1.0)):  # the oldest folds' errors four times the recent ones
+        for o in origins[(fold - 1) * 100:fold * 100]:
+            rows += [{"model": "m", "fold": fold, "forecast_origin": o, "horizon": h, "target": "y", "y_true": 0.0,
+                      "y_pred": rng.normal(0, scale), "scored": True} for h in (1, 2)]
+    report = tmp_path / "run" / "report"
+    report.mkdir(parents=True)
+    pd.DataFrame(rows).to_parquet(report / "out_of_fold.parquet")
+    pd.DataFrame([{"model": "m", "forecast_origin": o, "horizon": h, "target": "y", "y_true": 0.0,
+                   "y_pred": rng.normal(0, 1.0), "scored": True} for o in origins[300:] for h in (1, 2)]
+                 ).to_parquet(report / "predictions.parquet")
+    cover = bench.coverage_by_rule(tmp_path / "run", 0.8)
+    assert abs(cover["last fold"][0] - 0.8) < 0.07 and cover["all folds"][0] > 0.95
+    assert cover["last fold"][0] < cover["decay 0.5"][0] < cover["all folds"][0]
+    bench.main([str(tmp_path / "run")])
+    assert "last fold" in capsys.readouterr().out
