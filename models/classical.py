@@ -407,27 +407,33 @@ def _fit_arima(y: np.ndarray, season: int | None, complete: np.ndarray | None = 
     # a constant without differencing, a drift (statsmodels: a linear trend) after one difference
     trend = {0: "c", 1: "t"}.get(d + big_d, "n")
     seasonal_order = (0, 1, 1, season) if big_d else (0, 0, 0, 0)
+    # With the user's regressors and without, each order: AICc decides whether they earn their parameters, as it
+    # decides the order (the differencing, tested on what the regressors leave, is the same for both, so their
+    # likelihoods compare). A driver that carries nothing is left out instead of being regressed on.
+    options: list[list[str]] = [[], names] if names else [[]]  # without first: of equal AICc, the simpler fit
     candidates = []
-    for p, q in ARIMA_ORDERS:
-        spec = {"order": [p, d, q], "seasonal_order": list(seasonal_order), "trend": trend}
-        try:  # exact Gaussian MLE by the innovations algorithm: the same likelihood, measured 1.5-4x faster
-            # (with regressors, a constant or a drift: statsmodels' feasible GLS around it)
-            res = _arima(filled, spec, x).fit(method="innovations_mle")
-        except (ValueError, np.linalg.LinAlgError):
-            continue
-        if np.isfinite(res.aicc):
-            candidates.append((float(res.aicc), spec, res))
-    candidates.sort(key=lambda c: c[0])  # stable: of equal AICc, the first order of ARIMA_ORDERS
+    for cols in options:
+        for p, q in ARIMA_ORDERS:
+            spec = {"order": [p, d, q], "seasonal_order": list(seasonal_order), "trend": trend, "exog": cols}
+            try:  # exact Gaussian MLE by the innovations algorithm: the same likelihood, measured 1.5-4x faster
+                # (with regressors, a constant or a drift: statsmodels' feasible GLS around it)
+                res = _arima(filled, spec, _columns(exog, cols)).fit(method="innovations_mle")
+            except (ValueError, np.linalg.LinAlgError):
+                continue
+            if np.isfinite(res.aicc):
+                candidates.append((float(res.aicc), spec, res))
+    candidates.sort(key=lambda c: c[0])  # stable: of equal AICc, without regressors, then ARIMA_ORDERS' order
     if complete is not None:
         # missing cells: the innovations algorithm refuses them, the state-space likelihood (Kalman filter) skips
         # them but costs about 5x more per fit (measured): the order is chosen on the filled copy, its parameters
         # are estimated with the cells missing (the next order where that fails)
-        candidates = _fit_missing(y, [spec for _, spec, _ in candidates], x)
+        candidates = _fit_missing(y, [spec for _, spec, _ in candidates], exog)
     if not candidates:
         raise ValueError("arima: no order could be fitted to the training values")
     aicc, spec, res = candidates[0]
+    names = spec.pop("exog")
     spec = dict(spec, params=[float(v) for v in np.asarray(res.params)], aicc=aicc)
-    if exog is not None:  # the columns it reads (an empty list: none varied, the fit is the plain one)
+    if exog is not None:  # the columns it reads (an empty list: none varied or none earned its place)
         spec["exog"] = names
     p, d, q = spec["order"]
     form = f"ARIMA({p},{d},{q})" + (f"(0,1,1){season}" if big_d else "")
@@ -454,12 +460,18 @@ def regression_residuals(y: np.ndarray, x: np.ndarray) -> np.ndarray:
     return y - design @ np.linalg.lstsq(design, y, rcond=None)[0]
 
 
+def _columns(exog: pd.DataFrame | None, cols: list[str]) -> np.ndarray | None:
+    """The regressor matrix of `exog`'s columns `cols` (None: no regressor)."""
+    return exog[cols].to_numpy(dtype=np.float64) if exog is not None and cols else None
+
+
 def _fit_missing(y: np.ndarray, specs: list[dict[str, Any]],
-                 x: np.ndarray | None = None) -> list[tuple[float, dict[str, Any], Any]]:
-    """The state-space fit, NaN cells read as missing, of the first of `specs` that fits (none: empty)."""
+                 exog: pd.DataFrame | None = None) -> list[tuple[float, dict[str, Any], Any]]:
+    """The state-space fit, NaN cells read as missing, of the first of `specs` that fits (none: empty); each spec
+    reads the regressors its "exog" names."""
     for spec in specs:
         try:
-            res = _arima(y, spec, x).fit()
+            res = _arima(y, spec, _columns(exog, spec["exog"])).fit()
         except (ValueError, np.linalg.LinAlgError):
             continue
         if np.isfinite(res.aicc):

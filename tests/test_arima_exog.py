@@ -188,10 +188,27 @@ def test_a_fit_with_regressors_never_reuses_a_cached_fit_without_them(tmp_path, 
 
 def test_a_constant_known_future_column_is_left_out():
     rng = np.random.default_rng(0)
-    y = 10 + rng.normal(size=120)
     exog = pd.DataFrame({"closed": np.zeros(120), "promo": (rng.random(120) < 0.3).astype(float)})
     exog["promo2"] = 2 * exog.promo  # a copy in other units
+    y = 10 + 3 * exog.promo.to_numpy() + rng.normal(size=120)
     fit = fit_classical("arima", y, None, exog=exog)
     assert fit.spec["exog"] == ["promo"] and "closed" not in fit.form
     with pytest.raises(ValueError, match="only arima reads known-future regressors"):
         fit_classical("ets", y, None, exog=exog)
+
+
+def test_a_regressor_that_carries_nothing_is_left_out_by_aicc(tmp_path, frame):
+    """AICc chooses between the fits with and without the user's regressors: a shuffled promo earns no parameter,
+    the fit and its forecasts are the plain ARIMA's, and the report says ARIMA (and the combination) read none."""
+    shuffled = frame.assign(promo=np.random.default_rng(1).permutation(frame.promo.to_numpy()))
+    wd = windows(tmp_path, shuffled, known_future=["promo"])
+    runs, _ = classical_runs(wd, ["arima"], None, quiet=True)
+    assert runs[0].fits[0].spec["exog"] == [] and "promo" not in runs[0].fits[0].form
+    plain = fit_classical("arima", shuffled.sales.to_numpy()[:N_TRAIN], 7)
+    assert plain.spec["order"] == runs[0].fits[0].spec["order"]
+    np.testing.assert_allclose(plain.spec["params"], runs[0].fits[0].spec["params"], rtol=1e-6)
+    found = entries(wd)
+    for entry in found.values():
+        entry.fit(Span(wd, fold=1, own=True))
+    assert {name: covariates_read(e, wd) for name, e in found.items()} == {
+        "ets": [], "theta": [], "arima": [], "classical_combo": []}

@@ -52,6 +52,8 @@ CAPABILITIES = Capabilities(multivariate=False, own_intervals=True)
 # within the one series each fit reads) nor the calendar (its seasonal differencing models the season)
 WITH_REGRESSORS = Capabilities(multivariate=False, own_intervals=True, known_future_covariates=True,
                                static_covariates=False)
+# an ARIMA that could regress on them, whose fits all found them not worth their parameters (AICc)
+WITH_REGRESSORS_UNUSED = Capabilities(multivariate=False, own_intervals=True)
 
 
 class ClassicalFamily:
@@ -116,7 +118,8 @@ class Classical(Forecaster):
 
     def __init__(self, name: str, family: ClassicalFamily):
         self.name, self.family = name, family
-        if name == "arima" or (name == COMBO and "arima" in family.requested):
+        self.can_regress = name == "arima" or (name == COMBO and "arima" in family.requested)
+        if self.can_regress:
             self.capabilities = WITH_REGRESSORS
 
     def fit(self, span: Span) -> Fitted:
@@ -129,6 +132,10 @@ class Classical(Forecaster):
             members = [fits.runs[self.name]]
         else:
             raise NotApplicable(fits.why_not(self.name))
+        if span.own and self.can_regress and known_columns(span.data):
+            # what the report's covariates column says: AICc may have left the regressors out of every fit
+            reads = any(f.spec.get("exog") for r in members for f in r.fits)
+            self.capabilities = WITH_REGRESSORS if reads else WITH_REGRESSORS_UNUSED
         return FittedClassical(self.name, members, span, classical_season(span.data, self.family.season_setting),
                                [] if fits.cost is None else [fits.cost])
 
