@@ -18,7 +18,8 @@ arima  statsmodels' ARIMA (state space, exact MLE). Seasonal differencing D=1 (w
        with a constant when d+D = 0 and a drift when d+D = 1. With the user's known-future columns
        (data.known_future, `exog`): regression with ARIMA errors (statsmodels' ARIMA exog, as R's Arima xreg), the
        differencing tests reading what a least-squares fit on them leaves (as R's auto.arima); a column constant
-       over the training split, or collinear with the constant and the columns before it, is left out. A forecast
+       over the training split, or collinear with the constant and the columns before it, is left out; each order
+       is fitted with the columns and without, and AICc keeps them only where they earn their parameters. A forecast
        from origin o reads the targets before o and the columns on its own forecast steps (o .. o+h-1).
 mstl   sub-daily data with two seasons (hourly: 24 and 168; half-hourly: 48 and 336): statsmodels' MSTL
        decomposition of the training split; the weekly component's last cycle is held (its seasonal naive

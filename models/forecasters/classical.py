@@ -6,9 +6,9 @@ run directory). The models of one span share one fitting pass: `ClassicalFamily`
 Their own forecast quantiles are scored as CQR; the combination's are the members' quantiles averaged level by
 level (Vincentization: a quantile average, not the quantiles of the averaged forecast's error).
 
-Covariates: ARIMA regresses on the user's known-future columns (data.known_future; models/classical_exog.py) and
-says so; ETS, Theta and MSTL read none. The combination reads them through its ARIMA member, so it says it reads
-them where ARIMA is one of the requested models.
+Covariates: ARIMA regresses on the user's known-future columns (data.known_future; models/classical_exog.py) where
+AICc keeps them, and says so; ETS, Theta and MSTL read none. The combination reads them through its ARIMA member,
+so it says it reads them where its ARIMA fits do.
 """
 
 from __future__ import annotations
