@@ -207,7 +207,8 @@ def _coverage_misses(scores: pd.DataFrame) -> str:
             if names:
                 clauses.append(f"{side} {level:.0%}: {', '.join(names)}")
     n = len(set(scores.model))
-    return (" Coverage beyond noise off nominal (its interval excludes the level): " + "; ".join(clauses) + "."
+    return (" Off the nominal level beyond the test split's noise (the coverage's interval excludes it): "
+            + "; ".join(clauses) + "."
             if clauses else f" Every interval's test coverage ({n} entries) is within noise of its nominal level.")
 
 
