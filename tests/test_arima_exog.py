@@ -197,8 +197,8 @@ def test_a_constant_known_future_column_is_left_out():
         fit_classical("ets", y, None, exog=exog)
 
 
-def test_a_regressor_that_carries_nothing_is_left_out_by_aicc(tmp_path, frame):
-    """AICc chooses between the fits with and without the user's regressors: a shuffled promo earns no parameter,
+def test_a_regressor_that_carries_nothing_is_left_out(tmp_path, frame):
+    """BIC chooses between the fits with and without the user's regressors: a shuffled promo earns no parameter,
     the fit and its forecasts are the plain ARIMA's, and the report says ARIMA (and the combination) read none."""
     shuffled = frame.assign(promo=np.random.default_rng(1).permutation(frame.promo.to_numpy()))
     wd = windows(tmp_path, shuffled, known_future=["promo"])

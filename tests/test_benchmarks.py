@@ -389,3 +389,19 @@ def test_calibration_recency_rules(tmp_path: Path, capsys):
     assert cover["last fold"][0] < cover["decay 0.5"][0] < cover["all folds"][0]
     bench.main([str(tmp_path / "run")])
     assert "last fold" in capsys.readouterr().out
+
+
+def test_driver_choice_benchmark_smoke(tmp_path: Path, capsys):
+    """benchmarks/driver_choice.py --smoke (us_change): every arm on the same test windows; ridge's and ARIMA's
+    choices as their fits record them; the real drivers read, the shuffled ones left out (so the shuffled arm is
+    the `none` arm exactly)."""
+    out = tmp_path / "result.json"
+    _module("driver_choice.py").main(["--smoke", "--out", str(out)])
+    arms = json.loads(out.read_text())["datasets"]["us_change"]["arms"]
+    assert len({a["test_windows"] for a in arms.values()}) == 1
+    assert arms["known"]["ridge_reads_drivers"] and arms["known"]["arima_reads"] == [
+        "income", "production", "savings", "unemployment"]
+    assert not arms["shuffled"]["ridge_reads_drivers"] and arms["shuffled"]["arima_reads"] == []
+    assert arms["shuffled"]["ridge"] == arms["none"]["ridge"] and arms["shuffled"]["arima"] == arms["none"]["arima"]
+    assert arms["known"]["ridge"] < arms["none"]["ridge"] and arms["known"]["arima"] < arms["none"]["arima"]
+    assert "us_change" in capsys.readouterr().out

@@ -7,7 +7,7 @@ Their own forecast quantiles are scored as CQR; the combination's are the member
 level (Vincentization: a quantile average, not the quantiles of the averaged forecast's error).
 
 Covariates: ARIMA regresses on the user's known-future columns (data.known_future; models/classical_exog.py) where
-AICc keeps them, and says so; ETS, Theta and MSTL read none. The combination reads them through its ARIMA member,
+BIC keeps them, and says so; ETS, Theta and MSTL read none. The combination reads them through its ARIMA member,
 so it says it reads them where its ARIMA fits do.
 """
 
@@ -52,7 +52,7 @@ CAPABILITIES = Capabilities(multivariate=False, own_intervals=True)
 # within the one series each fit reads) nor the calendar (its seasonal differencing models the season)
 WITH_REGRESSORS = Capabilities(multivariate=False, own_intervals=True, known_future_covariates=True,
                                static_covariates=False)
-# an ARIMA that could regress on them, whose fits all found them not worth their parameters (AICc)
+# an ARIMA that could regress on them, whose fits all found them not worth their parameters (BIC)
 WITH_REGRESSORS_UNUSED = Capabilities(multivariate=False, own_intervals=True)
 
 
@@ -133,7 +133,7 @@ class Classical(Forecaster):
         else:
             raise NotApplicable(fits.why_not(self.name))
         if span.own and self.can_regress and known_columns(span.data):
-            # what the report's covariates column says: AICc may have left the regressors out of every fit
+            # what the report's covariates column says: BIC may have left the regressors out of every fit
             reads = any(f.spec.get("exog") for r in members for f in r.fits)
             self.capabilities = WITH_REGRESSORS if reads else WITH_REGRESSORS_UNUSED
         return FittedClassical(self.name, members, span, classical_season(span.data, self.family.season_setting),

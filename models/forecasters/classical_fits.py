@@ -82,9 +82,9 @@ def data_key(data: WindowedData, model: str, season: int | None, levels: tuple[f
     periods = mstl_periods(str(data.summary.get("frequency", "D"))) if model == "mstl" else None
     only = "" if forecast == FORECAST_SPLITS else f"|{'+'.join(forecast)}"  # both: the key the caches hold already
     known = known_columns(data) if model == "arima" else []
-    # none: the key of the fits without them (never a fit with them); "aicc": AICc chooses whether to read them,
-    # so fits cached when every arima read them are not reused
-    only += f"|exog={known}|aicc" if known else ""
+    # none: the key of the fits without them (never a fit with them); "bic": BIC chooses whether to read them, so
+    # fits cached when every arima read them are not reused
+    only += f"|exog={known}|bic" if known else ""
     cols = [data.feature_names.index(n) for n in known]
     h = hashlib.sha256(f"{CACHE_VERSION}|{model}|{season}|{periods}|{levels}|{data.n_targets}{only}".encode())
     for split in (data.train, data.val, data.test):
