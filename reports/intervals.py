@@ -143,7 +143,7 @@ def all_bands(results: list[ModelScore], data: WindowedData, levels: tuple[float
     return [b for r in results if r.val_pred is not None for b in model_bands(r, data, levels)]
 
 
-def band_scores(band: Band, data: WindowedData) -> dict[str, Any]:
+def band_scores(band: Band, data: WindowedData, coverage_interval: bool = True) -> dict[str, Any]:
     """Scored once on test: coverage (overall, per forecast day, per target), mean width and the interval
     (Winkler) score, width + (2/alpha)·distance outside, in original units per target and scaled overall."""
     y = np.asarray(data.test.y, np.float64)
@@ -165,7 +165,8 @@ def band_scores(band: Band, data: WindowedData) -> dict[str, Any]:
     # how far the test split lets coverage be read: the ranking's block bootstrap over windows (a panel's over
     # forecast origins), so a miss of the nominal level can be told from the noise of a short test split
     origins = np.unique(data.test.origin, return_inverse=True)[1] if data.is_panel else None
-    ci_low, ci_high = block_bootstrap_mean(inside.astype(np.float64), data.n_outputs, weights=real, time_index=origins)
+    ci_low, ci_high = (block_bootstrap_mean(inside.astype(np.float64), data.n_outputs, weights=real,
+                                            time_index=origins) if coverage_interval else (np.nan, np.nan))
     out: dict[str, Any] = {
         "model": band.label, "method": band.method, "level": band.level,
         "coverage": float(mean(inside)), "coverage_ci_low": ci_low, "coverage_ci_high": ci_high,
@@ -187,7 +188,8 @@ def interval_table(bands: list[Band], data: WindowedData) -> pd.DataFrame:
 
 def coverage_by_horizon(bands: list[Band], data: WindowedData) -> pd.DataFrame:
     """Test coverage per forecast day (rows), one column per model and level."""
-    cols = {f"{b.label} {level_tag(b.level)}%": band_scores(b, data)["coverage_per_horizon"] for b in bands}
+    cols = {f"{b.label} {level_tag(b.level)}%": band_scores(b, data, coverage_interval=False)["coverage_per_horizon"]
+            for b in bands}
     return pd.DataFrame(cols, index=pd.Index(range(1, data.n_outputs + 1), name="horizon_day"))
 
 
