@@ -248,7 +248,10 @@ def reading_table(table: pd.DataFrame, order: list[str], target_names: list[str]
         row: dict[str, Any] = {"model": label, "method": sub.method.iloc[0]}
         for level in sub.index:
             tag = level_tag(level)
-            row[f"cover {tag}%"] = f"{sub.loc[level, 'coverage']:.1%}"
+            cover = f"{sub.loc[level, 'coverage']:.1%}"
+            if np.isfinite(sub.loc[level].get("coverage_ci_low", np.nan)):  # its interval over test windows
+                cover += f" [{sub.loc[level, 'coverage_ci_low']:.1%}, {sub.loc[level, 'coverage_ci_high']:.1%}]"
+            row[f"cover {tag}%"] = cover
             row[f"interval score {tag}%"] = float(sub.loc[level, "winkler_scaled"])
         for level in sub.index:
             for t in target_names:

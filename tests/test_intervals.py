@@ -21,6 +21,7 @@ from reports.intervals import (
     conformal_rank,
     interval_levels,
     level_tag,
+    reading_table,
 )
 from reports.runs import RunDirError
 
@@ -100,6 +101,10 @@ def test_coverage_comes_with_an_interval_that_tells_a_miss_from_noise(ar1_data):
     text = _coverage_misses(scores.reset_index())
     below, above = text.split("below 80%: ")[1].split("; above 80%: ")
     assert below.startswith("narrow") and "wide" in above and "narrow" not in above
+    shown = reading_table(scores.reset_index(), ["ridge", "narrow", "wide"], data.target_names)
+    row = scores.loc["narrow"]
+    assert shown.set_index("model").loc["narrow", "cover 80%"] == (
+        f"{row.coverage:.1%} [{row.coverage_ci_low:.1%}, {row.coverage_ci_high:.1%}]")
     held = pd.DataFrame([{"model": "a", "level": 0.8, "coverage": 0.77, "coverage_ci_low": 0.71,
                           "coverage_ci_high": 0.82}])
     assert "within noise" in _coverage_misses(held)
