@@ -82,16 +82,15 @@ SEASON = {"elecdaily": 7, "chicago": 7, "seatbelts": 12, "us_change": None}
 
 def false_inclusions(data: Any, permutations: int) -> dict[str, Any]:
     """How many of `permutations` shuffles of the drivers ARIMA keeps, fitted on the first 70% of the rows."""
+    from covariates_data import shuffled
+
     from models.classical import fit_classical
 
     n = int(len(data.frame) * 0.7)
     y = data.frame[data.target].to_numpy(float)[:n]
     kept = 0
     for seed in range(100, 100 + permutations):
-        rng = np.random.default_rng(seed)
-        exog = data.frame[data.drivers].iloc[:n].copy()
-        for col in data.drivers:
-            exog[col] = rng.permutation(data.frame[col].to_numpy())[:n]
+        exog = shuffled(data, seed).frame[data.drivers].iloc[:n]
         kept += bool(fit_classical("arima", y, SEASON[data.name], exog=exog).spec.get("exog"))
     real = fit_classical("arima", y, SEASON[data.name], exog=data.frame[data.drivers].iloc[:n]).spec.get("exog")
     return {"permutations": permutations, "shuffled_kept": kept, "real_kept": list(real or [])}

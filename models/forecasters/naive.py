@@ -126,14 +126,14 @@ class Ridge(Forecaster):
         data = span.data
         module = build(self.name, **data.shapes)
         keep = span.is_refit and self.alpha is not None
+        drivers = user_driver_columns(data)
         chosen = fit_ridge(module, data.train, data.val, alphas=[self.alpha] if keep else None,
-                           drivers=user_driver_columns(data), reads_drivers=self.reads_drivers if keep else None)
+                           drivers=drivers, reads_drivers=self.reads_drivers if keep else None)
         if span.own:
             self.alpha, self.reads_drivers = chosen["alpha"], chosen["reads_drivers"]
             # what the report's covariates column says: validation may have left the user's columns out (ridge
             # still reads the calendar, its own known-future input)
-            has_drivers = bool(user_driver_columns(data))
-            self.capabilities = replace(Ridge.capabilities, known_future_covariates=self.reads_drivers or not has_drivers)
+            self.capabilities = replace(Ridge.capabilities, known_future_covariates=self.reads_drivers or not drivers)
         # its closed-form weights live in buffers: count them (not the penalty)
         params = module_params(module) + sum(b.numel() for n, b in module.named_buffers() if n != "alpha")
         return FittedModule(module, data, Description(self.name, BASELINE, FAMILY, {"alpha": chosen["alpha"]},
