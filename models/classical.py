@@ -400,7 +400,7 @@ def _fit_arima(y: np.ndarray, season: int | None, complete: np.ndarray | None = 
                exog: pd.DataFrame | None = None) -> tuple[str, dict[str, Any]]:
     filled = y if complete is None else np.asarray(complete, dtype=np.float64)  # the tests need every value
     names = [] if exog is None else regressor_columns(exog)
-    x = exog[names].to_numpy(dtype=np.float64) if names else None
+    x = _columns(exog, names)
     tested = filled if x is None else regression_residuals(filled, x)  # what the regressors leave
     big_d = int(season is not None and len(y) >= 3 * season
                 and seasonal_strength(tested, season) > SEASONAL_STRENGTH_THRESHOLD)

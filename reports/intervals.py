@@ -23,7 +23,7 @@ from data_pipeline import WindowedData
 from models.forecasters.base import DEFAULT_INTERVAL_LEVELS, QUANTILES
 from models.run_records import StoredConfig
 from reports.runs import RunDirError
-from reports.scoring import ModelScore, block_bootstrap_mean
+from reports.scoring import ModelScore, block_bootstrap_mean, bootstrap_time_index
 
 DEFAULT_LEVELS = DEFAULT_INTERVAL_LEVELS
 CONFORMAL = "conformal"
@@ -164,9 +164,8 @@ def band_scores(band: Band, data: WindowedData, coverage_interval: bool = True) 
     win_o = winkler(lo_o, hi_o, y_o)
     # how far the test split lets coverage be read: the ranking's block bootstrap over windows (a panel's over
     # forecast origins), so a miss of the nominal level can be told from the noise of a short test split
-    origins = np.unique(data.test.origin, return_inverse=True)[1] if data.is_panel else None
     ci_low, ci_high = (block_bootstrap_mean(inside.astype(np.float64), data.n_outputs, weights=real,
-                                            time_index=origins) if coverage_interval else (np.nan, np.nan))
+                                            time_index=bootstrap_time_index(data)) if coverage_interval else (np.nan, np.nan))
     out: dict[str, Any] = {
         "model": band.label, "method": band.method, "level": band.level,
         "coverage": float(mean(inside)), "coverage_ci_low": ci_low, "coverage_ci_high": ci_high,

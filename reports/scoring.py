@@ -85,6 +85,12 @@ def bootstrap_mse_diff(err_model: np.ndarray, err_ref: np.ndarray, block: int, s
     return block_bootstrap_mean(diff, block, seed=seed, weights=mask, time_index=time_index)
 
 
+def bootstrap_time_index(data: WindowedData) -> np.ndarray | None:
+    """The bootstrap's `time_index` for the test split: a panel resamples blocks of forecast origins (all series
+    together), not runs of windows in file order; one series: None (its windows are its origins)."""
+    return np.unique(data.test.origin, return_inverse=True)[1] if data.is_panel else None
+
+
 def block_bootstrap_mean(values: np.ndarray, block: int, seed: int = 0, weights: np.ndarray | None = None,
                          time_index: np.ndarray | None = None) -> tuple[float, float]:
     """95% interval of the weighted mean of `values` (windows first, then any cell axes) by the circular block
@@ -144,8 +150,7 @@ def ranking_table(results: list[ModelScore], data: WindowedData) -> pd.DataFrame
     references = [r.model for r in results if r.reference]  # in the registry's order
     skill_base = by_name.get(SKILL_BASE)
     mask = data.test.score_weights()  # the mask; for several series also each series' equal weight
-    # Panels: resample blocks of forecast origins (all series together), not runs of windows in file order.
-    origins = np.unique(data.test.origin, return_inverse=True)[1] if data.is_panel else None
+    origins = bootstrap_time_index(data)
     block = data.n_outputs
     rows = []
     for rank, r in enumerate(ordered, start=1):

@@ -52,8 +52,6 @@ CAPABILITIES = Capabilities(multivariate=False, own_intervals=True)
 # within the one series each fit reads) nor the calendar (its seasonal differencing models the season)
 WITH_REGRESSORS = Capabilities(multivariate=False, own_intervals=True, known_future_covariates=True,
                                static_covariates=False)
-# an ARIMA that could regress on them, whose fits all found them not worth their parameters (BIC)
-WITH_REGRESSORS_UNUSED = Capabilities(multivariate=False, own_intervals=True)
 
 
 class ClassicalFamily:
@@ -135,7 +133,7 @@ class Classical(Forecaster):
         if span.own and self.can_regress and known_columns(span.data):
             # what the report's covariates column says: BIC may have left the regressors out of every fit
             reads = any(f.spec.get("exog") for r in members for f in r.fits)
-            self.capabilities = WITH_REGRESSORS if reads else WITH_REGRESSORS_UNUSED
+            self.capabilities = WITH_REGRESSORS if reads else CAPABILITIES
         return FittedClassical(self.name, members, span, classical_season(span.data, self.family.season_setting),
                                [] if fits.cost is None else [fits.cost])
 
