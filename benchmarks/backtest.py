@@ -70,8 +70,7 @@ def score_variant(run_path: Path, folds: int, refit: bool, seed_scale: bool, ens
         "worst_entry_all": {f"{lv:g}": str(g.model.iloc[int((g.coverage - lv).abs().to_numpy().argmax())])
                             for lv, g in coverage.groupby("level")},
         # the entries whose coverage interval over test windows excludes the level: misses beyond the test's noise
-        "off_beyond_noise": {f"{lv:g}": [m for m, lo, hi in zip(g.model, g.coverage_ci_low, g.coverage_ci_high,
-                                                                  strict=True) if hi < lv or lo > lv]
+        "off_beyond_noise": {f"{lv:g}": list(g.model[intervals.off_nominal(lv, g.coverage_ci_low, g.coverage_ci_high) != 0])
                              for lv, g in coverage.groupby("level")},
         "winner_coverage": {f"{lv:g}": float(c) for lv, c in
                             zip(*coverage[coverage.model == winner.model][["level", "coverage"]].T.values,

@@ -77,6 +77,8 @@ def sweep_panel(name: str, frame: pd.DataFrame, runs_dir: Path, smoke: bool) -> 
 
 def summarise(run_dir: Path) -> dict[str, Any]:
     """The table's row for one panel, read from the report's ranking (ordered by validation)."""
+    from reports.intervals import off_nominal
+
     ranking = pd.read_csv(run_dir / "report" / "ranking.csv")
     score = "test_mase" if "test_mase" in ranking else "test_mse"
 
@@ -101,7 +103,7 @@ def summarise(run_dir: Path) -> dict[str, Any]:
                                        "0.95": float(cover.coverage_95.abs().max())}
     out["entries_within_5pp_at_80"] = f"{int((cover.coverage_80.abs() <= 0.05).sum())}/{len(ranking)}"
     # the entries whose coverage interval over test origins excludes 80%: misses beyond the test split's noise
-    off = (ranking.coverage_80_ci_high < 0.8) | (ranking.coverage_80_ci_low > 0.8)
+    off = off_nominal(0.8, ranking.coverage_80_ci_low, ranking.coverage_80_ci_high) != 0
     out["off_80_beyond_noise"] = [str(m) for m in ranking.model[off]]
     return out
 

@@ -201,8 +201,9 @@ def _coverage_misses(scores: pd.DataFrame) -> str:
         return ""
     clauses = []
     for level, rows in scores.groupby("level", sort=True):
-        under = [f"{r.model} {r.coverage:.1%}" for r in rows.itertuples() if r.coverage_ci_high < level]
-        over = [f"{r.model} {r.coverage:.1%}" for r in rows.itertuples() if r.coverage_ci_low > level]
+        side = intervals.off_nominal(level, rows.coverage_ci_low, rows.coverage_ci_high)
+        under = [f"{r.model} {r.coverage:.1%}" for r, s in zip(rows.itertuples(), side, strict=True) if s < 0]
+        over = [f"{r.model} {r.coverage:.1%}" for r, s in zip(rows.itertuples(), side, strict=True) if s > 0]
         for side, names in (("below", under), ("above", over)):
             if names:
                 clauses.append(f"{side} {level:.0%}: {', '.join(names)}")

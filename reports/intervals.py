@@ -179,6 +179,13 @@ def band_scores(band: Band, data: WindowedData, coverage_interval: bool = True) 
     return out
 
 
+def off_nominal(level: float, ci_low: Any, ci_high: Any) -> np.ndarray:
+    """Where a coverage misses its nominal level beyond the test split's noise (its bootstrap interval excludes the
+    level): -1 below it, +1 above it, 0 within noise (also where no interval was computed); elementwise on arrays."""
+    low, high = np.asarray(ci_low, np.float64), np.asarray(ci_high, np.float64)
+    return (low > level).astype(int) - (high < level).astype(int)
+
+
 def interval_table(bands: list[Band], data: WindowedData) -> pd.DataFrame:
     """One row per model, method and level: the test scores of its interval."""
     rows = [band_scores(b, data) for b in bands]

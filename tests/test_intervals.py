@@ -87,6 +87,7 @@ def test_coverage_comes_with_an_interval_that_tells_a_miss_from_noise(ar1_data):
     wide as ridge's calibrated one (or twice as wide) misses 80% beyond noise, and the report's interval paragraph
     names it on that side."""
     from reports.build import _coverage_misses
+    from reports.intervals import off_nominal
 
     data = ar1_data
     ridge = next(b for b in all_bands(baseline_scores(data)[0], data, (0.8,)) if b.model == "ridge")
@@ -98,6 +99,9 @@ def test_coverage_comes_with_an_interval_that_tells_a_miss_from_noise(ar1_data):
         assert row.coverage_ci_low <= row.coverage <= row.coverage_ci_high, model
         assert 0 < row.coverage_ci_high - row.coverage_ci_low < 0.1, model
     assert scores.loc["narrow", "coverage_ci_high"] < 0.8 < scores.loc["wide", "coverage_ci_low"]
+    side = pd.Series(off_nominal(0.8, scores.coverage_ci_low, scores.coverage_ci_high), scores.index)
+    assert (side["narrow"], side["wide"]) == (-1, 1)
+    assert off_nominal(0.8, np.nan, np.nan) == 0  # no interval computed: no claim of a miss
     text = _coverage_misses(scores.reset_index())
     below, above = text.split("below 80%: ")[1].split("; above 80%: ")
     assert below.startswith("narrow") and "wide" in above and "narrow" not in above
