@@ -121,8 +121,11 @@ def main() -> None:
     p.add_argument("--smoke", action="store_true", help="tiny sweeps (2 models, 2 epochs), Delhi only")
     p.add_argument("--delhi-only", action="store_true", help="no Seattle sweep (half the time)")
     p.add_argument("--runs-dir", type=Path, default=REPO / "runs")
-    p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "backtest.json")
+    p.add_argument("--out", type=Path, default=None,
+                   help="default benchmarks/results/backtest.json; --smoke: a temporary folder")
     args = p.parse_args()
+    from results_path import results_path  # benchmarks/: one rule for every script
+    args.out = results_path(args.out, "backtest.json", args.smoke)
 
     smoke_extra = ["--models", "gru_nar,lstm_ar", "sweep.final_seeds=1"] if args.smoke else []
     runs = {"delhi": args.delhi_run or run_sweep(f"backtest-delhi-f{args.folds}", args.runs_dir, args.folds,

@@ -241,8 +241,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--rules", default=",".join(RULES), help="comma-separated rules to measure")
     p.add_argument("--holdout", action="store_true", help="also count false repairs on fpp3's us_employment panel")
-    p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "cleaning.json"))
+    p.add_argument("--out", type=Path, default=None,
+                   help="default benchmarks/results/cleaning.json; --smoke: a temporary folder")
     args = p.parse_args(argv)
+    from results_path import results_path  # benchmarks/: one rule for every script
+    args.out = results_path(args.out, "cleaning.json", args.smoke)
     logging.getLogger("data_pipeline").setLevel(logging.ERROR)  # the cleaning's per-value warnings
     warnings.simplefilter("ignore")
     start = time.perf_counter()

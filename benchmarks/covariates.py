@@ -221,8 +221,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--reuse", action="store_true", help="rescore runs already in --runs-dir instead of sweeping")
     p.add_argument("--runs-dir", type=Path, default=REPO / "runs")
     p.add_argument("--peer", type=Path, default=REPO / "benchmarks" / "results" / "covariates_peer.json")
-    p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "covariates.json")
+    p.add_argument("--out", type=Path, default=None,
+                   help="default benchmarks/results/covariates.json; --smoke: a temporary folder")
     args = p.parse_args(argv)
+    from results_path import results_path  # benchmarks/: one rule for every script
+    args.out = results_path(args.out, "covariates.json", args.smoke)
 
     from covariates_data import load
 

@@ -93,8 +93,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-reference", action="store_true", help="time the default profile only")
     p.add_argument("--smoke", action="store_true", help="the smoke profile (2 models): checks the script runs")
     p.add_argument("--runs-dir", type=Path, default=REPO / "runs")
-    p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "default_profile.json")
+    p.add_argument("--out", type=Path, default=None,
+                   help="default benchmarks/results/default_profile.json; --smoke: a temporary folder")
     args = p.parse_args(argv)
+    from results_path import results_path  # benchmarks/: one rule for every script
+    args.out = results_path(args.out, "default_profile.json", args.smoke)
 
     data_args: list[str] = []
     if args.data == "delhi":

@@ -105,8 +105,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--data", nargs="+", default=list(WINDOW), choices=list(WINDOW))
     p.add_argument("--smoke", action="store_true", help="us_change only")
     p.add_argument("--permutations", type=int, default=0, help="count ARIMA's false inclusions over N shuffles")
-    p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "driver_choice.json")
+    p.add_argument("--out", type=Path, default=None,
+                   help="default benchmarks/results/driver_choice.json; --smoke: a temporary folder")
     args = p.parse_args(argv)
+    from results_path import results_path  # benchmarks/: one rule for every script
+    args.out = results_path(args.out, "driver_choice.json", args.smoke)
     names = ["us_change"] if args.smoke else args.data
     results: dict[str, Any] = {"command": " ".join(["benchmarks/driver_choice.py", *(argv or sys.argv[1:])]),
                                "metric": "test MSE, scaled units", "datasets": {}}

@@ -28,6 +28,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from data_pipeline.types import Scaler, SplitWindows, WindowedData  # noqa: E402
 from models import TrainConfig, build, fit  # noqa: E402
@@ -183,8 +184,11 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=300, help="cap for the early-stopping run (patience 20)")
     p.add_argument("--timing-epochs", type=int, default=6, help="epochs timed per loop")
     p.add_argument("--smoke", action="store_true", help="tiny run for CI")
-    p.add_argument("--out", default=str(Path(__file__).parent / "results" / "epoch_speed.json"))
+    p.add_argument("--out", type=Path, default=None,
+                   help="default benchmarks/results/epoch_speed.json; --smoke: a temporary folder")
     args = p.parse_args()
+    from results_path import results_path  # benchmarks/: one rule for every script
+    args.out = results_path(args.out, "epoch_speed.json", args.smoke)
     if args.smoke:
         args.epochs, args.timing_epochs = 3, 2
     device = resolve_device(args.device)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 
 def _dead_url() -> str:
@@ -81,8 +82,11 @@ def cases() -> list[tuple[str, float, Callable[[], object]]]:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--smoke", action="store_true")
-    p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "fail_fast.json"))
+    p.add_argument("--out", type=Path, default=None,
+                   help="default benchmarks/results/fail_fast.json; --smoke: a temporary folder")
     args = p.parse_args()
+    from results_path import results_path  # benchmarks/: one rule for every script
+    args.out = results_path(args.out, "fail_fast.json", args.smoke)
     repeats = 1 if args.smoke else 3
     rows = []
     for name, bound, fn in cases():

@@ -358,8 +358,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=40, help="epochs per run in stage (1)")
     p.add_argument("--full-model", default="gru_ar", choices=ARCHS, help="the architecture of stage (3)")
     p.add_argument("--stages", default="1,2,3", help="which stages to run, e.g. 1,2")
-    p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "gpu.json"))
+    p.add_argument("--out", type=Path, default=None,
+                   help="default benchmarks/results/gpu.json; --smoke: a temporary folder")
     args = p.parse_args(argv)
+    from results_path import results_path  # benchmarks/: one rule for every script
+    args.out = results_path(args.out, "gpu.json", args.smoke)
     started = time.monotonic()
 
     import torch

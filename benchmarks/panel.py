@@ -32,6 +32,7 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 ARCHS = ("lstm_ar", "lstm_nar", "gru_ar", "gru_nar", "transformer")
 # --smoke: one architecture (the script's logic is the same for any set; each more costs the CI smoke a trial
@@ -155,8 +156,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--smoke", action="store_true")
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--runs-dir", default=str(REPO / "runs"))
-    p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "panel.json"))
+    p.add_argument("--out", type=Path, default=None,
+                   help="default benchmarks/results/panel.json; --smoke: a temporary folder")
     args = p.parse_args(argv)
+    from results_path import results_path  # benchmarks/: one rule for every script
+    args.out = results_path(args.out, "panel.json", args.smoke)
     suffix = "-smoke" if args.smoke else ""
 
     panel_name = f"panel-bench{suffix}"

@@ -114,8 +114,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--smoke", action="store_true")
     p.add_argument("--runs-dir", type=Path, default=REPO / "runs")
     p.add_argument("--reuse", action="store_true", help="summarise the runs already under --runs-dir")
-    p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "real_panels.json")
+    p.add_argument("--out", type=Path, default=None,
+                   help="default benchmarks/results/real_panels.json; --smoke: a temporary folder")
     args = p.parse_args(argv)
+    from results_path import results_path  # benchmarks/: one rule for every script
+    args.out = results_path(args.out, "real_panels.json", args.smoke)
     panels = args.panel or (["departures"] if args.smoke else list(PANELS))
     from backtest import phase_costs  # the timeline reader the backtest benchmark uses
 

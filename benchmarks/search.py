@@ -104,8 +104,11 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--smoke", action="store_true")
     p.add_argument("--runs-dir", default=str(REPO / "runs"))
-    p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "search.json"))
+    p.add_argument("--out", type=Path, default=None,
+                   help="default benchmarks/results/search.json; --smoke: a temporary folder")
     args = p.parse_args(argv)
+    from results_path import results_path  # benchmarks/: one rule for every script
+    args.out = results_path(args.out, "search.json", args.smoke)
     prefix = "search-smoke" if args.smoke else "search"
     results = {name: run_variant(name, extra, Path(args.runs_dir), prefix) for name, extra in variants(args.smoke)}
     summary = verdict(results)

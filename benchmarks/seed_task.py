@@ -26,6 +26,7 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 DELHI = REPO.parent / "shared" / "data" / "delhi_climate"
 FEATURES = ["meantemp", "humidity", "wind_speed", "meanpressure"]
 
@@ -71,8 +72,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--smoke", action="store_true")
     p.add_argument("--name", default=None)
     p.add_argument("--runs-dir", default=str(REPO / "runs"))
-    p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "seed_task.json"))
+    p.add_argument("--out", type=Path, default=None,
+                   help="default benchmarks/results/seed_task.json; --smoke: a temporary folder")
     args = p.parse_intermixed_args(argv)
+    from results_path import results_path  # benchmarks/: one rule for every script
+    args.out = results_path(args.out, "seed_task.json", args.smoke)
 
     from sweeps.run_all import main as sweep
 

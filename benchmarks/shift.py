@@ -32,6 +32,7 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 ARCHS = ("lstm_ar", "lstm_nar", "gru_ar", "gru_nar", "transformer")
 # --smoke: one architecture (the comparison's logic is the same for any set)
@@ -205,9 +206,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--patience", type=int, default=8)
     p.add_argument("--length", type=int, default=1200, help="days of each synthetic series")
     p.add_argument("--runs-dir", default=str(REPO / "runs"))
-    p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "shift.json"))
+    p.add_argument("--out", type=Path, default=None,
+                   help="default benchmarks/results/shift.json; --smoke: a temporary folder")
     p.add_argument("--summary-only", action="store_true", help="re-read the finished runs' rankings; no sweeps")
     args = p.parse_args(argv)
+    from results_path import results_path  # benchmarks/: one rule for every script
+    args.out = results_path(args.out, "shift.json", args.smoke)
     # --smoke: the real-data case only (the synthetic cases differ only in how their series is made)
     default_cases = "co2" if args.smoke else "trend,level_shift,random_walk,co2"
     cases = [c.strip() for c in (args.cases or default_cases).split(",") if c.strip()]

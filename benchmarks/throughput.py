@@ -73,8 +73,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--profile", default="default", choices=["smoke", "default", "full"])
     p.add_argument("--wandb-mode", default="offline", choices=["offline", "disabled"],
                    help="W&B for the profile sweep (default offline: what the main command does without a key)")
-    p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "throughput.json"))
+    p.add_argument("--out", type=Path, default=None,
+                   help="default benchmarks/results/throughput.json; --smoke: a temporary folder")
     args = p.parse_args(argv)
+    from results_path import results_path  # benchmarks/: one rule for every script
+    args.out = results_path(args.out, "throughput.json", args.smoke)
 
     import epoch_speed
     import ray

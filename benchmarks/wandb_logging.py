@@ -21,6 +21,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 
 def plain(run_dir: str, trial_id: str, epochs: int) -> None:
@@ -54,8 +55,11 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=8)
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--smoke", action="store_true")
-    p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "wandb_logging.json"))
+    p.add_argument("--out", type=Path, default=None,
+                   help="default benchmarks/results/wandb_logging.json; --smoke: a temporary folder")
     args = p.parse_args()
+    from results_path import results_path  # benchmarks/: one rule for every script
+    args.out = results_path(args.out, "wandb_logging.json", args.smoke)
     runs, epochs = (2, 3) if args.smoke else (args.runs, args.epochs)
     os.environ.pop("WANDB_API_KEY", None)
     times: dict[str, list[float]] = {"plain wandb.init": [], "ray setup_wandb": []}

@@ -391,12 +391,19 @@ def test_calibration_recency_rules(tmp_path: Path, capsys):
     assert "last fold" in capsys.readouterr().out
 
 
-def test_driver_choice_benchmark_smoke(tmp_path: Path, capsys):
+def test_driver_choice_benchmark_smoke(tmp_path: Path, capsys, monkeypatch):
     """benchmarks/driver_choice.py --smoke (us_change): every arm on the same test windows; ridge's and ARIMA's
     choices as their fits record them; the real drivers read, the shuffled ones left out (so the shuffled arm is
-    the `none` arm exactly)."""
-    out = tmp_path / "result.json"
-    _module("driver_choice.py").main(["--smoke", "--out", str(out)])
+    the `none` arm exactly). Without --out a smoke run writes to the temp directory and leaves the measured
+    benchmarks/results/driver_choice.json as it was (every benchmark resolves --out with the same rule)."""
+    import tempfile
+
+    measured = REPO / "benchmarks" / "results" / "driver_choice.json"
+    before = measured.read_bytes()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # tempfile's documented override of gettempdir()
+    _module("driver_choice.py").main(["--smoke"])
+    out = tmp_path / "forecast-sweep-smoke-results" / "driver_choice.json"
+    assert measured.read_bytes() == before
     arms = json.loads(out.read_text())["datasets"]["us_change"]["arms"]
     assert len({a["test_windows"] for a in arms.values()}) == 1
     assert arms["known"]["ridge_reads_drivers"] and arms["known"]["arima_reads"] == [

@@ -1,0 +1,17 @@
+"""Where a benchmark writes its results: `benchmarks/results/<name>` for a measurement, a temporary folder for a
+`--smoke` run, so a run that only checks the script works never overwrites the figures the docs are built from."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SMOKE_FOLDER = "forecast-sweep-smoke-results"
+
+
+def results_path(out: str | Path | None, name: str, smoke: bool) -> Path:
+    """`--out` when given; else the measured results file, or (smoke) its twin in the system's temp directory."""
+    if out is not None:
+        return Path(out)
+    return (Path(tempfile.gettempdir()) / SMOKE_FOLDER if smoke else RESULTS) / name
