@@ -5,7 +5,7 @@ forecasts; `report/predictions.parquet`: the test forecasts) and recalibrates ea
 interval three ways, per target and forecast step (panels: also per series, in original units, since the report's
 pooled quantile needs each series' scaler):
 
-    all folds   every fold's absolute errors alike (the report's rule)
+    all folds   every fold's absolute errors alike (the report's rule before calibration_season.py's)
     last fold   the most recent fold's errors only
     decay 0.5   every fold's errors, weighted 0.5 per fold back (a weighted conformal quantile, Barber et al. 2023:
                 the test point's own weight goes to +inf)

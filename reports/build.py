@@ -42,6 +42,7 @@ from reports.scoring import (
     reference_names,
     verdict,
 )
+from reports.seasons import SEASON_BANDWIDTH_DAYS, spans_a_year
 from reports.sections import IntervalSection, ReportSections, TitledTable, layout
 
 
@@ -154,6 +155,11 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
         interval_text += (f" With {folds.n_folds(run)} backtest folds the errors are those of every fold's "
                           "models on their own validation block (cross-conformal), in the run's scaled "
                           "units; the refit's are never used.")
+        if any(spans_a_year(r.calib_origin) for r in results):
+            interval_text += (" Their forecast origins span a year or more, so each error is weighted by how close "
+                              f"its origin's time of year is to the forecast's (a {SEASON_BANDWIDTH_DAYS:.0f}-day "
+                              "Gaussian kernel, a weighted conformal quantile): a spring forecast is calibrated "
+                              "mostly on spring errors.")
     sections.intervals = IntervalSection(
         interval_text, intervals.reading_table(interval_scores, list(ranking.model), data.target_names),
         interval_horizon)

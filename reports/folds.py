@@ -64,17 +64,20 @@ class FoldResiduals:
     errors: list[np.ndarray] = field(default_factory=list)
     observed: list[np.ndarray] = field(default_factory=list)
     folds: list[np.ndarray] = field(default_factory=list)  # the fold of each window
+    origins: list[np.ndarray] = field(default_factory=list)  # the forecast origin of each window
 
     def add(self, pred: np.ndarray, data: WindowedData, run_data: WindowedData, fold: int) -> None:
         y = data.val.y
         self.errors.append(in_run_units(pred, data, "val", run_data) - in_run_units(y, data, "val", run_data))
         self.observed.append(np.ones(y.shape, bool) if data.val.mask is None else np.asarray(data.val.mask, bool))
         self.folds.append(np.full(len(y), fold))
+        self.origins.append(np.asarray(data.val.origin))
 
     def attach(self, entry: ModelScore) -> None:
         """Make these errors the entry's calibration set."""
         entry.calib_errors, entry.calib_observed = np.concatenate(self.errors), np.concatenate(self.observed)
         entry.calib_fold = np.concatenate(self.folds)
+        entry.calib_origin = np.concatenate(self.origins)
 
 
 def folds_note(run: RunDir, results: list[ModelScore]) -> str:

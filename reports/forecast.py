@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,7 @@ from reports.evaluate import (
     run_spans,
     score_entries,
 )
-from reports.intervals import conformal_quantile, interval_levels, level_tag
+from reports.intervals import calibrated_half_width, conformal_quantile, interval_levels, level_tag
 from reports.runs import RunDir, RunDirError, best_trials, read_run
 from reports.scoring import ModelScore
 
@@ -163,27 +164,41 @@ def future_inputs(run: RunDir, data_cfg: DataConfig, full: WindowedData,
                         load_known_histories=known_histories)
 
 
-def calibration(entry: ModelScore, data: WindowedData) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class Calibration:
+    """An entry's calibration set as the report uses it: absolute errors (scaled units), which were real targets,
+    and each error's forecast origin where out-of-fold errors calibrate by time of year (else None)."""
+
+    abs_errors: np.ndarray
+    observed: np.ndarray | None
+    origins: np.ndarray | None = None
+
+
+def calibration(entry: ModelScore, data: WindowedData) -> Calibration:
     """The report's calibration set for an entry (reports.intervals.model_bands): its out-of-fold errors of every
     fold where it was backtested, else its errors on the run's own validation windows; real targets only."""
     if entry.calib_errors is not None:
-        return np.abs(entry.calib_errors.astype(np.float64)), entry.calib_observed
+        return Calibration(np.abs(entry.calib_errors.astype(np.float64)), entry.calib_observed, entry.calib_origin)
     assert entry.val_pred is not None
     observed = np.ones(data.val.y.shape, bool) if data.val.mask is None else np.asarray(data.val.mask, bool)
-    return np.abs((entry.val_pred - data.val.y).astype(np.float64)), observed
+    return Calibration(np.abs((entry.val_pred - data.val.y).astype(np.float64)), observed)
 
 
-def _block(y_scaled: np.ndarray, dates: pd.DatetimeIndex, scaler: Scaler, calib: tuple[np.ndarray, np.ndarray],
+def _block(y_scaled: np.ndarray, dates: pd.DatetimeIndex, scaler: Scaler, calib: Calibration,
            config: StoredConfig) -> pd.DataFrame:
     """One series' forecast rows: the date, then per target the point forecast and its interval bounds, in
-    original units (`scaler`: that series' own); half-widths from `calib` (`_calibration`: the validation errors
-    and which of them were real targets, scaled units)."""
+    original units (`scaler`: that series' own); half-widths from `calib` as the report's test intervals get
+    them, for a forecast whose origin is its first date."""
     k = y_scaled.shape[-1]
     columns: dict[str, np.ndarray] = {}
     point = scaler.inverse(y_scaled, slice(0, k))
     bounds = {}
+    origin = None if dates is None else np.asarray(dates[:1], "datetime64[ns]")
     for level in interval_levels(config):
-        q = conformal_quantile(calib[0], level, calib[1])
+        if origin is None or calib.origins is None:
+            q = conformal_quantile(calib.abs_errors, level, calib.observed)
+        else:
+            q = calibrated_half_width(calib.abs_errors, calib.observed, calib.origins, origin, level)[0]
         bounds[level] = (scaler.inverse(y_scaled - q, slice(0, k)), scaler.inverse(y_scaled + q, slice(0, k)))
     for j, target in enumerate(scaler.feature_names[:k]):
         columns[target] = point[:, j]

@@ -24,6 +24,7 @@ from models.forecasters.base import DEFAULT_INTERVAL_LEVELS, QUANTILES
 from models.run_records import StoredConfig
 from reports.runs import RunDirError
 from reports.scoring import ModelScore, block_bootstrap_mean, bootstrap_time_index
+from reports.seasons import season_weights, weighted_conformal_quantile
 
 DEFAULT_LEVELS = DEFAULT_INTERVAL_LEVELS
 CONFORMAL = "conformal"
@@ -76,6 +77,21 @@ def conformal_half_width(val_pred: np.ndarray, val_y: np.ndarray, level: float,
                               observed)
 
 
+def calibrated_half_width(abs_errors: np.ndarray, observed: np.ndarray | None, calib_origin: np.ndarray | None,
+                          origins: np.ndarray, level: float) -> np.ndarray:
+    """Half-widths for forecasts made at `origins`: (len(origins), *abs_errors.shape[1:]), from out-of-fold
+    absolute errors, weighted by time of year where season_weights applies (else every error alike); an origin
+    whose season holds too few errors for the level (an infinite weighted quantile) takes the unweighted one."""
+    plain = conformal_quantile(abs_errors, level, observed)
+    unique, where = np.unique(origins, return_inverse=True)
+    weights = season_weights(calib_origin, unique)
+    if weights is None:
+        return np.broadcast_to(plain, (len(origins), *plain.shape)).copy()
+    seasonal = weighted_conformal_quantile(abs_errors, level, weights, observed)
+    seasonal = np.where(np.isfinite(seasonal), seasonal, plain[None])
+    return seasonal[where.reshape(-1)]
+
+
 def cqr_margin(val_lo: np.ndarray, val_hi: np.ndarray, val_y: np.ndarray, level: float,
                observed: np.ndarray | None = None) -> np.ndarray:
     """(n_outputs, n_targets) CQR margins: how far validation values fall outside the model's own band."""
@@ -110,7 +126,8 @@ def model_bands(result: ModelScore, data: WindowedData, levels: tuple[float, ...
     observed = data.val.mask
     for level in levels:
         if result.calib_errors is not None:  # every backtest fold's out-of-fold errors (cross-conformal)
-            q = conformal_quantile(np.abs(result.calib_errors.astype(np.float64)), level, result.calib_observed)
+            q = calibrated_half_width(np.abs(result.calib_errors.astype(np.float64)), result.calib_observed,
+                                      result.calib_origin, data.test.origin, level)
         else:
             q = conformal_half_width(result.val_pred, data.val.y, level, observed)
         bands.append(Band(result.model, CONFORMAL, level, result.y_pred - q, result.y_pred + q))

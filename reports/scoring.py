@@ -45,6 +45,7 @@ class ModelScore:
     calib_errors: np.ndarray | None = None
     calib_observed: np.ndarray | None = None
     calib_fold: np.ndarray | None = None  # the fold each calibration window belongs to
+    calib_origin: np.ndarray | None = None  # each calibration window's forecast origin (seasonal weights)
     refit: bool = False  # its test forecasts come from models retrained on every row before the test split
     reference: bool = False  # a yardstick every entry is compared with on test (Capabilities.reference)
     # The user's covariate columns (data.known_future, data.static_columns) this entry reads; None: the data has

@@ -146,16 +146,23 @@ def test_a_repaired_value_reaches_no_classical_future_forecast_whatever_the_repa
 
 
 def _assert_widths_are_the_reports(frame: pd.DataFrame, run: Path, model: str) -> None:
-    """The forecast's interval widths per day ahead and target equal the report's for `model`."""
-    preds = pd.read_parquet(run / "report" / "predictions.parquet")
-    entry = preds[preds.model == model]
-    first = entry[entry.forecast_origin == entry.forecast_origin.min()]
-    assert len(first) > 0
-    for target, rows in first.groupby("target"):
-        rows = rows.sort_values("horizon")
+    """The forecast's interval widths per day ahead and target are those the report's rule gives `model` at the
+    forecast's own origin (its first date): the weighted conformal quantile of the entry's out-of-fold errors as
+    the report keeps them (out_of_fold.parquet, original units), by time of year where the folds span a year."""
+    from reports.intervals import calibrated_half_width
+
+    oof = pd.read_parquet(run / "report" / "out_of_fold.parquet")
+    entry = oof[(oof.model == model) & oof.scored]
+    assert entry.fold.nunique() >= 2  # calibrated on every fold, not the last block alone
+    origin = np.asarray(pd.to_datetime(frame.date.iloc[:1]), "datetime64[ns]")
+    for target, rows in entry.groupby("target"):
+        wide = rows.pivot_table(index="forecast_origin", columns="horizon", values="y_pred", aggfunc="first")
+        truth = rows.pivot_table(index="forecast_origin", columns="horizon", values="y_true", aggfunc="first")
+        errors = (wide - truth).abs().to_numpy()[..., None]
         for level in ("80", "95"):
+            half = calibrated_half_width(errors, None, wide.index.to_numpy(), origin, int(level) / 100)[0, :, 0]
             np.testing.assert_allclose((frame[f"{target}_hi{level}"] - frame[f"{target}_lo{level}"]).to_numpy(),
-                                       (rows[f"hi{level}"] - rows[f"lo{level}"]).to_numpy(), rtol=1e-4, atol=1e-6)
+                                       2 * half, rtol=1e-4, atol=1e-6)
 
 
 def test_an_unfinished_refit_or_fold_leaves_a_report_that_says_so(folds_run: Path, tmp_path: Path):
@@ -279,3 +286,28 @@ def test_the_weighted_ensemble_is_chosen_out_of_fold_kept_with_its_forecasts_and
     frame = forecast(folds_run, model="weighted_ensemble")
     assert len(frame) == 7 and np.isfinite(frame.select_dtypes("number").to_numpy()).all()
     _assert_widths_are_the_reports(frame, folds_run, "weighted_ensemble")
+
+
+def test_intervals_are_calibrated_by_time_of_year_as_the_season_benchmark_measures(folds_run: Path, tmp_path: Path):
+    """The folds' origins span more than a year, so the report weighs each out-of-fold error by time of year and
+    says so; benchmarks/calibration_season.py's "time of year" rule gives every entry the coverage the report
+    shows, and weighing every error alike (the rule before) gives other intervals."""
+    import importlib.util
+
+    page = (folds_run / "report" / "report.md").read_text()
+    assert "time of year" in page and "weighted conformal quantile" in page
+    spec = importlib.util.spec_from_file_location("calibration_season",
+                                                  Path(__file__).resolve().parents[1] / "benchmarks" /
+                                                  "calibration_season.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "season.json"
+    bench.main([str(folds_run), "--out", str(out)])
+    measured = json.loads(out.read_text())["runs"][folds_run.name]["entries"]["0.8"]
+    ranking = pd.read_csv(folds_run / "report" / "ranking.csv").set_index("model")
+    assert set(measured["time of year"]) == set(ranking.index)  # every entry was backtested
+    for model, scores in measured["time of year"].items():
+        assert scores["coverage"] == pytest.approx(ranking.loc[model, "coverage_80"], abs=1e-9), model
+    assert any(measured["every error"][m]["winkler_scaled"] != s["winkler_scaled"]
+               for m, s in measured["time of year"].items())
