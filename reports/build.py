@@ -150,16 +150,18 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
         sections.search_tables.append(TitledTable(
             "Conformal coverage of each validation block (fold) by the interval calibrated on the other blocks",
             by_fold))
-    interval_text = _interval_text(levels, len(data.val), winner.model if winner else None, interval_scores)
+    calibration = ""
     if folds.n_folds(run) > 1:
-        interval_text += (f" With {folds.n_folds(run)} backtest folds the errors are those of every fold's "
-                          "models on their own validation block (cross-conformal), in the run's scaled "
-                          "units; the refit's are never used.")
+        calibration = (f" With {folds.n_folds(run)} backtest folds the errors are those of every fold's models on "
+                       "their own validation block (cross-conformal), in the run's scaled units; the refit's are "
+                       "never used.")
         if any(spans_a_year(r.calib_origin) for r in results):
-            interval_text += (" Their forecast origins span a year or more, so each error is weighted by how close "
-                              f"its origin's time of year is to the forecast's (a {SEASON_BANDWIDTH_DAYS:.0f}-day "
-                              "Gaussian kernel, a weighted conformal quantile): a spring forecast is calibrated "
-                              "mostly on spring errors.")
+            calibration += (" Their forecast origins span a year or more, so each error is weighted by how close "
+                            f"its origin's time of year is to the forecast's (a {SEASON_BANDWIDTH_DAYS:.0f}-day "
+                            "Gaussian kernel, a weighted conformal quantile): a spring forecast is calibrated "
+                            "mostly on spring errors.")
+    interval_text = _interval_text(levels, len(data.val), winner.model if winner else None, interval_scores,
+                                   calibration)
     sections.intervals = IntervalSection(
         interval_text, intervals.reading_table(interval_scores, list(ranking.model), data.target_names),
         interval_horizon)
@@ -185,12 +187,14 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
                   interval_scores)
 
 
-def _interval_text(levels: tuple[float, ...], n_val: int, winner: str | None, scores: pd.DataFrame) -> str:
+def _interval_text(levels: tuple[float, ...], n_val: int, winner: str | None, scores: pd.DataFrame,
+                   calibration: str = "") -> str:
+    """The interval section's paragraph; `calibration`: how backtest folds calibrate, right after the rule."""
     shown = ", ".join(f"{level:.0%}" for level in levels)
     held = scores[scores.model == winner] if winner is not None and len(scores) else scores.iloc[0:0]
     return (f"Split-conformal intervals at {shown}: each model's absolute errors on the {n_val} validation windows, "
             f"per target and forecast day, give the half-width (the ceil((n+1)·level)-th smallest error); test "
-            f"targets only score them. Models with their own intervals (quantiles or a forecast variance: the "
+            f"targets only score them.{calibration} Models with their own intervals (quantiles or a forecast variance: the "
             f"capability `own_intervals`) also get CQR: their own band widened by the validation margin. Coverage is the share of test values inside; the interval score (Winkler) is "
             f"width + 2/(1-level) × distance outside, in scaled units; widths are in original units."
             + (f" Shaded in the forecast figure: {winner}, the validation winner, whose intervals held "
