@@ -83,8 +83,12 @@ def calibrated_half_width(abs_errors: np.ndarray, observed: np.ndarray | None, c
     absolute errors, weighted by time of year where season_weights applies (else every error alike); an origin
     whose season holds too few errors for the level (an infinite weighted quantile) takes the unweighted one."""
     plain = conformal_quantile(abs_errors, level, observed)
-    unique, where = np.unique(origins, return_inverse=True)
-    weights = season_weights(calib_origin, unique)
+    origins = np.asarray(origins)
+    weights = None
+    if np.issubdtype(origins.dtype, np.datetime64) and len(origins):
+        # one weighted quantile per day of the year the origins fall on (an hourly test split has few of them)
+        _, first, where = np.unique(pd.DatetimeIndex(origins).dayofyear, return_index=True, return_inverse=True)
+        weights = season_weights(calib_origin, origins[first])
     if weights is None:
         return np.broadcast_to(plain, (len(origins), *plain.shape)).copy()
     seasonal = weighted_conformal_quantile(abs_errors, level, weights, observed)

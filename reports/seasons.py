@@ -16,6 +16,7 @@ import pandas as pd
 SEASON_BANDWIDTH_DAYS = 30.0
 SEASON_MIN_SPAN_DAYS = 365
 YEAR_DAYS = 365.25
+CHUNK_CELLS = 4_000_000  # weights x scores cells per step (32 MB of float64): hourly data has many windows
 
 
 def spans_a_year(calib_origin: np.ndarray | None) -> bool:
@@ -35,8 +36,8 @@ def season_weights(calib_origin: np.ndarray | None, origins: np.ndarray) -> np.n
         return None
     calib = pd.DatetimeIndex(calib_origin)
 
-    def phase(when: pd.DatetimeIndex) -> np.ndarray:  # days into the year, with the hour (sub-daily data)
-        return np.asarray(when.dayofyear - 1 + when.hour / 24.0, np.float64)
+    def phase(when: pd.DatetimeIndex) -> np.ndarray:  # days into the year (hours do not matter at 30 days' width)
+        return np.asarray(when.dayofyear - 1, np.float64)
 
     gap = np.abs(phase(pd.DatetimeIndex(origins))[:, None] - phase(calib)[None, :])
     gap = np.minimum(gap, YEAR_DAYS - gap)
@@ -54,10 +55,13 @@ def weighted_conformal_quantile(scores: np.ndarray, level: float, weights: np.nd
     seen = np.ones(flat.shape, bool) if observed is None else np.asarray(observed, bool).reshape(n, -1)
     order = np.argsort(np.where(seen, flat, np.inf), axis=0, kind="stable")  # (n, cells)
     ranked = np.take_along_axis(np.where(seen, flat, np.inf), order, axis=0)
-    # each row's weights in each cell's sorted order; a missing or repaired target weighs nothing
-    w = weights[:, order] * np.take_along_axis(seen, order, axis=0)[None]  # (m, n, cells)
-    cum = np.cumsum(w, axis=1)
-    reached = cum / (cum[:, -1:, :] + 1.0) >= level - 1e-12
-    k = reached.argmax(axis=1)  # (m, cells): the first sorted score whose share reaches the level
-    picked = ranked[k, np.arange(flat.shape[1])]  # (m, cells)
-    return np.where(reached.any(axis=1), picked, np.inf).reshape((m, *scores.shape[1:]))
+    kept = np.take_along_axis(seen, order, axis=0)[None]  # a missing or repaired target weighs nothing
+    out = np.empty((m, flat.shape[1]))
+    step = max(1, CHUNK_CELLS // max(1, flat.size))  # rows at a time: (rows, n, cells) stays ~CHUNK_CELLS floats
+    for start in range(0, m, step):
+        w = weights[start:start + step, order] * kept  # each row's weights in each cell's sorted order
+        cum = np.cumsum(w, axis=1)
+        reached = cum / (cum[:, -1:, :] + 1.0) >= level - 1e-12
+        k = reached.argmax(axis=1)  # (rows, cells): the first sorted score whose share reaches the level
+        out[start:start + step] = np.where(reached.any(axis=1), ranked[k, np.arange(flat.shape[1])], np.inf)
+    return out.reshape((m, *scores.shape[1:]))
