@@ -21,7 +21,6 @@ Results: the table on stdout and benchmarks/results/calibration_season.json.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -81,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("runs", nargs="+", type=Path, help="run directories with backtest folds (split.folds >= 2)")
     p.add_argument("--out", type=Path, default=None, help="default benchmarks/results/calibration_season.json")
     args = p.parse_args(argv)
-    from results_path import results_path  # benchmarks/: one rule for every script
+    from results_path import results_path, write_results  # benchmarks/: one rule for every script
 
     args.out = results_path(args.out, "calibration_season.json", False)
     results: dict[str, Any] = {"command": " ".join(["benchmarks/calibration_season.py", *(argv or sys.argv[1:])]),
@@ -104,9 +103,7 @@ def main(argv: list[str] | None = None) -> None:
                 ratio = f"{winkler:.3f}x" if rule == RULES[1] else "1"
                 print(f"{run.name:34} {level:5.2f}  {rule:12} {s[rule]['within']:>3}/{s['entries']:<3} "
                       f"{len(s[rule]['off_beyond_noise']):>11} {s[rule]['mean_abs_deviation']:10.4f}  {ratio}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
-    print(f"written to {args.out}")
+    write_results(args.out, results)
 
 
 if __name__ == "__main__":

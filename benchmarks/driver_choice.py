@@ -26,7 +26,6 @@ Results: a table on stdout and benchmarks/results/driver_choice.json.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -108,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, default=None,
                    help="default benchmarks/results/driver_choice.json; --smoke: a temporary folder")
     args = p.parse_args(argv)
-    from results_path import results_path  # benchmarks/: one rule for every script
+    from results_path import results_path, write_results  # benchmarks/: one rule for every script
     args.out = results_path(args.out, "driver_choice.json", args.smoke)
     names = ["us_change"] if args.smoke else args.data
     results: dict[str, Any] = {"command": " ".join(["benchmarks/driver_choice.py", *(argv or sys.argv[1:])]),
@@ -128,9 +127,7 @@ def main(argv: list[str] | None = None) -> None:
         results["datasets"][name]["arima_false_inclusions"] = found
         print(f"{name:10} ARIMA kept shuffled drivers in {found['shuffled_kept']} of {found['permutations']} "
               f"permutations; the real ones: {', '.join(found['real_kept']) or 'none'}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
-    print(f"written to {args.out}")
+    write_results(args.out, results)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
+from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SMOKE_FOLDER = "forecast-sweep-smoke-results"
@@ -15,3 +17,10 @@ def results_path(out: str | Path | None, name: str, smoke: bool) -> Path:
     if out is not None:
         return Path(out)
     return (Path(tempfile.gettempdir()) / SMOKE_FOLDER if smoke else RESULTS) / name
+
+
+def write_results(out: Path, results: dict[str, Any]) -> None:
+    """The results as indented JSON at `out` (its folder made), and where they went."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(f"written to {out}")
