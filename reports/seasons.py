@@ -1,8 +1,8 @@
 """Calibration by time of year: out-of-fold errors weighted by how close their forecast origin's season is.
 
 Weather and demand err more in some seasons than in others, and a test split is usually one season. With every
-out-of-fold error alike, Delhi's spring test windows were under-covered and Seattle's autumn ones over-covered
-(benchmarks/calibration_season.py). When the backtest's origins span a year or more, each calibration window
+out-of-fold error alike, Delhi's spring test windows were under-covered and Seattle's climatology over-covered
+its June-December ones (benchmarks/calibration_season.py). When the backtest's origins span a year or more, each calibration window
 weighs by a Gaussian kernel (bandwidth 30 days) in day-of-year distance between its forecast origin and the
 forecast's, and the half-width is the weighted conformal quantile (Barber et al. 2023, "Conformal prediction beyond
 exchangeability"), so a spring forecast is calibrated mostly on spring errors.
