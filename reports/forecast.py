@@ -48,7 +48,7 @@ from reports.evaluate import (
     run_spans,
     score_entries,
 )
-from reports.intervals import calibrated_half_width, conformal_quantile, interval_levels, level_tag
+from reports.intervals import calibrated_half_width, interval_levels, level_tag
 from reports.runs import RunDir, RunDirError, best_trials, read_run
 from reports.scoring import ModelScore
 
@@ -193,12 +193,10 @@ def _block(y_scaled: np.ndarray, dates: pd.DatetimeIndex, scaler: Scaler, calib:
     columns: dict[str, np.ndarray] = {}
     point = scaler.inverse(y_scaled, slice(0, k))
     bounds = {}
-    origin = None if dates is None else np.asarray(dates[:1], "datetime64[ns]")
+    # the forecast's origin is its first date; without a calendar every calibration error counts alike
+    origin = np.arange(1) if dates is None else np.asarray(dates[:1], "datetime64[ns]")
     for level in interval_levels(config):
-        if origin is None or calib.origins is None:
-            q = conformal_quantile(calib.abs_errors, level, calib.observed)
-        else:
-            q = calibrated_half_width(calib.abs_errors, calib.observed, calib.origins, origin, level)[0]
+        q = calibrated_half_width(calib.abs_errors, calib.observed, calib.origins, origin, level)[0]
         bounds[level] = (scaler.inverse(y_scaled - q, slice(0, k)), scaler.inverse(y_scaled + q, slice(0, k)))
     for j, target in enumerate(scaler.feature_names[:k]):
         columns[target] = point[:, j]
