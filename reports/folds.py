@@ -25,6 +25,7 @@ from models.forecasters import REFIT
 from reports.intervals import conformal_quantile
 from reports.runs import RunDir, RunDirError
 from reports.scoring import ModelScore
+from reports.seasons import spans_a_year
 
 
 def n_folds(run: RunDir) -> int:
@@ -87,7 +88,8 @@ def folds_note(run: RunDir, results: list[ModelScore]) -> str:
     return (f"Backtest folds: {k} consecutive validation blocks before the test split; each fold's models trained "
             f"only on the rows before its block. Ranked by the mean validation MSE over folds (each fold in its "
             f"own scaled units), fold spread in val_mse_fold_sd; conformal intervals calibrated on the out-of-fold "
-            f"errors of every fold (cross-conformal)."
+            f"errors of every fold (cross-conformal"
+            + (", weighted by time of year" if any(spans_a_year(r.calib_origin) for r in results) else "") + ")."
             + (f" Scored on fewer folds (a fold without a model: an unfinished finals phase, or a baseline that "
                f"does not apply to that fold's shorter history): {', '.join(fewer)}." if fewer else ""))
 

@@ -295,7 +295,7 @@ def test_intervals_are_calibrated_by_time_of_year_as_the_season_benchmark_measur
     import importlib.util
 
     page = (folds_run / "report" / "report.md").read_text()
-    assert "time of year" in page and "weighted conformal quantile" in page
+    assert "(cross-conformal, weighted by time of year)" in page and "weighted conformal quantile" in page
     spec = importlib.util.spec_from_file_location("calibration_season",
                                                   Path(__file__).resolve().parents[1] / "benchmarks" /
                                                   "calibration_season.py")
