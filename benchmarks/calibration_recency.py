@@ -21,11 +21,14 @@ Results: the table on stdout (docs/guides/backtesting.md quotes it for the defau
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 RULES: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
     "all folds": lambda fold, last: np.ones(len(fold)),
@@ -35,14 +38,12 @@ RULES: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
 
 
 def weighted_conformal_quantile(abs_errors: np.ndarray, weights: np.ndarray, level: float) -> float:
-    """The smallest error whose weighted share reaches `level`, the test point's weight (the largest) counted at
-    +inf: with equal weights the ceil((n+1)·level)-th smallest error, the report's split-conformal half-width."""
-    keep = weights > 0
-    order = np.argsort(abs_errors[keep])
-    errors, w = abs_errors[keep][order], weights[keep][order]
-    share = np.cumsum(w) / (w.sum() + w.max())
-    i = int(np.searchsorted(share, level - 1e-12))
-    return float(errors[i]) if i < len(errors) else float("inf")
+    """The report's weighted conformal quantile (reports.seasons) of one cell's errors: the smallest error whose
+    weighted share reaches `level`, the test point counted with weight 1 (the largest weight of every rule here,
+    whose last fold weighs 1); with equal weights the ceil((n+1)·level)-th smallest error."""
+    from reports.seasons import weighted_conformal_quantile as weighted
+
+    return float(weighted(abs_errors[:, None], level, weights[None, :])[0, 0])
 
 
 def coverage_by_rule(run: Path, level: float) -> dict[str, list[float]]:
