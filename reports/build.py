@@ -42,7 +42,7 @@ from reports.scoring import (
     reference_names,
     verdict,
 )
-from reports.seasons import SEASON_BANDWIDTH_DAYS, spans_a_year
+from reports.seasons import SEASON_BANDWIDTH_DAYS
 from reports.sections import IntervalSection, ReportSections, TitledTable, layout
 
 
@@ -155,7 +155,7 @@ def build_report(run_path: str | Path, *, quiet: bool = False) -> Report:
         calibration = (f" With {folds.n_folds(run)} backtest folds the errors are those of every fold's models on "
                        "their own validation block (cross-conformal), in the run's scaled units; the refit's are "
                        "never used.")
-        if any(spans_a_year(r.calib_origin) for r in results):
+        if folds.by_time_of_year(results):
             calibration += (" Their forecast origins span a year or more, so each error is weighted by how close "
                             f"its origin's time of year is to the forecast's (a {SEASON_BANDWIDTH_DAYS:.0f}-day "
                             "Gaussian kernel, a weighted conformal quantile): a spring forecast is calibrated "

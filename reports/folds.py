@@ -81,6 +81,11 @@ class FoldResiduals:
         entry.calib_origin = np.concatenate(self.origins)
 
 
+def by_time_of_year(results: list[ModelScore]) -> bool:
+    """Whether the entries' out-of-fold errors span a year, so their intervals are calibrated by time of year."""
+    return any(spans_a_year(r.calib_origin) for r in results)
+
+
 def folds_note(run: RunDir, results: list[ModelScore]) -> str:
     """What the folds are and which entries were ranked on fewer of them."""
     k = n_folds(run)
@@ -89,7 +94,7 @@ def folds_note(run: RunDir, results: list[ModelScore]) -> str:
             f"only on the rows before its block. Ranked by the mean validation MSE over folds (each fold in its "
             f"own scaled units), fold spread in val_mse_fold_sd; conformal intervals calibrated on the out-of-fold "
             f"errors of every fold (cross-conformal"
-            + (", weighted by time of year" if any(spans_a_year(r.calib_origin) for r in results) else "") + ")."
+            + (", weighted by time of year" if by_time_of_year(results) else "") + ")."
             + (f" Scored on fewer folds (a fold without a model: an unfinished finals phase, or a baseline that "
                f"does not apply to that fold's shorter history): {', '.join(fewer)}." if fewer else ""))
 
