@@ -327,7 +327,7 @@ def test_covariates_benchmark_smoke(ray_session, tmp_path: Path, capsys):
         ranked = pd.read_csv(Path(info["runs"][row["arm"]]) / "report" / "ranking.csv").set_index("model")
         scale = row["test_mse"] / ranked.loc[row["model"], "test_mse"]
         assert row["val_mse"] == pytest.approx(ranked.loc[row["model"], "val_mse_mean"] * scale, rel=1e-4)
-        # what each reads, as the report says: gru_nar any drivers it is given; ARIMA the real ones (AICc keeps
+        # what each reads, as the report says: gru_nar any drivers it is given; ARIMA the real ones (BIC keeps
         # them: elecdaily's demand follows temperature and work days), ridge where validation says they help
         if (row["arm"] != "none" and row["model"] == "gru_nar") or (row["arm"] == "known" and row["model"] == "arima"):
             assert row["covariates"] == "workday, temperature", row
