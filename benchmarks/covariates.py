@@ -18,7 +18,7 @@ Diebold-Mariano test (squared loss, Newey-West variance with horizon-1 lags, Har
     python benchmarks/covariates.py --arms none        # before data.known_future exists: arm (a) alone
     python benchmarks/covariates.py --reuse            # rescore finished runs in --runs-dir without sweeping
 
-Every arm runs the default profile (3 backtest folds, selection by the mean validation MSE over them, the refit
+Every arm runs the default profile (3 backtest folds, selection by the geometric mean of the validation MSEs over them, the refit
 forecasting test, the weighted ensemble chosen out of fold over every entry) on gru_nar alone. Validation MSE is
 reported in original units from the report's out-of-fold forecasts (report/out_of_fold.parquet: the mean over
 folds of each fold's MSE), so the columns of a row compare.

@@ -1,9 +1,10 @@
 """Backtest folds and the final refit in the report: their windows, units, residuals and tables.
 
 Folds (`split.folds` > 1): each ranked entry is also scored on the validation block of every earlier fold, fitted
-on that fold's rows only (reports/evaluate.py), and selection ranks by the mean validation MSE over folds.
-Each fold's MSE is in that fold's scaled units (its scaler saw only its own training rows); every entry is scored
-on the same folds, so the means compare. The out-of-fold residuals of all folds, brought into the run's scaled
+on that fold's rows only (reports/evaluate.py), and selection ranks by the geometric mean of the validation MSEs
+over folds (models.metrics.fold_mean: a hard fold does not outweigh the others). Each fold's MSE is in that fold's
+scaled units (its scaler saw only its own training rows); every entry is scored on the same folds, so the means
+compare. The out-of-fold residuals of all folds, brought into the run's scaled
 units, calibrate the intervals (cross-conformal), so an interval has seen more than one season.
 
 Refit (`report.final_refit`): the chosen configuration retrained on every row before the test split forecasts the
@@ -91,8 +92,9 @@ def folds_note(run: RunDir, results: list[ModelScore]) -> str:
     k = n_folds(run)
     fewer = sorted(f"{r.model} ({len(r.fold_means)})" for r in results if len(r.fold_means) < k)
     return (f"Backtest folds: {k} consecutive validation blocks before the test split; each fold's models trained "
-            f"only on the rows before its block. Ranked by the mean validation MSE over folds (each fold in its "
-            f"own scaled units), fold spread in val_mse_fold_sd; conformal intervals calibrated on the out-of-fold "
+            f"only on the rows before its block. Ranked by the geometric mean of the validation MSEs over "
+            f"folds (each fold in its own scaled units; each fold's ratios count alike, so the hardest fold does "
+            f"not decide alone), fold spread in val_mse_fold_sd; conformal intervals calibrated on the out-of-fold "
             f"errors of every fold (cross-conformal"
             + (", weighted by time of year" if by_time_of_year(results) else "") + ")."
             + (f" Scored on fewer folds (a fold without a model: an unfinished finals phase, or a baseline that "

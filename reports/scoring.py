@@ -11,6 +11,7 @@ import pandas as pd
 
 from data_pipeline import WindowedData
 from models.forecasters import SKILL_BASE
+from models.metrics import fold_mean
 
 BOOTSTRAP_SAMPLES = 2000
 
@@ -60,9 +61,9 @@ class ModelScore:
 
     @property
     def selection_mse(self) -> float:
-        """What selection compares: validation MSE, averaged over seeds where there are several and over backtest
-        folds where there are several."""
-        return float(np.mean(self.fold_means))
+        """What selection compares: validation MSE, averaged over seeds where there are several, and its geometric
+        mean over backtest folds where there are several (models.metrics.fold_mean: each fold counts alike)."""
+        return fold_mean(self.fold_means)
 
 
 def bootstrap_mse_diff(err_model: np.ndarray, err_ref: np.ndarray, block: int, seed: int = 0,

@@ -48,6 +48,28 @@ def test_unequal_members_get_unequal_weights_from_the_best_prefix():
     assert 0.6 <= w[0] <= 0.95 and w[0] + w[1] == pytest.approx(1.0)
 
 
+def test_a_fold_harder_for_every_member_does_not_decide_the_weights():
+    """Fold 1 is a shock (every member errs far more there; a's errors less than b's), folds 2 and 3 ordinary
+    (b better). Scored by the arithmetic mean of fold MSEs, fold 1 alone would choose a; the geometric mean counts
+    each fold's ratio alike, and scaling fold 1's errors (the same fold in other units) changes no weight."""
+    rng = np.random.default_rng(1)  # its own draws: the other tests' data stay as they were
+    truth = [rng.normal(size=SHAPE) for _ in range(3)]
+    noise = [rng.normal(size=SHAPE) for _ in range(6)]
+
+    def members(shock: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        a = [truth[0] + shock * 4.0 * noise[0], truth[1] + 0.3 * noise[1], truth[2] + 0.3 * noise[2]]
+        b = [truth[0] + shock * 5.0 * noise[3], truth[1] + 0.1 * noise[4], truth[2] + 0.1 * noise[5]]
+        return a, b
+
+    folds = [_fold(t) for t in truth]
+    a, b = members(1.0)
+    assert np.mean([f.mse(x) for f, x in zip(folds, a, strict=True)]) < np.mean(
+        [f.mse(x) for f, x in zip(folds, b, strict=True)])  # the arithmetic mean would prefer a
+    w = greedy_weights([a, b], folds, steps=20)
+    assert w[1] > 0.5  # b, better on two folds of three by a larger ratio, carries the ensemble
+    assert greedy_weights(list(members(3.0)), folds, steps=20).tolist() == w.tolist()
+
+
 def test_the_fold_mse_is_the_mean_over_series_of_each_series_mse_on_its_real_cells():
     y = RNG.normal(size=(60, 3, 1)).astype(np.float32)
     pred = (y + RNG.normal(size=y.shape)).astype(np.float32)
@@ -61,9 +83,10 @@ def test_the_fold_mse_is_the_mean_over_series_of_each_series_mse_on_its_real_cel
 
 def test_each_folds_validation_forecast_uses_weights_chosen_without_that_fold():
     """Fold 1 favours member a, folds 2 and 3 member b: the out-of-fold forecast of fold 1 is b's (chosen on the
-    other folds), while the weights for the test split, chosen on all three, are b's as well."""
+    other folds), while the weights for the test split, chosen on all three, are b's as well. (a errs less on fold 1
+    than b on fold 3, so with fold 2 held out a wins: fold MSEs are compared by their ratios.)"""
     truth = {f: RNG.normal(size=SHAPE) for f in (1, 2, 3)}
-    a = {f: truth[f] + (0.1 if f == 1 else 2.0) * RNG.normal(size=SHAPE) for f in truth}
+    a = {f: truth[f] + (0.05 if f == 1 else 2.0) * RNG.normal(size=SHAPE) for f in truth}
     b = {f: truth[f] + (2.0 if f == 1 else 0.1) * RNG.normal(size=SHAPE) for f in truth}
 
     def member(name: str, val: dict) -> Member:

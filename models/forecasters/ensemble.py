@@ -3,8 +3,8 @@
 Caruana et al. (2004), as AutoGluon-TimeSeries ends every fit: start from nothing, add at each step the member
 (any entry, again if it helps) whose addition gives the lowest validation MSE of the running mean; keep the best
 prefix of steps; the weights are each member's share of the steps. Where the plain mean of the selected members
-does as well, it is kept instead (fewer moving parts). Scores pool every backtest fold (the mean of each fold's
-MSE, in that fold's units), the metric that ranks every other entry.
+does as well, it is kept instead (fewer moving parts). Scores pool every backtest fold (the geometric mean of each
+fold's MSE, in that fold's units: models.metrics.fold_mean), the metric that ranks every other entry.
 
 The ensemble must prove itself out of fold: its validation forecasts on fold j come from weights chosen on the
 other folds only (nested), so its validation MSE compares with the other entries' like for like. The weights it
@@ -29,6 +29,7 @@ from models.forecasters.base import (
     NotApplicable,
     Span,
 )
+from models.metrics import fold_mean
 
 ENSEMBLE_NAME = "weighted_ensemble"
 DEFAULT_STEPS = 20  # AutoGluon's maintainers report 15-25 generalise better than their default 100
@@ -52,7 +53,8 @@ class FoldTargets:
 
 
 def pooled_mse(preds: list[np.ndarray], folds: list[FoldTargets]) -> float:
-    return float(np.mean([f.mse(p) for p, f in zip(preds, folds, strict=True)]))
+    """The forecasts' score over the folds: the geometric mean of each fold's MSE, as every entry is ranked."""
+    return fold_mean([f.mse(p) for p, f in zip(preds, folds, strict=True)])
 
 
 def greedy_weights(members: list[list[np.ndarray]], folds: list[FoldTargets], steps: int = DEFAULT_STEPS
