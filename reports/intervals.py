@@ -87,7 +87,7 @@ def calibrated_half_width(abs_errors: np.ndarray, observed: np.ndarray | None, c
     weights = None
     if np.issubdtype(origins.dtype, np.datetime64) and len(origins):
         # one weighted quantile per day of the year the origins fall on (an hourly test split has few of them)
-        _, first, where = np.unique(pd.DatetimeIndex(origins).dayofyear, return_index=True, return_inverse=True)
+        _, first, where = np.unique(pd.DatetimeIndex(origins).day_of_year, return_index=True, return_inverse=True)
         weights = season_weights(calib_origin, origins[first])
     if weights is None:
         return np.broadcast_to(plain, (len(origins), *plain.shape)).copy()

@@ -37,7 +37,7 @@ def season_weights(calib_origin: np.ndarray | None, origins: np.ndarray) -> np.n
     calib = pd.DatetimeIndex(calib_origin)
 
     def phase(when: pd.DatetimeIndex) -> np.ndarray:  # days into the year (hours do not matter at 30 days' width)
-        return np.asarray(when.dayofyear - 1, np.float64)
+        return np.asarray(when.day_of_year - 1, np.float64)
 
     gap = np.abs(phase(pd.DatetimeIndex(origins))[:, None] - phase(calib)[None, :])
     gap = np.minimum(gap, YEAR_DAYS - gap)

@@ -312,3 +312,29 @@ def test_intervals_are_calibrated_by_time_of_year_as_the_season_benchmark_measur
         assert scores["coverage"] == pytest.approx(ranking.loc[model, "coverage_80"], abs=1e-9), model
     assert any(measured["every error"][m]["winkler_scaled"] != s["winkler_scaled"]
                for m, s in measured["time of year"].items())
+
+
+def test_the_fold_aggregation_benchmarks_geometric_rule_is_the_reports(folds_run: Path, tmp_path: Path):
+    """benchmarks/fold_aggregation.py's "geometric" rule reproduces the report: every entry's validation score
+    (the ensemble's out of fold too), the chosen entry and the ensemble's test score; the arithmetic mean, the rule
+    before, scores the entries otherwise."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fold_aggregation", Path(__file__).resolve().parents[1] /
+                                                  "benchmarks" / "fold_aggregation.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "fold_aggregation.json"
+    bench.main([str(folds_run), "--out", str(out)])
+    measured = json.loads(out.read_text())["runs"][folds_run.name]["rules"]
+    ranking = pd.read_csv(folds_run / "report" / "ranking.csv").set_index("model")
+    geometric = measured["geometric"]
+    assert set(geometric["validation"]) == set(ranking.index)
+    for model, score in geometric["validation"].items():
+        assert score == pytest.approx(ranking.loc[model, "val_mse_mean"], rel=1e-6), model
+    assert geometric["chosen"] == ranking.index[0]
+    assert geometric["test"]["weighted_ensemble"] == pytest.approx(ranking.loc["weighted_ensemble", "test_mse"],
+                                                                   rel=1e-5)
+    assert any(measured["arithmetic"]["validation"][m] != pytest.approx(s, rel=1e-6)
+               for m, s in geometric["validation"].items())

@@ -52,22 +52,27 @@ class FoldTargets:
         return float((sq * self.weights).sum() / (total if total > 0 else 1.0))
 
 
-def pooled_mse(preds: list[np.ndarray], folds: list[FoldTargets]) -> float:
-    """The forecasts' score over the folds: the geometric mean of each fold's MSE, as every entry is ranked."""
-    return fold_mean([f.mse(p) for p, f in zip(preds, folds, strict=True)])
+def pooled_mse(preds: list[np.ndarray], folds: list[FoldTargets],
+               aggregate: Callable[[list[float]], float] = fold_mean) -> float:
+    """The forecasts' score over the folds: by default the geometric mean of each fold's MSE, as every entry is
+    ranked (`aggregate`: another rule over the fold MSEs, e.g. np.mean, as benchmarks/fold_aggregation.py compares)."""
+    return float(aggregate([f.mse(p) for p, f in zip(preds, folds, strict=True)]))
 
 
-def greedy_weights(members: list[list[np.ndarray]], folds: list[FoldTargets], steps: int = DEFAULT_STEPS
-                   ) -> np.ndarray:
+def greedy_weights(members: list[list[np.ndarray]], folds: list[FoldTargets], steps: int = DEFAULT_STEPS,
+                   aggregate: Callable[[list[float]], float] = fold_mean) -> np.ndarray:
     """Weights over `members` (each: its validation forecasts on every fold of `folds`) by greedy forward
-    selection with replacement; the best prefix of `steps`; the plain mean of the chosen members on a tie."""
+    selection with replacement; the best prefix of `steps`; the plain mean of the chosen members on a tie.
+    `aggregate`: how fold MSEs pool into one score (pooled_mse)."""
+    def pooled(preds: list[np.ndarray]) -> float:
+        return pooled_mse(preds, folds, aggregate)
+
     n = len(members)
     counts = np.zeros(n)
     running = [np.zeros_like(f.y) for f in folds]
     best_score, best_counts = np.inf, counts.copy()
     for step in range(1, steps + 1):
-        scores = [pooled_mse([(r + m) / step for r, m in zip(running, members[i], strict=True)], folds)
-                  for i in range(n)]
+        scores = [pooled([(r + m) / step for r, m in zip(running, members[i], strict=True)]) for i in range(n)]
         chosen = int(np.argmin(scores))  # ties go to the earlier member (the better-ranked entry)
         counts[chosen] += 1
         running = [r + m for r, m in zip(running, members[chosen], strict=True)]
@@ -76,7 +81,7 @@ def greedy_weights(members: list[list[np.ndarray]], folds: list[FoldTargets], st
     weights = best_counts / best_counts.sum()
     chosen = best_counts > 0
     plain = chosen / chosen.sum()
-    if pooled_mse(combine(members, plain), folds) <= best_score * (1 + TIE):
+    if pooled(combine(members, plain)) <= best_score * (1 + TIE):
         return plain
     return weights
 
