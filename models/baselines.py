@@ -25,7 +25,18 @@ import numpy as np
 import pandas as pd
 import torch
 from pandas.tseries.frequencies import to_offset
-from pandas.tseries.offsets import BusinessDay, Day, Hour, MonthBegin, MonthEnd, Week
+from pandas.tseries.offsets import (
+    BQuarterBegin,
+    BQuarterEnd,
+    BusinessDay,
+    Day,
+    Hour,
+    MonthBegin,
+    MonthEnd,
+    QuarterBegin,
+    QuarterEnd,
+    Week,
+)
 from torch import nn
 
 from data_pipeline.types import SplitWindows
@@ -194,7 +205,8 @@ def default_season(frequency: str) -> int | None:
         return None
     if offset.n != 1:
         return None
-    for kind, season in ((Day, 7), (BusinessDay, 5), (Week, 52), (Hour, 24), (MonthBegin, 12), (MonthEnd, 12)):
+    for kind, season in ((Day, 7), (BusinessDay, 5), (Week, 52), (Hour, 24), (MonthBegin, 12), (MonthEnd, 12),
+                         (QuarterBegin, 4), (QuarterEnd, 4), (BQuarterBegin, 4), (BQuarterEnd, 4)):
         if isinstance(offset, kind):
             return season
     return None

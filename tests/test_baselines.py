@@ -17,7 +17,8 @@ from models.baselines import (
 )
 
 
-@pytest.mark.parametrize("freq,season", [("D", 7), ("W-SUN", 52), ("h", 24), ("MS", 12), ("ME", 12), ("2D", None)])
+@pytest.mark.parametrize("freq,season", [("D", 7), ("W-SUN", 52), ("h", 24), ("MS", 12), ("ME", 12), ("QS-JAN", 4),
+                                         ("QE-DEC", 4), ("QS-OCT", 4), ("2D", None), ("YS", None)])
 def test_season_follows_the_data_frequency(freq, season):
     assert default_season(freq) == season
 
