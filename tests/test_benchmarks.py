@@ -143,6 +143,15 @@ def test_small_benchmarks_smoke(script: str, key: str, tmp_path: Path):
     assert len(result[key]) >= 2 and result["command"].startswith(f"benchmarks/{script}")
 
 
+def test_arima_memory_benchmark_smoke(tmp_path: Path):
+    """The selection and the chosen order's single fit each measured in a fresh process, the same form both sides."""
+    stdout, result = _smoke("arima_memory.py", tmp_path, runs_dir=False)
+    (case,) = result["cases"]
+    assert case["form"].startswith("ARIMA(") and case["selection_peak_gb"] > 0 and case["one_fit_peak_gb"] > 0
+    assert case["ratio"] == pytest.approx(case["selection_peak_gb"] / case["one_fit_peak_gb"])
+    assert "selection GB" in stdout
+
+
 def test_gpu_benchmark_says_no_gpu_on_a_cpu_box_and_runs_every_stage_on_the_cpu(tmp_path: Path, capsys):
     import torch
 
