@@ -48,6 +48,7 @@ from reports.evaluate import (
     run_spans,
     score_entries,
 )
+from reports.floors import zero_floored
 from reports.intervals import calibrated_half_width, interval_levels, level_tag
 from reports.runs import RunDir, RunDirError, best_trials, read_run
 from reports.scoring import ModelScore
@@ -100,13 +101,14 @@ def forecast(run_path: str | Path, model: str | None = None, overrides: list[str
     except NotApplicable as why:
         raise RunDirError(f"--model {model}: {why}") from why
     calib = calibration(evaluated.score, full)
+    floored = zero_floored(full)  # as the report's test intervals (reports/floors.py)
     names = full.series_names if full.is_panel else None
     if names is not None:
-        frame = pd.concat([_block(y[i], inputs.dates[i], inputs.run_scaler.for_series(i), calib, run.stored)
+        frame = pd.concat([_block(y[i], inputs.dates[i], inputs.run_scaler.for_series(i), calib, run.stored, floored)
                            .assign(series=name) for i, name in enumerate(names)], ignore_index=True)
         frame = frame[["series", *[c for c in frame.columns if c != "series"]]]
     else:
-        frame = _block(y[0], inputs.dates[0], inputs.run_scaler, calib, run.stored)
+        frame = _block(y[0], inputs.dates[0], inputs.run_scaler, calib, run.stored, floored)
         if inputs.dates[0] is None:
             rows_note = (f"data.frequency=rows: no calendar, so the forecast's dates are unknown; steps "
                          f"+1..+{len(frame)} follow the data's last row")
@@ -185,10 +187,10 @@ def calibration(entry: ModelScore, data: WindowedData) -> Calibration:
 
 
 def _block(y_scaled: np.ndarray, dates: pd.DatetimeIndex, scaler: Scaler, calib: Calibration,
-           config: StoredConfig) -> pd.DataFrame:
+           config: StoredConfig, floored: np.ndarray) -> pd.DataFrame:
     """One series' forecast rows: the date, then per target the point forecast and its interval bounds, in
     original units (`scaler`: that series' own); half-widths from `calib` as the report's test intervals get
-    them, for a forecast whose origin is its first date."""
+    them, for a forecast whose origin is its first date; `floored` targets' lower bounds stop at 0."""
     k = y_scaled.shape[-1]
     columns: dict[str, np.ndarray] = {}
     point = scaler.inverse(y_scaled, slice(0, k))
@@ -197,7 +199,9 @@ def _block(y_scaled: np.ndarray, dates: pd.DatetimeIndex, scaler: Scaler, calib:
     origin = np.arange(1) if dates is None else np.asarray(dates[:1], "datetime64[ns]")
     for level in interval_levels(config):
         q = calibrated_half_width(calib.abs_errors, calib.observed, calib.origins, origin, level)[0]
-        bounds[level] = (scaler.inverse(y_scaled - q, slice(0, k)), scaler.inverse(y_scaled + q, slice(0, k)))
+        lower = scaler.inverse(y_scaled - q, slice(0, k))
+        floor = np.minimum(0.0, point)  # as reports.floors: never above the forecast itself
+        bounds[level] = (np.where(floored, np.maximum(lower, floor), lower), scaler.inverse(y_scaled + q, slice(0, k)))
     for j, target in enumerate(scaler.feature_names[:k]):
         columns[target] = point[:, j]
         for level, (lo, hi) in bounds.items():

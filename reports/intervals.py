@@ -22,6 +22,7 @@ import pandas as pd
 from data_pipeline import WindowedData
 from models.forecasters.base import DEFAULT_INTERVAL_LEVELS, QUANTILES
 from models.run_records import StoredConfig
+from reports.floors import floor_lower_scaled, zero_floored
 from reports.runs import RunDirError
 from reports.scoring import ModelScore, block_bootstrap_mean, bootstrap_time_index
 from reports.seasons import season_weights, weighted_conformal_quantile
@@ -128,20 +129,22 @@ def model_bands(result: ModelScore, data: WindowedData, levels: tuple[float, ...
         raise ValueError(f"{result.model}: no validation predictions kept, so no interval can be calibrated")
     bands = []
     observed = data.val.mask
+    floored = zero_floored(data)  # targets whose lower bounds stop at 0 (reports/floors.py)
     for level in levels:
         if result.calib_errors is not None:  # every backtest fold's out-of-fold errors (cross-conformal)
             q = calibrated_half_width(np.abs(result.calib_errors.astype(np.float64)), result.calib_observed,
                                       result.calib_origin, data.test.origin, level)
         else:
             q = conformal_half_width(result.val_pred, data.val.y, level, observed)
-        bands.append(Band(result.model, CONFORMAL, level, result.y_pred - q, result.y_pred + q))
+        lower = floor_lower_scaled(result.y_pred - q, data, data.test.series, floored, result.y_pred)
+        bands.append(Band(result.model, CONFORMAL, level, lower, result.y_pred + q))
     if result.val_quantiles is not None and result.quantiles is not None and result.quantile_levels is not None:
         for level in levels:
             lo_i, hi_i = _band_indices(result.quantile_levels, level)
             m = cqr_margin(result.val_quantiles[..., lo_i], result.val_quantiles[..., hi_i], data.val.y, level,
                            observed)
-            bands.append(Band(result.model, CQR, level, result.quantiles[..., lo_i] - m,
-                              result.quantiles[..., hi_i] + m))
+            lower = floor_lower_scaled(result.quantiles[..., lo_i] - m, data, data.test.series, floored)
+            bands.append(Band(result.model, CQR, level, lower, result.quantiles[..., hi_i] + m))
     return bands
 
 

@@ -149,9 +149,13 @@ def test_a_repaired_value_reaches_no_classical_future_forecast_whatever_the_repa
 def _assert_widths_are_the_reports(frame: pd.DataFrame, run: Path, model: str) -> None:
     """The forecast's interval widths per day ahead and target are those the report's rule gives `model` at the
     forecast's own origin (its first date): the weighted conformal quantile of the entry's out-of-fold errors as
-    the report keeps them (out_of_fold.parquet, original units), by time of year where the folds span a year."""
+    the report keeps them (out_of_fold.parquet, original units), by time of year where the folds span a year; below
+    the forecast, a target with a floor of zero stops at it (reports/floors.py)."""
+    from reports.floors import zero_floored
     from reports.intervals import calibrated_half_width
 
+    data = load_data(read_run(run))
+    floored = dict(zip(data.scaler.feature_names[:data.n_targets], zero_floored(data), strict=True))
     oof = pd.read_parquet(run / "report" / "out_of_fold.parquet")
     entry = oof[(oof.model == model) & oof.scored]
     assert entry.fold.nunique() >= 2  # calibrated on every fold, not the last block alone
@@ -162,8 +166,12 @@ def _assert_widths_are_the_reports(frame: pd.DataFrame, run: Path, model: str) -
         errors = (wide - truth).abs().to_numpy()[..., None]
         for level in ("80", "95"):
             half = calibrated_half_width(errors, None, wide.index.to_numpy(), origin, int(level) / 100)[0, :, 0]
-            np.testing.assert_allclose((frame[f"{target}_hi{level}"] - frame[f"{target}_lo{level}"]).to_numpy(),
-                                       2 * half, rtol=1e-4, atol=1e-6)
+            point = frame[target].to_numpy()
+            np.testing.assert_allclose(frame[f"{target}_hi{level}"].to_numpy() - point, half, rtol=1e-4, atol=1e-6)
+            lower = point - half
+            if floored[target]:
+                lower = np.maximum(lower, np.minimum(0.0, point))
+            np.testing.assert_allclose(frame[f"{target}_lo{level}"].to_numpy(), lower, rtol=1e-4, atol=1e-6)
 
 
 def test_an_unfinished_refit_or_fold_leaves_a_report_that_says_so(folds_run: Path, tmp_path: Path):

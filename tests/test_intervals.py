@@ -240,3 +240,37 @@ def test_seasonal_calibration_covers_each_season_where_pooled_errors_do_not():
         assert abs(float((test <= plain).mean()) - 0.8) > 0.1
     short = calibrated_half_width(calib[:200], None, calib_origin[:200].to_numpy(), summer, 0.8)
     assert np.array_equal(short, np.broadcast_to(conformal_quantile(calib[:200], 0.8), short.shape))
+
+
+def test_a_target_with_a_floor_of_zero_gets_no_lower_bound_below_it(tmp_path: Path):
+    """Rain (zero on most days, never below) and a temperature that stays positive without touching zero: the
+    rain's lower bounds stop at 0, the temperature's are the symmetric conformal ones, and no test value leaves
+    its interval for it (coverage unchanged, interval score no worse)."""
+    from reports.floors import floor_lower_scaled, zero_floored
+
+    rng = np.random.default_rng(3)
+    n = 1500
+    wet = rng.random(n) < 0.3
+    rain = np.where(wet, rng.gamma(0.8, 6.0, n), 0.0)
+    temp = 15 + 8 * np.sin(np.arange(n) * 2 * np.pi / 365.25) + rng.normal(0, 2, n)
+    path = tmp_path / "weather.csv"
+    pd.DataFrame({"date": pd.date_range("2001-01-01", periods=n, freq="D"), "rain": rain, "temp": temp}
+                 ).to_csv(path, index=False)
+    data = build_windowed_data(DataConfig(path=str(path), outlier_policy="keep"), WindowConfig(input=14, output=3),
+                               SplitConfig(val_fraction=0.2, test_fraction=0.2), cache=False)
+    assert zero_floored(data).tolist() == [True, False]
+    results = baseline_scores(data)[0]
+    persistence = next(r for r in results if r.model == "persistence")
+    band = next(b for b in all_bands([persistence], data, (0.8,)) if b.method == CONFORMAL)
+    lower = data.targets_to_original(band.lower, data.test.series)
+    assert lower[..., 0].min() >= -1e-6 and (np.abs(lower[..., 0]) <= 1e-6).any()  # rain: stops at 0, reaches it
+    q = calibrated_half_width(np.abs(persistence.val_pred - data.val.y), data.val.mask, None, data.test.origin, 0.8)
+    symmetric = persistence.y_pred - q
+    np.testing.assert_allclose(band.lower[..., 1], symmetric[..., 1], rtol=1e-6)  # temperature: as it was
+    assert data.targets_to_original(symmetric, data.test.series)[..., 0].min() < 0  # rain's were below zero
+    unfloored = dataclasses.replace(band, lower=symmetric.astype(band.lower.dtype))
+    floored_scores, plain_scores = band_scores(band, data), band_scores(unfloored, data)
+    assert floored_scores["coverage"] == plain_scores["coverage"]
+    assert floored_scores["winkler_scaled"] < plain_scores["winkler_scaled"]
+    # no target floored: the bounds pass through untouched
+    assert floor_lower_scaled(symmetric, data, None, np.array([False, False])) is symmetric

@@ -130,14 +130,16 @@ def test_forecast_with_the_winner_writes_the_next_days(smoke_run: Path, capsys):
         assert (frame[f"{t}_lo95"] <= frame[f"{t}_lo80"]).all() and (frame[f"{t}_lo80"] <= frame[t]).all()
         assert (frame[t] <= frame[f"{t}_hi80"]).all() and (frame[f"{t}_hi80"] <= frame[f"{t}_hi95"]).all()
         assert (frame[f"{t}_hi80"] > frame[f"{t}_lo80"]).all()
-    # The same validation calibration as the report's: each day's width equals the winner's width on test windows.
+    # The same validation calibration as the report's: each day's half-width above the forecast equals the
+    # winner's on test windows (below it, a target with a floor of zero stops there: reports/floors.py).
     winner = capsys.readouterr().out.split("Forecast by ", 1)[1].split(" ", 1)[0]
     preds = pd.read_parquet(smoke_run / "report" / "predictions.parquet")
     preds = preds[preds.model == winner]
-    width = (preds.hi80 - preds.lo80).groupby([preds.horizon, preds.target]).first()
+    upper = (preds.hi80 - preds.y_pred).groupby([preds.horizon, preds.target]).first()
     for t in targets:
-        np.testing.assert_allclose((frame[f"{t}_hi80"] - frame[f"{t}_lo80"]).to_numpy(),
-                                   width.xs(t, level="target").to_numpy(), rtol=1e-4)
+        np.testing.assert_allclose((frame[f"{t}_hi80"] - frame[t]).to_numpy(),
+                                   upper.xs(t, level="target").to_numpy(), rtol=1e-4)
+    assert (frame["precipitation_lo95"] >= np.minimum(0.0, frame["precipitation"]) - 1e-9).all()  # rain: floor 0
     assert len(frame) == 7 and frame.date.iloc[0] == pd.Timestamp("2016-01-01")
     assert frame.date.diff().dropna().eq(pd.Timedelta(days=1)).all()
     assert frame.temp_max.between(-20, 45).all()  # original units (°C), not z-scores near 0
